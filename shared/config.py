@@ -1,0 +1,244 @@
+"""Typed settings, read once from the environment and an optional ``.env`` file.
+
+Every variable is prefixed ``HQX_`` and documented in ``.env.example``. The environment wins
+over ``.env`` so that a deployment can override a file checked into a server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from shared.errors import ConfigError
+
+T = TypeVar("T")
+
+PREFIX = "HQX_"
+DEFAULT_DATABASE_FILE = "helloquittex.db"
+# The original HelloQuitteX campaign's cutover: 20 January 2025, Paris time.
+DEFAULT_CUTOVER_AT = datetime.fromisoformat("2025-01-20T00:00:00+01:00")
+MIN_SECRET_KEY_CHARS = 32
+# Real X archives compress about 5-10x; zlib's ceiling is about 1,030x.
+DEFAULT_ARCHIVE_MAX_RATIO = 100.0
+DEFAULT_ARCHIVE_MAX_BYTES = 16 * 1024**3
+DEFAULT_ARCHIVE_MAX_MEMBERS = 500_000
+
+_HANDLE_RE = re.compile(
+    r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """Bounds that an X archive must stay within before anything of it is read."""
+
+    max_total_bytes: int = DEFAULT_ARCHIVE_MAX_BYTES
+    """Sum of the decompressed sizes of the files the reader reads."""
+    max_ratio: float = DEFAULT_ARCHIVE_MAX_RATIO
+    """Largest decompressed/compressed ratio of one zip member (zip bombs)."""
+    max_members: int = DEFAULT_ARCHIVE_MAX_MEMBERS
+    """Most entries a zip (or files a folder) may hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service is configured with. Build it with :meth:`from_env`."""
+
+    database_url: str
+    cutover_at: datetime = DEFAULT_CUTOVER_AT
+    secret_key: str | None = None
+    public_url: str | None = None
+    bsky_pds_url: str | None = None
+    bsky_handle: str | None = None
+    bsky_app_password: str | None = field(default=None, repr=False)
+    mastodon_api_base_url: str | None = None
+    mastodon_access_token: str | None = field(default=None, repr=False)
+    archive_limits: ArchiveLimits = ArchiveLimits()
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: Path | None = Path(".env"),
+    ) -> Settings:
+        """Read the settings; raise :class:`ConfigError` naming the first bad variable."""
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        env = {k: v.strip() for k, v in values.items() if k.startswith(PREFIX) and v.strip()}
+        get = _Reader(env)
+        settings = cls(
+            database_url=get("DATABASE_URL", _database_url, _default_database_url()),
+            cutover_at=get("CUTOVER_AT", _datetime, DEFAULT_CUTOVER_AT),
+            secret_key=get("SECRET_KEY", _secret_key, None),
+            public_url=get("PUBLIC_URL", _http_url, None),
+            bsky_pds_url=get("BSKY_PDS_URL", _http_url, None),
+            bsky_handle=get("BSKY_HANDLE", _handle, None),
+            bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
+            mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
+            mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
+            archive_limits=ArchiveLimits(
+                max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
+                max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
+                max_members=get(
+                    "ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS
+                ),
+            ),
+        )
+        settings._check_pairs()
+        return settings
+
+    def _check_pairs(self) -> None:
+        """Settings that only make sense together must be given together."""
+        pairs = (
+            ("BSKY_HANDLE", self.bsky_handle, "BSKY_APP_PASSWORD", self.bsky_app_password),
+            ("BSKY_APP_PASSWORD", self.bsky_app_password, "BSKY_HANDLE", self.bsky_handle),
+            (
+                "MASTODON_ACCESS_TOKEN",
+                self.mastodon_access_token,
+                "MASTODON_API_BASE_URL",
+                self.mastodon_api_base_url,
+            ),
+            (
+                "MASTODON_API_BASE_URL",
+                self.mastodon_api_base_url,
+                "MASTODON_ACCESS_TOKEN",
+                self.mastodon_access_token,
+            ),
+        )
+        for given_name, given, needed_name, needed in pairs:
+            if given is not None and needed is None:
+                raise ConfigError(
+                    f"{PREFIX}{needed_name} is required when {PREFIX}{given_name} is set"
+                )
+
+    @property
+    def bluesky_configured(self) -> bool:
+        """Whether the Bluesky bot has an account to run as."""
+        return self.bsky_handle is not None
+
+    @property
+    def mastodon_configured(self) -> bool:
+        """Whether the Mastodon bot has an account to run as."""
+        return self.mastodon_access_token is not None
+
+    def require_secret_key(self) -> str:
+        """The secret key, for commands that sign or verify; a clear error when unset."""
+        if self.secret_key is None:
+            raise ConfigError(
+                f"{PREFIX}SECRET_KEY is not set: generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self.secret_key
+
+    def redacted(self) -> dict[str, str]:
+        """The effective settings as text, secrets masked, for `hqx config check`."""
+        secret = {"secret_key", "bsky_app_password", "mastodon_access_token"}
+        shown: dict[str, str] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in secret and value is not None:
+                shown[name] = "(set)"
+            elif name == "database_url":
+                shown[name] = _mask_password(value)
+            else:
+                shown[name] = "(unset)" if value is None else str(value)
+        return shown
+
+
+class _Reader:
+    """Reads one variable, converting it and naming it in any error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def __call__(self, name: str, convert: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(PREFIX + name)
+        if raw is None:
+            return default
+        try:
+            return convert(raw)
+        except ValueError as e:
+            raise ConfigError(f"{PREFIX}{name}: {e}") from None
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+
+
+def _database_url(raw: str) -> str:
+    scheme = raw.split(":", 1)[0].lower()
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        if not raw.lower().startswith("sqlite:///") and raw.lower() != "sqlite://":
+            raise ValueError(f"{raw!r} is not a SQLite URL; write sqlite:///PATH")
+        return raw
+    if base in ("postgresql", "postgres"):
+        if not urlsplit(raw).hostname and "host=" not in raw:
+            raise ValueError(f"{_mask_password(raw)!r} names no host")
+        return raw
+    raise ValueError(f"{_mask_password(raw)!r}: only sqlite:///PATH and postgresql:// are supported")
+
+
+def _datetime(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"{raw!r} is not an ISO 8601 date-time (e.g. 2025-01-20T00:00:00+01:00)"
+        ) from None
+    # A date-time without an offset is read as UTC rather than the server's local time.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _secret_key(raw: str) -> str:
+    if len(raw) < MIN_SECRET_KEY_CHARS:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_CHARS} characters, got {len(raw)}")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{raw!r} is not an http(s) URL")
+    return raw.rstrip("/")
+
+
+def _handle(raw: str) -> str:
+    handle = raw.removeprefix("@").lower()
+    if not _HANDLE_RE.match(handle):
+        raise ValueError(f"{raw!r} is not a Bluesky handle (e.g. helloquittex.bsky.social)")
+    return handle
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{raw!r} must be positive")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not value > 0:
+        raise ValueError(f"{raw!r} must be positive")
+    return value
+
+
+def _mask_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)

@@ -1,0 +1,81 @@
+"""Schema migrations: upgrade to the code's revision, and refuse a database newer than the code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class SchemaError(HqxError):
+    """The database's schema is not the one this code expects."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Where a database stands against this code's migrations."""
+
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the database is at this code's latest revision."""
+        return self.current == self.head
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def status(engine: Engine) -> SchemaStatus:
+    """The database's revision and the code's; raise if the database is newer than the code."""
+    script = _script()
+    head = script.get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise SchemaError(
+            f"the database is at schema revision {current}, which this version of helloquittex "
+            "does not know: it was upgraded by a newer version; run that version"
+        )
+    return SchemaStatus(current=current, head=head)
+
+
+def upgrade(engine: Engine) -> SchemaStatus:
+    """Apply every migration the database lacks, in one transaction per run."""
+    status(engine)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "head")
+    return status(engine)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is not this code's."""
+    state = status(engine)
+    if not state.up_to_date:
+        shown = state.current or "empty"
+        raise SchemaError(
+            f"the database schema is {shown}, this code needs {state.head}: run `hqx db upgrade`"
+        )

@@ -1,0 +1,244 @@
+"""The data model. Schema changes go through Alembic revisions in ``migrations/versions``.
+
+Sized for 100 million follow edges on PostgreSQL: edges are three integers with a composite
+primary key (no surrogate id), and X account ids are stored as signed 64-bit integers (see
+:func:`shared.xarchive.xid.to_db`), never as text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+)
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, as every timestamp column stores it."""
+    return datetime.now(UTC)
+
+
+def _ts() -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+_NO_AUTOINC = {"autoincrement": False}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+# Named constraints, so that migrations (batch mode on SQLite) can refer to them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Network(StrEnum):
+    """The networks a person may have an identity on."""
+
+    X = "x"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+
+
+class TrustLevel(StrEnum):
+    """How sure the service is that an identity belongs to its person."""
+
+    PROVEN = "proven"
+    """Shown by a challenge post from the account itself."""
+    CLAIMED = "claimed"
+    """Asserted (e.g. by uploading the account's archive) but not proven by a post."""
+
+
+class PersonKind(StrEnum):
+    """A person on the service is either an individual or an organisation such as a media outlet."""
+
+    INDIVIDUAL = "individual"
+    ORGANISATION = "organisation"
+
+
+class Direction(IntEnum):
+    """Which way an X follow edge points, seen from the archive's owner."""
+
+    FOLLOWER = 1
+    """The other account follows the owner (``follower.js``)."""
+    FOLLOWING = 2
+    """The owner follows the other account (``following.js``)."""
+
+
+class Purpose(StrEnum):
+    """What a person may consent to, each separately."""
+
+    SUGGESTIONS_BY_MESSAGE = "suggestions_by_message"
+    FOLLOWS_ON_BEHALF = "follows_on_behalf"
+    PUBLIC_DIRECTORY = "public_directory"
+    PUBLIC_ATTESTATION = "public_attestation"
+
+
+class ActionStatus(StrEnum):
+    """Lifecycle of an outbound action; see :class:`OutboundAction`."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def _person_fk(*, nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            ID,
+            ForeignKey("person.id", ondelete="CASCADE"),
+            nullable=nullable,
+            index=index,
+        ),
+    )
+
+
+class Person(SQLModel, table=True):
+    """Someone using the service: an individual or an organisation."""
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    kind: str = Field(default=PersonKind.INDIVIDUAL, sa_type=String(16))
+    locale: str | None = Field(default=None, sa_type=String(8))
+    created_at: datetime = _ts()
+
+
+class XIdentity(SQLModel, table=True):
+    """An X account, keyed by its numeric id (the key every follow edge uses)."""
+
+    __tablename__ = "x_identity"
+
+    x_account_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+    person_id: int = _person_fk()
+    username: str = Field(sa_type=String(64))
+    trust: str = Field(default=TrustLevel.CLAIMED, sa_type=String(16))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Identity(SQLModel, table=True):
+    """An account on a network the bots act on: a Bluesky DID or a Mastodon account URI."""
+
+    __table_args__ = (UniqueConstraint("network", "subject"),)
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    person_id: int = _person_fk()
+    network: str = Field(sa_type=String(16))
+    subject: str = Field(sa_type=String(512))
+    """The stable id: a DID on Bluesky, the account URI on Mastodon."""
+    handle: str = Field(sa_type=String(512))
+    """What people type: the Bluesky handle, or the Mastodon ``user@domain`` acct."""
+    trust: str = Field(default=TrustLevel.PROVEN, sa_type=String(16))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class LinkProof(SQLModel, table=True):
+    """A post that proved an identity belongs to a person; each challenge nonce is used once."""
+
+    __tablename__ = "link_proof"
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    person_id: int = _person_fk()
+    network: str = Field(sa_type=String(16))
+    subject: str = Field(sa_type=String(512))
+    nonce: str = Field(sa_type=String(64), unique=True)
+    post_uri: str = Field(sa_type=String(1024))
+    post_url: str | None = Field(default=None, sa_type=String(1024))
+    verified_at: datetime = _ts()
+
+
+class ArchiveImport(SQLModel, table=True):
+    """The current import of an X account's archive (a new import replaces it)."""
+
+    __tablename__ = "archive_import"
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    x_account_id: int = Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    followers: int = Field(default=0, sa_type=BigInteger)
+    following: int = Field(default=0, sa_type=BigInteger)
+    rejected_rows: int = Field(default=0, sa_type=BigInteger)
+    duplicate_rows: int = Field(default=0, sa_type=BigInteger)
+    files: list[str] = Field(default_factory=list, sa_type=JSON)
+    imported_at: datetime = _ts()
+
+
+class FollowEdge(SQLModel, table=True):
+    """One X follow relation from an imported archive.
+
+    No foreign key on ``owner_x_id``: checking one per row would slow bulk loads of millions
+    of rows; edges are deleted with their import by the code that deletes the import.
+    """
+
+    __tablename__ = "follow_edge"
+    __table_args__ = (
+        # Matching from the other side: who, among imported archives, follows/is followed by X.
+        Index("ix_follow_edge_other", "other_x_id", "direction", "owner_x_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    owner_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+    direction: int = Field(sa_type=SmallInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+    other_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+
+
+class Consent(SQLModel, table=True):
+    """Whether a person allows one purpose; absence means no."""
+
+    person_id: int = Field(
+        sa_column=Column(
+            ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    purpose: str = Field(sa_type=String(32), primary_key=True)
+    granted: bool = False
+    updated_at: datetime = _ts()
+
+
+class OutboundAction(SQLModel, table=True):
+    """A message, record or follow to send, recorded before it is sent.
+
+    The unique ``idempotency_key`` makes queuing the same action twice a no-op, and the
+    status moves pending -> sending -> done (or failed) so that a crash never repeats a send.
+    """
+
+    __tablename__ = "outbound_action"
+    __table_args__ = (Index("ix_outbound_action_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    idempotency_key: str = Field(sa_type=String(200), unique=True)
+    person_id: int | None = _person_fk(nullable=True)
+    network: str = Field(sa_type=String(16))
+    kind: str = Field(sa_type=String(32))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default=ActionStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    not_before: datetime = _ts()
+    remote_ref: str | None = Field(default=None, sa_type=String(1024))
+    last_error: str | None = Field(default=None, sa_type=String(2000))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

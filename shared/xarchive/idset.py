@@ -1,0 +1,145 @@
+"""A set of X ids built in bounded memory, whatever its size.
+
+Ids are gathered in a buffer; a full buffer is sorted, de-duplicated and, once there is more
+than one, spilled to a temporary file as a sorted run. Reading merges the runs in blocks.
+Memory stays near two buffers (``run_capacity`` ids of 8 bytes) however many ids arrive,
+and the ids come out sorted, which is also the fastest order to insert them into a B-tree.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+IdArray = npt.NDArray[np.uint64]
+
+DEFAULT_RUN_CAPACITY = 4_000_000
+MERGE_BLOCK_IDS = 1 << 18
+
+
+class IdSet:
+    """Unique unsigned 64-bit ids. Add with :meth:`add`, then :meth:`freeze` and read."""
+
+    def __init__(self, run_capacity: int = DEFAULT_RUN_CAPACITY, spill_dir: Path | None = None):
+        self._capacity = run_capacity
+        self._spill_dir = spill_dir
+        self._pending: list[IdArray] = []
+        self._pending_count = 0
+        self._runs: list[Path] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._memory_run: IdArray | None = None
+        self._frozen = False
+        self.count = 0
+        """Unique ids, known once frozen."""
+        self.added = 0
+        """Ids added, duplicates included."""
+
+    def add(self, ids: IdArray) -> None:
+        """Add a batch of ids (duplicates allowed)."""
+        assert not self._frozen, "IdSet.add after freeze"
+        self._pending.append(ids)
+        self._pending_count += len(ids)
+        self.added += len(ids)
+        if self._pending_count >= self._capacity:
+            self._spill(self._sorted_pending())
+
+    def freeze(self) -> None:
+        """Finish adding; count the unique ids."""
+        if self._frozen:
+            return
+        self._frozen = True
+        last = self._sorted_pending()
+        if self._runs:
+            self._spill(last)
+            self.count = sum(len(block) for block in self.sorted_blocks())
+        else:
+            self._memory_run = last
+            self.count = len(last)
+
+    def sorted_blocks(self) -> Iterator[IdArray]:
+        """The unique ids in ascending order, in blocks of bounded size."""
+        assert self._frozen, "IdSet read before freeze"
+        if self._memory_run is not None:
+            for start in range(0, len(self._memory_run), MERGE_BLOCK_IDS):
+                yield self._memory_run[start : start + MERGE_BLOCK_IDS]
+            return
+        yield from _merge(self._runs)
+
+    def close(self) -> None:
+        """Delete the spilled runs."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        self._runs.clear()
+        self._memory_run = None
+
+    def __enter__(self) -> IdSet:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _sorted_pending(self) -> IdArray:
+        ids = np.concatenate(self._pending) if self._pending else np.empty(0, np.uint64)
+        self._pending = []
+        self._pending_count = 0
+        ids.sort()
+        return _unique_sorted(ids)
+
+    def _spill(self, run: IdArray) -> None:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hqx-ids-", dir=self._spill_dir)
+        path = Path(self._tmp.name) / f"run{len(self._runs)}.u64"
+        run.tofile(path)
+        self._runs.append(path)
+
+
+def _unique_sorted(ids: IdArray) -> IdArray:
+    if len(ids) < 2:
+        return ids
+    keep = np.empty(len(ids), dtype=bool)
+    keep[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
+    return ids[keep]
+
+
+class _RunReader:
+    """Reads a sorted run file block by block."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        self.block: IdArray = np.empty(0, np.uint64)
+        self.exhausted = False
+        self.refill()
+
+    def refill(self) -> None:
+        if self.block.size or self.exhausted:
+            return
+        self.block = np.fromfile(self._file, dtype=np.uint64, count=MERGE_BLOCK_IDS)
+        if not self.block.size:
+            self.exhausted = True
+            self._file.close()
+
+
+def _merge(runs: list[Path]) -> Iterator[IdArray]:
+    """K-way merge of sorted, internally unique runs, one block at a time."""
+    readers = [_RunReader(path) for path in runs]
+    while True:
+        live = [r for r in readers if r.block.size]
+        if not live:
+            return
+        # Every id up to the smallest block end is present in the blocks at hand.
+        bound = min(r.block[-1] for r in live)
+        parts = []
+        for reader in live:
+            cut = int(np.searchsorted(reader.block, bound, side="right"))
+            parts.append(reader.block[:cut])
+            reader.block = reader.block[cut:]
+            reader.refill()
+        merged = np.concatenate(parts)
+        merged.sort()
+        yield _unique_sorted(merged)

@@ -1,0 +1,237 @@
+"""Read an X archive: the owner's account and the unique ids of followers and followings."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.config import ArchiveLimits
+from shared.xarchive.container import Container, open_container
+from shared.xarchive.entries import entry_x_id
+from shared.xarchive.errors import ArchiveError, RowError
+from shared.xarchive.idset import DEFAULT_RUN_CAPACITY, IdSet
+from shared.xarchive.xid import parse_x_id
+from shared.xarchive.ytd import iter_entries
+
+EDGE_KINDS = ("follower", "following")
+ACCOUNT_FILE = "account.js"
+PART_RE = re.compile(r"^(follower|following)(?:-part(\d+))?\.js$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+MAX_ACCOUNT_FILE_BYTES = 16 << 20
+BATCH_IDS = 1 << 16
+MAX_REJECTION_EXAMPLES = 5
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes read so far, bytes to read in all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class XAccount:
+    """The archive's owner: all that is kept of ``account.js``."""
+
+    account_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSummary:
+    """What an archive holds, as ``hqx archive inspect`` reports it."""
+
+    account_id: int
+    username: str
+    followers: int
+    following: int
+    rejected_rows: int
+    duplicate_rows: int
+    rejections: dict[str, int]
+    rejection_examples: list[str]
+    files: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; the id is a string, as 64-bit ids lose precision in JavaScript."""
+        return {
+            "account_id": str(self.account_id),
+            "username": self.username,
+            "followers": self.followers,
+            "following": self.following,
+            "rejected_rows": self.rejected_rows,
+            "duplicate_rows": self.duplicate_rows,
+            "rejections": self.rejections,
+            "rejection_examples": self.rejection_examples,
+            "files": self.files,
+        }
+
+
+@dataclass
+class _Rejections:
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, name: str, index: int, reason: str) -> None:
+        self.counts[reason] += 1
+        if len(self.examples) < MAX_REJECTION_EXAMPLES:
+            self.examples.append(f"{name} entry {index + 1}: {reason}")
+
+
+class XArchive:
+    """A read archive. Close it (or use ``with``) to delete the spilled id runs."""
+
+    def __init__(
+        self,
+        account: XAccount,
+        followers: IdSet,
+        following: IdSet,
+        files: list[str],
+        rejections: _Rejections,
+    ) -> None:
+        self.account = account
+        self.followers = followers
+        self.following = following
+        self.files = files
+        self._rejections = rejections
+
+    @property
+    def summary(self) -> ArchiveSummary:
+        """Counts of what was read."""
+        sets = (self.followers, self.following)
+        return ArchiveSummary(
+            account_id=self.account.account_id,
+            username=self.account.username,
+            followers=self.followers.count,
+            following=self.following.count,
+            rejected_rows=sum(self._rejections.counts.values()),
+            duplicate_rows=sum(s.added - s.count for s in sets),
+            rejections=dict(self._rejections.counts.most_common()),
+            rejection_examples=list(self._rejections.examples),
+            files=list(self.files),
+        )
+
+    def close(self) -> None:
+        """Delete temporary files."""
+        self.followers.close()
+        self.following.close()
+
+    def __enter__(self) -> XArchive:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def read_archive(
+    path: Path,
+    limits: ArchiveLimits | None = None,
+    *,
+    progress: Progress | None = None,
+    spill_dir: Path | None = None,
+    run_capacity: int = DEFAULT_RUN_CAPACITY,
+) -> XArchive:
+    """Read and validate the archive at ``path``; raise :class:`ArchiveError` to refuse it."""
+    with open_container(path, limits or ArchiveLimits()) as container:
+        data_dir = _data_dir(container)
+        parts = _edge_files(container, data_dir)
+        account_file = data_dir + ACCOUNT_FILE
+        to_read = [name for kind in EDGE_KINDS for name in parts[kind]]
+        container.check_bounds([account_file, *to_read])
+        account = _read_account(container, account_file)
+        meter = _Meter(sum(container.members[n].size for n in to_read), progress)
+        rejections = _Rejections()
+        sets = [IdSet(run_capacity, spill_dir) for _ in EDGE_KINDS]
+        try:
+            for kind, ids in zip(EDGE_KINDS, sets, strict=True):
+                for name in parts[kind]:
+                    _read_edges(container, name, kind, ids, rejections, meter)
+                ids.freeze()
+        except BaseException:
+            for ids in sets:
+                ids.close()
+            raise
+    return XArchive(account, sets[0], sets[1], [account_file, *to_read], rejections)
+
+
+class _Meter:
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self._progress = progress
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self._progress is not None:
+            self._progress(min(self.done, self.total), self.total)
+
+
+def _data_dir(container: Container) -> str:
+    """The ``data/`` folder holding ``account.js``, at whatever depth the archive put it."""
+    found = sorted(
+        name[: -len(ACCOUNT_FILE)]
+        for name in container.members
+        if name == f"data/{ACCOUNT_FILE}" or name.endswith(f"/data/{ACCOUNT_FILE}")
+    )
+    if not found:
+        raise ArchiveError("no data/account.js in it: this is not an X archive, or not all of one")
+    if len(found) > 1:
+        raise ArchiveError(f"it holds {len(found)} X archives ({', '.join(found)}): send one")
+    return found[0]
+
+
+def _edge_files(container: Container, data_dir: str) -> dict[str, list[str]]:
+    """``follower.js``, ``follower-part1.js``, ... (and the same for following), in part order."""
+    parts: dict[str, list[tuple[int, str]]] = {kind: [] for kind in EDGE_KINDS}
+    for name in container.members:
+        if not name.startswith(data_dir):
+            continue
+        match = PART_RE.match(name[len(data_dir) :])
+        if match:
+            parts[match.group(1)].append((int(match.group(2) or 0), name))
+    return {kind: [name for _, name in sorted(found)] for kind, found in parts.items()}
+
+
+def _read_account(container: Container, name: str) -> XAccount:
+    with container.open(name) as stream:
+        data = stream.read(MAX_ACCOUNT_FILE_BYTES + 1)
+    if len(data) > MAX_ACCOUNT_FILE_BYTES:
+        raise ArchiveError(f"{name} is larger than {MAX_ACCOUNT_FILE_BYTES:,} bytes")
+    # Only the id and the username are taken; e-mail, phone and the rest are never kept.
+    entries = list(iter_entries(name, io.BytesIO(data), "account"))
+    account = entries[0].get("account") if entries and isinstance(entries[0], dict) else None
+    if not isinstance(account, dict):
+        raise ArchiveError(f"{name} has no account entry")
+    raw_id, username = account.get("accountId"), account.get("username")
+    try:
+        account_id = parse_x_id(raw_id if isinstance(raw_id, str) else "")
+    except RowError as e:
+        raise ArchiveError(f"{name}: {e}") from None
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        raise ArchiveError(f"{name}: username is missing or not an X username")
+    return XAccount(account_id=account_id, username=username)
+
+
+def _read_edges(
+    container: Container,
+    name: str,
+    kind: str,
+    ids: IdSet,
+    rejections: _Rejections,
+    meter: _Meter,
+) -> None:
+    batch: list[int] = []
+    with container.open(name) as stream:
+        for index, entry in enumerate(iter_entries(name, stream, kind, meter)):
+            try:
+                batch.append(entry_x_id(entry, kind))
+            except RowError as e:
+                rejections.add(name, index, str(e))
+                continue
+            if len(batch) >= BATCH_IDS:
+                ids.add(np.array(batch, dtype=np.uint64))
+                batch = []
+    if batch:
+        ids.add(np.array(batch, dtype=np.uint64))
