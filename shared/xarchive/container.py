@@ -66,7 +66,7 @@ class Container(ABC):
         if total > self._limits.max_total_bytes:
             raise ArchiveError(
                 f"the follower/following files hold {total:,} bytes, over the limit of "
-                f"{self._limits.max_total_bytes:,} (HQX_ARCHIVE_MAX_BYTES)"
+                f"{self._limits.max_total_bytes:,} bytes (HQX_ARCHIVE_MAX_BYTES)"
             )
 
     def __enter__(self) -> Container:

@@ -84,7 +84,8 @@ def iter_entries(
         raise ArchiveError(f"{name} holds '{header.kind}' data, not '{expected_kind}'")
     source = _StreamAfterPrefix(rest, stream, on_bytes)
     try:
-        yield from ijson.items(source, "item", use_float=True, buf_size=READ_BYTES)
+        # use_float=True would refuse integers beyond 64 bits (valid JSON) as "integer overflow".
+        yield from ijson.items(source, "item", buf_size=READ_BYTES)
     except ijson.JSONError as e:
         raise ArchiveError(_json_error(name, source.position, e)) from None
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:

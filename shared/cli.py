@@ -1,0 +1,204 @@
+"""The ``hqx`` command: what an operator runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+from shared.config import Settings
+from shared.errors import HqxError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hqx`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(args, settings))
+    except HqxError as e:
+        print(f"hqx: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hqx: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hqx", description="helloquittex: leave X, keep your audience."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    archive = commands.add_parser("archive", help="read and import X archives").add_subparsers(
+        title="archive commands", metavar="COMMAND"
+    )
+    inspect = archive.add_parser("inspect", help="validate an archive without storing it")
+    inspect.add_argument("path", type=Path, help="the zip as X delivers it, or its folder")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.set_defaults(handler=_archive_inspect)
+
+    imp = archive.add_parser("import", help="store an archive's follow graph for its owner")
+    imp.add_argument("path", type=Path, help="the zip as X delivers it, or its folder")
+    imp.add_argument(
+        "--organisation", action="store_true", help="the owner is an organisation (media outlet)"
+    )
+    imp.set_defaults(handler=_archive_import)
+
+    sample = archive.add_parser("sample", help="write a demo archive in X's format")
+    sample.add_argument("path", type=Path, help="a .zip file, or a folder to create")
+    sample.add_argument("--followers", type=int, default=1000)
+    sample.add_argument("--following", type=int, default=300)
+    sample.add_argument("--account-id", type=int, default=1_000_000_001)
+    sample.add_argument("--username", default="demo_quitter")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=_archive_sample)
+
+    db = commands.add_parser("db", help="the database schema").add_subparsers(
+        title="db commands", metavar="COMMAND"
+    )
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(handler=_db_upgrade)
+    db.add_parser("status", help="show the schema revision").set_defaults(handler=_db_status)
+
+    config = commands.add_parser("config", help="the configuration").add_subparsers(
+        title="config commands", metavar="COMMAND"
+    )
+    config.add_parser("check", help="validate HQX_ settings and show them").set_defaults(
+        handler=_config_check
+    )
+    return parser
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    # tqdm's disable=None hides the bar when stderr is not a terminal.
+    with tqdm(desc=label, unit="B", unit_scale=True, disable=None, file=sys.stderr) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.xarchive import read_archive
+
+    with (
+        _progress_bar("reading") as progress,
+        read_archive(args.path, settings.archive_limits, progress=progress) as archive,
+    ):
+        summary = archive.summary
+    if args.json:
+        print(json.dumps(summary.as_json(), ensure_ascii=False))
+        return 0
+    print(f"X account @{summary.username} (id {summary.account_id})")
+    print(f"  followers   {summary.followers:,}")
+    print(f"  following   {summary.following:,}")
+    print(f"  duplicates  {summary.duplicate_rows:,} rows (counted once)")
+    print(f"  rejected    {summary.rejected_rows:,} rows")
+    for reason, count in summary.rejections.items():
+        print(f"    {count:,} × {reason}")
+    for example in summary.rejection_examples:
+        print(f"    e.g. {example}")
+    print(f"  files       {', '.join(summary.files)}")
+    return 0
+
+
+def _archive_import(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.archive_import import import_archive
+    from shared.db.engine import create_sync_engine
+    from shared.db.models import PersonKind
+
+    kind = PersonKind.ORGANISATION if args.organisation else PersonKind.INDIVIDUAL
+    engine = create_sync_engine(settings.database_url)
+    started = time.perf_counter()
+    try:
+        with _progress_bar("importing") as progress:
+            result = import_archive(
+                engine, args.path, settings.archive_limits, kind=kind, progress=progress
+            )
+    finally:
+        engine.dispose()
+    summary = result.summary
+    person = f"person {result.person_id}" + (" (new)" if result.new_person else "")
+    print(f"Imported @{summary.username} (X id {summary.account_id}) for {person}")
+    print(f"  followers   {summary.followers:,}")
+    print(f"  following   {summary.following:,}")
+    print(f"  rejected    {summary.rejected_rows:,} rows, duplicates {summary.duplicate_rows:,}")
+    if result.replaced_edges:
+        print(f"  replaced    {result.replaced_edges:,} edges of the earlier import")
+    print(f"  took        {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _archive_sample(args: argparse.Namespace, _settings: Settings) -> int:
+    from shared.xarchive.sample import random_ids, write_archive
+
+    if args.path.exists():
+        raise HqxError(f"{args.path} already exists")
+    write_archive(
+        args.path,
+        args.account_id,
+        args.username,
+        random_ids(args.followers, seed=args.seed),
+        random_ids(args.following, seed=args.seed + 1),
+    )
+    print(f"Wrote {args.path}: @{args.username}, {args.followers:,} followers, "
+          f"{args.following:,} following")
+    return 0
+
+
+def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from shared.db import migrate
+    from shared.db.engine import create_sync_engine
+
+    engine = create_sync_engine(settings.database_url)
+    try:
+        before = migrate.status(engine).current
+        after = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after.current:
+        print(f"The database schema is up to date ({after.current}).")
+    else:
+        print(f"Upgraded the database schema from {before or 'empty'} to {after.current}.")
+    return 0
+
+
+def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
+    from shared.db import migrate
+    from shared.db.engine import create_sync_engine
+
+    engine = create_sync_engine(settings.database_url)
+    try:
+        state = migrate.status(engine)
+    finally:
+        engine.dispose()
+    note = "up to date" if state.up_to_date else "run `hqx db upgrade`"
+    print(f"schema {state.current or 'empty'}, code {state.head}: {note}")
+    return 0 if state.up_to_date else 1
+
+
+def _config_check(_args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.redacted().items():
+        print(f"{name:24} {value}")
+    bots = [
+        ("Bluesky", settings.bluesky_configured),
+        ("Mastodon", settings.mastodon_configured),
+    ]
+    for network, configured in bots:
+        print(f"{network} bot: {'configured' if configured else 'not configured'}")
+    return 0
