@@ -69,7 +69,9 @@ def store_archive(engine: Engine, archive: XArchive, *, kind: PersonKind) -> Imp
         replaced = bulk.delete_edges(connection, owner)
         bulk.insert_edges(connection, owner, Direction.FOLLOWER, archive.followers.sorted_blocks())
         bulk.insert_edges(connection, owner, Direction.FOLLOWING, archive.following.sorted_blocks())
-        record = session.exec(select(ArchiveImport).where(ArchiveImport.x_account_id == owner)).first()
+        record = session.exec(
+            select(ArchiveImport).where(ArchiveImport.x_account_id == owner)
+        ).first()
         record = record or ArchiveImport(x_account_id=owner)
         record.followers = summary.followers
         record.following = summary.following
@@ -95,7 +97,8 @@ def _owner_identity(
     person = Person(kind=kind)
     session.add(person)
     session.flush()
-    assert person.id is not None
+    if person.id is None:
+        raise RuntimeError("the database assigned no id to a new person")
     identity = XIdentity(
         x_account_id=owner, person_id=person.id, username=username, trust=TrustLevel.CLAIMED
     )

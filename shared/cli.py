@@ -110,7 +110,7 @@ def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  duplicates  {summary.duplicate_rows:,} rows (counted once)")
     print(f"  rejected    {summary.rejected_rows:,} rows")
     for reason, count in summary.rejections.items():
-        print(f"    {count:,} × {reason}")
+        print(f"    {count:,} x {reason}")
     for example in summary.rejection_examples:
         print(f"    e.g. {example}")
     print(f"  files       {', '.join(summary.files)}")
@@ -156,8 +156,10 @@ def _archive_sample(args: argparse.Namespace, _settings: Settings) -> int:
         random_ids(args.followers, seed=args.seed),
         random_ids(args.following, seed=args.seed + 1),
     )
-    print(f"Wrote {args.path}: @{args.username}, {args.followers:,} followers, "
-          f"{args.following:,} following")
+    print(
+        f"Wrote {args.path}: @{args.username}, {args.followers:,} followers, "
+        f"{args.following:,} following"
+    )
     return 0
 
 

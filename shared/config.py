@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 T = TypeVar("T")
 
@@ -89,9 +91,7 @@ class Settings:
             archive_limits=ArchiveLimits(
                 max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
                 max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
-                max_members=get(
-                    "ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS
-                ),
+                max_members=get("ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS),
             ),
         )
         settings._check_pairs()
@@ -186,7 +186,9 @@ def _database_url(raw: str) -> str:
         if not urlsplit(raw).hostname and "host=" not in raw:
             raise ValueError(f"{_mask_password(raw)!r} names no host")
         return raw
-    raise ValueError(f"{_mask_password(raw)!r}: only sqlite:///PATH and postgresql:// are supported")
+    raise ValueError(
+        f"{_mask_password(raw)!r}: only sqlite:///PATH and postgresql:// are supported"
+    )
 
 
 def _datetime(raw: str) -> datetime:

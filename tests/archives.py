@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.xarchive.sample import ArchiveStyle, account_js, write_archive
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 OWNER_ID = 1_234_567_890
 OWNER = "quitter_fr"

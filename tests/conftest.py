@@ -5,16 +5,19 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from tests.pgserver import PostgresServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _real_connect = socket.socket.connect

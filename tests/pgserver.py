@@ -67,18 +67,43 @@ class PostgresServer:
             shutil.chown(self.base, "postgres", "postgres")
         subprocess.run(
             self._as_postgres(
-                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                 "-E", "UTF8", "--locale=C", "--no-sync"]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]
             ),
             check=True,
             capture_output=True,
         )
         self.process = subprocess.Popen(
             self._as_postgres(
-                [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port),
-                 "-k", str(self.base), "-c", "listen_addresses=127.0.0.1",
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_wal_size=4GB"]
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.base),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_wal_size=4GB",
+                ]
             ),
             stdout=subprocess.DEVNULL,
             stderr=(self.base / "server.log").open("wb"),

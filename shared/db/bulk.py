@@ -7,7 +7,6 @@ Python one by one (3-4x faster than ``executemany`` here).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +14,8 @@ import orjson
 from sqlalchemy import text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.engine import Connection
 
     from shared.db.models import Direction
@@ -64,13 +65,17 @@ def _as_db(block: IdArray) -> np.ndarray[Any, np.dtype[np.int64]]:
     return block.view(np.int64)
 
 
-def _copy_postgresql(connection: Connection, owner: int, direction: int, blocks: Iterable[IdArray]) -> int:
-    raw = connection.connection.driver_connection
-    assert raw is not None
+def _copy_postgresql(
+    connection: Connection, owner: int, direction: int, blocks: Iterable[IdArray]
+) -> int:
+    raw: Any = connection.connection.driver_connection
     count = 0
-    with raw.cursor() as cursor, cursor.copy(
-        "COPY follow_edge (owner_x_id, direction, other_x_id) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY follow_edge (owner_x_id, direction, other_x_id) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.write(PG_COPY_SIGNATURE)
         for block in blocks:
             rows = np.empty(len(block), dtype=_PG_ROW)
@@ -87,9 +92,10 @@ def _copy_postgresql(connection: Connection, owner: int, direction: int, blocks:
     return count
 
 
-def _insert_sqlite(connection: Connection, owner: int, direction: int, blocks: Iterable[IdArray]) -> int:
-    raw = connection.connection.driver_connection
-    assert raw is not None
+def _insert_sqlite(
+    connection: Connection, owner: int, direction: int, blocks: Iterable[IdArray]
+) -> int:
+    raw: Any = connection.connection.driver_connection
     count = 0
     for block in blocks:
         raw.execute(

@@ -52,7 +52,8 @@ def status(engine: Engine) -> SchemaStatus:
     """The database's revision and the code's; raise if the database is newer than the code."""
     script = _script()
     head = script.get_current_head()
-    assert head is not None, "the migrations folder has no revision"
+    if head is None:
+        raise SchemaError(f"no migration found in {MIGRATIONS_DIR}: the installation is broken")
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:

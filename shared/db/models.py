@@ -210,9 +210,7 @@ class Consent(SQLModel, table=True):
     """Whether a person allows one purpose; absence means no."""
 
     person_id: int = Field(
-        sa_column=Column(
-            ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
     purpose: str = Field(sa_type=String(32), primary_key=True)
     granted: bool = False

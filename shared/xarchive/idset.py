@@ -9,11 +9,14 @@ and the ids come out sorted, which is also the fastest order to insert them into
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 IdArray = npt.NDArray[np.uint64]
 
@@ -24,7 +27,9 @@ MERGE_BLOCK_IDS = 1 << 18
 class IdSet:
     """Unique unsigned 64-bit ids. Add with :meth:`add`, then :meth:`freeze` and read."""
 
-    def __init__(self, run_capacity: int = DEFAULT_RUN_CAPACITY, spill_dir: Path | None = None):
+    def __init__(
+        self, run_capacity: int = DEFAULT_RUN_CAPACITY, spill_dir: Path | None = None
+    ) -> None:
         self._capacity = run_capacity
         self._spill_dir = spill_dir
         self._pending: list[IdArray] = []
@@ -40,7 +45,8 @@ class IdSet:
 
     def add(self, ids: IdArray) -> None:
         """Add a batch of ids (duplicates allowed)."""
-        assert not self._frozen, "IdSet.add after freeze"
+        if self._frozen:
+            raise RuntimeError("IdSet.add after freeze")
         self._pending.append(ids)
         self._pending_count += len(ids)
         self.added += len(ids)
@@ -62,7 +68,8 @@ class IdSet:
 
     def sorted_blocks(self) -> Iterator[IdArray]:
         """The unique ids in ascending order, in blocks of bounded size."""
-        assert self._frozen, "IdSet read before freeze"
+        if not self._frozen:
+            raise RuntimeError("IdSet read before freeze")
         if self._memory_run is not None:
             for start in range(0, len(self._memory_run), MERGE_BLOCK_IDS):
                 yield self._memory_run[start : start + MERGE_BLOCK_IDS]

@@ -7,8 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +18,9 @@ from shared.xarchive.errors import ArchiveError, RowError
 from shared.xarchive.idset import DEFAULT_RUN_CAPACITY, IdSet
 from shared.xarchive.xid import parse_x_id
 from shared.xarchive.ytd import iter_entries
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EDGE_KINDS = ("follower", "following")
 ACCOUNT_FILE = "account.js"

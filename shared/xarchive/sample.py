@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import random
 import zipfile
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
 LINK_HOSTS = {"twitter": "https://twitter.com", "x": "https://x.com"}
 WRITE_BATCH = 10_000
@@ -61,7 +63,9 @@ def _entry(kind: str, x_id: int, link_host: str | None) -> str:
     return f'  {{\n    "{kind}" : {{\n      "accountId" : "{x_id}"{link}\n    }}\n  }}'
 
 
-def write_list(out: IO[bytes], kind: str, part: int, ids: Iterable[int], style: ArchiveStyle) -> None:
+def write_list(
+    out: IO[bytes], kind: str, part: int, ids: Iterable[int], style: ArchiveStyle
+) -> None:
     """Write one ``window.YTD.<kind>.partN`` file of ``ids``."""
     newline = "\r\n" if style.crlf else "\n"
     if style.bom:
@@ -150,7 +154,7 @@ def random_ids(count: int, seed: int = 0) -> Iterator[int]:
     Each family is an affine permutation of its range (the multiplier is prime to the modulus),
     so the ids are distinct without remembering them: 10 million cost no memory.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311  (demo data, not secrets)
     short_add, long_add = rng.randrange(10**9), rng.randrange(10**18)
     for i in range(count):
         if i % 5 == 0:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import ijson
 
 from shared.xarchive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 PREFIX_RE = re.compile(rb"window\.YTD\.(\w+)\.part(\d+)\s*=\s*")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -39,6 +41,7 @@ class _StreamAfterPrefix:
         self._head = head
         self._stream = stream
         self._on_bytes = on_bytes
+        self.ended = False
         self.position = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -48,6 +51,11 @@ class _StreamAfterPrefix:
             data, self._head = self._head, b""
         else:
             data = self._stream.read(size if size > 0 else READ_BYTES)
+            if not data and not self.ended:
+                # yajl accepts an unterminated string after the array ('[...] "abc' at EOF);
+                # a final newline, harmless elsewhere, makes it the lexical error it is.
+                self.ended = True
+                return b"\n"
         self.position += len(data)
         self._on_bytes(len(data))
         return data
@@ -87,18 +95,20 @@ def iter_entries(
         # use_float=True would refuse integers beyond 64 bits (valid JSON) as "integer overflow".
         yield from ijson.items(source, "item", buf_size=READ_BYTES)
     except ijson.JSONError as e:
-        raise ArchiveError(_json_error(name, source.position, e)) from None
+        raise ArchiveError(_json_error(name, source, e)) from None
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise ArchiveError(f"{name} is damaged in the zip ({e})") from None
 
 
-def _json_error(name: str, position: int, error: Exception) -> str:
+def _json_error(name: str, source: _StreamAfterPrefix, error: Exception) -> str:
     detail = error.args[0] if error.args else str(error)
     if isinstance(detail, bytes):
         detail = detail.decode("utf-8", "replace")
     first_line = str(detail).strip().splitlines()[0] if str(detail).strip() else "parse error"
     if "trailing garbage" in first_line:
-        return f"{name} has data after its JSON array (near byte {position:,}): refused"
+        return f"{name} has data after its JSON array (near byte {source.position:,}): refused"
     if "premature EOF" in first_line:
         return f"{name} ends in the middle of its JSON array (truncated?)"
-    return f"{name} is not valid JSON near byte {position:,}: {first_line}"
+    if source.ended and "inside string" in first_line:
+        return f"{name} ends inside an unfinished string (truncated?)"
+    return f"{name} is not valid JSON near byte {source.position:,}: {first_line}"
