@@ -11,11 +11,12 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.xarchive import read_archive
+from shared.xarchive import read_archive, ytd
 from shared.xarchive.sample import account_js
 from tests.archives import OWNER, OWNER_ID
 
@@ -150,10 +151,16 @@ def write_folder(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), values=st.lists(entries(), max_size=25), parts=st.integers(1, 3))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    values=st.lists(entries(), max_size=25),
+    parts=st.integers(1, 3),
+    # Small blocks make the fast path cut, fail to cut and hand over at every position.
+    block=st.one_of(st.integers(1, 400), st.just(ytd.FAST_BLOCK_BYTES)),
+)
 def test_reader_matches_the_reference_model(
-    data: st.DataObject, values: list[Any], parts: int
+    data: st.DataObject, values: list[Any], parts: int, block: int
 ) -> None:
     chunks = [values[i::parts] for i in range(parts)]
     files = {}
@@ -165,9 +172,10 @@ def test_reader_matches_the_reference_model(
     accepted = sorted({x for x in expected if x is not None})
     with (
         tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(ytd, "FAST_BLOCK_BYTES", block),
         read_archive(write_folder(Path(tmp), files)) as archive,
     ):
-        got = [int(x) for block in archive.followers.sorted_blocks() for x in block]
+        got = [int(x) for ids in archive.followers.sorted_blocks() for x in ids]
         assert got == accepted
         assert archive.summary.rejected_rows == expected.count(None)
         assert archive.summary.duplicate_rows == len(expected) - expected.count(None) - len(

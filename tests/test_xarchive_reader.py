@@ -335,3 +335,23 @@ def test_idset_blocks_are_bounded_and_sorted() -> None:
     assert np.array_equal(merged, np.unique(values))
     assert ids.count == len(np.unique(values))
     assert ids.added == 50_777
+
+
+def test_the_fast_path_and_the_streaming_parser_agree(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from shared.xarchive import ytd
+
+    followers = [*FOLLOWERS, 2**64 - 1, 7]
+    path = make_archive(tmp_path / "a.zip", followers, FOLLOWING)
+    cuts = mock.Mock(wraps=ytd._cut)
+    with (
+        mock.patch.object(ytd, "FAST_BLOCK_BYTES", 4096),
+        mock.patch.object(ytd, "_cut", cuts),
+        read(path) as fast,
+    ):
+        fast_ids = ids_of(fast.followers), ids_of(fast.following)
+    assert cuts.call_count > 50, "small blocks should be cut many times"
+    with mock.patch.object(ytd, "_cut", return_value=None), read(path) as slow:
+        assert (ids_of(slow.followers), ids_of(slow.following)) == fast_ids
+    assert fast_ids == (sorted(followers), sorted(FOLLOWING))

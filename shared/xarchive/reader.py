@@ -17,7 +17,7 @@ from shared.xarchive.entries import entry_x_id
 from shared.xarchive.errors import ArchiveError, RowError
 from shared.xarchive.idset import DEFAULT_RUN_CAPACITY, IdSet
 from shared.xarchive.xid import parse_x_id
-from shared.xarchive.ytd import iter_entries
+from shared.xarchive.ytd import iter_batches
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +27,6 @@ ACCOUNT_FILE = "account.js"
 PART_RE = re.compile(r"^(follower|following)(?:-part(\d+))?\.js$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 MAX_ACCOUNT_FILE_BYTES = 16 << 20
-BATCH_IDS = 1 << 16
 MAX_REJECTION_EXAMPLES = 5
 
 Progress = Callable[[int, int], None]
@@ -202,7 +201,7 @@ def _read_account(container: Container, name: str) -> XAccount:
     if len(data) > MAX_ACCOUNT_FILE_BYTES:
         raise ArchiveError(f"{name} is larger than {MAX_ACCOUNT_FILE_BYTES:,} bytes")
     # Only the id and the username are taken; e-mail, phone and the rest are never kept.
-    entries = list(iter_entries(name, io.BytesIO(data), "account"))
+    entries = [e for batch in iter_batches(name, io.BytesIO(data), "account") for e in batch]
     account = entries[0].get("account") if entries and isinstance(entries[0], dict) else None
     if not isinstance(account, dict):
         raise ArchiveError(f"{name} has no account entry")
@@ -224,16 +223,14 @@ def _read_edges(
     rejections: _Rejections,
     meter: _Meter,
 ) -> None:
-    batch: list[int] = []
+    index = 0
     with container.open(name) as stream:
-        for index, entry in enumerate(iter_entries(name, stream, kind, meter)):
-            try:
-                batch.append(entry_x_id(entry, kind))
-            except RowError as e:
-                rejections.add(name, index, str(e))
-                continue
-            if len(batch) >= BATCH_IDS:
-                ids.add(np.array(batch, dtype=np.uint64))
-                batch = []
-    if batch:
-        ids.add(np.array(batch, dtype=np.uint64))
+        for entries in iter_batches(name, stream, kind, meter):
+            found: list[int] = []
+            for entry in entries:
+                try:
+                    found.append(entry_x_id(entry, kind))
+                except RowError as e:
+                    rejections.add(name, index, str(e))
+                index += 1
+            ids.add(np.array(found, dtype=np.uint64))

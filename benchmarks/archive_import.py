@@ -1,0 +1,202 @@
+"""Benchmark: reading and importing X archives, beside two baselines on the same bytes.
+
+    python benchmarks/archive_import.py [--sizes 100000,1000000,10000000] [--no-postgres]
+
+For each size it writes (once, cached) an archive in X's real format, then runs every step in a
+fresh process and reports wall time of the step itself, the process's peak memory (RSS), and
+rows per second:
+
+- unzip: decompress follower.js into memory (the floor of any approach);
+- orjson: the fastest JSON library here, parsing the whole file in memory;
+- duckdb: DuckDB's read_json loading the ids into a table (the file extracted first, untimed);
+- hqx inspect: the reader (unzip, stream-parse, validate, de-duplicate), storing nothing;
+- hqx import: reading plus storing into SQLite, and into PostgreSQL (a local server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CACHE = ROOT / ".hqx-cache" / "bench"
+DEFAULT_SIZES = "100000,1000000,10000000"
+PREFIX_BYTES = len(b"window.YTD.follower.part0 = ")
+
+
+def archive_for(size: int) -> Path:
+    from shared.xarchive.sample import random_ids, write_archive
+
+    path = CACHE / f"followers-{size}.zip"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.zip")
+        started = time.perf_counter()
+        write_archive(partial, 1_000_000_001, "bench_media", random_ids(size, seed=size), [])
+        partial.rename(path)
+        print(f"  (wrote {path.name} in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return path
+
+
+def follower_member(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return next(n for n in z.namelist() if n.endswith("data/follower.js"))
+
+
+# --- steps, each run in its own process -------------------------------------------------------
+
+
+def step_unzip(path: Path, _arg: str) -> int:
+    with zipfile.ZipFile(path) as z:
+        data = z.read(follower_member(path))
+    return len(data)
+
+
+def step_orjson(path: Path, _arg: str) -> int:
+    import orjson
+
+    with zipfile.ZipFile(path) as z:
+        data = z.read(follower_member(path))
+    entries = orjson.loads(memoryview(data)[PREFIX_BYTES:])
+    return len({int(e["follower"]["accountId"]) for e in entries})
+
+
+def step_duckdb(_path: Path, json_file: str) -> int:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE follower AS SELECT CAST(follower.accountId AS UBIGINT) AS id "
+        f"FROM read_json('{json_file}', format='array', maximum_object_size=1048576)"
+    )
+    return int(con.execute("SELECT count(DISTINCT id) FROM follower").fetchone()[0])  # type: ignore[index]
+
+
+def step_inspect(path: Path, _arg: str) -> int:
+    from shared.xarchive import read_archive
+
+    with read_archive(path) as archive:
+        return archive.summary.followers
+
+
+def step_import(path: Path, database_url: str) -> int:
+    from shared.archive_import import import_archive
+    from shared.db import migrate
+    from shared.db.engine import create_sync_engine
+
+    engine = create_sync_engine(database_url)
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    result = import_archive(engine, path)
+    os.environ["HQX_BENCH_STEP_SECONDS"] = str(time.perf_counter() - started)
+    return result.summary.followers
+
+
+STEPS = {
+    "unzip": step_unzip,
+    "orjson": step_orjson,
+    "duckdb": step_duckdb,
+    "inspect": step_inspect,
+    "import": step_import,
+}
+
+
+def worker(step: str, path: Path, arg: str) -> None:
+    started = time.perf_counter()
+    rows = STEPS[step](path, arg)
+    seconds = float(os.environ.get("HQX_BENCH_STEP_SECONDS", time.perf_counter() - started))
+    print(json.dumps({"rows": rows, "seconds": seconds}))
+
+
+def measure(step: str, path: Path, arg: str = "") -> dict[str, float]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--worker", step, str(path), arg],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"step {step} failed on {path.name}")
+    result = json.loads(output)
+    result["peak_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def extract_json(path: Path, into: Path) -> Path:
+    out = into / "follower.json"
+    with zipfile.ZipFile(path) as z, z.open(follower_member(path)) as src, out.open("wb") as dst:
+        src.read(PREFIX_BYTES)
+        while chunk := src.read(1 << 22):
+            dst.write(chunk)
+    return out
+
+
+def run(sizes: list[int], with_postgres: bool) -> None:
+    postgres = None
+    if with_postgres:
+        from tests.pgserver import PostgresServer
+
+        postgres = PostgresServer().start()
+    print(f"{'followers':>10}  {'step':<28}{'seconds':>9}{'peak MB':>10}{'rows/s':>12}")
+    try:
+        for size in sizes:
+            path = archive_for(size)
+            with tempfile.TemporaryDirectory(prefix="hqx-bench-") as tmp:
+                json_file = extract_json(path, Path(tmp))
+                rows = [
+                    ("unzip to memory", measure("unzip", path)),
+                    ("baseline: orjson whole file", measure("orjson", path)),
+                    ("baseline: duckdb read_json", measure("duckdb", path, str(json_file))),
+                    ("hqx archive inspect", measure("inspect", path)),
+                    ("hqx import -> sqlite", measure("import", path, f"sqlite:///{tmp}/b.db")),
+                ]
+                if postgres is not None:
+                    url = postgres.create_database(f"bench_{size}")
+                    rows.append(("hqx import -> postgresql", measure("import", path, url)))
+            for label, result in rows:
+                rate = size / result["seconds"] if result["seconds"] else 0
+                print(
+                    f"{size:>10,}  {label:<28}{result['seconds']:>9.2f}"
+                    f"{result['peak_mb']:>10.0f}{rate:>12,.0f}"
+                )
+            by_label = {label: r["seconds"] for label, r in rows}
+            imported = by_label["hqx import -> sqlite"]
+            print(
+                f"{'':>10}  import/orjson {imported / by_label['baseline: orjson whole file']:.2f}x"
+                f" (target <= 1.5x), import/duckdb "
+                f"{imported / by_label['baseline: duckdb read_json']:.2f}x (target <= 3x)"
+            )
+            sys.stdout.flush()
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="follower counts, comma-separated")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL import")
+    args = parser.parse_args()
+    run([int(s) for s in args.sizes.split(",")], with_postgres=not args.no_postgres)
+
+
+if __name__ == "__main__":
+    main()
