@@ -61,13 +61,13 @@ class _Counted:
         try:
             data = self._stream.read(size)
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-            raise _Damaged(str(e)) from None
+            raise _DamagedError(str(e)) from None
         self.position += len(data)
         self._on_bytes(len(data))
         return data
 
 
-class _Damaged(Exception):
+class _DamagedError(Exception):
     """The zip member's compressed data or checksum is wrong."""
 
 
@@ -125,7 +125,7 @@ def iter_batches(
         if header.kind != expected_kind:
             raise ArchiveError(f"{name} holds '{header.kind}' data, not '{expected_kind}'")
         yield from _batches(name, counted, pending)
-    except _Damaged as e:
+    except _DamagedError as e:
         raise ArchiveError(f"{name} is damaged in the zip ({e})") from None
 
 
