@@ -62,13 +62,13 @@ def import_archive(
 def store_archive(engine: Engine, archive: XArchive, *, kind: PersonKind) -> ImportResult:
     """Store an archive that was read; see :func:`import_archive`."""
     owner = to_db(archive.account.account_id)
-    summary = archive.summary
     with Session(engine) as session, session.begin():
         identity, new_person = _owner_identity(session, owner, archive.account.username, kind)
         connection = session.connection()
         replaced = bulk.delete_edges(connection, owner)
         bulk.insert_edges(connection, owner, Direction.FOLLOWER, archive.followers.sorted_blocks())
         bulk.insert_edges(connection, owner, Direction.FOLLOWING, archive.following.sorted_blocks())
+        summary = archive.summary  # after the inserts, which counted the ids as they went
         record = session.exec(
             select(ArchiveImport).where(ArchiveImport.x_account_id == owner)
         ).first()

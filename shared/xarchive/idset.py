@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 IdArray = npt.NDArray[np.uint64]
 
-DEFAULT_RUN_CAPACITY = 4_000_000
+DEFAULT_RUN_CAPACITY = 1_000_000
 MERGE_BLOCK_IDS = 1 << 18
 
 
@@ -38,8 +38,7 @@ class IdSet:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._memory_run: IdArray | None = None
         self._frozen = False
-        self.count = 0
-        """Unique ids, known once frozen."""
+        self._count: int | None = None
         self.added = 0
         """Ids added, duplicates included."""
 
@@ -61,10 +60,16 @@ class IdSet:
         last = self._sorted_pending()
         if self._runs:
             self._spill(last)
-            self.count = sum(len(block) for block in self.sorted_blocks())
         else:
             self._memory_run = last
-            self.count = len(last)
+            self._count = len(last)
+
+    @property
+    def count(self) -> int:
+        """How many unique ids; known after a full read of :meth:`sorted_blocks`, else merged."""
+        if self._count is None:
+            self._count = sum(len(block) for block in self.sorted_blocks())
+        return self._count
 
     def sorted_blocks(self) -> Iterator[IdArray]:
         """The unique ids in ascending order, in blocks of bounded size."""
@@ -74,7 +79,13 @@ class IdSet:
             for start in range(0, len(self._memory_run), MERGE_BLOCK_IDS):
                 yield self._memory_run[start : start + MERGE_BLOCK_IDS]
             return
-        yield from _merge(self._runs)
+        count = 0
+        for merged in _merge(self._runs):
+            count += len(merged)
+            # A merge step yields up to one block per run: cut it back to the block size.
+            for start in range(0, len(merged), MERGE_BLOCK_IDS):
+                yield merged[start : start + MERGE_BLOCK_IDS]
+        self._count = count
 
     def close(self) -> None:
         """Delete the spilled runs."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from shared.config import ArchiveLimits
 from shared.xarchive.container import Container, open_container
-from shared.xarchive.entries import entry_x_id
+from shared.xarchive.entries import block_x_ids, entry_x_id
 from shared.xarchive.errors import ArchiveError, RowError
 from shared.xarchive.idset import DEFAULT_RUN_CAPACITY, IdSet
 from shared.xarchive.xid import parse_x_id
@@ -226,7 +226,12 @@ def _read_edges(
     index = 0
     with container.open(name) as stream:
         for entries in iter_batches(name, stream, kind, meter):
-            found: list[int] = []
+            found = block_x_ids(entries, kind)
+            if found is not None:
+                ids.add(np.array(found, dtype=np.uint64))
+                index += len(entries)
+                continue
+            found = []
             for entry in entries:
                 try:
                     found.append(entry_x_id(entry, kind))
