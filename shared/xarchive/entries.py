@@ -9,8 +9,12 @@ its link's ``user_id``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from operator import itemgetter, methodcaller
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from shared.xarchive.errors import RowError
 from shared.xarchive.xid import parse_x_id
@@ -20,7 +24,7 @@ LINK_ID_RE = re.compile(r"user_id=([0-9]+)")
 SAFE_DIGITS = 19
 
 
-_DIGIT_LINES_RE = re.compile(r"[0-9]{1,%d}(?:\n[0-9]{1,%d})*" % (SAFE_DIGITS, SAFE_DIGITS))
+_DIGIT_LINES_RE = re.compile(rf"[0-9]{{1,{SAFE_DIGITS}}}(?:\n[0-9]{{1,{SAFE_DIGITS}}})*")
 _ACCOUNT_ID = itemgetter("accountId")
 _USER_LINK = methodcaller("get", "userLink")
 
@@ -91,3 +95,29 @@ def _checked_x_id(entry: Any, kind: str) -> int:
 def _link_id(link: str) -> str | None:
     found = LINK_ID_RE.findall(link)
     return found[-1] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedBlock:
+    """The ids of a block of entries, and the entries it rejected."""
+
+    ids: npt.NDArray[np.uint64]
+    count: int
+    """Entries in the block, rejected ones included."""
+    rejections: list[tuple[int, str]] = field(default_factory=list)
+    """(index in the block, reason) of each rejected entry."""
+
+
+def validate_block(entries: list[Any], kind: str) -> ValidatedBlock:
+    """Validate a block of entries: all at once when they have X's shape, else one by one."""
+    fast = block_x_ids(entries, kind)
+    if fast is not None:
+        return ValidatedBlock(np.array(fast, dtype=np.uint64), len(entries))
+    found: list[int] = []
+    rejections: list[tuple[int, str]] = []
+    for index, entry in enumerate(entries):
+        try:
+            found.append(entry_x_id(entry, kind))
+        except RowError as e:
+            rejections.append((index, str(e)))
+    return ValidatedBlock(np.array(found, dtype=np.uint64), len(entries), rejections)

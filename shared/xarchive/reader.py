@@ -6,21 +6,24 @@ import io
 import re
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import IO, TYPE_CHECKING, Any
 
 from shared.config import ArchiveLimits
 from shared.xarchive.container import Container, open_container
-from shared.xarchive.entries import block_x_ids, entry_x_id
+from shared.xarchive.entries import validate_block
 from shared.xarchive.errors import ArchiveError, RowError
 from shared.xarchive.idset import DEFAULT_RUN_CAPACITY, IdSet
+from shared.xarchive.parallel import PARALLEL_MIN_BYTES, BlockPool, usable_cpus
 from shared.xarchive.xid import parse_x_id
 from shared.xarchive.ytd import iter_batches
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
+
+    from shared.xarchive.entries import ValidatedBlock
 
 EDGE_KINDS = ("follower", "following")
 ACCOUNT_FILE = "account.js"
@@ -133,6 +136,7 @@ def read_archive(
     progress: Progress | None = None,
     spill_dir: Path | None = None,
     run_capacity: int = DEFAULT_RUN_CAPACITY,
+    parallel: bool = True,
 ) -> XArchive:
     """Read and validate the archive at ``path``; raise :class:`ArchiveError` to refuse it."""
     with open_container(path, limits or ArchiveLimits()) as container:
@@ -145,11 +149,15 @@ def read_archive(
         meter = _Meter(sum(container.members[n].size for n in to_read), progress)
         rejections = _Rejections()
         sets = [IdSet(run_capacity, spill_dir) for _ in EDGE_KINDS]
+        large = any(container.members[n].size >= PARALLEL_MIN_BYTES for n in to_read)
+        workers = usable_cpus() if large and parallel else 1
         try:
-            for kind, ids in zip(EDGE_KINDS, sets, strict=True):
-                for name in parts[kind]:
-                    _read_edges(container, name, kind, ids, rejections, meter)
-                ids.freeze()
+            with BlockPool(workers) if workers > 1 else nullcontext() as pool:
+                for kind, ids in zip(EDGE_KINDS, sets, strict=True):
+                    for name in parts[kind]:
+                        reader = _EdgeReader(container, name, kind, meter, pool)
+                        reader.read_into(ids, rejections)
+                    ids.freeze()
         except BaseException:
             for ids in sets:
                 ids.close()
@@ -215,27 +223,28 @@ def _read_account(container: Container, name: str) -> XAccount:
     return XAccount(account_id=account_id, username=username)
 
 
-def _read_edges(
-    container: Container,
-    name: str,
-    kind: str,
-    ids: IdSet,
-    rejections: _Rejections,
-    meter: _Meter,
-) -> None:
-    index = 0
-    with container.open(name) as stream:
-        for entries in iter_batches(name, stream, kind, meter):
-            found = block_x_ids(entries, kind)
-            if found is not None:
-                ids.add(np.array(found, dtype=np.uint64))
-                index += len(entries)
-                continue
-            found = []
-            for entry in entries:
-                try:
-                    found.append(entry_x_id(entry, kind))
-                except RowError as e:
-                    rejections.add(name, index, str(e))
-                index += 1
-            ids.add(np.array(found, dtype=np.uint64))
+@dataclass(frozen=True, slots=True)
+class _EdgeReader:
+    """Reads one follower/following file, on every core when it is large."""
+
+    container: Container
+    name: str
+    kind: str
+    meter: _Meter
+    pool: BlockPool | None
+
+    def read_into(self, ids: IdSet, rejections: _Rejections) -> None:
+        index = 0
+        with self.container.open(self.name) as stream:
+            for block in self._blocks(stream):
+                ids.add(block.ids)
+                for position, reason in block.rejections:
+                    rejections.add(self.name, index + position, reason)
+                index += block.count
+
+    def _blocks(self, stream: IO[bytes]) -> Iterator[ValidatedBlock]:
+        size = self.container.members[self.name].size
+        if self.pool is not None and size >= PARALLEL_MIN_BYTES:
+            return self.pool.blocks(self.name, stream, self.kind, self.meter)
+        batches = iter_batches(self.name, stream, self.kind, self.meter)
+        return (validate_block(entries, self.kind) for entries in batches)

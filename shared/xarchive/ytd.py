@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ SLOW_BATCH = 1 << 14
 JSON_WHITESPACE = b" \t\r\n"
 # Fed to yajl before the remaining bytes: "[" at the start of the array; after an element and
 # its comma, "[0," and a dummy element to skip, so that "[a, ]" stays the error it is.
-_AT_START, _AFTER_COMMA = b"[", b"[0,"
+AT_START, AFTER_COMMA = b"[", b"[0,"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class YtdHeader:
     part: int
 
 
-class _Counted:
+class Counted:
     """A stream that reports the bytes read from it, for progress and error positions."""
 
     def __init__(self, stream: IO[bytes], on_bytes: Callable[[int], None]) -> None:
@@ -74,7 +75,7 @@ class _DamagedError(Exception):
 class _AfterHead:
     """Bytes already read, then the rest of a stream: what yajl reads in the slow path."""
 
-    def __init__(self, head: bytes, stream: _Counted) -> None:
+    def __init__(self, head: bytes, stream: Counted) -> None:
         self._head = head
         self._stream = stream
         self.ended = False
@@ -94,7 +95,7 @@ class _AfterHead:
         return data
 
 
-def _read_header(name: str, stream: _Counted) -> tuple[YtdHeader, bytes]:
+def read_header(name: str, stream: Counted) -> tuple[YtdHeader, bytes]:
     head = stream.read(MAX_PREFIX_BYTES)
     text = head.removeprefix(UTF8_BOM).lstrip(JSON_WHITESPACE)
     match = PREFIX_RE.match(text)
@@ -119,36 +120,55 @@ def iter_batches(
     on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> Iterator[list[Any]]:
     """The elements of the file's array, in lists; :class:`ArchiveError` if unreadable."""
-    counted = _Counted(stream, on_bytes)
+    counted = Counted(stream, on_bytes)
+    with damage_reported(name):
+        pending = read_list_header(name, counted, expected_kind)
+        yield from continue_batches(name, counted, pending, AT_START)
+
+
+def read_list_header(name: str, counted: Counted, expected_kind: str) -> bytes:
+    """Check the prefix names ``expected_kind``; return what follows the array's "["."""
+    header, pending = read_header(name, counted)
+    if header.kind != expected_kind:
+        raise ArchiveError(f"{name} holds '{header.kind}' data, not '{expected_kind}'")
+    return pending
+
+
+@contextmanager
+def damage_reported(name: str) -> Iterator[None]:
+    """Turn a damaged zip member, found while reading it, into a one-line ArchiveError."""
     try:
-        header, pending = _read_header(name, counted)
-        if header.kind != expected_kind:
-            raise ArchiveError(f"{name} holds '{header.kind}' data, not '{expected_kind}'")
-        yield from _batches(name, counted, pending)
+        yield
     except _DamagedError as e:
         raise ArchiveError(f"{name} is damaged in the zip ({e})") from None
 
 
-def _batches(name: str, counted: _Counted, pending: bytes) -> Iterator[list[Any]]:
-    opening = _AT_START
+def continue_batches(
+    name: str, counted: Counted, pending: bytes, opening: bytes
+) -> Iterator[list[Any]]:
+    """The elements from ``pending`` then the rest of ``counted``.
+
+    ``opening`` says where ``pending`` starts: :data:`AT_START` just after the array's "[",
+    :data:`AFTER_COMMA` after an element and its comma.
+    """
     while chunk := counted.read(FAST_BLOCK_BYTES):
         pending += chunk
         if len(pending) < FAST_BLOCK_BYTES:
             continue
         cut = _cut(pending)
         if cut is None:
-            yield from _slow(name, counted, opening + pending, skip_first=opening == _AFTER_COMMA)
+            yield from _slow(name, counted, opening + pending, skip_first=opening == AFTER_COMMA)
             return
         items, end = cut
         yield items
         pending = pending[end:]
-        opening = _AFTER_COMMA
+        opening = AFTER_COMMA
     try:
         items = orjson.loads(opening + pending)
     except orjson.JSONDecodeError:
-        yield from _slow(name, counted, opening + pending, skip_first=opening == _AFTER_COMMA)
+        yield from _slow(name, counted, opening + pending, skip_first=opening == AFTER_COMMA)
         return
-    yield items[1:] if opening == _AFTER_COMMA else items
+    yield items[1:] if opening == AFTER_COMMA else items
 
 
 def _cut(pending: bytes) -> tuple[list[Any], int] | None:
@@ -167,7 +187,7 @@ def _cut(pending: bytes) -> tuple[list[Any], int] | None:
     return None
 
 
-def _slow(name: str, counted: _Counted, head: bytes, *, skip_first: bool) -> Iterator[list[Any]]:
+def _slow(name: str, counted: Counted, head: bytes, *, skip_first: bool) -> Iterator[list[Any]]:
     source = _AfterHead(head, counted)
     batch: list[Any] = []
     try:
