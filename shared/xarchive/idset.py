@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 IdArray = npt.NDArray[np.uint64]
 
 DEFAULT_RUN_CAPACITY = 1_000_000
-MERGE_BLOCK_IDS = 1 << 18
+MERGE_BLOCK_IDS = 1 << 16
 
 
 class IdSet:
