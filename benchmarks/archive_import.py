@@ -12,8 +12,8 @@ rows per second:
 - hqx inspect: the reader (unzip, stream-parse, validate, de-duplicate), storing nothing;
 - hqx import: reading plus storing into SQLite, and into PostgreSQL (a local server).
 
-"peak MB" is the step's process plus its parser workers (each counted at the largest worker's
-peak: an upper bound); "(main)" is the step's process alone.
+"peak MB" is the step's process plus its parser workers (the sum of each one's peak: an upper
+bound of the whole); "(main)" is the step's process alone.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -85,7 +86,7 @@ def step_duckdb(_path: Path, json_file: str) -> int:
 
 
 def step_inspect(path: Path, _arg: str) -> int:
-    from shared.xarchive import read_archive
+    from shared.xarchive.reader import read_archive
 
     with read_archive(path) as archive:
         return archive.summary.followers
@@ -113,18 +114,52 @@ STEPS = {
 }
 
 
+class ChildrenPeak:
+    """Samples the peak memory (VmHWM) of this process's children: the parser workers.
+
+    rusage's maxrss of a child would count the parent's pages it shared before exec; VmHWM
+    is the child's own, reset at exec.
+    """
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ChildrenPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.05):
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    if int(stat.read_text().split()[3]) != me:
+                        continue
+                    status = stat.with_name("status").read_text()
+                except (OSError, IndexError, ValueError):
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        pid = int(stat.parent.name)
+                        self.peaks[pid] = max(self.peaks.get(pid, 0), int(line.split()[1]) / 1024)
+
+    @property
+    def total_mb(self) -> float:
+        return sum(self.peaks.values())
+
+
 def worker(step: str, path: Path, arg: str) -> None:
-    import resource
-
     started = time.perf_counter()
-    rows = STEPS[step](path, arg)
+    with ChildrenPeak() as children:
+        rows = STEPS[step](path, arg)
     seconds = float(os.environ.get("HQX_BENCH_STEP_SECONDS", time.perf_counter() - started))
-    # Parser processes the step started (and ended): the largest of them, and how many.
-    from shared.xarchive import parallel
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    workers = parallel.usable_cpus() if children else 0
-    print(json.dumps({"rows": rows, "seconds": seconds, "workers_mb": children * workers}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "workers_mb": children.total_mb}))
 
 
 def measure(step: str, path: Path, arg: str = "") -> dict[str, float]:

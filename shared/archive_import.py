@@ -18,7 +18,7 @@ from shared.db.models import (
     XIdentity,
     utcnow,
 )
-from shared.xarchive import ArchiveSummary, XArchive, read_archive
+from shared.xarchive.reader import ArchiveSummary, XArchive, read_archive
 from shared.xarchive.xid import to_db
 
 if TYPE_CHECKING:

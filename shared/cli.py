@@ -94,7 +94,7 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.xarchive import read_archive
+    from shared.xarchive.reader import read_archive
 
     with (
         _progress_bar("reading") as progress,

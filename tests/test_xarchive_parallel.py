@@ -8,7 +8,9 @@ from unittest import mock
 
 import pytest
 
-from shared.xarchive import ArchiveError, read_archive, reader, ytd
+from shared.xarchive import reader, ytd
+from shared.xarchive.errors import ArchiveError
+from shared.xarchive.reader import read_archive
 from shared.xarchive.sample import random_ids
 from tests.archives import follower_js, make_archive, zip_of
 
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from shared.xarchive import XArchive
+    from shared.xarchive.reader import XArchive
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.xarchive import read_archive, ytd
+from shared.xarchive import ytd
+from shared.xarchive.reader import read_archive
 from shared.xarchive.sample import account_js
 from tests.archives import OWNER, OWNER_ID
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from shared.config import ArchiveLimits
-from shared.xarchive import ArchiveError, XArchive, read_archive
+from shared.xarchive.errors import ArchiveError
 from shared.xarchive.idset import IdSet
+from shared.xarchive.reader import XArchive, read_archive
 from shared.xarchive.sample import ArchiveStyle, random_ids
 from tests.archives import OWNER, OWNER_ID, follower_js, make_archive, zip_of
 

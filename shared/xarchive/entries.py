@@ -9,12 +9,10 @@ its link's ``user_id``.
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass, field
 from operator import itemgetter, methodcaller
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from shared.xarchive.errors import RowError
 from shared.xarchive.xid import parse_x_id
@@ -101,7 +99,8 @@ def _link_id(link: str) -> str | None:
 class ValidatedBlock:
     """The ids of a block of entries, and the entries it rejected."""
 
-    ids: npt.NDArray[np.uint64]
+    ids: bytes
+    """The ids as native unsigned 64-bit integers (no numpy here: parser workers stay small)."""
     count: int
     """Entries in the block, rejected ones included."""
     rejections: list[tuple[int, str]] = field(default_factory=list)
@@ -112,7 +111,7 @@ def validate_block(entries: list[Any], kind: str) -> ValidatedBlock:
     """Validate a block of entries: all at once when they have X's shape, else one by one."""
     fast = block_x_ids(entries, kind)
     if fast is not None:
-        return ValidatedBlock(np.array(fast, dtype=np.uint64), len(entries))
+        return ValidatedBlock(array("Q", fast).tobytes(), len(entries))
     found: list[int] = []
     rejections: list[tuple[int, str]] = []
     for index, entry in enumerate(entries):
@@ -120,4 +119,4 @@ def validate_block(entries: list[Any], kind: str) -> ValidatedBlock:
             found.append(entry_x_id(entry, kind))
         except RowError as e:
             rejections.append((index, str(e)))
-    return ValidatedBlock(np.array(found, dtype=np.uint64), len(entries), rejections)
+    return ValidatedBlock(array("Q", found).tobytes(), len(entries), rejections)

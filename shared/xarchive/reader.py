@@ -10,6 +10,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
 from shared.config import ArchiveLimits
 from shared.xarchive.container import Container, open_container
 from shared.xarchive.entries import validate_block
@@ -237,7 +239,7 @@ class _EdgeReader:
         index = 0
         with self.container.open(self.name) as stream:
             for block in self._blocks(stream):
-                ids.add(block.ids)
+                ids.add(np.frombuffer(block.ids, dtype=np.uint64))
                 for position, reason in block.rejections:
                     rejections.add(self.name, index + position, reason)
                 index += block.count
