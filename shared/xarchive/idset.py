@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 IdArray = npt.NDArray[np.uint64]
 
-DEFAULT_RUN_CAPACITY = 500_000
+DEFAULT_RUN_CAPACITY = 1_000_000
 MERGE_BLOCK_IDS = 1 << 16
+# Ids read from all runs at once while merging, shared among the runs.
+MERGE_BUDGET_IDS = 1 << 19
+MIN_RUN_BLOCK_IDS = 4096
 
 
 class IdSet:
@@ -128,8 +131,9 @@ def _unique_sorted(ids: IdArray) -> IdArray:
 class _RunReader:
     """Reads a sorted run file block by block."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, block_ids: int) -> None:
         self._file = path.open("rb")
+        self._block_ids = block_ids
         self.block: IdArray = np.empty(0, np.uint64)
         self.exhausted = False
         self.refill()
@@ -137,7 +141,7 @@ class _RunReader:
     def refill(self) -> None:
         if self.block.size or self.exhausted:
             return
-        self.block = np.fromfile(self._file, dtype=np.uint64, count=MERGE_BLOCK_IDS)
+        self.block = np.fromfile(self._file, dtype=np.uint64, count=self._block_ids)
         if not self.block.size:
             self.exhausted = True
             self._file.close()
@@ -145,7 +149,8 @@ class _RunReader:
 
 def _merge(runs: list[Path]) -> Iterator[IdArray]:
     """K-way merge of sorted, internally unique runs, one block at a time."""
-    readers = [_RunReader(path) for path in runs]
+    block_ids = max(MIN_RUN_BLOCK_IDS, MERGE_BUDGET_IDS // len(runs))
+    readers = [_RunReader(path, block_ids) for path in runs]
     while True:
         live = [r for r in readers if r.block.size]
         if not live:
