@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 IdArray = npt.NDArray[np.uint64]
 
-DEFAULT_RUN_CAPACITY = 1_000_000
+DEFAULT_RUN_CAPACITY = 500_000
 MERGE_BLOCK_IDS = 1 << 16
 # Ids read from all runs at once while merging, shared among the runs.
 MERGE_BUDGET_IDS = 1 << 19
