@@ -98,7 +98,8 @@ def _insert_sqlite(
 ) -> int:
     raw: Any = connection.connection.driver_connection
     count = 0
-    # The default 2 MiB page cache makes large loads re-read index pages; 8 MiB is enough for sorted loads.
+    # The default 2 MiB page cache makes large loads re-read index pages; sorted loads need
+    # little more: 8 MiB.
     (previous_cache,) = raw.execute("PRAGMA cache_size").fetchone()
     raw.execute(f"PRAGMA cache_size=-{SQLITE_LOAD_CACHE_KIB}")
     for block in blocks:
