@@ -101,3 +101,38 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     result = subprocess.run([str(hqx), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "archive" in result.stdout and "db" in result.stdout
+
+
+def test_import_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    path = make_archive(tmp_path / "a.zip", FOLLOWERS, [21])
+    hqx = str(Path(sys.executable).with_name("hqx"))
+    env = {**os.environ, "HQX_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"}
+    subprocess.run([hqx, "db", "upgrade"], env=env, check=True, capture_output=True)
+    controller, terminal = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, where a bar has no room: give it a real width.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        result = subprocess.run(
+            [hqx, "archive", "import", str(path)], env=env, stderr=terminal, stdout=subprocess.PIPE
+        )
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert result.returncode == 0
+    assert b"Imported @" in result.stdout
+    assert b"importing" in drawn and b"100%" in drawn
