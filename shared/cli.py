@@ -9,11 +9,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from shared.config import Settings
 from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -93,6 +97,17 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    from shared.db.engine import create_sync_engine
+
+    engine = create_sync_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
     from shared.xarchive.reader import read_archive
 
@@ -119,19 +134,14 @@ def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 def _archive_import(args: argparse.Namespace, settings: Settings) -> int:
     from shared.archive_import import import_archive
-    from shared.db.engine import create_sync_engine
     from shared.db.models import PersonKind
 
     kind = PersonKind.ORGANISATION if args.organisation else PersonKind.INDIVIDUAL
-    engine = create_sync_engine(settings.database_url)
     started = time.perf_counter()
-    try:
-        with _progress_bar("importing") as progress:
-            result = import_archive(
-                engine, args.path, settings.archive_limits, kind=kind, progress=progress
-            )
-    finally:
-        engine.dispose()
+    with _database(settings) as engine, _progress_bar("importing") as progress:
+        result = import_archive(
+            engine, args.path, settings.archive_limits, kind=kind, progress=progress
+        )
     summary = result.summary
     person = f"person {result.person_id}" + (" (new)" if result.new_person else "")
     print(f"Imported @{summary.username} (X id {summary.account_id}) for {person}")
@@ -165,14 +175,10 @@ def _archive_sample(args: argparse.Namespace, _settings: Settings) -> int:
 
 def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     from shared.db import migrate
-    from shared.db.engine import create_sync_engine
 
-    engine = create_sync_engine(settings.database_url)
-    try:
+    with _database(settings) as engine:
         before = migrate.status(engine).current
         after = migrate.upgrade(engine)
-    finally:
-        engine.dispose()
     if before == after.current:
         print(f"The database schema is up to date ({after.current}).")
     else:
@@ -182,13 +188,9 @@ def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
     from shared.db import migrate
-    from shared.db.engine import create_sync_engine
 
-    engine = create_sync_engine(settings.database_url)
-    try:
+    with _database(settings) as engine:
         state = migrate.status(engine)
-    finally:
-        engine.dispose()
     note = "up to date" if state.up_to_date else "run `hqx db upgrade`"
     print(f"schema {state.current or 'empty'}, code {state.head}: {note}")
     return 0 if state.up_to_date else 1
