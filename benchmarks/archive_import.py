@@ -195,7 +195,7 @@ def extract_json(path: Path, into: Path) -> Path:
 def run(sizes: list[int], with_postgres: bool) -> None:
     postgres = None
     if with_postgres:
-        from tests.pgserver import PostgresServer
+        from bsky_service.devnet.services import PostgresServer
 
         postgres = PostgresServer().start()
     print(

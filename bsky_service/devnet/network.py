@@ -1,0 +1,141 @@
+"""Runs the local Bluesky network: PostgreSQL, Redis, then dev-env's PLC, PDS and AppView."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from bsky_service.devnet.install import DEVNET_DIR, Installation
+from bsky_service.devnet.services import PostgresServer, RedisServer, ServiceError, free_port
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+START_SCRIPT = "network.mjs"
+READY_TIMEOUT_SEC = 180.0
+STOP_TIMEOUT_SEC = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkUrls:
+    """Where the network's services listen (all on loopback)."""
+
+    plc: str
+    pds: str
+    appview: str
+    appview_did: str
+    ozone: str
+
+
+class BlueskyDevNetwork:
+    """A running network; start with :meth:`start` (or ``with``), stop with :meth:`stop`."""
+
+    def __init__(self, installation: Installation) -> None:
+        self._installation = installation
+        self._postgres = PostgresServer()
+        self._redis = RedisServer()
+        self._process: subprocess.Popen[str] | None = None
+        self._control_port = free_port()
+        self._log_dir = Path(tempfile.mkdtemp(prefix="hqx-devnet-"))
+        self.urls: NetworkUrls | None = None
+
+    def start(self) -> BlueskyDevNetwork:
+        """Start everything; return once the AppView serves requests."""
+        try:
+            self._postgres.start()
+            self._redis.start()
+            self._start_node()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_node(self) -> None:
+        script = self._installation.root / START_SCRIPT
+        # Node resolves @atproto/dev-env next to the script: it runs from the installation.
+        shutil.copy2(DEVNET_DIR / START_SCRIPT, script)
+        config = {
+            "postgresUrl": self._postgres.url,
+            "schema": "hqx",
+            "plcPort": free_port(),
+            "pdsPort": free_port(),
+            "bskyPort": free_port(),
+            "ozonePort": free_port(),
+            "controlPort": self._control_port,
+        }
+        env = {**self._installation.environment(), "REDIS_HOST": self._redis.host}
+        self._process = subprocess.Popen(
+            [str(self._installation.node), str(script), json.dumps(config)],
+            cwd=self._installation.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log_path.open("wb"),
+            text=True,
+        )
+        self.urls = self._wait_ready(self._process.stdout)
+
+    @property
+    def log_path(self) -> Path:
+        """Where the network's own log goes."""
+        return self._log_dir / "network.log"
+
+    def _wait_ready(self, stdout: IO[str] | None) -> NetworkUrls:
+        assert stdout is not None  # noqa: S101  (Popen was given stdout=PIPE)
+        deadline = time.monotonic() + READY_TIMEOUT_SEC
+        for line in stdout:
+            if line.startswith("READY "):
+                info = json.loads(line.removeprefix("READY "))
+                return NetworkUrls(
+                    plc=info["plc"],
+                    pds=info["pds"],
+                    appview=info["appview"],
+                    appview_did=info["appviewDid"],
+                    ozone=info["ozone"],
+                )
+            if time.monotonic() > deadline:
+                break
+        tail = self.log_path.read_text(errors="replace").strip().splitlines()[-20:]
+        raise ServiceError("the local Bluesky network did not start:\n" + "\n".join(tail))
+
+    def process_all(self) -> None:
+        """Wait until the AppView has indexed everything the PDS has sequenced."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self._control_port}/process-all", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            response.read()
+
+    def stop(self) -> None:
+        """Stop everything this network started."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=STOP_TIMEOUT_SEC)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
+        self._redis.stop()
+        self._postgres.stop()
+        if os.environ.get("HQX_DEVNET_KEEP_LOGS") is None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+
+    def __enter__(self) -> BlueskyDevNetwork:
+        return self.start()
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

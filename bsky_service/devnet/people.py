@@ -1,0 +1,67 @@
+"""People on the local Bluesky network, as tests and the sandbox drive them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from atproto import Client, client_utils, models
+from atproto_client.exceptions import AtProtocolError
+
+if TYPE_CHECKING:
+    from bsky_service.devnet.network import BlueskyDevNetwork
+
+LOGIN_RETRY_SEC = 10.0
+PASSWORD = "hqx-devnet-password"  # noqa: S105  (accounts on a throwaway local network)
+
+
+@dataclass
+class Person:
+    """An account on the local network, logged in."""
+
+    handle: str
+    did: str
+    client: Client
+
+    def post(
+        self, text: str, mention: Person | None = None
+    ) -> models.AppBskyFeedPost.CreateRecordResponse:
+        """Post ``text``, followed by a real mention facet of ``mention`` if given."""
+        builder = client_utils.TextBuilder().text(text)
+        if mention is not None:
+            builder.text(" ").mention(f"@{mention.handle}", mention.did)
+        return self.client.send_post(builder)
+
+    def notifications(
+        self, reason: str | None = None
+    ) -> list[models.AppBskyNotificationListNotifications.Notification]:
+        """Notifications as the AppView lists them, newest first."""
+        listed = self.client.app.bsky.notification.list_notifications()
+        return [n for n in listed.notifications if reason is None or n.reason == reason]
+
+
+def create_person(network: BlueskyDevNetwork, name: str) -> Person:
+    """Create ``NAME.test`` on the network's PDS and log in as it."""
+    assert network.urls is not None  # noqa: S101  (a started network)
+    handle = f"{name}.test"  # handles on dev-env's PDS must end in .test
+    admin = Client(base_url=f"{network.urls.pds}/xrpc")
+    created = admin.com.atproto.server.create_account(
+        models.ComAtprotoServerCreateAccount.Data(
+            handle=handle, email=f"{name}@example.test", password=PASSWORD
+        )
+    )
+    network.process_all()
+    client = Client(base_url=f"{network.urls.pds}/xrpc")
+    deadline = time.monotonic() + LOGIN_RETRY_SEC
+    while True:
+        try:
+            # The first login reads the profile from the AppView, which may lag the PDS.
+            client.login(handle, PASSWORD)
+            break
+        except AtProtocolError:
+            if time.monotonic() > deadline:
+                raise
+            network.process_all()
+            time.sleep(0.1)
+    return Person(handle=handle, did=created.did, client=client)

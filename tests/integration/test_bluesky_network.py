@@ -1,0 +1,51 @@
+"""The local Bluesky network is the real thing: accounts, posts, mentions, notifications."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bsky_service.devnet.people import create_person
+
+if TYPE_CHECKING:
+    from bsky_service.devnet.network import BlueskyDevNetwork
+
+pytestmark = pytest.mark.integration
+_names = (f"p{n}" for n in itertools.count())
+
+
+def test_a_mention_reaches_the_mentioned_person(bluesky: BlueskyDevNetwork) -> None:
+    alice = create_person(bluesky, f"alice{next(_names)}")
+    bob = create_person(bluesky, f"bob{next(_names)}")
+    alice.post("Bonjour, on se retrouve ici ?", mention=bob)
+    bluesky.process_all()
+    mentions = bob.notifications("mention")
+    assert [n.author.did for n in mentions] == [alice.did]
+    assert mentions[0].record.text.startswith("Bonjour, on se retrouve ici ?")
+    assert alice.notifications() == []
+
+
+def test_every_server_listens_on_loopback_only(bluesky: BlueskyDevNetwork) -> None:
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True)
+    node_sockets = [line for line in listening.stdout.splitlines() if '"node"' in line]
+    assert node_sockets, "the network's node process should be listening"
+    for line in node_sockets:
+        local = line.split()[3]
+        assert local.startswith("127.0.0.1:"), f"a server listens beyond loopback: {line}"
+
+
+def test_installing_again_is_a_no_op(
+    bluesky: BlueskyDevNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bsky_service.devnet import install
+
+    def no_commands(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"an installed network ran {args!r}")
+
+    installed = install.ensure_installed()
+    monkeypatch.setattr(install.subprocess, "run", no_commands)
+    assert install.ensure_installed() == installed
+    assert (installed.root / install.INSTALLED_MARKER).read_text().strip() == install.fingerprint()
