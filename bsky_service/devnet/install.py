@@ -9,6 +9,7 @@ better-sqlite3, is built here against Node 22's own headers.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ DEVNET_DIR = Path(__file__).resolve().parent
 PACKAGE_FILES = ("package.json", "package-lock.json")
 NATIVE_MODULE = "better-sqlite3"
 INSTALLED_MARKER = ".installed"
+LEXICONS_FILE = "lexicons.json"
 
 
 class InstallError(RuntimeError):
@@ -45,6 +47,29 @@ class Installation:
     def node(self) -> Path:
         """The Node 22 binary."""
         return self.node_home / "bin" / "node"
+
+    def lexicons_path(self) -> Path:
+        """The official lexicon documents of ``@atproto/api``, exported to JSON on first use."""
+        path = self.root / LEXICONS_FILE
+        if not path.exists():
+            module = self.root / "node_modules/@atproto/api/dist/client/lexicons.js"
+            script = (
+                f"const m = await import({json.dumps(module.as_uri())});"
+                "process.stdout.write(JSON.stringify(m.schemaDict))"
+            )
+            result = subprocess.run(
+                [str(self.node), "--input-type=module", "-e", script],
+                capture_output=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise InstallError(
+                    f"exporting the lexicons failed: {result.stderr.decode()[-300:]}"
+                )
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(result.stdout)
+            partial.rename(path)
+        return path
 
     def environment(self) -> dict[str, str]:
         """The environment that runs this installation's tools with Node 22."""
