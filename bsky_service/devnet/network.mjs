@@ -3,6 +3,9 @@
 // "READY {json}" on stdout gives its URLs. A control server on loopback answers
 //   GET  /info          the URLs again
 //   POST /process-all   once the AppView has indexed everything the PDS has sequenced
+//   POST /register-service {id, type, endpoint}
+//                       a new did:plc whose document names that service (e.g. a chat service
+//                       the PDS then proxies to, as it proxies to Bluesky's); answers {did}
 // SIGTERM or SIGINT closes the network and exits.
 import http from 'node:http'
 
@@ -19,6 +22,8 @@ http.Server.prototype.listen = function (...args) {
 
 const config = JSON.parse(process.argv[2])
 const { TestNetwork } = await import('@atproto/dev-env')
+const plc = await import('@did-plc/lib')
+const { Secp256k1Keypair } = await import('@atproto/crypto')
 const network = await TestNetwork.create({
   dbPostgresUrl: config.postgresUrl,
   dbPostgresSchema: config.schema,
@@ -35,11 +40,40 @@ const info = {
   ozone: network.ozone.url,
 }
 
+async function body(request) {
+  const chunks = []
+  for await (const chunk of request) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function registerService({ id, type, endpoint }) {
+  const key = await Secp256k1Keypair.create({ exportable: true })
+  const operation = await plc.signOperation(
+    {
+      type: 'plc_operation',
+      rotationKeys: [key.did()],
+      verificationMethods: { atproto: key.did() },
+      alsoKnownAs: [],
+      services: { [id]: { type, endpoint } },
+      prev: null,
+    },
+    key,
+  )
+  const did = await plc.didForCreateOp(operation)
+  await new plc.Client(network.plc.url).sendOperation(did, operation)
+  return did
+}
+
 const control = http.createServer(async (request, response) => {
   try {
     if (request.method === 'GET' && request.url === '/info') {
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify(info))
+    } else if (request.method === 'POST' && request.url === '/register-service') {
+      const service = JSON.parse(await body(request))
+      const did = await registerService(service)
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ did }))
     } else if (request.method === 'POST' && request.url === '/process-all') {
       await network.processAll()
       response.writeHead(204)

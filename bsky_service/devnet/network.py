@@ -113,6 +113,22 @@ class BlueskyDevNetwork:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             response.read()
 
+    def register_service(self, service_id: str, service_type: str, endpoint: str) -> str:
+        """A new did:plc whose document names a service at ``endpoint``; return the DID.
+
+        This is how a test double of a closed service (Bluesky's chat) is reached exactly as
+        the real one is: the PDS resolves the DID and proxies to the service it names.
+        """
+        payload = json.dumps({"id": service_id, "type": service_type, "endpoint": endpoint})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self._control_port}/register-service",
+            data=payload.encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return str(json.loads(response.read())["did"])
+
     def stop(self) -> None:
         """Stop everything this network started."""
         if self._process is not None and self._process.poll() is None:

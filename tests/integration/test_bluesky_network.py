@@ -49,3 +49,42 @@ def test_installing_again_is_a_no_op(
     monkeypatch.setattr(install.subprocess, "run", no_commands)
     assert install.ensure_installed() == installed
     assert (installed.root / install.INSTALLED_MARKER).read_text().strip() == install.fingerprint()
+
+
+def test_the_pds_proxies_to_a_registered_service(bluesky: BlueskyDevNetwork) -> None:
+    """The road a chat double is reached by: atproto-proxy -> DID document -> service."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, str]] = []
+
+    class Service(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            received.append((self.path, self.headers.get("authorization", "")))
+            body = json.dumps({"convos": []}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        did = bluesky.register_service("bsky_chat", "BskyChatService", endpoint)
+        assert did.startswith("did:plc:")
+        alice = create_person(bluesky, f"carol{next(_names)}")
+        chat = alice.client.with_proxy("bsky_chat", did)
+        assert chat.chat.bsky.convo.list_convos().convos == []
+    finally:
+        server.shutdown()
+        thread.join()
+    [(path, authorization)] = received
+    assert path.startswith("/xrpc/chat.bsky.convo.listConvos")
+    assert authorization.startswith("Bearer "), "the PDS signs a service token for the service"
