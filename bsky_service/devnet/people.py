@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from atproto import Client, client_utils, models
 from atproto_client.exceptions import AtProtocolError
@@ -32,6 +32,26 @@ class Person:
         if mention is not None:
             builder.text(" ").mention(f"@{mention.handle}", mention.did)
         return self.client.send_post(builder)
+
+    def follow(self, other: Person) -> None:
+        """Follow ``other`` (a real app.bsky.graph.follow record)."""
+        self.client.follow(other.did)
+
+    def allow_messages_from(self, who: str) -> None:
+        """Write this person's chat declaration: ``all``, ``following`` or ``none``."""
+        self.client.com.atproto.repo.put_record(
+            models.ComAtprotoRepoPutRecord.Data(
+                repo=self.did,
+                collection="chat.bsky.actor.declaration",
+                rkey="self",
+                record={"$type": "chat.bsky.actor.declaration", "allowIncoming": who},
+            )
+        )
+
+    def chat(self, proxy: str) -> Any:
+        """The chat.bsky namespace, through the PDS's proxy to the service ``did#id``."""
+        did, _, service = proxy.partition("#")
+        return self.client.with_proxy(service, did).chat.bsky
 
     def notifications(
         self, reason: str | None = None
