@@ -10,6 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# The recorded Mastodon responses the Mastodon test server is checked against (PyPI, cached).
+.venv/bin/python -m mastodon_bot.testserver.reference >/dev/null
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
