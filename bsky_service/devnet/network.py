@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -89,8 +91,23 @@ class BlueskyDevNetwork:
 
     def _wait_ready(self, stdout: IO[str] | None) -> NetworkUrls:
         assert stdout is not None  # noqa: S101  (Popen was given stdout=PIPE)
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            # Reads until the process closes its stdout, i.e. until it exits.
+            for line in stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, name="devnet-stdout", daemon=True).start()
         deadline = time.monotonic() + READY_TIMEOUT_SEC
-        for line in stdout:
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
             if line.startswith("READY "):
                 info = json.loads(line.removeprefix("READY "))
                 return NetworkUrls(
@@ -100,8 +117,6 @@ class BlueskyDevNetwork:
                     appview_did=info["appviewDid"],
                     ozone=info["ozone"],
                 )
-            if time.monotonic() > deadline:
-                break
         tail = self.log_path.read_text(errors="replace").strip().splitlines()[-20:]
         raise ServiceError("the local Bluesky network did not start:\n" + "\n".join(tail))
 
@@ -138,8 +153,6 @@ class BlueskyDevNetwork:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._process is not None and self._process.stdout is not None:
-            self._process.stdout.close()
         self._redis.stop()
         self._postgres.stop()
         if os.environ.get("HQX_DEVNET_KEEP_LOGS") is None:
