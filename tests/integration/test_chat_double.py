@@ -91,3 +91,44 @@ def test_requests_off_the_lexicon_are_refused(
     with pytest.raises(BadRequestError) as refused:
         stranger.chat(chat.proxy).convo.get_messages({"convoId": convo.id})
     assert refused.value.response.content.error == "InvalidConvo"
+
+
+def test_only_a_valid_service_token_for_this_service_and_method_gets_in(
+    bluesky: BlueskyDevNetwork, chat: RunningChatDouble
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from atproto import models
+
+    caller = person(bluesky, "caller")
+    method = "chat.bsky.convo.listConvos"
+
+    def token(aud: str, lxm: str) -> str:
+        params = models.ComAtprotoServerGetServiceAuth.Params(aud=aud, lxm=lxm)
+        return str(caller.client.com.atproto.server.get_service_auth(params).token)
+
+    def call(authorization: str | None) -> tuple[int, str]:
+        request = urllib.request.Request(f"{chat.endpoint}/xrpc/{method}")
+        if authorization is not None:
+            request.add_header("authorization", authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    assert call(None) == (
+        401,
+        '{"error": "AuthenticationRequired", "message": "a service token is required"}',
+    )
+    status, body = call("Bearer not.a.token")
+    assert (status, '"InvalidToken"' in body) == (401, True)
+    other = "did:plc:" + "a" * 24
+    assert call(f"Bearer {token(other, method)}")[1].endswith(
+        '"the service token is for another service"}'
+    )
+    assert call(f"Bearer {token(chat.double.did, 'chat.bsky.convo.sendMessage')}")[1].endswith(
+        '"the service token is for another method"}'
+    )
+    assert call(f"Bearer {token(chat.double.did, method)}") == (200, '{"convos": []}')
