@@ -11,10 +11,8 @@ to it with a service token, which the double verifies against the caller's signi
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -104,6 +102,12 @@ class ChatDouble:
             "chat.bsky.convo.listConvos": self._list_convos,
             "chat.bsky.convo.updateRead": self._update_read,
         }
+
+    def register(self, network: BlueskyDevNetwork, endpoint: str) -> str:
+        """Give the double a did:plc naming ``endpoint`` as its chat service; return the
+        ``atproto-proxy`` value that reaches it (``did#bsky_chat``)."""
+        self.did = network.register_service(SERVICE_ID, SERVICE_TYPE, endpoint)
+        return f"{self.did}#{SERVICE_ID}"
 
     def app(self) -> web.Application:
         """The aiohttp application serving ``/xrpc/<method>``."""
@@ -330,41 +334,3 @@ def _page(
     limit = int(params.get("limit", 50))
     page = items[:limit]
     return page, key(page[-1]) if len(items) > limit else None
-
-
-class RunningChatDouble:
-    """The double served on loopback from a thread of its own, registered on the network."""
-
-    def __init__(self, network: BlueskyDevNetwork, lexicons: Lexicons) -> None:
-        assert network.urls is not None  # noqa: S101  (a started network)
-        self.double = ChatDouble(lexicons, network.urls.plc, network.urls.appview)
-        self._network = network
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.endpoint = ""
-        self.proxy = ""
-
-    def start(self) -> RunningChatDouble:
-        self._thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=30)
-        self.endpoint = f"http://127.0.0.1:{port}"
-        self.double.did = self._network.register_service(SERVICE_ID, SERVICE_TYPE, self.endpoint)
-        self.proxy = f"{self.double.did}#{SERVICE_ID}"
-        return self
-
-    async def _serve(self) -> int:
-        self._runner = web.AppRunner(self.double.app())
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None  # noqa: S101
-        return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
