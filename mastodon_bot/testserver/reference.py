@@ -86,6 +86,13 @@ class Recordings:
     """Recorded JSON responses by endpoint, ``("GET", "/api/v1/accounts/:id")``."""
 
     responses: dict[tuple[str, str], list[Any]] = field(default_factory=lambda: defaultdict(list))
+    nullable: set[str] = field(default_factory=set)
+    """Field names that are null somewhere in the recordings: Mastodon leaves them empty
+    depending on the data (an account's ``discoverable``, a status's ``language``)."""
+
+    def differences(self, endpoint: tuple[str, str], actual: Any) -> list[str]:
+        """:func:`differences` against this endpoint's recordings."""
+        return differences(self[endpoint], actual, nullable=frozenset(self.nullable))
 
     def __getitem__(self, endpoint: tuple[str, str]) -> list[Any]:
         found = self.responses.get(endpoint)
@@ -117,10 +124,21 @@ def load(cassettes: Path | None = None) -> Recordings:
             if not 200 <= response["status"]["code"] < 300 or not body.startswith(("{", "[")):
                 continue
             request = interaction["request"]
-            recordings.responses[endpoint_of(request["method"], request["uri"])].append(
-                json.loads(body)
-            )
+            parsed = json.loads(body)
+            recordings.responses[endpoint_of(request["method"], request["uri"])].append(parsed)
+            recordings.nullable |= _null_keys(parsed)
     return recordings
+
+
+def _null_keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {key for key, item in value.items() if item is None}
+        for item in value.values():
+            found |= _null_keys(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_null_keys(item) for item in value)) if value else set()
+    return set()
 
 
 def _kind(value: Any) -> str:
@@ -147,17 +165,22 @@ def _alike(objects: list[dict[str, Any]], actual: dict[str, Any]) -> list[dict[s
     return alike or objects
 
 
-def differences(recorded: list[Any], actual: Any, path: str = "") -> list[str]:
+def differences(
+    recorded: list[Any], actual: Any, path: str = "", nullable: frozenset[str] = frozenset()
+) -> list[str]:
     """How ``actual`` departs from the shape of the recorded examples.
 
     A field every recorded example has must be there; a field must have a type some example
-    has (null is accepted where an example is null). Fields no example has are allowed:
-    servers add their own.
+    has. Null and a value stand for each other only for fields in ``nullable``. Fields no
+    example has are allowed: servers add their own.
     """
     kinds = {_kind(example) for example in recorded}
     kind = _kind(actual)
-    if kind not in kinds and not (kind == "null" and "null" in kinds):
+    either_null = "null" in (kinds | {kind}) and path.rsplit("/", 1)[-1] in nullable
+    if kind not in kinds and not either_null:
         return [f"{path or '/'}: {kind}, recorded {' or '.join(sorted(kinds))}"]
+    if kind == "null":
+        return []
     if kind == "object":
         objects = _alike([e for e in recorded if isinstance(e, dict)], actual)
         found = []
@@ -167,13 +190,13 @@ def differences(recorded: list[Any], actual: Any, path: str = "") -> list[str]:
                 if len(present) == len(objects):
                     found.append(f"{path}/{key}: missing")
                 continue
-            found += differences(present, actual[key], f"{path}/{key}")
+            found += differences(present, actual[key], f"{path}/{key}", nullable)
         return found
     if kind == "array":
         items = [item for e in recorded if isinstance(e, list) for item in e]
         if not items:
             return []
-        return [d for item in actual for d in differences(items, item, f"{path}[]")]
+        return [d for item in actual for d in differences(items, item, f"{path}[]", nullable)]
     return []
 
 

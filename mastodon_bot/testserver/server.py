@@ -1,0 +1,489 @@
+"""A Mastodon-API server for tests and the sandbox: the endpoints the bots use, with the
+entities shaped like a real Mastodon's (checked against the recordings of :mod:`.reference`),
+and switchable behaviours of other servers (:class:`Quirks`) that the bots must survive.
+
+Implemented: instance (v1, v2), verify_credentials, update_credentials, statuses (post with
+Idempotency-Key, get), notifications (types, exclude_types, since_id, max_id, limit).
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
+TOKEN_APP = {"name": "helloquittex tests", "website": None}
+STATUS_MAX_CHARACTERS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How this server departs from Mastodon, as other servers do."""
+
+    version: str = "4.7.3"
+    """What the instance reports: e.g. "0.19.1 git-abc" like GoToSocial, or "0.11.0" (Takahe)."""
+    acct_with_domain: bool = False
+    """Local accounts' acct carries the domain, as some servers write it."""
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    token: str
+    display_name: str = ""
+    note: str = ""
+    bot: bool = False
+    locked: bool = False
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Status:
+    id: str
+    account: Account
+    text: str
+    visibility: str
+    mentions: list[Account]
+    in_reply_to: Status | None
+    language: str | None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Notification:
+    id: str
+    type: str
+    owner: Account
+    account: Account
+    status: Status | None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class MastodonTestServer:
+    """The server's state and its aiohttp application."""
+
+    def __init__(self, domain: str, quirks: Quirks | None = None) -> None:
+        self.domain = domain
+        self.quirks = quirks or Quirks()
+        self._ids = itertools.count(110_000_000_000_000_001)
+        self.accounts: dict[str, Account] = {}
+        self.statuses: dict[str, Status] = {}
+        self.notifications: list[Notification] = []
+        self._idempotency: dict[tuple[str, str], str] = {}
+
+    @property
+    def base_url(self) -> str:
+        """``http://`` and the domain (tests serve plain HTTP on loopback)."""
+        return f"http://{self.domain}"
+
+    # --- test setup ---------------------------------------------------------------------
+
+    def create_account(self, username: str, *, bot: bool = False, locked: bool = False) -> Account:
+        """A local account and its access token (``token-<username>``)."""
+        account = Account(
+            id=self._id(), username=username, token=f"token-{username}", bot=bot, locked=locked
+        )
+        self.accounts[account.id] = account
+        return account
+
+    def _id(self) -> str:
+        return str(next(self._ids))
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application()
+        routes = [
+            web.get("/api/v1/instance", self._instance_v1),
+            web.get("/api/v2/instance", self._instance_v2),
+            web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
+            web.patch("/api/v1/accounts/update_credentials", self._update_credentials),
+            web.post("/api/v1/statuses", self._post_status),
+            web.get("/api/v1/statuses/{id}", self._get_status),
+            web.get("/api/v1/notifications", self._notifications),
+        ]
+        # Mastodon answers with or without a trailing slash, and Mastodon.py uses both.
+        slashed = [web.route(r.method, f"{r.path}/", r.handler) for r in routes]
+        app.add_routes([*routes, *slashed])
+        return app
+
+    def _caller(self, request: web.Request) -> Account:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        for account in self.accounts.values():
+            if account.token == token:
+                return account
+        raise web.HTTPUnauthorized(
+            text='{"error":"The access token is invalid"}', content_type="application/json"
+        )
+
+    async def _form(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            data: dict[str, Any] = await request.json()
+            return data
+        form = await request.post()
+        values: dict[str, Any] = {}
+        for key in form:
+            items = form.getall(key)
+            values[key] = items if key.endswith("[]") else items[-1]
+        return values
+
+    async def _instance_v1(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.instance_v1())
+
+    async def _instance_v2(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.instance_v2())
+
+    async def _verify_credentials(self, request: web.Request) -> web.Response:
+        account = self._caller(request)
+        return web.json_response(self.credential_account(account))
+
+    async def _update_credentials(self, request: web.Request) -> web.Response:
+        account = self._caller(request)
+        form = await self._form(request)
+        if "bot" in form:
+            account.bot = str(form["bot"]).lower() in ("1", "true")
+        if "display_name" in form:
+            account.display_name = str(form["display_name"])
+        if "note" in form:
+            account.note = str(form["note"])
+        fields = [
+            {
+                "name": form[f"fields_attributes[{n}][name]"],
+                "value": form.get(f"fields_attributes[{n}][value]", ""),
+            }
+            for n in range(4)
+            if f"fields_attributes[{n}][name]" in form
+        ]
+        if fields:
+            account.fields = [
+                {"name": f["name"], "value": f["value"], "verified_at": None} for f in fields
+            ]
+        return web.json_response(self.credential_account(account))
+
+    async def _post_status(self, request: web.Request) -> web.Response:
+        account = self._caller(request)
+        key = request.headers.get("idempotency-key")
+        if key and (account.id, key) in self._idempotency:
+            return web.json_response(self.status(self.statuses[self._idempotency[account.id, key]]))
+        form = await self._form(request)
+        text = str(form.get("status", ""))
+        if not text.strip() or len(text) > STATUS_MAX_CHARACTERS:
+            raise web.HTTPUnprocessableEntity(
+                text='{"error":"Validation failed: Text can\'t be blank or is too long"}',
+                content_type="application/json",
+            )
+        reply_to = self.statuses.get(str(form.get("in_reply_to_id", "")))
+        status = Status(
+            id=self._id(),
+            account=account,
+            text=text,
+            visibility=str(form.get("visibility") or "public"),
+            mentions=self._mentioned(text),
+            in_reply_to=reply_to,
+            language=form.get("language") or "en",
+        )
+        self.statuses[status.id] = status
+        if key:
+            self._idempotency[account.id, key] = status.id
+        for mentioned in status.mentions:
+            if mentioned.id != account.id:
+                self.notifications.append(
+                    Notification(self._id(), "mention", mentioned, account, status)
+                )
+        return web.json_response(self.status(status))
+
+    async def _get_status(self, request: web.Request) -> web.Response:
+        self._caller(request)
+        status = self.statuses.get(request.match_info["id"])
+        if status is None:
+            raise web.HTTPNotFound(
+                text='{"error":"Record not found"}', content_type="application/json"
+            )
+        return web.json_response(self.status(status))
+
+    async def _notifications(self, request: web.Request) -> web.Response:
+        account = self._caller(request)
+        query = request.query
+        types = set(query.getall("types[]", []))
+        excluded = set(query.getall("exclude_types[]", []))
+        since, until = int(query.get("since_id", 0)), int(query.get("max_id", 0) or 0)
+        limit = min(int(query.get("limit", 40)), 80)
+        mine = [
+            n
+            for n in reversed(self.notifications)
+            if n.owner.id == account.id
+            and (not types or n.type in types)
+            and n.type not in excluded
+            and int(n.id) > since
+            and (not until or int(n.id) < until)
+        ]
+        return web.json_response([self.notification(n) for n in mine[:limit]])
+
+    def _mentioned(self, text: str) -> list[Account]:
+        found: list[Account] = []
+        for username, domain in MENTION_RE.findall(text):
+            if domain and domain != self.domain:
+                continue
+            account = next((a for a in self.accounts.values() if a.username == username), None)
+            if account is not None and account not in found:
+                found.append(account)
+        return found
+
+    # --- entities -----------------------------------------------------------------------
+
+    def acct(self, account: Account) -> str:
+        return (
+            f"{account.username}@{self.domain}"
+            if self.quirks.acct_with_domain
+            else account.username
+        )
+
+    def account(self, account: Account) -> dict[str, Any]:
+        url = f"{self.base_url}/@{account.username}"
+        statuses = [s for s in self.statuses.values() if s.account.id == account.id]
+        return {
+            "id": account.id,
+            "username": account.username,
+            "acct": self.acct(account),
+            "display_name": account.display_name,
+            "locked": account.locked,
+            "bot": account.bot,
+            "discoverable": False,
+            "indexable": False,
+            "group": False,
+            "created_at": _iso(
+                account.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+            ),
+            "note": html.escape(account.note),
+            "url": url,
+            "uri": f"{self.base_url}/users/{account.username}",
+            "avatar": f"{self.base_url}/avatars/original/missing.png",
+            "avatar_static": f"{self.base_url}/avatars/original/missing.png",
+            "avatar_description": "",
+            "header": f"{self.base_url}/headers/original/missing.png",
+            "header_static": f"{self.base_url}/headers/original/missing.png",
+            "header_description": "",
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": len(statuses),
+            "last_status_at": statuses[-1].created_at.date().isoformat() if statuses else None,
+            "hide_collections": None,
+            "show_media": True,
+            "show_media_replies": True,
+            "show_featured": True,
+            "noindex": False,
+            "feature_approval": {"automatic": [], "manual": [], "current_user": "denied"},
+            "emojis": [],
+            "roles": [],
+            "fields": account.fields,
+        }
+
+    def credential_account(self, account: Account) -> dict[str, Any]:
+        return self.account(account) | {
+            "source": {
+                "privacy": "public",
+                "sensitive": False,
+                "language": None,
+                "note": account.note,
+                "fields": [
+                    {"name": f["name"], "value": f["value"], "verified_at": None}
+                    for f in account.fields
+                ],
+                "follow_requests_count": 0,
+                "hide_collections": None,
+                "discoverable": None,
+                "indexable": False,
+                "attribution_domains": [],
+                "quote_policy": "public",
+            },
+            "role": {
+                "id": "-99",
+                "name": "",
+                "permissions": "0",
+                "color": "",
+                "highlighted": False,
+                "collection_limit": 0,
+            },
+        }
+
+    def status(self, status: Status) -> dict[str, Any]:
+        return {
+            "id": status.id,
+            "created_at": _iso(status.created_at),
+            "in_reply_to_id": status.in_reply_to.id if status.in_reply_to else None,
+            "in_reply_to_account_id": status.in_reply_to.account.id if status.in_reply_to else None,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": status.visibility,
+            "language": status.language,
+            "uri": f"{self.base_url}/users/{status.account.username}/statuses/{status.id}",
+            "url": f"{self.base_url}/@{status.account.username}/{status.id}",
+            "replies_count": sum(1 for s in self.statuses.values() if s.in_reply_to is status),
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "quotes_count": 0,
+            "edited_at": None,
+            "favourited": False,
+            "reblogged": False,
+            "muted": False,
+            "bookmarked": False,
+            "content": self._content(status),
+            "filtered": [],
+            "reblog": None,
+            "application": TOKEN_APP,
+            "account": self.account(status.account),
+            "media_attachments": [],
+            "mentions": [
+                {
+                    "id": m.id,
+                    "username": m.username,
+                    "url": f"{self.base_url}/@{m.username}",
+                    "acct": self.acct(m),
+                }
+                for m in status.mentions
+            ],
+            "tags": [],
+            "emojis": [],
+            "tagged_collections": [],
+            "quote": None,
+            "quote_approval": {"automatic": ["public"], "manual": [], "current_user": "automatic"},
+            "card": None,
+            "poll": None,
+        }
+
+    def _content(self, status: Status) -> str:
+        def link(match: re.Match[str]) -> str:
+            username = match.group(1)
+            return (
+                f'<span class="h-card" translate="no"><a href="{self.base_url}/@{username}" '
+                f'class="u-url mention">@<span>{username}</span></a></span>'
+            )
+
+        return f"<p>{MENTION_RE.sub(link, html.escape(status.text, quote=False))}</p>"
+
+    def notification(self, notification: Notification) -> dict[str, Any]:
+        return {
+            "id": notification.id,
+            "type": notification.type,
+            "created_at": _iso(notification.created_at),
+            "group_key": f"ungrouped-{notification.id}",
+            "account": self.account(notification.account),
+            "status": self.status(notification.status) if notification.status else None,
+        }
+
+    def instance_v1(self) -> dict[str, Any]:
+        return {
+            "uri": self.domain,
+            "title": "helloquittex test server",
+            "short_description": "",
+            "description": "",
+            "email": "",
+            "version": self.quirks.version,
+            "urls": {"streaming_api": f"ws://{self.domain}"},
+            "stats": {
+                "user_count": len(self.accounts),
+                "status_count": len(self.statuses),
+                "domain_count": 1,
+            },
+            "thumbnail": f"{self.base_url}/preview.png",
+            "languages": ["en", "fr"],
+            "registrations": False,
+            "approval_required": False,
+            "invites_enabled": False,
+            "configuration": self._configuration(),
+            "contact_account": None,
+            "rules": [],
+        }
+
+    def instance_v2(self) -> dict[str, Any]:
+        urls = {
+            "streaming": f"ws://{self.domain}",
+            "status": None,
+            "about": f"{self.base_url}/about",
+            "privacy_policy": f"{self.base_url}/privacy-policy",
+            "terms_of_service": None,
+        }
+        public = {"local": "public", "remote": "public"}
+        return {
+            "domain": self.domain,
+            "title": "helloquittex test server",
+            "version": self.quirks.version,
+            "source_url": "https://github.com/mastodon/mastodon",
+            "description": "",
+            "usage": {"users": {"active_month": len(self.accounts)}},
+            "thumbnail": {"url": f"{self.base_url}/preview.png", "description": ""},
+            "icon": [],
+            "languages": ["en", "fr"],
+            "configuration": self._configuration()
+            | {
+                "urls": urls,
+                "vapid": {"public_key": ""},
+                "translation": {"enabled": False},
+                "limited_federation": False,
+                "timelines_access": {
+                    "live_feeds": public,
+                    "hashtag_feeds": public,
+                    "trending_link_feeds": public,
+                },
+            },
+            "registrations": {
+                "enabled": False,
+                "approval_required": False,
+                "reason_required": False,
+                "message": None,
+                "min_age": None,
+                "url": None,
+            },
+            "api_versions": {"mastodon": 6},
+            "contact": {"email": "", "account": None},
+            "rules": [],
+            "wrapstodon": None,
+        }
+
+    def _configuration(self) -> dict[str, Any]:
+        return {
+            "accounts": {
+                "max_featured_tags": 10,
+                "max_pinned_statuses": 5,
+                "max_display_name_length": 30,
+                "max_note_length": 500,
+                "max_avatar_description_length": 150,
+                "max_header_description_length": 150,
+                "max_profile_fields": 4,
+                "profile_field_name_limit": 255,
+                "profile_field_value_limit": 255,
+            },
+            "statuses": {
+                "max_characters": STATUS_MAX_CHARACTERS,
+                "max_media_attachments": 4,
+                "characters_reserved_per_url": 23,
+            },
+            "media_attachments": {
+                "supported_mime_types": ["image/png", "image/jpeg"],
+                "description_limit": 1500,
+                "image_size_limit": 16777216,
+                "image_matrix_limit": 33177600,
+                "video_size_limit": 103809024,
+                "video_frame_rate_limit": 120,
+                "video_matrix_limit": 8294400,
+            },
+            "polls": {
+                "max_options": 4,
+                "max_characters_per_option": 50,
+                "min_expiration": 300,
+                "max_expiration": 2629746,
+            },
+        }
