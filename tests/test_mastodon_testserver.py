@@ -133,3 +133,69 @@ def test_responses_have_the_recorded_shape(
     actual = world.raw(method, path.replace(":id", posted["id"]), world.bot.token, form)
     assert actual, "an empty answer proves nothing"
     assert recordings.differences(endpoint, actual) == []
+
+
+def test_following_a_locked_account_is_a_request(world: World) -> None:
+    carol = world.server.create_account("carol", locked=True)
+    bot = world.client(world.bot.token)
+    open_ = bot.account_follow(world.alice.id)
+    locked = bot.account_follow(carol.id)
+    assert (open_.following, open_.requested) == (True, False)
+    assert (locked.following, locked.requested) == (False, True)
+    assert [n.type for n in world.client(carol.token).notifications()] == ["follow_request"]
+
+
+def test_lookup_search_and_conversations(world: World) -> None:
+    bot = world.client(world.bot.token)
+    alice = world.client(world.alice.token)
+    assert bot.account_lookup("alice").id == world.alice.id
+    assert [a.acct for a in bot.search_v2("@alice", result_type="accounts").accounts] == ["alice"]
+    asked = alice.status_post("@helloquittex forget me", visibility="direct")
+    bot.status_post("@alice confirm?", in_reply_to_id=asked.id, visibility="direct")
+    [conversation] = alice.conversations()
+    assert [a.acct for a in conversation.accounts] == ["helloquittex"]
+    assert conversation.last_status.content.endswith("confirm?</p>")
+    assert conversation.unread is True
+
+
+def test_servers_without_conversations_or_lookup_answer_404() -> None:
+    from mastodon.errors import MastodonNotFoundError
+
+    world = World(Quirks(conversations=False, lookup=False))
+    try:
+        client = world.client(world.bot.token)
+        with pytest.raises(MastodonNotFoundError):
+            client.conversations()
+        with pytest.raises(MastodonNotFoundError):
+            client.account_lookup("alice")
+        assert client.search_v2("alice", result_type="accounts").accounts[0].acct == "alice"
+    finally:
+        world.background.stop()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        ("GET", "/api/v1/conversations"),
+        ("POST", "/api/v1/accounts/:id/follow"),
+        ("GET", "/api/v1/accounts/lookup"),
+        ("GET", "/api/v2/search"),
+    ],
+    ids=" ".join,
+)
+def test_more_responses_have_the_recorded_shape(
+    world: World, recordings: reference.Recordings, endpoint: tuple[str, str]
+) -> None:
+    world.raw(
+        "POST",
+        "/api/v1/statuses",
+        world.alice.token,
+        {"status": "@helloquittex hi", "visibility": "direct"},
+    )
+    method, path = endpoint
+    path = path.replace(":id", world.alice.id)
+    query = {"lookup": "?acct=alice", "search": "?q=alice&type=accounts"}
+    path += next((q for name, q in query.items() if path.endswith(name)), "")
+    actual = world.raw(method, path, world.bot.token, {} if method == "POST" else None)
+    assert actual, "an empty answer proves nothing"
+    assert recordings.differences(endpoint, actual) == []

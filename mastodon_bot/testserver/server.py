@@ -3,7 +3,9 @@ entities shaped like a real Mastodon's (checked against the recordings of :mod:`
 and switchable behaviours of other servers (:class:`Quirks`) that the bots must survive.
 
 Implemented: instance (v1, v2), verify_credentials, update_credentials, statuses (post with
-Idempotency-Key, get), notifications (types, exclude_types, since_id, max_id, limit).
+Idempotency-Key, get), notifications (types, exclude_types, since_id, max_id, limit),
+conversations, follow (a request for locked accounts), accounts/lookup, v2 search (accounts).
+Not yet: streaming.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class Quirks:
     """What the instance reports: e.g. "0.19.1 git-abc" like GoToSocial, or "0.11.0" (Takahe)."""
     acct_with_domain: bool = False
     """Local accounts' acct carries the domain, as some servers write it."""
+    conversations: bool = True
+    """False: no /api/v1/conversations (404), as on servers without it."""
+    lookup: bool = True
+    """False: no /api/v1/accounts/lookup (404), as on servers without it."""
 
 
 @dataclass
@@ -82,6 +88,8 @@ class MastodonTestServer:
         self.statuses: dict[str, Status] = {}
         self.notifications: list[Notification] = []
         self._idempotency: dict[tuple[str, str], str] = {}
+        self.follows: dict[tuple[str, str], str] = {}
+        """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
 
     @property
     def base_url(self) -> str:
@@ -114,7 +122,13 @@ class MastodonTestServer:
             web.post("/api/v1/statuses", self._post_status),
             web.get("/api/v1/statuses/{id}", self._get_status),
             web.get("/api/v1/notifications", self._notifications),
+            web.post("/api/v1/accounts/{id}/follow", self._follow),
+            web.get("/api/v2/search", self._search),
         ]
+        if self.quirks.conversations:
+            routes.append(web.get("/api/v1/conversations", self._conversations))
+        if self.quirks.lookup:
+            routes.append(web.get("/api/v1/accounts/lookup", self._lookup))
         # Mastodon answers with or without a trailing slash, and Mastodon.py uses both.
         slashed = [web.route(r.method, f"{r.path}/", r.handler) for r in routes]
         app.add_routes([*routes, *slashed])
@@ -232,6 +246,70 @@ class MastodonTestServer:
         ]
         return web.json_response([self.notification(n) for n in mine[:limit]])
 
+    async def _follow(self, request: web.Request) -> web.Response:
+        follower = self._caller(request)
+        target = self.accounts.get(request.match_info["id"])
+        if target is None:
+            raise web.HTTPNotFound(
+                text='{"error":"Record not found"}', content_type="application/json"
+            )
+        key = (follower.id, target.id)
+        if key not in self.follows:
+            self.follows[key] = "requested" if target.locked else "following"
+            kind = "follow_request" if target.locked else "follow"
+            self.notifications.append(Notification(self._id(), kind, target, follower, None))
+        return web.json_response(self.relationship(follower, target))
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        account = self._find_acct(request.query.get("acct", ""))
+        if account is None:
+            raise web.HTTPNotFound(
+                text='{"error":"Record not found"}', content_type="application/json"
+            )
+        return web.json_response(self.account(account))
+
+    async def _search(self, request: web.Request) -> web.Response:
+        self._caller(request)
+        query = request.query.get("q", "").lstrip("@").lower()
+        found = [a for a in self.accounts.values() if query and query in self.acct(a).lower()]
+        if request.query.get("type") not in (None, "accounts"):
+            found = []
+        return web.json_response(
+            {
+                "accounts": [self.account(a) for a in found],
+                "statuses": [],
+                "hashtags": [],
+                "collections": [],
+            }
+        )
+
+    async def _conversations(self, request: web.Request) -> web.Response:
+        account = self._caller(request)
+        threads: dict[frozenset[str], list[Status]] = {}
+        for status in self.statuses.values():
+            people = {status.account.id, *(m.id for m in status.mentions)}
+            if status.visibility == "direct" and account.id in people:
+                threads.setdefault(frozenset(people), []).append(status)
+        ordered = sorted(threads.items(), key=lambda item: int(item[1][-1].id), reverse=True)
+        views: list[dict[str, Any]] = [
+            {
+                "id": str(min(int(s.id) for s in statuses)),
+                "unread": statuses[-1].account.id != account.id,
+                "accounts": [
+                    self.account(self.accounts[i]) for i in sorted(people) if i != account.id
+                ],
+                "last_status": self.status(statuses[-1]),
+            }
+            for people, statuses in ordered
+        ]
+        return web.json_response(views)
+
+    def _find_acct(self, acct: str) -> Account | None:
+        username, _, domain = acct.lstrip("@").partition("@")
+        if domain and domain != self.domain:
+            return None
+        return next((a for a in self.accounts.values() if a.username == username), None)
+
     def _mentioned(self, text: str) -> list[Account]:
         found: list[Account] = []
         for username, domain in MENTION_RE.findall(text):
@@ -276,8 +354,12 @@ class MastodonTestServer:
             "header": f"{self.base_url}/headers/original/missing.png",
             "header_static": f"{self.base_url}/headers/original/missing.png",
             "header_description": "",
-            "followers_count": 0,
-            "following_count": 0,
+            "followers_count": sum(
+                1 for (_, b), s in self.follows.items() if b == account.id and s == "following"
+            ),
+            "following_count": sum(
+                1 for (a, _), s in self.follows.items() if a == account.id and s == "following"
+            ),
             "statuses_count": len(statuses),
             "last_status_at": statuses[-1].created_at.date().isoformat() if statuses else None,
             "hide_collections": None,
@@ -289,6 +371,27 @@ class MastodonTestServer:
             "emojis": [],
             "roles": [],
             "fields": account.fields,
+        }
+
+    def relationship(self, viewer: Account, other: Account) -> dict[str, Any]:
+        state = self.follows.get((viewer.id, other.id))
+        return {
+            "id": other.id,
+            "following": state == "following",
+            "showing_reblogs": state == "following",
+            "notifying": False,
+            "languages": None,
+            "followed_by": self.follows.get((other.id, viewer.id)) == "following",
+            "blocking": False,
+            "blocked_by": False,
+            "muting": False,
+            "muting_notifications": False,
+            "muting_expires_at": None,
+            "requested": state == "requested",
+            "requested_by": self.follows.get((other.id, viewer.id)) == "requested",
+            "domain_blocking": False,
+            "endorsed": False,
+            "note": "",
         }
 
     def credential_account(self, account: Account) -> dict[str, Any]:
