@@ -22,7 +22,8 @@ class World:
     """A running test server with a bot and a person."""
 
     def __init__(self, quirks: Quirks | None = None) -> None:
-        self.server = MastodonTestServer("placeholder", quirks)
+        # Short heartbeats: a closed stream's reader returns at the next one.
+        self.server = MastodonTestServer("placeholder", quirks, stream_heartbeat_sec=0.2)
         self.background = BackgroundApp(self.server.app())
         self.server.domain = self.background.url.removeprefix("http://")
         self.background.start()
@@ -199,3 +200,35 @@ def test_more_responses_have_the_recorded_shape(
     actual = world.raw(method, path, world.bot.token, {} if method == "POST" else None)
     assert actual, "an empty answer proves nothing"
     assert recordings.differences(endpoint, actual) == []
+
+
+def test_the_user_stream_delivers_mentions_as_they_happen(
+    world: World, recordings: reference.Recordings
+) -> None:
+    import threading
+
+    from mastodon import StreamListener
+
+    received: list[Any] = []
+    arrived = threading.Event()
+
+    class Listener(StreamListener):  # type: ignore[misc]
+        def on_notification(self, notification: Any) -> None:
+            received.append(notification)
+            arrived.set()
+
+    bot = world.client(world.bot.token)
+    handle = bot.stream_user(Listener(), run_async=True)
+    try:
+        deadline = 50
+        while not world.server._streams.get(world.bot.id) and deadline:
+            threading.Event().wait(0.1)
+            deadline -= 1
+        posted = world.client(world.alice.token).status_post("@helloquittex over the stream")
+        assert arrived.wait(10), "no notification came over the stream"
+    finally:
+        handle.close()
+    [notification] = received
+    assert (notification.type, notification.status.id) == ("mention", posted.id)
+    raw = world.server.notification(world.server.notifications[-1])
+    assert recordings.differences(("GET", "/api/v1/notifications"), [raw]) == []

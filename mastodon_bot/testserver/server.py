@@ -5,13 +5,15 @@ and switchable behaviours of other servers (:class:`Quirks`) that the bots must 
 Implemented: instance (v1, v2), verify_credentials, update_credentials, statuses (post with
 Idempotency-Key, get), notifications (types, exclude_types, since_id, max_id, limit),
 conversations, follow (a request for locked accounts), accounts/lookup, v2 search (accounts).
-Not yet: streaming.
+and the user stream (server-sent events of notifications).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from aiohttp import web
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
 TOKEN_APP = {"name": "helloquittex tests", "website": None}
 STATUS_MAX_CHARACTERS = 500
+STREAM_HEARTBEAT_SEC = 10.0
+_STREAM_END: tuple[str, Any] = ("", {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +84,21 @@ def _iso(moment: datetime) -> str:
 class MastodonTestServer:
     """The server's state and its aiohttp application."""
 
-    def __init__(self, domain: str, quirks: Quirks | None = None) -> None:
+    def __init__(
+        self,
+        domain: str,
+        quirks: Quirks | None = None,
+        stream_heartbeat_sec: float = STREAM_HEARTBEAT_SEC,
+    ) -> None:
         self.domain = domain
+        self.stream_heartbeat_sec = stream_heartbeat_sec
         self.quirks = quirks or Quirks()
         self._ids = itertools.count(110_000_000_000_000_001)
         self.accounts: dict[str, Account] = {}
         self.statuses: dict[str, Status] = {}
         self.notifications: list[Notification] = []
         self._idempotency: dict[tuple[str, str], str] = {}
+        self._streams: dict[str, list[asyncio.Queue[tuple[str, Any]]]] = {}
         self.follows: dict[tuple[str, str], str] = {}
         """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
 
@@ -124,6 +135,7 @@ class MastodonTestServer:
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
             web.get("/api/v2/search", self._search),
+            web.get("/api/v1/streaming/user", self._stream_user),
         ]
         if self.quirks.conversations:
             routes.append(web.get("/api/v1/conversations", self._conversations))
@@ -132,7 +144,42 @@ class MastodonTestServer:
         # Mastodon answers with or without a trailing slash, and Mastodon.py uses both.
         slashed = [web.route(r.method, f"{r.path}/", r.handler) for r in routes]
         app.add_routes([*routes, *slashed])
+        app.on_shutdown.append(self._end_streams)
         return app
+
+    async def _end_streams(self, _app: web.Application) -> None:
+        for queues in self._streams.values():
+            for queue in queues:
+                queue.put_nowait(_STREAM_END)
+
+    def _publish(self, owner: Account, event: str, payload: Any) -> None:
+        for queue in self._streams.get(owner.id, []):
+            queue.put_nowait((event, payload))
+
+    async def _stream_user(self, request: web.Request) -> web.StreamResponse:
+        """The user stream as Mastodon serves it over HTTP: server-sent events."""
+        account = self._caller(request)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._streams.setdefault(account.id, []).append(queue)
+        try:
+            await response.write(b":)\n")
+            while True:
+                try:
+                    event, payload = await asyncio.wait_for(queue.get(), self.stream_heartbeat_sec)
+                except TimeoutError:
+                    await response.write(b":thump\n")
+                    continue
+                if (event, payload) == _STREAM_END:
+                    break
+                data = json.dumps(payload)
+                await response.write(f"event: {event}\ndata: {data}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the client went away
+        finally:
+            self._streams[account.id].remove(queue)
+        return response
 
     def _caller(self, request: web.Request) -> Account:
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -214,9 +261,7 @@ class MastodonTestServer:
             self._idempotency[account.id, key] = status.id
         for mentioned in status.mentions:
             if mentioned.id != account.id:
-                self.notifications.append(
-                    Notification(self._id(), "mention", mentioned, account, status)
-                )
+                self._notify(Notification(self._id(), "mention", mentioned, account, status))
         return web.json_response(self.status(status))
 
     async def _get_status(self, request: web.Request) -> web.Response:
@@ -257,7 +302,7 @@ class MastodonTestServer:
         if key not in self.follows:
             self.follows[key] = "requested" if target.locked else "following"
             kind = "follow_request" if target.locked else "follow"
-            self.notifications.append(Notification(self._id(), kind, target, follower, None))
+            self._notify(Notification(self._id(), kind, target, follower, None))
         return web.json_response(self.relationship(follower, target))
 
     async def _lookup(self, request: web.Request) -> web.Response:
@@ -303,6 +348,10 @@ class MastodonTestServer:
             for people, statuses in ordered
         ]
         return web.json_response(views)
+
+    def _notify(self, notification: Notification) -> None:
+        self.notifications.append(notification)
+        self._publish(notification.owner, "notification", self.notification(notification))
 
     def _find_acct(self, acct: str) -> Account | None:
         username, _, domain = acct.lstrip("@").partition("@")
