@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.paths import user_cache_dir
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -80,11 +82,7 @@ class Installation:
 
 def default_cache_dir() -> Path:
     """``$HQX_DEVNET_CACHE``, else ``$XDG_CACHE_HOME/helloquittex/devnet``."""
-    explicit = os.environ.get("HQX_DEVNET_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "helloquittex" / "devnet"
+    return user_cache_dir("devnet", "HQX_DEVNET_CACHE")
 
 
 def fingerprint() -> str:

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bsky_service.devnet.install import DEVNET_DIR, Installation
-from bsky_service.devnet.services import PostgresServer, RedisServer, ServiceError, free_port
+from bsky_service.devnet.services import (
+    PostgresServer,
+    RedisServer,
+    ServiceError,
+    free_port,
+    terminate,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -146,13 +152,7 @@ class BlueskyDevNetwork:
 
     def stop(self) -> None:
         """Stop everything this network started."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=STOP_TIMEOUT_SEC)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process, STOP_TIMEOUT_SEC)
         self._redis.stop()
         self._postgres.stop()
         if os.environ.get("HQX_DEVNET_KEEP_LOGS") is None:

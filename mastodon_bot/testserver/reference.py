@@ -11,7 +11,6 @@ endpoint; :func:`differences` compares a response with the recorded ones, field 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+
+from shared.paths import user_cache_dir
 
 DISTRIBUTION = "Mastodon.py"
 SAME_ENTITY_OVERLAP = 0.5
@@ -44,11 +45,7 @@ def version() -> str:
 
 def cache_dir() -> Path:
     """``$HQX_MASTODON_REFERENCE_CACHE``, else ``$XDG_CACHE_HOME/helloquittex/mastodon-py``."""
-    explicit = os.environ.get("HQX_MASTODON_REFERENCE_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "helloquittex" / "mastodon-py"
+    return user_cache_dir("mastodon-py", "HQX_MASTODON_REFERENCE_CACHE")
 
 
 def cassettes_path(cache: Path | None = None) -> Path:
