@@ -8,14 +8,16 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from mastodon import Mastodon
 
 from mastodon_bot.testserver import reference
+from mastodon_bot.testserver.people import client_for, create_person
 from mastodon_bot.testserver.server import MastodonTestServer, Quirks
 from tests.background import BackgroundApp
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from mastodon import Mastodon
 
 
 class World:
@@ -27,16 +29,12 @@ class World:
         self.background = BackgroundApp(self.server.app())
         self.server.domain = self.background.url.removeprefix("http://")
         self.background.start()
-        self.bot = self.server.create_account("helloquittex", bot=True)
-        self.alice = self.server.create_account("alice")
+        self.bot_person = create_person(self.server, self.background.url, "helloquittex", bot=True)
+        self.alice_person = create_person(self.server, self.background.url, "alice")
+        self.bot, self.alice = self.bot_person.account, self.alice_person.account
 
     def client(self, token: str) -> Mastodon:
-        return Mastodon(
-            access_token=token,
-            api_base_url=self.background.url,
-            version_check_mode="none",
-            ratelimit_method="throw",
-        )
+        return client_for(self.background.url, token)
 
     def raw(self, method: str, path: str, token: str, form: dict[str, str] | None = None) -> Any:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
@@ -232,3 +230,13 @@ def test_the_user_stream_delivers_mentions_as_they_happen(
     assert (notification.type, notification.status.id) == ("mention", posted.id)
     raw = world.server.notification(world.server.notifications[-1])
     assert recordings.differences(("GET", "/api/v1/notifications"), [raw]) == []
+
+
+def test_people_helpers_read_what_the_bot_answered(world: World) -> None:
+    asked = world.alice_person.post("@helloquittex aide", direct=True)
+    world.bot_person.post("@alice voici l'aide", direct=True, reply_to=asked.id)
+    [mention] = world.bot_person.mentions()
+    assert mention.status.id == asked.id
+    [answer] = world.alice_person.answers_to(asked)
+    assert answer.visibility == "direct"
+    assert answer.content.endswith("</span> voici l'aide</p>")
