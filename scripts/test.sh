@@ -10,8 +10,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
-# The recorded Mastodon responses the Mastodon test server is checked against (PyPI, cached).
+# The recorded Mastodon responses the Mastodon test server is checked against (PyPI, cached),
+# and the local Bluesky network the integration tests run on (npm, cached; minutes the first time).
 .venv/bin/python -m mastodon_bot.testserver.reference >/dev/null
+.venv/bin/python -m bsky_service.devnet.install >/dev/null
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -141,3 +141,7 @@ def _run(argv: list[str], cwd: Path, step: str, env: dict[str, str] | None = Non
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise InstallError(f"{step} failed (exit {result.returncode}): {' | '.join(tail)}")
+
+
+if __name__ == "__main__":
+    print(ensure_installed(log=print).root)
