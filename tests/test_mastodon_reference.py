@@ -69,5 +69,7 @@ def test_endpoints_are_named_without_their_ids() -> None:
 
 
 def test_missing_recordings_say_how_to_get_them(tmp_path: Path) -> None:
-    with pytest.raises(reference.ReferenceError, match=r"python -m mastodon_bot\.testserver"):
+    with pytest.raises(
+        reference.RecordingsMissingError, match=r"python -m mastodon_bot\.testserver"
+    ):
         reference.load(tmp_path / "nowhere")

@@ -108,32 +108,6 @@ def test_a_server_reporting_its_own_version_still_works() -> None:
         world.background.stop()
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    [
-        ("GET", "/api/v1/instance"),
-        ("GET", "/api/v2/instance"),
-        ("GET", "/api/v1/accounts/verify_credentials"),
-        ("PATCH", "/api/v1/accounts/update_credentials"),
-        ("POST", "/api/v1/statuses"),
-        ("GET", "/api/v1/statuses/:id"),
-        ("GET", "/api/v1/notifications"),
-    ],
-    ids=" ".join,
-)
-def test_responses_have_the_recorded_shape(
-    world: World, recordings: reference.Recordings, endpoint: tuple[str, str]
-) -> None:
-    posted = world.raw(
-        "POST", "/api/v1/statuses", world.alice.token, {"status": "@helloquittex hi"}
-    )
-    method, path = endpoint
-    form = {"status": "hello"} if method == "POST" else {"bot": "1"} if method == "PATCH" else None
-    actual = world.raw(method, path.replace(":id", posted["id"]), world.bot.token, form)
-    assert actual, "an empty answer proves nothing"
-    assert recordings.differences(endpoint, actual) == []
-
-
 def test_following_a_locked_account_is_a_request(world: World) -> None:
     carol = world.server.create_account("carol", locked=True)
     bot = world.client(world.bot.token)
@@ -172,30 +146,41 @@ def test_servers_without_conversations_or_lookup_answer_404() -> None:
         world.background.stop()
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    [
-        ("GET", "/api/v1/conversations"),
-        ("POST", "/api/v1/accounts/:id/follow"),
-        ("GET", "/api/v1/accounts/lookup"),
-        ("GET", "/api/v2/search"),
-    ],
-    ids=" ".join,
-)
-def test_more_responses_have_the_recorded_shape(
+# Each endpoint the bots use, and the request that exercises it ({status}, {alice}: ids).
+CONFORMANCE_CASES: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
+    ("GET", "/api/v1/instance"): ("/api/v1/instance", None),
+    ("GET", "/api/v2/instance"): ("/api/v2/instance", None),
+    ("GET", "/api/v1/accounts/verify_credentials"): ("/api/v1/accounts/verify_credentials", None),
+    ("PATCH", "/api/v1/accounts/update_credentials"): (
+        "/api/v1/accounts/update_credentials",
+        {"bot": "1"},
+    ),
+    ("POST", "/api/v1/statuses"): ("/api/v1/statuses", {"status": "hello"}),
+    ("GET", "/api/v1/statuses/:id"): ("/api/v1/statuses/{status}", None),
+    ("GET", "/api/v1/notifications"): ("/api/v1/notifications", None),
+    ("GET", "/api/v1/conversations"): ("/api/v1/conversations", None),
+    ("POST", "/api/v1/accounts/:id/follow"): ("/api/v1/accounts/{alice}/follow", {}),
+    ("GET", "/api/v1/accounts/lookup"): ("/api/v1/accounts/lookup?acct=alice", None),
+    ("GET", "/api/v2/search"): ("/api/v2/search?q=alice&type=accounts", None),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(CONFORMANCE_CASES), ids=" ".join)
+def test_responses_have_the_recorded_shape(
     world: World, recordings: reference.Recordings, endpoint: tuple[str, str]
 ) -> None:
+    posted = world.raw(
+        "POST", "/api/v1/statuses", world.alice.token, {"status": "@helloquittex hi"}
+    )
     world.raw(
         "POST",
         "/api/v1/statuses",
         world.alice.token,
         {"status": "@helloquittex hi", "visibility": "direct"},
     )
-    method, path = endpoint
-    path = path.replace(":id", world.alice.id)
-    query = {"lookup": "?acct=alice", "search": "?q=alice&type=accounts"}
-    path += next((q for name, q in query.items() if path.endswith(name)), "")
-    actual = world.raw(method, path, world.bot.token, {} if method == "POST" else None)
+    path, form = CONFORMANCE_CASES[endpoint]
+    path = path.format(status=posted["id"], alice=world.alice.id)
+    actual = world.raw(endpoint[0], path, world.bot.token, form)
     assert actual, "an empty answer proves nothing"
     assert recordings.differences(endpoint, actual) == []
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, web
+from atproto_identity.cache.in_memory_cache import AsyncDidInMemoryCache
 from atproto_identity.resolver import AsyncIdResolver
 from atproto_server.auth.jwt import verify_jwt_async
 
@@ -118,7 +119,9 @@ class ChatDouble:
 
     async def _http_client(self, app: web.Application) -> Any:
         self._session = ClientSession()
-        self._resolver = AsyncIdResolver(plc_url=self._plc_url)
+        # Cached: every convo view resolves each member; a key rotation is refetched on a
+        # failed signature (verify_jwt asks again with force_refresh).
+        self._resolver = AsyncIdResolver(plc_url=self._plc_url, cache=AsyncDidInMemoryCache())
         yield
         await self._session.close()
 

@@ -34,7 +34,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-f]{32,})(?=/|$)")
 
 
-class ReferenceError(RuntimeError):
+class RecordingsMissingError(RuntimeError):
     """The recordings are missing or unreadable; the message says how to get them."""
 
 
@@ -108,7 +108,7 @@ def load(cassettes: Path | None = None) -> Recordings:
     """Every successful JSON response of the cassettes, by endpoint."""
     folder = cassettes or cassettes_path()
     if not folder.is_dir():
-        raise ReferenceError(
+        raise RecordingsMissingError(
             f"no recorded Mastodon responses in {folder}: run "
             "`python -m mastodon_bot.testserver.reference` (scripts/test.sh does)"
         )
