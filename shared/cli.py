@@ -70,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(handler=_archive_sample)
 
+    run = commands.add_parser("run", help="run the service: the bots and the web portal")
+    run.set_defaults(handler=_run)
+
+    sandbox = commands.add_parser(
+        "sandbox", help="run the whole service on this machine against local test networks"
+    )
+    sandbox.add_argument(
+        "--keep", action="store_true", help="keep everything running after the story (Ctrl-C stops)"
+    )
+    sandbox.set_defaults(handler=_sandbox)
+
     db = commands.add_parser("db", help="the database schema").add_subparsers(
         title="db commands", metavar="COMMAND"
     )
@@ -194,6 +205,47 @@ def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
     note = "up to date" if state.up_to_date else "run `hqx db upgrade`"
     print(f"schema {state.current or 'empty'}, code {state.head}: {note}")
     return 0 if state.up_to_date else 1
+
+
+def _run(_args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from aiohttp import web
+
+    from bsky_service.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _say_which_bots(settings)
+    web.run_app(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        print=lambda line: print(line, flush=True),
+    )
+    return 0
+
+
+def _say_which_bots(settings: Settings) -> None:
+    bluesky = (
+        f"runs as {settings.bsky_handle}"
+        if settings.bluesky_configured
+        else "not configured (set HQX_BSKY_HANDLE and HQX_BSKY_APP_PASSWORD)"
+    )
+    mastodon = (
+        f"runs at {settings.mastodon_api_base_url}"
+        if settings.mastodon_configured
+        else "not configured (set HQX_MASTODON_API_BASE_URL and HQX_MASTODON_ACCESS_TOKEN)"
+    )
+    print(f"Bluesky bot: {bluesky}", flush=True)
+    print(f"Mastodon bot: {mastodon}", flush=True)
+
+
+def _sandbox(args: argparse.Namespace, _settings: Settings) -> int:
+    from bsky_service.sandbox import run_sandbox
+
+    return run_sandbox(keep=args.keep)
 
 
 def _config_check(_args: argparse.Namespace, settings: Settings) -> int:

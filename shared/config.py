@@ -32,6 +32,8 @@ MIN_SECRET_KEY_CHARS = 32
 DEFAULT_ARCHIVE_MAX_RATIO = 100.0
 DEFAULT_ARCHIVE_MAX_BYTES = 16 * 1024**3
 DEFAULT_ARCHIVE_MAX_MEMBERS = 500_000
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8080
 
 _HANDLE_RE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -58,6 +60,8 @@ class Settings:
     cutover_at: datetime = DEFAULT_CUTOVER_AT
     secret_key: str | None = None
     public_url: str | None = None
+    http_host: str = DEFAULT_HTTP_HOST
+    http_port: int = DEFAULT_HTTP_PORT
     bsky_pds_url: str | None = None
     bsky_handle: str | None = None
     bsky_app_password: str | None = field(default=None, repr=False)
@@ -83,6 +87,8 @@ class Settings:
             cutover_at=get("CUTOVER_AT", _datetime, DEFAULT_CUTOVER_AT),
             secret_key=get("SECRET_KEY", _secret_key, None),
             public_url=get("PUBLIC_URL", _http_url, None),
+            http_host=get("HTTP_HOST", str, DEFAULT_HTTP_HOST),
+            http_port=get("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
             bsky_pds_url=get("BSKY_PDS_URL", _http_url, None),
             bsky_handle=get("BSKY_HANDLE", _handle, None),
             bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
@@ -229,6 +235,13 @@ def _positive_int(raw: str) -> int:
         raise ValueError(f"{raw!r} is not a whole number") from None
     if value <= 0:
         raise ValueError(f"{raw!r} must be positive")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 65535:
+        raise ValueError(f"{raw!r} is not a TCP port (1-65535)")
     return value
 
 

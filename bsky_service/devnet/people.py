@@ -25,13 +25,26 @@ class Person:
     client: Client
 
     def post(
-        self, text: str, mention: Person | None = None
+        self,
+        text: str,
+        mention: Person | None = None,
+        langs: list[str] | None = None,
+        reply_to: models.AppBskyFeedPost.ReplyRef | None = None,
     ) -> models.AppBskyFeedPost.CreateRecordResponse:
-        """Post ``text``, followed by a real mention facet of ``mention`` if given."""
+        """Post ``text``, followed by a real mention facet of ``mention`` if given, declaring
+        ``langs``, in reply to ``reply_to`` if given."""
         builder = client_utils.TextBuilder().text(text)
         if mention is not None:
             builder.text(" ").mention(f"@{mention.handle}", mention.did)
-        return self.client.send_post(builder)
+        return self.client.send_post(builder, langs=langs, reply_to=reply_to)
+
+    def answers_from(self, other: Person) -> list[models.AppBskyFeedPost.Record]:
+        """Posts of ``other`` that reply to or mention this person, oldest first."""
+        return [
+            n.record
+            for n in reversed(self.notifications())
+            if n.author.did == other.did and n.reason in ("reply", "mention")
+        ]
 
     def follow(self, other: Person) -> None:
         """Follow ``other`` (a real app.bsky.graph.follow record)."""

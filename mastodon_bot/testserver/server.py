@@ -3,7 +3,8 @@ entities shaped like a real Mastodon's (checked against the recordings of :mod:`
 and switchable behaviours of other servers (:class:`Quirks`) that the bots must survive.
 
 Implemented: instance (v1, v2), verify_credentials, update_credentials, statuses (post with
-Idempotency-Key, get), notifications (types, exclude_types, since_id, max_id, limit),
+Idempotency-Key, get), an account's statuses, notifications (types, exclude_types, since_id,
+min_id, max_id, limit),
 conversations, follow (a request for locked accounts), accounts/lookup, v2 search (accounts).
 and the user stream (server-sent events of notifications).
 """
@@ -134,6 +135,7 @@ class MastodonTestServer:
             web.get("/api/v1/statuses/{id}", self._get_status),
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
+            web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.get("/api/v2/search", self._search),
             web.get("/api/v1/streaming/user", self._stream_user),
         ]
@@ -279,6 +281,7 @@ class MastodonTestServer:
         types = set(query.getall("types[]", []))
         excluded = set(query.getall("exclude_types[]", []))
         since, until = int(query.get("since_id", 0)), int(query.get("max_id", 0) or 0)
+        after = int(query.get("min_id", 0) or 0)
         limit = min(int(query.get("limit", 40)), 80)
         mine = [
             n
@@ -286,10 +289,20 @@ class MastodonTestServer:
             if n.owner.id == account.id
             and (not types or n.type in types)
             and n.type not in excluded
-            and int(n.id) > since
+            and int(n.id) > max(since, after)
             and (not until or int(n.id) < until)
         ]
-        return web.json_response([self.notification(n) for n in mine[:limit]])
+        # min_id pages forward: the page right after min_id (still newest first), where
+        # since_id gives the newest page.
+        page = mine[-limit:] if after else mine[:limit]
+        return web.json_response([self.notification(n) for n in page])
+
+    async def _account_statuses(self, request: web.Request) -> web.Response:
+        limit = min(int(request.query.get("limit", 20)), 40)
+        owner = request.match_info["id"]
+        viewer = self._caller(request)
+        theirs = [s for s in reversed(self.statuses.values()) if s.account.id == owner]
+        return web.json_response([self.status(s, viewer) for s in theirs[:limit]])
 
     async def _follow(self, request: web.Request) -> web.Response:
         follower = self._caller(request)
@@ -471,8 +484,8 @@ class MastodonTestServer:
             },
         }
 
-    def status(self, status: Status) -> dict[str, Any]:
-        return {
+    def status(self, status: Status, viewer: Account | None = None) -> dict[str, Any]:
+        entity = {
             "id": status.id,
             "created_at": _iso(status.created_at),
             "in_reply_to_id": status.in_reply_to.id if status.in_reply_to else None,
@@ -515,6 +528,10 @@ class MastodonTestServer:
             "card": None,
             "poll": None,
         }
+        # Mastodon says whether a status is pinned only to its author, for pinnable ones.
+        if viewer is status.account and status.visibility in ("public", "unlisted"):
+            entity["pinned"] = False
+        return entity
 
     def _content(self, status: Status) -> str:
         def link(match: re.Match[str]) -> str:

@@ -240,3 +240,27 @@ class OutboundAction(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=String(2000))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class InboundPost(SQLModel, table=True):
+    """A post addressed to the bot, recorded when it is handled: each is handled once, even
+    when two roads (streaming and polling, a restart) deliver it twice."""
+
+    __tablename__ = "inbound_post"
+
+    network: str = Field(sa_type=String(16), primary_key=True)
+    post_id: str = Field(sa_type=String(512), primary_key=True)
+    """A post's AT URI on Bluesky, a status id on Mastodon."""
+    author: str = Field(sa_type=String(512), index=True)
+    """The author's subject (DID, account URI), to throttle and to erase on request."""
+    received_at: datetime = _ts()
+
+
+class BotState(SQLModel, table=True):
+    """Small values a bot must keep across restarts: stream cursors, watermarks, sessions."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(sa_type=String(128), primary_key=True)
+    value: str = Field(sa_type=String(8000))
+    updated_at: datetime = _ts()

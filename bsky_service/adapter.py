@@ -1,0 +1,312 @@
+"""The Bluesky adapter: reads mentions and replies from notifications, answers in thread.
+
+- Sessions are reused across restarts (stored in the database): createSession is limited to
+  30 per 5 minutes and 300 a day per account.
+- Notifications are read newest first down to a persisted watermark (their ``indexedAt``);
+  the core drops repeats, so re-reading the watermark's own second is harmless.
+- A reply's record key is a TID derived from its outbound action: after a crash it is looked
+  up before being created again, so it is posted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from atproto import AsyncClient, SessionEvent, client_utils, models
+from atproto_client.exceptions import (
+    AtProtocolError,
+    BadRequestError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+)
+
+from bsky_service.tid import tid
+from shared import botstate
+from shared.db.models import Network
+from shared.errors import HqxError
+from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from atproto_client.client.session import Session as AtSession
+    from sqlalchemy.engine import Engine
+
+    from shared.db.models import OutboundAction
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_SEC = 2.0
+NOTIFICATIONS_PAGE = 100
+ADDRESSED_REASONS = ("mention", "reply")
+POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
+POST_MAX_GRAPHEMES = 300
+BOT_LABEL = "bot"
+RATE_LIMIT_FALLBACK_SEC = 60.0
+
+
+class BlueskyAdapter(Protocol):
+    """The bot's account on a PDS, driven through the atproto SDK's async client."""
+
+    network = Network.BLUESKY
+    direct_messages = False  # the chat service comes with the linking commands
+
+    def __init__(
+        self,
+        engine: Engine,
+        pds_url: str,
+        handle: str,
+        app_password: str,
+        poll_interval_sec: float = POLL_INTERVAL_SEC,
+    ) -> None:
+        self._engine = engine
+        self._pds_url = pds_url.rstrip("/")
+        self._handle = handle
+        self._password = app_password
+        self._poll_interval_sec = poll_interval_sec
+        self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
+        self._did: str | None = None
+
+    @property
+    def bot_handle(self) -> str:
+        return self._handle
+
+    @property
+    def did(self) -> str:
+        """The bot's DID (known once started)."""
+        if self._did is None:
+            raise HqxError("the Bluesky bot has not logged in yet")
+        return self._did
+
+    def _key(self, name: str) -> str:
+        return f"bluesky:{self._handle}:{name}"
+
+    async def start(self) -> None:
+        self._client.on_session_change(self._session_changed)
+        try:
+            await self._login()
+            await self._label_as_bot()
+        except RequestErrorBase as e:
+            raise HqxError(
+                f"Bluesky: cannot log in as {self._handle} at {self._pds_url}: {e}"
+            ) from e
+        log.info("Bluesky bot running as %s (%s)", self._handle, self._did)
+
+    async def _login(self) -> None:
+        saved = await asyncio.to_thread(botstate.load, self._engine, self._key("session"))
+        if saved is not None:
+            try:
+                await self._client.login(session_string=saved, fetch_bsky_profile=False)
+                self._did = (await self._client.com.atproto.server.get_session()).did
+                return
+            except AtProtocolError:
+                log.info("the saved Bluesky session is no longer valid; logging in again")
+        await self._client.login(self._handle, self._password, fetch_bsky_profile=False)
+        self._did = (await self._client.com.atproto.server.get_session()).did
+
+    async def _session_changed(self, event: SessionEvent, session: AtSession) -> None:
+        if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
+            await asyncio.to_thread(
+                botstate.save, self._engine, self._key("session"), session.encode()
+            )
+
+    async def _label_as_bot(self) -> None:
+        """Self-label the profile ``bot``, as Bluesky's bot guidelines ask; keep the rest."""
+        try:
+            current = await self._client.com.atproto.repo.get_record(
+                {"repo": self.did, "collection": PROFILE, "rkey": "self"}
+            )
+            profile: dict[str, Any] = _as_dict(current.value)
+            swap: str | None = current.cid
+        except BadRequestError:  # RecordNotFound: the account has no profile yet
+            profile = {"$type": PROFILE, "displayName": "HelloQuitteX"}
+            swap = None
+        labels = profile.get("labels") or {}
+        values = [v.get("val") for v in labels.get("values", [])]
+        if BOT_LABEL in values:
+            return
+        profile["labels"] = {
+            "$type": "com.atproto.label.defs#selfLabels",
+            "values": [*labels.get("values", []), {"val": BOT_LABEL}],
+        }
+        await self._client.com.atproto.repo.put_record(
+            {
+                "repo": self.did,
+                "collection": PROFILE,
+                "rkey": "self",
+                "record": profile,
+                "swapRecord": swap,
+            }
+        )
+
+    async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        while True:
+            await self.poll_once(receive)
+            await asyncio.sleep(self._poll_interval_sec)
+
+    async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
+        """Hand over every addressed notification newer than the watermark; return how many."""
+        seen_at = _iso(datetime.now(UTC))  # taken before fetching: nothing is marked unseen
+        key = self._key("notifications")
+        saved = await asyncio.to_thread(botstate.load, self._engine, key)
+        watermark = datetime.fromisoformat(saved) if saved else None
+        fresh = await self._notifications_since(watermark)
+        for notification in reversed(fresh):  # oldest first
+            post = self._incoming(notification)
+            if post is not None:
+                await receive(post)
+            await asyncio.to_thread(botstate.save, self._engine, key, notification.indexed_at)
+        if fresh:
+            await self._client.app.bsky.notification.update_seen({"seenAt": seen_at})
+        return len(fresh)
+
+    async def _notifications_since(
+        self, watermark: datetime | None
+    ) -> list[models.AppBskyNotificationListNotifications.Notification]:
+        fresh: list[models.AppBskyNotificationListNotifications.Notification] = []
+        cursor: str | None = None
+        while True:
+            page = await self._client.app.bsky.notification.list_notifications(
+                {"limit": NOTIFICATIONS_PAGE, "cursor": cursor, "reasons": list(ADDRESSED_REASONS)}
+            )
+            for notification in page.notifications:
+                if watermark is None and notification.is_read:
+                    return fresh  # first run: what the account had not seen yet
+                if watermark is not None and _parse(notification.indexed_at) < watermark:
+                    return fresh
+                fresh.append(notification)
+            if not page.cursor or not page.notifications:
+                return fresh
+            cursor = page.cursor
+
+    def _incoming(
+        self, notification: models.AppBskyNotificationListNotifications.Notification
+    ) -> IncomingPost | None:
+        record = notification.record
+        if notification.reason not in ADDRESSED_REASONS or not isinstance(
+            record, models.AppBskyFeedPost.Record
+        ):
+            return None
+        if notification.author.did == self.did:
+            return None
+        if notification.reason == "reply" and not self._answers_the_bot(record):
+            return None
+        root = record.reply.root if record.reply else None
+        return IncomingPost(
+            network=Network.BLUESKY,
+            post_id=notification.uri,
+            author=Author(subject=notification.author.did, handle=notification.author.handle),
+            text=_without_mention_of(record, self.did),
+            languages=tuple(record.langs or ()),
+            created_at=_parse(record.created_at),
+            reply_context={
+                "uri": notification.uri,
+                "cid": notification.cid,
+                "root_uri": root.uri if root else notification.uri,
+                "root_cid": root.cid if root else notification.cid,
+            },
+        )
+
+    def _answers_the_bot(self, record: models.AppBskyFeedPost.Record) -> bool:
+        """A reply addresses the bot only when its parent is the bot's own post."""
+        parent = record.reply.parent.uri if record.reply else ""
+        return parent.startswith(f"at://{self.did}/")
+
+    async def deliver(self, action: OutboundAction) -> Delivered:
+        if action.kind != "reply":
+            raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+        assert action.id is not None  # noqa: S101  (a stored action)
+        rkey = tid(action.created_at, action.id)
+        uri = f"at://{self.did}/{POST}/{rkey}"
+        try:
+            # A retry may follow a crash after the post was made: look before posting again.
+            if action.attempts > 1 and await self._exists(rkey):
+                return Delivered(uri)
+            await self._client.com.atproto.repo.create_record(
+                {"repo": self.did, "collection": POST, "rkey": rkey, "record": _reply(action)}
+            )
+        except RateLimitExceededError as e:
+            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+        except BadRequestError as e:
+            raise DeliveryError(f"Bluesky refused the reply: {e}", permanent=True) from e
+        except (NetworkError, RequestErrorBase) as e:
+            # The PDS answers 500 when the key exists: the post may have been made.
+            if await self._exists(rkey):
+                return Delivered(uri)
+            raise DeliveryError(f"Bluesky: {e}") from e
+        return Delivered(uri)
+
+    async def _exists(self, rkey: str) -> bool:
+        try:
+            await self._client.com.atproto.repo.get_record(
+                {"repo": self.did, "collection": POST, "rkey": rkey}
+            )
+        except BadRequestError:
+            return False
+        return True
+
+
+def _reply(action: OutboundAction) -> models.AppBskyFeedPost.Record:
+    """The reply record: a mention of the person, the text, and the thread references."""
+    payload = action.payload
+    to = payload["to_author"]
+    context = payload["context"]
+    mention = f"@{to['handle']}"
+    text = _fit(payload["text"], POST_MAX_GRAPHEMES - len(mention) - 1)
+    builder = client_utils.TextBuilder().mention(mention, to["subject"]).text(f" {text}")
+    return models.AppBskyFeedPost.Record(
+        text=builder.build_text(),
+        facets=builder.build_facets(),
+        langs=[payload["lang"]],
+        created_at=_iso(action.created_at),
+        reply=models.AppBskyFeedPost.ReplyRef(
+            root=models.ComAtprotoRepoStrongRef.Main(
+                uri=context["root_uri"], cid=context["root_cid"]
+            ),
+            parent=models.ComAtprotoRepoStrongRef.Main(uri=context["uri"], cid=context["cid"]),
+        ),
+    )
+
+
+def _fit(text: str, limit: int) -> str:
+    # Code points stand in for graphemes: our texts hold no combining sequences.
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _without_mention_of(record: models.AppBskyFeedPost.Record, did: str) -> str:
+    """The post's text with the bot's mention facets cut out (facets index UTF-8 bytes)."""
+    data = record.text.encode()
+    spans = sorted(
+        (facet.index.byte_start, facet.index.byte_end)
+        for facet in record.facets or []
+        if any(getattr(feature, "did", None) == did for feature in facet.features)
+    )
+    kept, position = bytearray(), 0
+    for start, end in spans:
+        kept += data[position:start]
+        position = max(position, end)
+    kept += data[position:]
+    return " ".join(kept.decode(errors="replace").split())
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    dumped: dict[str, Any] = value.model_dump(by_alias=True, exclude_none=True)
+    return dumped
+
+
+def _parse(moment: str) -> datetime:
+    parsed = datetime.fromisoformat(moment)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

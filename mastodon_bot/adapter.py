@@ -1,0 +1,227 @@
+"""The Mastodon adapter: mentions and direct statuses from notifications, answers in thread.
+
+Mastodon.py is synchronous (requests), so every call runs in a worker thread. It is built with
+``version_check_mode="none"``: servers that report their own version (GoToSocial, Takahe)
+would otherwise be refused, and ``instance()`` is never called (against such a server
+Mastodon.py's ``instance()`` recurses without end); ``instance_v2()``/``instance_v1()`` are.
+Replies carry an Idempotency-Key, which Mastodon keeps for an hour; an older interrupted send
+is looked up among the bot's own statuses before being sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from mastodon_bot.text import html_to_text
+from shared import botstate
+from shared.db.models import Network
+from shared.errors import HqxError
+from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.engine import Engine
+
+    from shared.db.models import OutboundAction
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_SEC = 2.0
+PAGE_LIMIT = 40
+REQUEST_TIMEOUT_SEC = 30.0
+DEFAULT_MAX_CHARACTERS = 500
+# Mastodon keeps an Idempotency-Key for one hour; past that, look before resending.
+IDEMPOTENCY_KEPT = timedelta(minutes=55)
+# On its very first run the bot answers only what reached it this long before it started.
+FIRST_RUN_LOOKBACK = timedelta(hours=1)
+RATE_LIMIT_FALLBACK_SEC = 300.0
+
+
+class MastodonAdapter(Protocol):
+    """The bot's account on a Mastodon-API server."""
+
+    network = Network.MASTODON
+
+    def __init__(
+        self,
+        engine: Engine,
+        api_base_url: str,
+        access_token: str,
+        poll_interval_sec: float = POLL_INTERVAL_SEC,
+    ) -> None:
+        self._engine = engine
+        self._base_url = api_base_url.rstrip("/")
+        self._poll_interval_sec = poll_interval_sec
+        self._api = Mastodon(
+            access_token=access_token,
+            api_base_url=self._base_url,
+            version_check_mode="none",
+            ratelimit_method="throw",
+            request_timeout=REQUEST_TIMEOUT_SEC,
+        )
+        self._me: Any = None
+        self._domain = ""
+        self._max_characters = DEFAULT_MAX_CHARACTERS
+        self._started_at = datetime.now(UTC)
+
+    @property
+    def bot_handle(self) -> str:
+        return f"{self._me.username}@{self._domain}" if self._me else ""
+
+    @property
+    def account_id(self) -> str:
+        """The bot's account id on its server (known once started)."""
+        if self._me is None:
+            raise HqxError("the Mastodon bot has not started yet")
+        return str(self._me.id)
+
+    async def start(self) -> None:
+        try:
+            self._me = await asyncio.to_thread(self._api.account_verify_credentials)
+            await self._read_instance()
+            if not self._me.bot:
+                self._me = await asyncio.to_thread(self._api.account_update_credentials, bot=True)
+        except MastodonUnauthorizedError as e:
+            raise HqxError(f"Mastodon: the access token is refused by {self._base_url}") from e
+        except MastodonError as e:
+            raise HqxError(f"Mastodon: cannot start the bot at {self._base_url}: {e}") from e
+        log.info("Mastodon bot running as @%s", self.bot_handle)
+
+    async def _read_instance(self) -> None:
+        try:
+            instance = await asyncio.to_thread(self._api.instance_v2)
+            self._domain = str(instance.domain)
+            statuses = instance.configuration.statuses
+        except (MastodonNotFoundError, MastodonAPIError, AttributeError, KeyError):
+            instance = await asyncio.to_thread(self._api.instance_v1)  # servers without v2
+            self._domain = str(instance.uri).removeprefix("https://").removeprefix("http://")
+            statuses = (instance.get("configuration") or {}).get("statuses") or {}
+        self._max_characters = int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS)
+
+    async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        while True:
+            await self.poll_once(receive)
+            await asyncio.sleep(self._poll_interval_sec)
+
+    async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
+        """Hand over every mention newer than the persisted watermark; return how many."""
+        key = f"mastodon:{self._base_url}:{self.account_id}:notifications"
+        watermark = await asyncio.to_thread(botstate.load, self._engine, key)
+        handled = 0
+        while True:
+            page = await asyncio.to_thread(
+                self._api.notifications, types=["mention"], min_id=watermark, limit=PAGE_LIMIT
+            )
+            if watermark is None:  # first run: only what arrived just before the start
+                limit = self._started_at - FIRST_RUN_LOOKBACK
+                page = [n for n in page if _aware(n.created_at) >= limit]
+            for notification in sorted(page, key=lambda n: int(n.id)):
+                post = self._incoming(notification)
+                if post is not None:
+                    await receive(post)
+                    handled += 1
+                watermark = str(notification.id)
+                await asyncio.to_thread(botstate.save, self._engine, key, watermark)
+            if len(page) < PAGE_LIMIT:
+                return handled
+
+    def _incoming(self, notification: Any) -> IncomingPost | None:
+        status = notification.get("status")
+        if notification.type != "mention" or status is None:
+            return None
+        account = status.account
+        if str(account.id) == self.account_id:
+            return None
+        return IncomingPost(
+            network=Network.MASTODON,
+            post_id=str(status.id),
+            author=Author(
+                subject=str(account.get("uri") or account.url), handle=self._full_acct(account.acct)
+            ),
+            text=self._without_own_mention(html_to_text(status.content)),
+            languages=(status.language,) if status.get("language") else (),
+            direct=status.visibility == "direct",
+            created_at=_aware(status.created_at),
+            reply_context={"status_id": str(status.id), "visibility": status.visibility},
+        )
+
+    def _full_acct(self, acct: str) -> str:
+        """``user@domain`` whether the server wrote the domain for local accounts or not."""
+        return acct if "@" in acct else f"{acct}@{self._domain}"
+
+    def _without_own_mention(self, text: str) -> str:
+        own = re.compile(
+            rf"(?<![\w@])@{re.escape(self._me.username)}(@{re.escape(self._domain)})?(?![\w@])",
+            re.IGNORECASE,
+        )
+        return " ".join(own.sub(" ", text).split())
+
+    async def deliver(self, action: OutboundAction) -> Delivered:
+        if action.kind != "reply":
+            raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
+        payload = action.payload
+        reply_to = payload["context"]["status_id"]
+        try:
+            if action.attempts > 1 and _aware(action.created_at) < _now() - IDEMPOTENCY_KEPT:
+                earlier = await asyncio.to_thread(self._sent_reply_to, reply_to)
+                if earlier is not None:
+                    return Delivered(earlier)
+            status = await asyncio.to_thread(
+                self._api.status_post,
+                self._reply_text(payload),
+                in_reply_to_id=reply_to,
+                visibility="direct" if payload["direct"] else "unlisted",
+                language=payload["lang"],
+                idempotency_key=action.idempotency_key,
+            )
+        except MastodonRatelimitError as e:
+            reset = self._api.ratelimit_reset
+            retry_at = (
+                datetime.fromtimestamp(reset, UTC)
+                if reset
+                else _now() + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            )
+            raise DeliveryError(f"Mastodon rate limit until {retry_at}", retry_at=retry_at) from e
+        except (MastodonNetworkError, MastodonServerError) as e:
+            raise DeliveryError(f"Mastodon: {e}") from e
+        except MastodonAPIError as e:  # 4xx: the status is refused as it is
+            raise DeliveryError(f"Mastodon refused the reply: {e}", permanent=True) from e
+        return Delivered(str(status.uri))
+
+    def _reply_text(self, payload: dict[str, Any]) -> str:
+        mention = f"@{payload['to_author']['handle']}"
+        room = self._max_characters - len(mention) - 1
+        text = str(payload["text"])
+        if len(text) > room:
+            text = text[: room - 1].rstrip() + "…"
+        return f"{mention} {text}"
+
+    def _sent_reply_to(self, status_id: str) -> str | None:
+        for status in self._api.account_statuses(self.account_id, limit=PAGE_LIMIT):
+            if str(status.in_reply_to_id) == status_id:
+                return str(status.uri)
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

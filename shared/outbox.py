@@ -1,0 +1,125 @@
+"""The outbox: every message, record or follow is recorded before it is sent.
+
+An action moves pending -> sending -> done. It is marked ``sending`` in its own commit before
+the network is called, so a crash leaves it ``sending``; at the next start :func:`recover`
+puts it back to ``pending`` and the adapter, whose delivery is idempotent for one action
+(see :meth:`shared.protocol.Protocol.deliver`), sends it at most once. The unique idempotency
+key makes queuing the same action twice a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from shared.db.models import ActionStatus, OutboundAction, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY_SEC = 5.0
+LAST_ERROR_MAX_CHARS = 2000
+
+
+def queue(
+    session: Session,
+    *,
+    key: str,
+    network: str,
+    kind: str,
+    payload: dict[str, Any],
+    person_id: int | None = None,
+) -> bool:
+    """Add an action in the caller's transaction; ``False`` if ``key`` was queued before."""
+    action = OutboundAction(
+        idempotency_key=key, network=network, kind=kind, payload=payload, person_id=person_id
+    )
+    try:
+        with session.begin_nested():
+            session.add(action)
+    except IntegrityError:
+        return False
+    return True
+
+
+def recover(engine: Engine) -> int:
+    """At start-up: actions a crash left ``sending`` become ``pending`` again; return how many."""
+    with Session(engine) as session, session.begin():
+        result = session.execute(
+            update(OutboundAction)
+            .where(col(OutboundAction.status) == ActionStatus.SENDING)
+            .values(status=ActionStatus.PENDING, updated_at=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
+    """Pending actions of ``network`` whose time has come, oldest first."""
+    with Session(engine) as session:
+        statement = (
+            select(OutboundAction)
+            .where(
+                OutboundAction.network == network,
+                OutboundAction.status == ActionStatus.PENDING,
+                col(OutboundAction.not_before) <= utcnow(),
+            )
+            .order_by(col(OutboundAction.id))
+            .limit(limit)
+        )
+        return list(session.exec(statement))
+
+
+def mark_sending(engine: Engine, action_id: int) -> OutboundAction:
+    """Record that a send starts (committed before the network is called)."""
+    return _change(engine, action_id, status=ActionStatus.SENDING, attempts_delta=1)
+
+
+def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
+    """Record where the action landed."""
+    return _change(
+        engine, action_id, status=ActionStatus.DONE, remote_ref=remote_ref, last_error=None
+    )
+
+
+def mark_retry(
+    engine: Engine, action_id: int, error: str, retry_at: datetime | None
+) -> OutboundAction:
+    """Put the action back for later: at ``retry_at`` (a rate limit's reset), else after an
+    exponential backoff; after :data:`MAX_ATTEMPTS` it fails for good."""
+    with Session(engine) as session:
+        attempts = session.get_one(OutboundAction, action_id).attempts
+    if attempts >= MAX_ATTEMPTS:
+        return mark_failed(engine, action_id, f"gave up after {attempts} attempts: {error}")
+    backoff = timedelta(seconds=FIRST_RETRY_SEC * 2 ** max(attempts - 1, 0))
+    return _change(
+        engine,
+        action_id,
+        status=ActionStatus.PENDING,
+        last_error=error[:LAST_ERROR_MAX_CHARS],
+        not_before=retry_at or utcnow() + backoff,
+    )
+
+
+def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
+    """Record that the action will not be sent (trying again cannot help)."""
+    return _change(
+        engine, action_id, status=ActionStatus.FAILED, last_error=error[:LAST_ERROR_MAX_CHARS]
+    )
+
+
+def _change(
+    engine: Engine, action_id: int, *, attempts_delta: int = 0, **values: Any
+) -> OutboundAction:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        action = session.get_one(OutboundAction, action_id)
+        for name, value in values.items():
+            setattr(action, name, value)
+        action.attempts += attempts_delta
+        action.updated_at = utcnow()
+        session.add(action)
+    return action

@@ -1,0 +1,109 @@
+"""What the core knows of a network: posts that reach the bot, and the adapter that sends.
+
+Each network has one adapter (``bsky_service.adapter``, ``mastodon_bot.adapter``) behind
+:class:`Protocol`; the core (:mod:`shared.service`) never imports a network's library.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import datetime
+
+    from shared.db.models import Network, OutboundAction
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a post, as the network's server reports it (never as the text claims)."""
+
+    subject: str
+    """The stable id: a DID on Bluesky, the account URI on Mastodon."""
+    handle: str
+    """What people type: ``alice.bsky.social``, or ``alice@example.social`` on Mastodon."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingPost:
+    """A post that addresses the bot: a mention, a reply to it, or a direct message."""
+
+    network: Network
+    post_id: str
+    """The network's id of the post: an AT URI, a Mastodon status id."""
+    author: Author
+    text: str
+    """The text without the bot's own mention."""
+    languages: tuple[str, ...] = ()
+    """What the post declares (``langs`` on Bluesky, ``language`` on Mastodon)."""
+    direct: bool = False
+    """A direct message: the answer goes back privately."""
+    created_at: datetime | None = None
+    reply_context: dict[str, Any] = field(default_factory=dict)
+    """What the adapter needs to answer in place (reply references, conversation id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Where an outbound action landed: the network's reference of what it created."""
+
+    remote_ref: str
+
+
+class DeliveryError(HqxError):
+    """An action was not delivered. It is tried again at :attr:`retry_at` (a rate limit's
+    reset), or after the outbox's backoff, unless :attr:`permanent` says retrying cannot help."""
+
+    def __init__(
+        self, message: str, *, retry_at: datetime | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+        self.permanent = permanent
+
+
+class Protocol(ABC):
+    """One network's adapter: it receives posts addressed to the bot and delivers actions.
+
+    Capabilities are class attributes so that the core can ask without a network call.
+    """
+
+    network: ClassVar[Network]
+    direct_messages: ClassVar[bool] = True
+    """Whether the bot can answer by direct message on this network."""
+
+    @property
+    @abstractmethod
+    def bot_handle(self) -> str:
+        """The bot's own handle on this network, as people mention it."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Log in and announce the account as a bot. Raises :class:`HqxError` on failure."""
+
+    @abstractmethod
+    async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        """Hand every post addressed to the bot to ``receive``, oldest first, until cancelled.
+
+        A post may be handed over again after a restart; the core drops repeats.
+        """
+
+    @abstractmethod
+    async def deliver(self, action: OutboundAction) -> Delivered:
+        """Send one outbound action.
+
+        Must be idempotent for the same action: a second call after a crash between sending
+        and recording must not send it twice (adapters use the network's own idempotency:
+        a deterministic record key, an Idempotency-Key header, or a lookup of what was sent).
+
+        Raises:
+            DeliveryError: it was not sent; see its ``retry_at`` and ``permanent``.
+        """
+
+    async def close(self) -> None:  # noqa: B027  (optional hook: most adapters hold nothing)
+        """Release connections; the default has none."""
