@@ -1,7 +1,7 @@
 """The outbox: every message, record or follow is recorded before it is sent.
 
-An action moves pending -> sending -> done. It is marked ``sending`` in its own commit before
-the network is called, so a crash leaves it ``sending``; at the next start :func:`recover`
+An action moves pending -> sending -> done. It is claimed (marked ``sending``, only if it is
+still pending) in its own commit before the network is called, so a crash leaves it ``sending``; at the next start :func:`recover`
 puts it back to ``pending`` and the adapter, whose delivery is idempotent for one action
 (see :meth:`shared.protocol.Protocol.deliver`), sends it at most once. The unique idempotency
 key makes queuing the same action twice a no-op.
@@ -74,9 +74,25 @@ def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
         return list(session.exec(statement))
 
 
-def mark_sending(engine: Engine, action_id: int) -> OutboundAction:
-    """Record that a send starts (committed before the network is called)."""
-    return _change(engine, action_id, status=ActionStatus.SENDING, attempts_delta=1)
+def claim(engine: Engine, action_id: int) -> OutboundAction | None:
+    """Record that a send starts (committed before the network is called), if the action is
+    still pending; ``None`` when another delivery (task or process) claimed it first."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        claimed = session.execute(
+            update(OutboundAction)
+            .where(
+                col(OutboundAction.id) == action_id,
+                col(OutboundAction.status) == ActionStatus.PENDING,
+            )
+            .values(
+                status=ActionStatus.SENDING,
+                attempts=OutboundAction.attempts + 1,
+                updated_at=utcnow(),
+            )
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get_one(OutboundAction, action_id)
 
 
 def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
@@ -112,14 +128,11 @@ def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
     )
 
 
-def _change(
-    engine: Engine, action_id: int, *, attempts_delta: int = 0, **values: Any
-) -> OutboundAction:
+def _change(engine: Engine, action_id: int, **values: Any) -> OutboundAction:
     with Session(engine, expire_on_commit=False) as session, session.begin():
         action = session.get_one(OutboundAction, action_id)
         for name, value in values.items():
             setattr(action, name, value)
-        action.attempts += attempts_delta
         action.updated_at = utcnow()
         session.add(action)
     return action

@@ -54,6 +54,7 @@ class Service:
         self._delivery_interval_sec = delivery_interval_sec
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._delivering = asyncio.Lock()
 
     @property
     def adapters(self) -> list[Protocol]:
@@ -146,17 +147,20 @@ class Service:
     async def deliver_due(self) -> int:
         """Deliver every due action once; return how many were delivered."""
         delivered = 0
-        for network, adapter in self._adapters.items():
-            for action in await asyncio.to_thread(outbox.due, self._engine, network):
-                delivered += await self._deliver(adapter, action)
+        async with self._delivering:  # one pass at a time; the claim guards other processes
+            for network, adapter in self._adapters.items():
+                for action in await asyncio.to_thread(outbox.due, self._engine, network):
+                    delivered += await self._deliver(adapter, action)
         return delivered
 
     async def _deliver(self, adapter: Protocol, action: OutboundAction) -> int:
         assert action.id is not None  # noqa: S101  (a stored action)
         action_id = action.id
-        action = await asyncio.to_thread(outbox.mark_sending, self._engine, action_id)
+        claimed = await asyncio.to_thread(outbox.claim, self._engine, action_id)
+        if claimed is None:
+            return 0
         try:
-            delivered = await adapter.deliver(action)
+            delivered = await adapter.deliver(claimed)
         except DeliveryError as e:
             if e.permanent:
                 log.warning("%s %s failed: %s", action.network, action.idempotency_key, e)

@@ -1,0 +1,52 @@
+"""A fake network adapter that records what the core asks of it (bridgy-fed's testutil way)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from shared.db.models import Network
+from shared.protocol import Delivered, DeliveryError, IncomingPost, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from shared.db.models import OutboundAction
+
+
+class FakeAdapter(Protocol):
+    """Delivers into :attr:`sent` (one entry per distinct action, as an idempotent network
+    would); :attr:`failures` are raised, one per delivery, before anything is sent."""
+
+    network: ClassVar[Network] = Network.MASTODON
+
+    def __init__(self) -> None:
+        self.sent: dict[str, OutboundAction] = {}
+        self.deliveries: list[str] = []
+        self.failures: list[Exception] = []
+        self.inbox: asyncio.Queue[IncomingPost] = asyncio.Queue()
+        self.started = self.closed = False
+
+    @property
+    def bot_handle(self) -> str:
+        return "helloquittex@fake.test"
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        while True:
+            await receive(await self.inbox.get())
+
+    async def deliver(self, action: OutboundAction) -> Delivered:
+        self.deliveries.append(action.idempotency_key)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.setdefault(action.idempotency_key, action)
+        return Delivered(f"fake:{action.idempotency_key}")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+__all__ = ["DeliveryError", "FakeAdapter"]

@@ -1,0 +1,77 @@
+"""Commands in French and English: the language of the answer, help, and unknown text."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.commands import CommandRegistry, default_registry
+from shared.db.models import Network
+from shared.messages import Lang, answer_language
+from shared.protocol import Author, IncomingPost
+
+
+def post(text: str, languages: tuple[str, ...] = ()) -> IncomingPost:
+    return IncomingPost(
+        network=Network.BLUESKY,
+        post_id="at://did:plc:alice/app.bsky.feed.post/1",
+        author=Author("did:plc:alice", "alice.test"),
+        text=text,
+        languages=languages,
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "text", "expected"),
+    [
+        (["fr"], "help", Lang.FR),
+        (["fr-FR"], "help", Lang.FR),
+        (["en"], "bonjour", Lang.EN),
+        (["de", "fr"], "hallo", Lang.FR),  # the first declared language we speak
+        (["de"], "hallo", Lang.EN),
+        ([], "Bonjour, je voudrais de l'aide", Lang.FR),  # nothing declared: the words tell
+        ([], "What is this?", Lang.EN),
+    ],
+)
+def test_the_answer_is_in_the_language_of_the_post(
+    declared: list[str], text: str, expected: Lang
+) -> None:
+    assert answer_language(declared, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "languages", "start"),
+    [
+        ("aide", ("fr",), "Bonjour ! Je suis HelloQuitteX"),
+        ("AIDE !", (), "Bonjour ! Je suis HelloQuitteX"),
+        ("help", ("en",), "Hello! I'm HelloQuitteX"),
+        ("Bonjour ! Vous pouvez m'aider ?", ("fr",), "Bonjour ! Je suis HelloQuitteX"),
+        ("hi there", ("en",), "Hello! I'm HelloQuitteX"),
+        ("", ("en",), "Hello! I'm HelloQuitteX"),
+    ],
+)
+def test_help_and_greetings_get_the_help(text: str, languages: tuple[str, ...], start: str) -> None:
+    answer = default_registry().answer(post(text, languages), session=None)  # type: ignore[arg-type]
+    assert answer.text.startswith(start)
+    assert ("aide (ce message)" if answer.lang is Lang.FR else "help (this message)") in answer.text
+
+
+def test_unknown_text_gets_a_short_help_never_silence() -> None:
+    answer = default_registry().answer(post("what is this", ("en",)), session=None)  # type: ignore[arg-type]
+    assert answer.text.startswith("I didn't understand “what is this”. Hello! I'm HelloQuitteX")
+    french = default_registry().answer(post("quoi donc", ("fr",)), session=None)  # type: ignore[arg-type]
+    assert french.text.startswith("Je n'ai pas compris « quoi donc ». Bonjour !")
+
+
+def test_long_unknown_text_is_shown_cut() -> None:
+    answer = default_registry().answer(post("blah " * 50, ("en",)), session=None)  # type: ignore[arg-type]
+    quoted = answer.text.split("“")[1].split("”")[0]
+    assert len(quoted) == 40
+    assert quoted.endswith("…")
+    assert len(answer.text) < 300, "an answer must fit in one Bluesky post"
+
+
+def test_a_command_word_cannot_be_registered_twice() -> None:
+    registry = CommandRegistry()
+    registry.register("help", fr=("aide",), en=("help",))(lambda _c: "")
+    with pytest.raises(ValueError, match="'Aide' is registered twice"):
+        registry.register("other", fr=("Aide",), en=("other",))(lambda _c: "")

@@ -1,0 +1,223 @@
+"""The core service, through a recording fake adapter, on SQLite and PostgreSQL: each post is
+answered once, sends survive crashes and are never repeated, failures wait or give up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlmodel import Session, select
+
+from shared import outbox, service
+from shared.commands import CommandRegistry, default_registry
+from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
+from shared.protocol import Author, DeliveryError, IncomingPost
+from shared.service import Service
+from tests.fakes import FakeAdapter
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+KEY = "reply:mastodon:111"
+
+
+def post(text: str = "aide", post_id: str = "111", languages: tuple[str, ...] = ("fr",)):
+    return IncomingPost(
+        network=Network.MASTODON,
+        post_id=post_id,
+        author=Author("https://fake.test/users/alice", "alice@fake.test"),
+        text=text,
+        languages=languages,
+        reply_context={"status_id": post_id, "visibility": "public"},
+    )
+
+
+def actions(engine: Engine) -> list[OutboundAction]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboundAction)))
+
+
+def make_due(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        for action in session.exec(select(OutboundAction)):
+            action.not_before = datetime.now(UTC) - timedelta(seconds=1)
+            session.add(action)
+
+
+def test_a_post_is_answered_once_however_often_it_arrives(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        for _ in range(3):  # streaming, polling and a restart all deliver it
+            await core.receive(post())
+            await core.deliver_due()
+
+    asyncio.run(scenario())
+    assert adapter.deliveries == [KEY]
+    payload = adapter.sent[KEY].payload
+    assert payload["lang"] == "fr"
+    assert payload["text"].startswith("Bonjour ! Je suis HelloQuitteX")
+    assert payload["to_author"] == {
+        "subject": "https://fake.test/users/alice",
+        "handle": "alice@fake.test",
+    }
+    [action] = actions(engine)
+    assert (action.status, action.remote_ref, action.attempts) == ("done", f"fake:{KEY}", 1)
+    with Session(engine) as session:
+        assert len(list(session.exec(select(InboundPost)))) == 1
+
+
+def test_an_interrupted_send_is_completed_once_after_a_restart(engine: Engine) -> None:
+    first = Service(engine, [FakeAdapter()], default_registry())
+    asyncio.run(first.receive(post()))
+    [queued] = actions(engine)
+    assert queued.id is not None
+    assert outbox.claim(engine, queued.id) is not None  # the process dies here, mid-send
+    assert outbox.claim(engine, queued.id) is None, "a claimed action is not claimed twice"
+
+    adapter = FakeAdapter()
+    second = Service(engine, [adapter], default_registry())
+
+    async def restart() -> None:
+        await second.start()
+        await second.deliver_due()
+        await second.stop()
+
+    asyncio.run(restart())
+    assert adapter.deliveries == [KEY]
+    assert adapter.sent[KEY].attempts == 2, "the adapter is told it is a retry"
+    [action] = actions(engine)
+    assert action.status == ActionStatus.DONE
+    assert adapter.started and adapter.closed
+
+
+def test_a_rate_limit_waits_for_its_reset(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    reset = datetime.now(UTC) + timedelta(hours=1)
+    adapter.failures = [DeliveryError("429 Too Many Requests", retry_at=reset)]
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        await core.receive(post())
+        await core.deliver_due()
+        await core.deliver_due()  # not due yet: nothing is tried
+
+    asyncio.run(scenario())
+    [action] = actions(engine)
+    assert action.status == ActionStatus.PENDING
+    assert action.last_error == "429 Too Many Requests"
+    assert abs(action.not_before.replace(tzinfo=UTC) - reset) < timedelta(seconds=1)
+    assert adapter.deliveries == [KEY]
+
+    make_due(engine)
+    asyncio.run(core.deliver_due())
+    assert list(adapter.sent) == [KEY]
+    assert actions(engine)[0].status == ActionStatus.DONE
+
+
+def test_a_refused_action_is_not_retried(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    adapter.failures = [DeliveryError("422 text too long", permanent=True)]
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        await core.receive(post())
+        await core.deliver_due()
+        make_due(engine)
+        await core.deliver_due()
+
+    asyncio.run(scenario())
+    [action] = actions(engine)
+    assert (action.status, action.last_error) == ("failed", "422 text too long")
+    assert adapter.deliveries == [KEY]
+
+
+def test_transient_failures_back_off_then_give_up(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    adapter.failures = [DeliveryError("502 Bad Gateway")] * outbox.MAX_ATTEMPTS
+    core = Service(engine, [adapter], default_registry())
+    asyncio.run(core.receive(post()))
+    waits = []
+    for _ in range(outbox.MAX_ATTEMPTS):
+        make_due(engine)
+        before = datetime.now(UTC)
+        asyncio.run(core.deliver_due())
+        waits.append(actions(engine)[0].not_before.replace(tzinfo=UTC) - before)
+    [action] = actions(engine)
+    assert action.status == ActionStatus.FAILED
+    assert action.last_error == f"gave up after {outbox.MAX_ATTEMPTS} attempts: 502 Bad Gateway"
+    assert waits[0] < waits[1] < waits[2], "each retry waits longer"
+    assert adapter.sent == {}
+
+
+def test_an_unexpected_error_is_retried_later(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    adapter.failures = [RuntimeError("the adapter has a bug")]
+    core = Service(engine, [adapter], default_registry())
+    asyncio.run(core.receive(post()))
+    asyncio.run(core.deliver_due())
+    [action] = actions(engine)
+    assert action.status == ActionStatus.PENDING
+    assert "the adapter has a bug" in (action.last_error or "")
+
+
+def test_a_failing_command_loses_nothing(engine: Engine) -> None:
+    broken = CommandRegistry()
+
+    @broken.register("help", fr=("aide",), en=("help",))
+    def _fail(_context: object) -> str:
+        raise RuntimeError("bug in a command")
+
+    with pytest.raises(RuntimeError, match="bug in a command"):
+        asyncio.run(Service(engine, [FakeAdapter()], broken).receive(post()))
+    assert actions(engine) == []
+    with Session(engine) as session:
+        assert list(session.exec(select(InboundPost))) == [], "the post can be handled again"
+
+    adapter = FakeAdapter()
+    fixed = Service(engine, [adapter], default_registry())
+
+    async def again() -> None:
+        await fixed.receive(post())
+        await fixed.deliver_due()
+
+    asyncio.run(again())
+    assert list(adapter.sent) == [KEY]
+
+
+def test_the_running_service_answers_and_survives_a_crashing_receiver(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "RESTART_FIRST_SEC", 0.01)
+    adapter = FakeAdapter()
+    crashes = [RuntimeError("stream broke")]
+    receive_forever = adapter.receive_forever
+
+    async def flaky(receive):  # type: ignore[no-untyped-def]
+        if crashes:
+            raise crashes.pop()
+        await receive_forever(receive)
+
+    adapter.receive_forever = flaky  # type: ignore[method-assign]
+    core = Service(engine, [adapter], default_registry(), delivery_interval_sec=3600)
+
+    async def scenario() -> None:
+        await core.start()
+        try:
+            adapter.inbox.put_nowait(post("help", "222", ("en",)))
+            for _ in range(200):
+                if adapter.sent:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await core.stop()
+
+    asyncio.run(scenario())
+    assert crashes == [], "the receiver crashed once"
+    # Delivered right away (the interval is an hour): queuing wakes the delivery job.
+    assert list(adapter.sent) == ["reply:mastodon:222"]
+    assert adapter.sent["reply:mastodon:222"].payload["text"].startswith("Hello! I'm")
+    assert adapter.closed
