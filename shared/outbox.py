@@ -1,9 +1,10 @@
 """The outbox: every message, record or follow is recorded before it is sent.
 
 An action moves pending -> sending -> done. It is claimed (marked ``sending``, only if it is
-still pending) in its own commit before the network is called, so a crash leaves it ``sending``; at the next start :func:`recover`
-puts it back to ``pending`` and the adapter, whose delivery is idempotent for one action
-(see :meth:`shared.protocol.Protocol.deliver`), sends it at most once. The unique idempotency
+still pending) in its own commit before the network is called, so a crash leaves it
+``sending``; at the next start :func:`recover` puts it back to ``pending`` and the adapter,
+whose delivery is idempotent for one action (see :meth:`shared.protocol.Protocol.deliver`),
+sends it at most once. The unique idempotency
 key makes queuing the same action twice a no-op.
 """
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from shared.cli import main
 from shared.db.migrate import MIGRATIONS_DIR
+from tests.archives import OWNER, OWNER_ID, make_archive
 
 MIGRATIONS = MIGRATIONS_DIR / "versions"
-from tests.archives import OWNER, OWNER_ID, make_archive
 
 if TYPE_CHECKING:
     import pytest
