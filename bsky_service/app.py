@@ -56,7 +56,12 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
         )
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:
         adapters.append(
-            MastodonAdapter(engine, settings.mastodon_api_base_url, settings.mastodon_access_token)
+            MastodonAdapter(
+                engine,
+                settings.mastodon_api_base_url,
+                settings.mastodon_access_token,
+                poll_interval_sec=settings.mastodon_poll_sec,
+            )
         )
     return adapters
 

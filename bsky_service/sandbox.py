@@ -172,6 +172,7 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         bsky_app_password=PASSWORD,
         mastodon_api_base_url=url,
         mastodon_access_token=bot_mastodon.account.token,
+        mastodon_poll_sec=1.0,  # a local server: no budget to spare
     )
     await asyncio.to_thread(_create_database, settings.database_url)
     transcript.line("Starting the service (both bots, the scheduler, the web portal) on SQLite…")

@@ -34,6 +34,7 @@ DEFAULT_ARCHIVE_MAX_BYTES = 16 * 1024**3
 DEFAULT_ARCHIVE_MAX_MEMBERS = 500_000
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
+DEFAULT_MASTODON_POLL_SEC = 10.0
 
 _HANDLE_RE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -67,6 +68,7 @@ class Settings:
     bsky_app_password: str | None = field(default=None, repr=False)
     mastodon_api_base_url: str | None = None
     mastodon_access_token: str | None = field(default=None, repr=False)
+    mastodon_poll_sec: float = DEFAULT_MASTODON_POLL_SEC
     archive_limits: ArchiveLimits = ArchiveLimits()
 
     @classmethod
@@ -94,6 +96,7 @@ class Settings:
             bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
+            mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
             archive_limits=ArchiveLimits(
                 max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
                 max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),

@@ -74,6 +74,9 @@ def test_every_variable_is_read() -> None:
             "HQX_CUTOVER_AT: 'next tuesday' is not an ISO 8601 date-time",
         ),
         ("HQX_SECRET_KEY", "short", "HQX_SECRET_KEY: must be at least 32 characters, got 5"),
+        ("HQX_HTTP_PORT", "70000", "HQX_HTTP_PORT: '70000' is not a TCP port (1-65535)"),
+        ("HQX_HTTP_PORT", "web", "HQX_HTTP_PORT: 'web' is not a whole number"),
+        ("HQX_MASTODON_POLL_SEC", "0", "HQX_MASTODON_POLL_SEC: '0' must be positive"),
         ("HQX_DATABASE_URL", "mysql://x/y", "HQX_DATABASE_URL: 'mysql://x/y': only sqlite:///PATH"),
         (
             "HQX_DATABASE_URL",

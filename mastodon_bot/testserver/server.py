@@ -100,6 +100,10 @@ class MastodonTestServer:
         self.notifications: list[Notification] = []
         self._idempotency: dict[tuple[str, str], str] = {}
         self._streams: dict[str, list[asyncio.Queue[tuple[str, Any]]]] = {}
+        self.refuse_statuses: int = 0
+        """How many next status posts to refuse with 429 Too Many Requests."""
+        self.rate_limit_reset: datetime = datetime.now(UTC)
+        """The reset time a 429 reports (X-RateLimit-Reset)."""
         self.follows: dict[tuple[str, str], str] = {}
         """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
 
@@ -238,6 +242,18 @@ class MastodonTestServer:
 
     async def _post_status(self, request: web.Request) -> web.Response:
         account = self._caller(request)
+        if self.refuse_statuses > 0:
+            self.refuse_statuses -= 1
+            # As Mastodon's rack-attack throttle answers: 429 with the window's headers.
+            raise web.HTTPTooManyRequests(
+                text='{"error":"Too many requests"}',
+                content_type="application/json",
+                headers={
+                    "X-RateLimit-Limit": "300",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": _iso(self.rate_limit_reset),
+                },
+            )
         key = request.headers.get("idempotency-key")
         if key and (account.id, key) in self._idempotency:
             return web.json_response(self.status(self.statuses[self._idempotency[account.id, key]]))
