@@ -2,8 +2,10 @@
 
 - Sessions are reused across restarts (stored in the database): createSession is limited to
   30 per 5 minutes and 300 a day per account.
-- Notifications are read newest first down to a persisted watermark (their ``indexedAt``);
-  the core drops repeats, so re-reading the watermark's own second is harmless.
+- Notifications are read newest first down to a persisted watermark, less an overlap: the
+  AppView's ``indexedAt`` is a sort time that may be the post's own ``createdAt``, so a
+  post indexed late can sort before posts already read. Repeats are dropped here (recent
+  ones, in memory) and by the core (across restarts).
 - A reply's record key is a TID derived from its outbound action: after a crash it is looked
   up before being created again, so it is posted once.
 """
@@ -48,6 +50,7 @@ PROFILE = "app.bsky.actor.profile"
 POST_MAX_GRAPHEMES = 300
 BOT_LABEL = "bot"
 RATE_LIMIT_FALLBACK_SEC = 60.0
+WATERMARK_OVERLAP = timedelta(minutes=2)
 
 
 class BlueskyAdapter(Protocol):
@@ -71,6 +74,8 @@ class BlueskyAdapter(Protocol):
         self._poll_interval_sec = poll_interval_sec
         self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
         self._did: str | None = None
+        self._handed_over: dict[str, datetime] = {}
+        """Notifications handed over within the overlap window: URI -> sort time."""
 
     @property
     def bot_handle(self) -> str:
@@ -150,24 +155,37 @@ class BlueskyAdapter(Protocol):
             await asyncio.sleep(self._poll_interval_sec)
 
     async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
-        """Hand over every addressed notification newer than the watermark; return how many."""
+        """Hand over every addressed notification not handed over yet; return how many."""
         seen_at = _iso(datetime.now(UTC))  # taken before fetching: nothing is marked unseen
         key = self._key("notifications")
         saved = await asyncio.to_thread(botstate.load, self._engine, key)
         watermark = datetime.fromisoformat(saved) if saved else None
-        fresh = await self._notifications_since(watermark)
-        for notification in reversed(fresh):  # oldest first
+        fresh = [
+            n for n in await self._notifications_since(watermark) if n.uri not in self._handed_over
+        ]
+        for notification in sorted(fresh, key=lambda n: _parse(n.indexed_at)):
             post = self._incoming(notification)
             if post is not None:
                 await receive(post)
-            await asyncio.to_thread(botstate.save, self._engine, key, notification.indexed_at)
+            sort_time = _parse(notification.indexed_at)
+            self._handed_over[notification.uri] = sort_time
+            if watermark is None or sort_time > watermark:
+                watermark = sort_time
+                await asyncio.to_thread(botstate.save, self._engine, key, watermark.isoformat())
+        if watermark is not None:
+            self._forget_before(watermark - WATERMARK_OVERLAP)
         if fresh:
             await self._client.app.bsky.notification.update_seen({"seenAt": seen_at})
         return len(fresh)
 
+    def _forget_before(self, moment: datetime) -> None:
+        for uri in [u for u, t in self._handed_over.items() if t < moment]:
+            del self._handed_over[uri]
+
     async def _notifications_since(
         self, watermark: datetime | None
     ) -> list[models.AppBskyNotificationListNotifications.Notification]:
+        oldest = watermark - WATERMARK_OVERLAP if watermark is not None else None
         fresh: list[models.AppBskyNotificationListNotifications.Notification] = []
         cursor: str | None = None
         while True:
@@ -175,9 +193,9 @@ class BlueskyAdapter(Protocol):
                 {"limit": NOTIFICATIONS_PAGE, "cursor": cursor, "reasons": list(ADDRESSED_REASONS)}
             )
             for notification in page.notifications:
-                if watermark is None and notification.is_read:
+                if oldest is None and notification.is_read:
                     return fresh  # first run: what the account had not seen yet
-                if watermark is not None and _parse(notification.indexed_at) < watermark:
+                if oldest is not None and _parse(notification.indexed_at) < oldest:
                     return fresh
                 fresh.append(notification)
             if not page.cursor or not page.notifications:

@@ -1,0 +1,201 @@
+"""The Bluesky bot on the real local network (Bluesky's own PDS and AppView): it answers when
+addressed, in thread with a real mention, once, across restarts and interrupted sends."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from atproto import models
+from sqlmodel import Session, select
+
+from bsky_service import adapter as bsky_adapter
+from bsky_service.adapter import BlueskyAdapter
+from bsky_service.devnet.people import PASSWORD, create_person
+from shared.commands import default_registry
+from shared.db import migrate
+from shared.db.engine import create_sync_engine
+from shared.db.models import ActionStatus, OutboundAction
+from shared.service import Service
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+    from bsky_service.devnet.network import BlueskyDevNetwork
+    from bsky_service.devnet.people import Person
+
+pytestmark = pytest.mark.integration
+WAIT_SEC = 20.0
+_names = (f"b{n}" for n in itertools.count())
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def person(bluesky: BlueskyDevNetwork, name: str) -> Person:
+    return create_person(bluesky, f"{name}{next(_names)}")
+
+
+def run_bot(
+    bluesky: BlueskyDevNetwork,
+    engine: Engine,
+    bot: Person,
+    until: Callable[[], bool],
+    password: str = PASSWORD,
+) -> None:
+    """Run the service with the Bluesky bot until ``until()`` holds (or fail)."""
+    assert bluesky.urls is not None
+    adapter = BlueskyAdapter(engine, bluesky.urls.pds, bot.handle, password, poll_interval_sec=0.1)
+    service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.2)
+
+    def done() -> bool:
+        bluesky.process_all()
+        return until()
+
+    async def scenario() -> None:
+        await service.start()
+        try:
+            deadline = time.monotonic() + WAIT_SEC
+            while not await asyncio.to_thread(done):
+                assert time.monotonic() < deadline, "the bot did not do it in time"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # room for anything it should not do
+        finally:
+            await service.stop()
+
+    asyncio.run(scenario())
+
+
+def bot_posts(bot: Person) -> list[Any]:
+    listed = bot.client.com.atproto.repo.list_records(
+        {"repo": bot.did, "collection": "app.bsky.feed.post", "limit": 100}
+    )
+    return listed.records
+
+
+def answers_to(bot: Person, uri: str) -> list[Any]:
+    return [r.value for r in bot_posts(bot) if r.value.reply and r.value.reply.parent.uri == uri]
+
+
+def strong_ref(created: Any) -> models.ComAtprotoRepoStrongRef.Main:
+    return models.ComAtprotoRepoStrongRef.Main(uri=created.uri, cid=created.cid)
+
+
+def test_a_mention_is_answered_in_thread_with_a_real_mention(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    asked = alice.post("Bonjour ! Vous êtes qui ?", mention=bot, langs=["fr"])
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, asked.uri)))
+
+    [answer] = answers_to(bot, asked.uri)
+    assert answer.reply.root.uri == asked.uri and answer.reply.root.cid == asked.cid
+    assert answer.reply.parent.cid == asked.cid
+    assert answer.langs == ["fr"]
+    assert "Je suis HelloQuitteX" in answer.text
+    [facet] = answer.facets
+    assert facet.features[0].did == alice.did
+    mentioned = answer.text.encode()[facet.index.byte_start : facet.index.byte_end]
+    assert mentioned.decode() == f"@{alice.handle}"
+    # Alice sees it where people see replies: in her notifications, from the bot.
+    assert [r.text for r in alice.answers_from(bot)] == [answer.text]
+
+    # Apps show the self-label the AppView reports on the bot's profile.
+    profile = alice.client.app.bsky.actor.get_profile({"actor": bot.did})
+    assert [(label.val, label.src) for label in profile.labels or []] == [("bot", bot.did)]
+
+
+def test_a_reply_to_the_bot_continues_the_thread_and_others_are_left_alone(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    bot, alice, bob = person(bluesky, "bot"), person(bluesky, "alice"), person(bluesky, "bob")
+    asked = alice.post("help", mention=bot, langs=["en"])
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, asked.uri)))
+    [first] = [r for r in bot_posts(bot) if r.value.reply.parent.uri == asked.uri]
+    root = strong_ref(asked)
+
+    # Alice answers the bot without mentioning it: addressed. Bob talks to Alice in the same
+    # thread: not addressed, even though the bot's post is the thread's root's reply.
+    again = alice.post(
+        "help",
+        langs=["en"],
+        reply_to=models.AppBskyFeedPost.ReplyRef(root=root, parent=strong_ref(first)),
+    )
+    bobs = bob.post(
+        "Alice, did it work?",
+        langs=["en"],
+        reply_to=models.AppBskyFeedPost.ReplyRef(root=root, parent=strong_ref(again)),
+    )
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, again.uri)))
+    [second] = answers_to(bot, again.uri)
+    assert second.reply.root.uri == asked.uri, "the answer stays in the thread"
+    assert answers_to(bot, bobs.uri) == []
+    assert len(bot_posts(bot)) == 2
+
+
+def test_a_restart_reuses_the_session_and_answers_nothing_twice(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    first = alice.post("help", mention=bot)
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, first.uri)))
+    second = alice.post("help", mention=bot)  # while the bot is stopped
+    # A wrong password proves the saved session is used: no createSession at all.
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, second.uri)), password="wrong-password")
+    assert len(answers_to(bot, first.uri)) == 1
+    assert len(bot_posts(bot)) == 2
+
+
+def test_a_backlog_of_several_pages_is_answered_in_full(
+    bluesky: BlueskyDevNetwork, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bsky_adapter, "NOTIFICATIONS_PAGE", 2)
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    asked = [alice.post(f"help {n}", mention=bot).uri for n in range(5)]
+    run_bot(bluesky, db, bot, lambda: len(bot_posts(bot)) >= len(asked))
+    assert sorted(r.value.reply.parent.uri for r in bot_posts(bot)) == sorted(asked)
+
+
+def set_sending(db: Engine) -> None:
+    with Session(db) as session, session.begin():
+        [action] = session.exec(select(OutboundAction))
+        action.status = ActionStatus.SENDING
+        session.add(action)
+
+
+def action_done(db: Engine) -> bool:
+    with Session(db) as session:
+        return session.exec(select(OutboundAction)).one().status == ActionStatus.DONE
+
+
+def test_an_interrupted_reply_is_posted_exactly_once(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    asked = alice.post("help", mention=bot)
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, asked.uri)))
+    [posted] = bot_posts(bot)
+
+    set_sending(db)  # died after the PDS stored the reply, before recording it
+    run_bot(bluesky, db, bot, lambda: action_done(db))
+    assert [r.uri for r in bot_posts(bot)] == [posted.uri]
+
+    # Died after claiming the reply, before the PDS stored it: it is posted on restart.
+    rkey = posted.uri.rsplit("/", 1)[1]
+    bot.client.com.atproto.repo.delete_record(
+        {"repo": bot.did, "collection": "app.bsky.feed.post", "rkey": rkey}
+    )
+    set_sending(db)
+    run_bot(bluesky, db, bot, lambda: action_done(db))
+    assert [r.uri for r in bot_posts(bot)] == [posted.uri]
