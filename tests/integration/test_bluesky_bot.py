@@ -152,7 +152,13 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
     run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, first.uri)))
     second = alice.post("help", mention=bot)  # while the bot is stopped
     # A wrong password proves the saved session is used: no createSession at all.
-    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, second.uri)), password="wrong-password")
+    run_bot(
+        bluesky,
+        db,
+        bot,
+        lambda: bool(answers_to(bot, second.uri)),
+        password="wrong-password",  # noqa: S106
+    )
     assert len(answers_to(bot, first.uri)) == 1
     assert len(bot_posts(bot)) == 2
 
