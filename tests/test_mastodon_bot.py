@@ -56,7 +56,15 @@ def db(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=[Quirks(), Quirks(version="0.19.1 git-8c4e0d2", acct_with_domain=True)])
+OTHER_SERVER = Quirks(
+    version="0.19.1 git-8c4e0d2",  # as GoToSocial reports itself
+    acct_with_domain=True,
+    conversations=False,
+    lookup=False,
+)
+
+
+@pytest.fixture(params=[Quirks(), OTHER_SERVER], ids=["mastodon", "other-server"])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     running = World(request.param)
     yield running

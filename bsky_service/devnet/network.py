@@ -79,7 +79,13 @@ class BlueskyDevNetwork:
             "ozonePort": free_port(),
             "controlPort": self._control_port,
         }
-        env = {**self._installation.environment(), "REDIS_HOST": self._redis.host}
+        # dev-env keeps blobs, images and port files in TMPDIR: give it one that stop() removes.
+        self._tmp_dir.mkdir(exist_ok=True)
+        env = {
+            **self._installation.environment(),
+            "REDIS_HOST": self._redis.host,
+            "TMPDIR": str(self._tmp_dir),
+        }
         self._process = subprocess.Popen(
             [str(self._installation.node), str(script), json.dumps(config)],
             cwd=self._installation.root,
@@ -89,6 +95,10 @@ class BlueskyDevNetwork:
             text=True,
         )
         self.urls = self._wait_ready(self._process.stdout)
+
+    @property
+    def _tmp_dir(self) -> Path:
+        return self._log_dir / "tmp"
 
     @property
     def log_path(self) -> Path:
@@ -155,6 +165,7 @@ class BlueskyDevNetwork:
         terminate(self._process, STOP_TIMEOUT_SEC)
         self._redis.stop()
         self._postgres.stop()
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)
         if os.environ.get("HQX_DEVNET_KEEP_LOGS") is None:
             shutil.rmtree(self._log_dir, ignore_errors=True)
 

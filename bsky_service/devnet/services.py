@@ -18,10 +18,12 @@ from typing import Any
 
 import psycopg
 
+from shared.errors import HqxError
+
 READY_TIMEOUT_SEC = 30.0
 
 
-class ServiceError(RuntimeError):
+class ServiceError(HqxError):
     """A local server could not be found or started."""
 
 
@@ -83,7 +85,7 @@ class PostgresServer:
         if os.geteuid() == 0:
             self.base.chmod(0o755)
             shutil.chown(self.base, "postgres", "postgres")
-        subprocess.run(
+        initdb = subprocess.run(
             self._as_postgres(
                 [
                     str(bindir / "initdb"),
@@ -98,9 +100,13 @@ class PostgresServer:
                     "--no-sync",
                 ]
             ),
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if initdb.returncode != 0:
+            reason = (initdb.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ServiceError(f"PostgreSQL's initdb failed in {data}: {reason}")
         self.process = subprocess.Popen(
             self._as_postgres(
                 [

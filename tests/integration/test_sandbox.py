@@ -1,0 +1,132 @@
+"""`hqx sandbox`: the whole service and its world on this machine, a story, then nothing left."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.integration
+HQX = str(Path(sys.executable).with_name("hqx"))
+RUN_TIMEOUT_SEC = 300
+
+
+@pytest.fixture
+def tmp() -> Iterator[Path]:
+    """An empty TMPDIR for the sandbox that PostgreSQL (run as its own user) can enter."""
+    folder = Path(tempfile.mkdtemp(prefix="hqx-test-sandbox-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    """The sandbox's temporary files all go under ``tmp``, to check nothing is left."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    env["TMPDIR"] = str(tmp)
+    return env
+
+
+def leftovers(tmp: Path) -> tuple[list[str], list[str]]:
+    """Files left under ``tmp`` and processes still running from there."""
+    files = sorted(str(p.relative_to(tmp)) for p in tmp.iterdir())
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True)
+    processes = [line for line in ps.stdout.splitlines() if str(tmp) in line]
+    return files, processes
+
+
+def without_waiting(tmp: Path) -> Iterator[tuple[list[str], list[str]]]:
+    """Leftovers, looked at a few times: processes may take a moment to be reaped."""
+    for _ in range(50):
+        found = leftovers(tmp)
+        yield found
+        if found == ([], []):
+            return
+        time.sleep(0.1)
+
+
+def settled(tmp: Path) -> tuple[list[str], list[str]]:
+    *_, last = without_waiting(tmp)
+    return last
+
+
+def listening() -> set[str]:
+    """Local addresses with a listening TCP socket on this machine."""
+    ss = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True)
+    return {line.split()[3] for line in ss.stdout.splitlines()}
+
+
+def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> None:
+    before = listening()
+    done = subprocess.run(
+        [HQX, "sandbox"],
+        env=environment(tmp),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SEC,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    # The story: a person mentions the bot on each network and gets its answer.
+    assert "[Bluesky] @alice.test mentions the bot:" in out
+    assert "[Bluesky] @helloquittex.test answers @alice.test" in out
+    assert "@alice.test Bonjour ! Je suis HelloQuitteX" in out
+    assert "[Mastodon] @camille mentions the bot:" in out
+    assert "[Mastodon] @helloquittex answers @camille" in out
+    assert "@camille Hello! I'm HelloQuitteX" in out
+    # Where to look, on loopback only.
+    for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
+        [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
+        address = line.split()[-1] if name != "Chat double" else line
+        assert address.startswith(("http://127.0.0.1:", "http://localhost:")), line
+    assert out.rstrip().endswith("Stopped; nothing is left running.")
+    assert settled(tmp) == ([], [])
+    assert listening() <= before, "a server the sandbox started still listens"
+
+
+def test_keep_leaves_it_running_until_ctrl_c(tmp: Path) -> None:
+    before = listening()
+    process = subprocess.Popen(
+        [HQX, "sandbox", "--keep"],
+        env=environment(tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_SEC
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C stops it all" in line or time.monotonic() > deadline:
+                break
+        portal = next(line.split()[-1] for line in lines if "Web portal" in line)
+        with urllib.request.urlopen(f"{portal}/healthz", timeout=10) as response:
+            health = json.loads(response.read())
+        assert health["status"] == "ok"
+        assert health["bots"]["bluesky"] == "helloquittex.test"
+        assert health["bots"]["mastodon"].startswith("helloquittex@127.0.0.1:")
+        assert settled(tmp)[1], "the world is still running while kept"
+        assert len(listening() - before) >= 6, "PLC, PDS, AppView, chat, Mastodon, portal"
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, "".join(lines) + rest
+    assert rest.rstrip().endswith("Stopped; nothing is left running.")
+    assert settled(tmp) == ([], [])
+    assert listening() <= before, "a server the sandbox started still listens"
