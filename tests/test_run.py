@@ -1,0 +1,114 @@
+"""`hqx run`: the operator's command, with a .env, against a Mastodon-API server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bsky_service.devnet.services import free_port
+from mastodon_bot.testserver.people import create_person
+from mastodon_bot.testserver.server import MastodonTestServer
+from tests.background import BackgroundApp
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.integration
+HQX = str(Path(sys.executable).with_name("hqx"))
+START_TIMEOUT_SEC = 60.0
+
+
+@pytest.fixture
+def mastodon() -> Iterator[tuple[MastodonTestServer, str]]:
+    server = MastodonTestServer("placeholder")
+    background = BackgroundApp(server.app())
+    server.domain = background.url.removeprefix("http://")
+    background.start()
+    yield server, background.url
+    background.stop()
+
+
+def hqx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    return subprocess.run(
+        [HQX, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_run_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
+    done = hqx("run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"hqx: error: the database schema is empty, this code needs {_head()}: run `hqx db upgrade`"
+    )
+
+
+def _head() -> str:
+    from shared.db.migrate import MIGRATIONS_DIR
+
+    return sorted(p.stem.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))[-1]
+
+
+def test_run_starts_the_configured_bot_and_answers(
+    tmp_path: Path, mastodon: tuple[MastodonTestServer, str]
+) -> None:
+    server, url = mastodon
+    bot = create_person(server, url, "helloquittex")
+    alice = create_person(server, url, "alice")
+    port = free_port()
+    (tmp_path / ".env").write_text(
+        f"HQX_MASTODON_API_BASE_URL={url}\n"
+        f"HQX_MASTODON_ACCESS_TOKEN={bot.account.token}\n"
+        "HQX_MASTODON_POLL_SEC=0.2\n"
+        f"HQX_HTTP_PORT={port}\n"
+    )
+    assert hqx("db", "upgrade", cwd=tmp_path).returncode == 0
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    process = subprocess.Popen(
+        [HQX, "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        assert health == {"status": "ok", "bots": {"mastodon": f"helloquittex@{server.domain}"}}
+        asked = alice.post("@helloquittex help")
+        deadline = time.monotonic() + START_TIMEOUT_SEC
+        while not alice.answers_to(asked):
+            assert time.monotonic() < deadline, "no answer through hqx run"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    lines = out.splitlines()
+    assert lines[0] == (
+        "Bluesky bot: not configured (set HQX_BSKY_HANDLE and HQX_BSKY_APP_PASSWORD)"
+    )
+    assert lines[1] == f"Mastodon bot: runs at {url}"
+    assert len(alice.answers_to(asked)) == 1
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[str]) -> object:
+    deadline = time.monotonic() + START_TIMEOUT_SEC
+    while True:
+        assert process.poll() is None, "hqx run exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            assert time.monotonic() < deadline, "hqx run did not start serving"
+            time.sleep(0.1)
