@@ -87,3 +87,12 @@ def engine(database_url: str) -> Iterator[Engine]:
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database of its own, for tests of the bots."""
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -4,8 +4,6 @@ on servers that are not Mastodon, and under rate limits."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,18 +12,16 @@ from sqlmodel import Session, select
 
 from mastodon_bot.adapter import MastodonAdapter
 from mastodon_bot.testserver.people import create_person
-from mastodon_bot.testserver.server import MastodonTestServer, Quirks
+from mastodon_bot.testserver.server import Quirks
 from mastodon_bot.text import html_to_text
 from shared.commands import default_registry
-from shared.db import migrate
-from shared.db.engine import create_sync_engine
 from shared.db.models import ActionStatus, OutboundAction
 from shared.service import Service
-from tests.background import BackgroundApp
+from tests.mastodon_world import MastodonWorld as World
+from tests.running import run_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from sqlalchemy.engine import Engine
 
@@ -33,27 +29,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 10.0
-
-
-class World:
-    def __init__(self, quirks: Quirks | None = None) -> None:
-        self.server = MastodonTestServer("placeholder", quirks, stream_heartbeat_sec=0.2)
-        self.background = BackgroundApp(self.server.app())
-        self.server.domain = self.background.url.removeprefix("http://")
-        self.background.start()
-        self.bot = create_person(self.server, self.background.url, "helloquittex")
-        self.alice = create_person(self.server, self.background.url, "alice")
-
-    def bot_statuses(self) -> list[Any]:
-        return [s for s in self.server.statuses.values() if s.account is self.bot.account]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_sync_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 OTHER_SERVER = Quirks(
@@ -66,31 +41,16 @@ OTHER_SERVER = Quirks(
 
 @pytest.fixture(params=[Quirks(), OTHER_SERVER], ids=["mastodon", "other-server"])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
-    running = World(request.param)
+    running = World(request.param, bot_flagged=False)
     yield running
-    running.background.stop()
+    running.stop()
 
 
-def run_bot(world: World, engine: Engine, until: Callable[[], bool]) -> MastodonAdapter:
+def run_bot(world: World, engine: Engine, until: Callable[[], bool]) -> None:
     """Run the service with the Mastodon bot until ``until()`` holds (or fail)."""
-    adapter = MastodonAdapter(
-        engine, world.background.url, world.bot.account.token, poll_interval_sec=0.05
-    )
+    adapter = MastodonAdapter(engine, world.url, world.bot.token, poll_interval_sec=0.05)
     service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
-
-    async def scenario() -> None:
-        await service.start()
-        try:
-            deadline = time.monotonic() + WAIT_SEC
-            while not await asyncio.to_thread(until):
-                assert time.monotonic() < deadline, "the bot did not do it in time"
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)  # room for anything it should not do
-        finally:
-            await service.stop()
-
-    asyncio.run(scenario())
-    return adapter
+    run_until(service, until, WAIT_SEC)
 
 
 def answers(person: MastodonPerson, status: Any) -> list[Any]:
@@ -98,68 +58,68 @@ def answers(person: MastodonPerson, status: Any) -> list[Any]:
 
 
 def test_a_mention_is_answered_in_thread(world: World, db: Engine) -> None:
-    status = world.alice.post("@helloquittex help")
-    run_bot(world, db, lambda: bool(answers(world.alice, status)))
-    [answer] = answers(world.alice, status)
+    status = world.alice_person.post("@helloquittex help")
+    run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
+    [answer] = answers(world.alice_person, status)
     assert html_to_text(answer.content).startswith("@alice Hello! I'm HelloQuitteX")
     assert answer.visibility == "unlisted", "a public answer stays out of public timelines"
     assert answer.language == "en"
-    assert world.server.accounts[world.bot.account.id].bot, "the account is marked as a bot"
+    assert world.server.accounts[world.bot.id].bot, "the account is marked as a bot"
 
 
 def test_a_direct_message_gets_a_direct_answer_in_its_language(world: World, db: Engine) -> None:
-    status = world.alice.client.status_post(
+    status = world.alice_person.client.status_post(
         "@helloquittex aide", visibility="direct", language="fr"
     )
-    run_bot(world, db, lambda: bool(answers(world.alice, status)))
-    [answer] = answers(world.alice, status)
+    run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
+    [answer] = answers(world.alice_person, status)
     assert answer.visibility == "direct"
     assert answer.language == "fr"
     assert "Bonjour ! Je suis HelloQuitteX" in html_to_text(answer.content)
 
 
 def test_only_posts_addressed_to_the_bot_are_answered(world: World, db: Engine) -> None:
-    bob = create_person(world.server, world.background.url, "bob")
-    world.alice.post("Nice weather today")
-    world.alice.post("@bob hello there")
+    bob = create_person(world.server, world.url, "bob")
+    world.alice_person.post("Nice weather today")
+    world.alice_person.post("@bob hello there")
     addressed = bob.post("@helloquittex hi")
     run_bot(world, db, lambda: bool(answers(bob, addressed)))
     assert len(world.bot_statuses()) == 1
 
 
 def test_a_restart_answers_what_came_meanwhile_and_nothing_twice(world: World, db: Engine) -> None:
-    first = world.alice.post("@helloquittex help")
-    run_bot(world, db, lambda: bool(answers(world.alice, first)))
-    second = world.alice.post("@helloquittex help again")  # while the bot is stopped
-    run_bot(world, db, lambda: bool(answers(world.alice, second)))
-    assert len(answers(world.alice, first)) == 1
-    assert len(answers(world.alice, second)) == 1
+    first = world.alice_person.post("@helloquittex help")
+    run_bot(world, db, lambda: bool(answers(world.alice_person, first)))
+    second = world.alice_person.post("@helloquittex help again")  # while the bot is stopped
+    run_bot(world, db, lambda: bool(answers(world.alice_person, second)))
+    assert len(answers(world.alice_person, first)) == 1
+    assert len(answers(world.alice_person, second)) == 1
     assert len(world.bot_statuses()) == 2
 
 
 def test_a_backlog_longer_than_a_page_is_answered_in_full(world: World, db: Engine) -> None:
-    asked = [world.alice.post(f"@helloquittex help {n}") for n in range(45)]
+    asked = [world.alice_person.post(f"@helloquittex help {n}") for n in range(45)]
     run_bot(world, db, lambda: len(world.bot_statuses()) >= len(asked))
     answered = [s.in_reply_to.id for s in world.bot_statuses() if s.in_reply_to]
     assert sorted(answered) == sorted(str(status.id) for status in asked)
 
 
 def test_a_rate_limit_delays_the_answer_until_the_reset(world: World, db: Engine) -> None:
-    status = world.alice.post("@helloquittex help")
+    status = world.alice_person.post("@helloquittex help")
     world.server.refuse_statuses = 1  # the bot's first answer hits the limit
     world.server.rate_limit_reset = datetime.now(UTC) + timedelta(seconds=1)
-    run_bot(world, db, lambda: bool(answers(world.alice, status)))
+    run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
     with Session(db) as session:
         [action] = session.exec(select(OutboundAction))
     assert (action.status, action.attempts) == (ActionStatus.DONE, 2)
     assert action.updated_at.replace(tzinfo=UTC) >= world.server.rate_limit_reset - timedelta(
         seconds=1
     )
-    assert len(answers(world.alice, status)) == 1
+    assert len(answers(world.alice_person, status)) == 1
 
 
 def test_polling_slows_down_when_the_budget_runs_low(world: World, db: Engine) -> None:
-    adapter = MastodonAdapter(db, world.background.url, world.bot.account.token)
+    adapter = MastodonAdapter(db, world.url, world.bot.token)
     assert adapter.pause_sec() == 10.0
     adapter._api.ratelimit_remaining = 10
     adapter._api.ratelimit_reset = datetime.now(UTC).timestamp() + 200
@@ -181,8 +141,8 @@ def interrupted_after_sending(db: Engine, *, hours_ago: float) -> None:
 def test_an_interrupted_answer_is_not_sent_twice(
     world: World, db: Engine, hours_ago: float
 ) -> None:
-    status = world.alice.post("@helloquittex help")
-    run_bot(world, db, lambda: bool(answers(world.alice, status)))
+    status = world.alice_person.post("@helloquittex help")
+    run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
     interrupted_after_sending(db, hours_ago=hours_ago)
     if hours_ago:
         world.server._idempotency.clear()  # the server forgot the key after an hour
@@ -192,5 +152,5 @@ def test_an_interrupted_answer_is_not_sent_twice(
             return session.exec(select(OutboundAction)).one().status == ActionStatus.DONE
 
     run_bot(world, db, recorded)
-    assert len(answers(world.alice, status)) == 1
+    assert len(answers(world.alice_person, status)) == 1
     assert len(world.bot_statuses()) == 1

@@ -3,45 +3,16 @@ of the responses recorded from a real Mastodon (conformance), quirks included.""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from mastodon_bot.testserver import reference
-from mastodon_bot.testserver.people import client_for, create_person
-from mastodon_bot.testserver.server import MastodonTestServer, Quirks
-from tests.background import BackgroundApp
+from mastodon_bot.testserver.server import Quirks
+from tests.mastodon_world import MastodonWorld as World
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from mastodon import Mastodon
-
-
-class World:
-    """A running test server with a bot and a person."""
-
-    def __init__(self, quirks: Quirks | None = None) -> None:
-        # Short heartbeats: a closed stream's reader returns at the next one.
-        self.server = MastodonTestServer("placeholder", quirks, stream_heartbeat_sec=0.2)
-        self.background = BackgroundApp(self.server.app())
-        self.server.domain = self.background.url.removeprefix("http://")
-        self.background.start()
-        self.bot_person = create_person(self.server, self.background.url, "helloquittex", bot=True)
-        self.alice_person = create_person(self.server, self.background.url, "alice")
-        self.bot, self.alice = self.bot_person.account, self.alice_person.account
-
-    def client(self, token: str) -> Mastodon:
-        return client_for(self.background.url, token)
-
-    def raw(self, method: str, path: str, token: str, form: dict[str, str] | None = None) -> Any:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        request = urllib.request.Request(f"{self.background.url}{path}", data=data, method=method)
-        request.add_header("authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bsky_service.devnet.services import free_port
-from mastodon_bot.testserver.people import create_person
-from mastodon_bot.testserver.server import MastodonTestServer
-from tests.background import BackgroundApp
+from tests.mastodon_world import MastodonWorld
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,13 +26,10 @@ START_TIMEOUT_SEC = 60.0
 
 
 @pytest.fixture
-def mastodon() -> Iterator[tuple[MastodonTestServer, str]]:
-    server = MastodonTestServer("placeholder")
-    background = BackgroundApp(server.app())
-    server.domain = background.url.removeprefix("http://")
-    background.start()
-    yield server, background.url
-    background.stop()
+def mastodon() -> Iterator[MastodonWorld]:
+    world = MastodonWorld(bot_flagged=False)
+    yield world
+    world.stop()
 
 
 def hqx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -58,12 +53,9 @@ def _head() -> str:
     return sorted(p.stem.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))[-1]
 
 
-def test_run_starts_the_configured_bot_and_answers(
-    tmp_path: Path, mastodon: tuple[MastodonTestServer, str]
-) -> None:
-    server, url = mastodon
-    bot = create_person(server, url, "helloquittex")
-    alice = create_person(server, url, "alice")
+def test_run_starts_the_configured_bot_and_answers(tmp_path: Path, mastodon: MastodonWorld) -> None:
+    server, url = mastodon.server, mastodon.url
+    bot, alice = mastodon.bot_person, mastodon.alice_person
     port = free_port()
     (tmp_path / ".env").write_text(
         f"HQX_MASTODON_API_BASE_URL={url}\n"

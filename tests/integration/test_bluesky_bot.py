@@ -3,9 +3,7 @@ addressed, in thread with a real mention, once, across restarts and interrupted 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,14 +14,12 @@ from bsky_service import adapter as bsky_adapter
 from bsky_service.adapter import BlueskyAdapter
 from bsky_service.devnet.people import PASSWORD, create_person
 from shared.commands import default_registry
-from shared.db import migrate
-from shared.db.engine import create_sync_engine
 from shared.db.models import ActionStatus, OutboundAction
 from shared.service import Service
+from tests.running import run_until
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
+    from collections.abc import Callable
 
     from sqlalchemy.engine import Engine
 
@@ -33,14 +29,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 WAIT_SEC = 20.0
 _names = (f"b{n}" for n in itertools.count())
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_sync_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def person(bluesky: BlueskyDevNetwork, name: str) -> Person:
@@ -63,18 +51,7 @@ def run_bot(
         bluesky.process_all()
         return until()
 
-    async def scenario() -> None:
-        await service.start()
-        try:
-            deadline = time.monotonic() + WAIT_SEC
-            while not await asyncio.to_thread(done):
-                assert time.monotonic() < deadline, "the bot did not do it in time"
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)  # room for anything it should not do
-        finally:
-            await service.stop()
-
-    asyncio.run(scenario())
+    run_until(service, done, WAIT_SEC)
 
 
 def bot_posts(bot: Person) -> list[Any]:
