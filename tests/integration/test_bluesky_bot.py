@@ -125,6 +125,14 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
     bluesky: BlueskyDevNetwork, db: Engine
 ) -> None:
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    bot.client.com.atproto.repo.put_record(  # the operator's own profile, to be kept
+        {
+            "repo": bot.did,
+            "collection": "app.bsky.actor.profile",
+            "rkey": "self",
+            "record": {"$type": "app.bsky.actor.profile", "displayName": "Le bot HQX"},
+        }
+    )
     first = alice.post("help", mention=bot)
     run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, first.uri)))
     second = alice.post("help", mention=bot)  # while the bot is stopped
@@ -138,6 +146,9 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
     )
     assert len(answers_to(bot, first.uri)) == 1
     assert len(bot_posts(bot)) == 2
+    profile = alice.client.app.bsky.actor.get_profile({"actor": bot.did})
+    assert profile.display_name == "Le bot HQX"
+    assert [label.val for label in profile.labels or []] == ["bot"], "labelled once"
 
 
 def test_a_backlog_of_several_pages_is_answered_in_full(
