@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 START_SCRIPT = "network.mjs"
 READY_TIMEOUT_SEC = 180.0
+# A port found free may be taken before Node binds it (by another program, or by a port
+# dev-env picks for itself): start again on fresh ports.
+START_ATTEMPTS = 3
 STOP_TIMEOUT_SEC = 30.0
 
 
@@ -60,19 +63,26 @@ class BlueskyDevNetwork:
         try:
             self._postgres.start()
             self._redis.start()
-            self._start_node()
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    self._start_node(schema=f"hqx_{chr(ord('a') + attempt)}")
+                    break
+                except ServiceError as e:
+                    terminate(self._process, STOP_TIMEOUT_SEC)
+                    if "EADDRINUSE" not in str(e) or attempt == START_ATTEMPTS:
+                        raise
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start_node(self) -> None:
+    def _start_node(self, schema: str) -> None:
         script = self._installation.root / START_SCRIPT
         # Node resolves @atproto/dev-env next to the script: it runs from the installation.
         shutil.copy2(DEVNET_DIR / START_SCRIPT, script)
         config = {
             "postgresUrl": self._postgres.url,
-            "schema": "hqx",
+            "schema": schema,
             "plcPort": free_port(),
             "pdsPort": free_port(),
             "bskyPort": free_port(),

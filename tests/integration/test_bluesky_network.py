@@ -88,3 +88,27 @@ def test_the_pds_proxies_to_a_registered_service(bluesky: BlueskyDevNetwork) -> 
     [(path, authorization)] = received
     assert path.startswith("/xrpc/chat.bsky.convo.listConvos")
     assert authorization.startswith("Bearer "), "the PDS signs a service token for the service"
+
+
+def test_a_port_taken_meanwhile_is_survived(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port found free may be taken before Node binds it: the network starts again."""
+    import socket
+
+    from bsky_service.devnet import network as devnet
+    from bsky_service.devnet.install import ensure_installed
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real_free_port = devnet.free_port
+    started = devnet.BlueskyDevNetwork(ensure_installed())
+    monkeypatch.setattr(devnet, "free_port", lambda: next(ports, None) or real_free_port())
+    try:
+        with started:
+            assert started.urls is not None
+            assert f":{taken.getsockname()[1]}" not in started.urls.plc
+            alice = create_person(started, "alice")
+            assert alice.did.startswith("did:plc:")
+    finally:
+        taken.close()
