@@ -1,0 +1,126 @@
+"""Link challenge codes: short, bound to both accounts, expiring, unforgeable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import challenge
+from shared.challenge import Binding, ChallengeError
+
+KEY = "k" * 48
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ALICE = Binding(
+    requester_id=7,
+    requester_subject="did:plc:alice",
+    target_network="mastodon",
+    target_subject="https://mastodon.test/users/alice",
+)
+
+
+def issued(binding: Binding = ALICE, **kwargs: object) -> str:
+    return challenge.issue(KEY, binding, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def check(text: str, binding: Binding = ALICE, now: datetime = NOW) -> None:
+    challenge.verify(KEY, challenge.read(text), binding, now=now)
+
+
+def test_a_code_is_short_and_verifies_for_its_two_accounts() -> None:
+    text = issued()
+    assert text.startswith("HQX-")
+    assert len(text) <= 30, "short enough to type"
+    check(text)
+    code = challenge.read(text)
+    assert code.requester_id == 7
+    assert code.expires_at == NOW + timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        Binding(8, "did:plc:alice", "mastodon", "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:mallory", "mastodon", "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:alice", "bluesky", "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:alice", "mastodon", "https://mastodon.test/users/mallory"),
+        # A look-alike account (Cyrillic a, U+0430) is another subject.
+        Binding(7, "did:plc:alice", "mastodon", "https://mastodon.test/users/\u0430lice"),
+    ],
+    ids=["other-requester-id", "other-requester", "other-network", "other-target", "confusable"],
+)
+def test_a_code_proves_nothing_for_other_accounts(other: Binding) -> None:
+    with pytest.raises(ChallengeError) as raised:
+        check(issued(), other)
+    assert raised.value.reason == "forged"
+
+
+def test_a_code_expires() -> None:
+    text = issued(ttl=timedelta(hours=1))
+    check(text, now=NOW + timedelta(minutes=59))
+    with pytest.raises(ChallengeError) as raised:
+        check(text, now=NOW + timedelta(hours=1))
+    assert raised.value.reason == "expired"
+
+
+def test_an_expired_code_cannot_be_extended_by_editing_it() -> None:
+    text = issued(ttl=timedelta(minutes=5))
+    code = challenge.read(text)
+    later = challenge.Code(
+        code.requester_id, code.expires_at + timedelta(days=1), code.nonce, code.mac
+    )
+    with pytest.raises(ChallengeError) as raised:
+        challenge.verify(KEY, later, ALICE, now=NOW + timedelta(hours=1))
+    assert raised.value.reason == "forged"
+
+
+@given(
+    position=st.integers(min_value=4),
+    replacement=st.sampled_from("0123456789ABCDEFGHJKMNPQRSTVWXYZ"),
+)
+def test_any_changed_character_is_caught(position: int, replacement: str) -> None:
+    text = issued(nonce=b"\x01\x02\x03")
+    chars = [i for i, c in enumerate(text) if c != "-" and i >= 4]
+    at = chars[position % len(chars)]
+    tampered = text[:at] + replacement + text[at + 1 :]
+    if tampered == text:
+        return
+    with pytest.raises(ChallengeError) as raised:
+        check(tampered)
+    assert raised.value.reason in ("forged", "malformed")
+
+
+@given(
+    requester_id=st.integers(min_value=0, max_value=2**40), nonce=st.binary(min_size=3, max_size=3)
+)
+def test_every_identity_id_and_nonce_round_trips(requester_id: int, nonce: bytes) -> None:
+    binding = Binding(requester_id, "did:plc:x", "bluesky", "did:plc:y")
+    text = challenge.issue(KEY, binding, now=NOW, nonce=nonce)
+    code = challenge.read(text)
+    assert (code.requester_id, code.nonce) == (requester_id, nonce)
+    challenge.verify(KEY, code, binding, now=NOW)
+
+
+def test_codes_are_found_in_text_and_read_leniently() -> None:
+    text = issued()
+    assert challenge.find(f"Voici mon code : {text} merci !") == text
+    assert challenge.find(f"{text}.") == text
+    assert challenge.find("no code here, HQX is a name") is None
+    sloppy = text.lower().replace("-", "").replace("0", "o").replace("1", "l")
+    check(sloppy)
+
+
+@pytest.mark.parametrize(
+    "text", ["HQX-", "HQX-ABCD", "XYZ-0000-0000-0000-0000-0000", "HQX-UUUU-UUUU"]
+)
+def test_malformed_codes_are_named_as_such(text: str) -> None:
+    with pytest.raises(ChallengeError) as raised:
+        challenge.read(text)
+    assert raised.value.reason == "malformed"
+
+
+def test_another_key_verifies_nothing() -> None:
+    with pytest.raises(ChallengeError):
+        challenge.verify("other" * 10, challenge.read(issued()), ALICE, now=NOW)
