@@ -30,6 +30,7 @@ from bsky_service.tid import tid
 from shared import botstate
 from shared.db.models import Network
 from shared.errors import HqxError
+from shared.linking import Account
 from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
 
 if TYPE_CHECKING:
@@ -222,6 +223,7 @@ class BlueskyAdapter(Protocol):
             text=_without_mention_of(record, self.did),
             languages=tuple(record.langs or ()),
             created_at=_parse(record.created_at),
+            url=_web_url(notification.author.handle, notification.uri),
             reply_context={
                 "uri": notification.uri,
                 "cid": notification.cid,
@@ -234,6 +236,20 @@ class BlueskyAdapter(Protocol):
         """A reply addresses the bot only when its parent is the bot's own post."""
         parent = record.reply.parent.uri if record.reply else ""
         return parent.startswith(f"at://{self.did}/")
+
+    async def resolve(self, handle: str) -> Account | None:
+        try:
+            did = (await self._client.com.atproto.identity.resolve_handle({"handle": handle})).did
+            profile = await self._client.app.bsky.actor.get_profile({"actor": did})
+        except BadRequestError:
+            return None
+        except RequestErrorBase as e:
+            raise HqxError(f"Bluesky: cannot look up @{handle}: {e}") from e
+        # The AppView checks that the DID document names the handle back; a handle it does
+        # not confirm (it shows handle.invalid) names nobody.
+        if profile.handle.casefold() != handle.casefold():
+            return None
+        return Account(Network.BLUESKY, did, profile.handle)
 
     async def deliver(self, action: OutboundAction) -> Delivered:
         if action.kind != "reply":
@@ -290,6 +306,10 @@ def _reply(action: OutboundAction) -> models.AppBskyFeedPost.Record:
             parent=models.ComAtprotoRepoStrongRef.Main(uri=context["uri"], cid=context["cid"]),
         ),
     )
+
+
+def _web_url(handle: str, uri: str) -> str:
+    return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
 
 
 def _fit(text: str, limit: int) -> str:

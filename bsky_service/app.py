@@ -12,10 +12,10 @@ from aiohttp import web
 
 from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
-from shared.commands import default_registry
 from shared.config import Settings
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from shared.handlers import default_registry
 from shared.service import Service
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     engine = create_sync_engine(settings.database_url)
     try:
         await asyncio.to_thread(migrate.require_current, engine)
-        service = Service(engine, build_adapters(settings, engine), default_registry())
+        service = Service(
+            engine, build_adapters(settings, engine), default_registry(), settings.secret_key
+        )
         await service.start()
         app[SERVICE] = service
         try:

@@ -31,6 +31,7 @@ from mastodon_bot.text import html_to_text
 from shared import botstate
 from shared.db.models import Network
 from shared.errors import HqxError
+from shared.linking import Account
 from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
 
 if TYPE_CHECKING:
@@ -174,13 +175,13 @@ class MastodonAdapter(Protocol):
         return IncomingPost(
             network=Network.MASTODON,
             post_id=str(status.id),
-            author=Author(
-                subject=str(account.get("uri") or account.url), handle=self._full_acct(account.acct)
-            ),
+            author=Author(subject=_subject(account), handle=self._full_acct(account.acct)),
             text=self._without_own_mention(html_to_text(status.content)),
             languages=(status.language,) if status.get("language") else (),
             direct=status.visibility == "direct",
             created_at=_aware(status.created_at),
+            url=status.get("url"),
+            edited=status.get("edited_at") is not None,
             reply_context={"status_id": str(status.id), "visibility": status.visibility},
         )
 
@@ -194,6 +195,28 @@ class MastodonAdapter(Protocol):
             re.IGNORECASE,
         )
         return " ".join(own.sub(" ", text).split())
+
+    async def resolve(self, handle: str) -> Account | None:
+        user, _, domain = handle.partition("@")
+        local = not domain or domain.casefold() == self._domain.casefold()
+        try:
+            try:
+                found = await asyncio.to_thread(self._api.account_lookup, user if local else handle)
+            except MastodonNotFoundError:  # unknown here yet, or a server without lookup
+                found = await asyncio.to_thread(self._search_account, handle)
+        except MastodonError as e:
+            raise HqxError(f"Mastodon: cannot look up @{handle}: {e}") from e
+        if found is None or self._full_acct(found.acct).casefold() != handle.casefold():
+            return None
+        return Account(Network.MASTODON, _subject(found), self._full_acct(found.acct))
+
+    def _search_account(self, handle: str) -> Any:
+        """Search with webfinger resolution: finds accounts of other servers too."""
+        results = self._api.search_v2(handle, resolve=True, result_type="accounts", limit=5)
+        for account in results.accounts:
+            if self._full_acct(account.acct).casefold() == handle.casefold():
+                return account
+        return None
 
     async def deliver(self, action: OutboundAction) -> Delivered:
         if action.kind != "reply":
@@ -240,6 +263,11 @@ class MastodonAdapter(Protocol):
             if str(status.in_reply_to_id) == status_id:
                 return str(status.uri)
         return None
+
+
+def _subject(account: Any) -> str:
+    """An account's stable id: its ActivityPub URI (servers without ``uri``: its URL)."""
+    return str(account.get("uri") or account.url)
 
 
 def _now() -> datetime:

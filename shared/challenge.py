@@ -134,9 +134,7 @@ def _mac(key: str, binding: Binding, clear: bytes) -> bytes:
         binding.target_network,
         binding.target_subject,
     )
-    message = _DOMAIN + b"".join(
-        len(f.encode()).to_bytes(2, "big") + f.encode() for f in fields
-    )
+    message = _DOMAIN + b"".join(len(f.encode()).to_bytes(2, "big") + f.encode() for f in fields)
     return hmac.new(key.encode(), message + clear, hashlib.sha256).digest()[:MAC_BYTES]
 
 
@@ -174,5 +172,7 @@ def _bytes(body: str) -> bytes:
     for char in body:
         number = (number << 5) | _READ[char]
     length = 5 * len(body) // 8
-    number >>= 5 * len(body) - 8 * length
-    return number.to_bytes(length, "big")
+    padding = 5 * len(body) - 8 * length
+    if number & ((1 << padding) - 1):  # one text per code: padding bits must be zero
+        raise ValueError("non-zero padding")
+    return (number >> padding).to_bytes(length, "big")

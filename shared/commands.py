@@ -1,58 +1,113 @@
 """Bot commands as small registered handlers, recognised in French and English.
 
-A handler runs inside the transaction that records the incoming post, so what it writes and
-the answer it queues commit together or not at all. Handlers never touch a network: what
-they want said goes out through the outbox.
+A command may have an async ``prepare`` step, run before the post's transaction, for what
+needs a network (finding the account a person names). Its handler then runs inside the
+transaction that records the incoming post, so what it writes and the answers it queues
+commit together or not at all. Handlers never touch a network: what they want said goes
+out through the outbox.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
+from shared import challenge
 from shared.messages import Lang, answer_language, say
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable, Mapping
+    from datetime import datetime
 
     from sqlmodel import Session
 
+    from shared.linking import Account
     from shared.protocol import IncomingPost
 
 SHOWN_UNKNOWN_TEXT_CHARS = 40
+PROOF = "proof"
+
+
+class Resolver(Protocol):
+    """Finds accounts on the networks the service runs bots on."""
+
+    def networks(self) -> frozenset[str]:
+        """The networks with a running bot."""
+
+    async def resolve(self, network: str, handle: str) -> Account | None:
+        """The account ``handle`` names on ``network``, or ``None`` if there is none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What handlers may use besides the database."""
+
+    secret_key: str | None
+    now: datetime
+    bot_handles: Mapping[str, str]
+    """The bot's handle on each network it runs on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """An action a handler wants sent besides its answer (e.g. a confirmation elsewhere)."""
+
+    key: str
+    network: str
+    kind: str
+    payload: dict[str, Any]
+    person_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to say back, in which language, and what else to send."""
+
+    text: str | None
+    """``None``: say nothing (a throttled flood)."""
+    lang: Lang
+    also: tuple[Outbound, ...] = ()
+    person_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler gets: the post, its words after the command, the answer language and
-    the database session of the post's transaction."""
+    """What a handler gets."""
 
     post: IncomingPost
     args: tuple[str, ...]
     lang: Lang
     session: Session
     registry: CommandRegistry
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What to say back, and in which language."""
-
-    text: str
-    lang: Lang
+    env: Environment
+    prepared: Any = None
+    """What the command's ``prepare`` step found."""
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A registered command: its name, the words that call it, and its handler."""
+    """A registered command: its name, the words that call it, its steps."""
 
     name: str
     words: dict[Lang, tuple[str, ...]]
-    handler: Callable[[Context], str]
+    handler: Callable[[Context], Answer | str]
+    prepare: Callable[[IncomingPost, tuple[str, ...], Resolver], Awaitable[Any]] | None = None
+    listed: bool = True
+    """Shown in the help."""
 
 
-def _fold(word: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a post asks for."""
+
+    command: Command | None
+    args: tuple[str, ...]
+    lang: Lang
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fold(word: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a command word."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if c.isalnum())
@@ -66,15 +121,21 @@ class CommandRegistry:
         self._by_word: dict[str, Command] = {}
 
     def register(
-        self, name: str, *, fr: tuple[str, ...], en: tuple[str, ...]
-    ) -> Callable[[Callable[[Context], str]], Callable[[Context], str]]:
+        self,
+        name: str,
+        *,
+        fr: tuple[str, ...],
+        en: tuple[str, ...],
+        prepare: Callable[[IncomingPost, tuple[str, ...], Resolver], Awaitable[Any]] | None = None,
+        listed: bool = True,
+    ) -> Callable[[Callable[[Context], Any]], Callable[[Context], Any]]:
         """Decorator: register ``handler`` under ``name``, called by the words ``fr``/``en``."""
 
-        def decorate(handler: Callable[[Context], str]) -> Callable[[Context], str]:
-            command = Command(name, {Lang.FR: fr, Lang.EN: en}, handler)
+        def decorate(handler: Callable[[Context], Any]) -> Callable[[Context], Any]:
+            command = Command(name, {Lang.FR: fr, Lang.EN: en}, handler, prepare, listed)
             self._commands[name] = command
             for word in (*fr, *en):
-                folded = _fold(word)
+                folded = fold(word)
                 if folded in self._by_word:
                     raise ValueError(f"command word {word!r} is registered twice")
                 self._by_word[folded] = command
@@ -83,18 +144,39 @@ class CommandRegistry:
         return decorate
 
     def names(self) -> list[str]:
-        """The registered commands' names, in registration order."""
-        return list(self._commands)
+        """The commands shown in the help, in registration order."""
+        return [name for name, command in self._commands.items() if command.listed]
 
-    def answer(self, post: IncomingPost, session: Session) -> Answer:
-        """Run the command the post asks for (or the help) and return what to answer."""
-        words = post.text.split()
+    def parse(self, post: IncomingPost) -> Parsed:
+        """The command a post asks for: a posted code is a proof, whatever surrounds it."""
         lang = answer_language(post.languages, post.text)
-        command = self._by_word.get(_fold(words[0])) if words else None
-        if command is None:
-            return Answer(unknown(post.text, lang, self), lang)
-        context = Context(post, tuple(words[1:]), lang, session, self)
-        return Answer(command.handler(context), lang)
+        code = challenge.find(post.text)
+        if code is not None and PROOF in self._commands:
+            return Parsed(self._commands[PROOF], (code,), lang)
+        words = post.text.split()
+        command = self._by_word.get(fold(words[0])) if words else None
+        return Parsed(command, tuple(words[1:]) if command else tuple(words), lang)
+
+    async def prepare(self, parsed: Parsed, post: IncomingPost, resolver: Resolver) -> Any:
+        """Run the command's network step, if it has one."""
+        if parsed.command is None or parsed.command.prepare is None:
+            return None
+        return await parsed.command.prepare(post, parsed.args, resolver)
+
+    def answer(
+        self,
+        parsed: Parsed,
+        post: IncomingPost,
+        session: Session,
+        env: Environment,
+        prepared: Any = None,
+    ) -> Answer:
+        """Run the handler (or the help) and return what to answer."""
+        if parsed.command is None:
+            return Answer(unknown(post.text, parsed.lang, self), parsed.lang)
+        context = Context(post, parsed.args, parsed.lang, session, self, env, prepared)
+        result = parsed.command.handler(context)
+        return result if isinstance(result, Answer) else Answer(result, parsed.lang)
 
 
 def help_text(lang: Lang, registry: CommandRegistry) -> str:
@@ -111,17 +193,3 @@ def unknown(text: str, lang: Lang, registry: CommandRegistry) -> str:
     if len(shown) > SHOWN_UNKNOWN_TEXT_CHARS:
         shown = shown[: SHOWN_UNKNOWN_TEXT_CHARS - 1] + "…"
     return f"{say('help.unknown', lang, text=shown)} {help_text(lang, registry)}"
-
-
-def default_registry() -> CommandRegistry:
-    """The commands of the service."""
-    registry = CommandRegistry()
-
-    # Greetings are asking who the bot is: they get the help, not "I didn't understand".
-    @registry.register(
-        "help", fr=("aide", "bonjour", "salut", "coucou"), en=("help", "hello", "hi", "hey")
-    )
-    def _help(context: Context) -> str:
-        return help_text(context.lang, context.registry)
-
-    return registry

@@ -58,6 +58,122 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "aide (ce message)",
         Lang.EN: "help (this message)",
     },
+    "command.link": {
+        Lang.FR: "lier COMPTE (relier votre compte sur l'autre réseau)",
+        Lang.EN: "link ACCOUNT (link your account on the other network)",
+    },
+    "command.status": {
+        Lang.FR: "statut (ce qui est relié)",
+        Lang.EN: "status (what is linked)",
+    },
+    "network.bluesky": {Lang.FR: "Bluesky", Lang.EN: "Bluesky"},
+    "network.mastodon": {Lang.FR: "Mastodon", Lang.EN: "Mastodon"},
+    "network.x": {Lang.FR: "X", Lang.EN: "X"},
+    "trust.proven": {Lang.FR: "prouvé", Lang.EN: "proven"},
+    "trust.claimed": {Lang.FR: "déclaré", Lang.EN: "claimed"},
+    "link.missing": {
+        Lang.FR: (
+            "Dites-moi quel compte relier, par exemple : « lier alice@piaille.fr » ou "
+            "« lier alice.bsky.social »."
+        ),
+        Lang.EN: (
+            "Tell me which account to link, for example: “link alice@mastodon.social” or "
+            "“link alice.bsky.social”."
+        ),
+    },
+    "link.unreadable": {
+        Lang.FR: "Je ne reconnais pas « {text} » comme un compte Bluesky ou Mastodon.",
+        Lang.EN: "I don't recognise “{text}” as a Bluesky or Mastodon account.",
+    },
+    "link.same_network": {
+        Lang.FR: (
+            "{handle} est sur le même réseau que ce compte : nommez votre compte sur l'autre "
+            "réseau."
+        ),
+        Lang.EN: "{handle} is on this same network: name your account on the other network.",
+    },
+    "link.no_bot": {
+        Lang.FR: "Ce service n'a pas de bot sur {network} : je ne peux pas y vérifier un compte.",
+        Lang.EN: "This service has no bot on {network}: I can't check an account there.",
+    },
+    "link.not_found": {
+        Lang.FR: "Je ne trouve pas {handle} sur {network}. Vérifiez l'orthographe ?",
+        Lang.EN: "I can't find {handle} on {network}. Is it spelled right?",
+    },
+    "link.already": {
+        Lang.FR: "{handle} est déjà relié à ce compte.",
+        Lang.EN: "{handle} is already linked to this account.",
+    },
+    "link.x_later": {
+        Lang.FR: "Relier un compte X par son archive n'est pas encore ouvert ici.",
+        Lang.EN: "Linking an X account through its archive is not open here yet.",
+    },
+    "link.closed": {
+        Lang.FR: "Relier des comptes n'est pas ouvert sur ce service.",
+        Lang.EN: "Linking accounts is not open on this service.",
+    },
+    "link.challenge": {
+        Lang.FR: (
+            "Pour prouver que {handle} est à vous, publiez depuis ce compte un message qui "
+            "mentionne {bot} avec ce code : {code} (valable 24 h)."
+        ),
+        Lang.EN: (
+            "To prove {handle} is yours, post from it a message that mentions {bot} with this "
+            "code: {code} (valid for 24 h)."
+        ),
+    },
+    "proof.linked": {
+        Lang.FR: "C'est fait : {first} et {second} sont reliés.",
+        Lang.EN: "Done: {first} and {second} are now linked.",
+    },
+    "proof.expired": {
+        Lang.FR: "Ce code a expiré : demandez-en un nouveau avec « lier ».",
+        Lang.EN: "This code has expired: ask for a new one with “link”.",
+    },
+    "proof.forged": {
+        Lang.FR: (
+            "Ce code ne vaut pas pour ce compte : publiez-le depuis le compte nommé dans la "
+            "demande, sans le modifier."
+        ),
+        Lang.EN: (
+            "This code isn't valid for this account: post it, unchanged, from the account "
+            "named in the request."
+        ),
+    },
+    "proof.used": {
+        Lang.FR: "Ce code a déjà servi : demandez-en un nouveau avec « lier ».",
+        Lang.EN: "This code was already used: ask for a new one with “link”.",
+    },
+    "proof.malformed": {
+        Lang.FR: "Ce code est incomplet : copiez-le à nouveau en entier.",
+        Lang.EN: "This code is incomplete: copy it again in full.",
+    },
+    "proof.edited": {
+        Lang.FR: "Un message modifié ne prouve rien : publiez le code dans un nouveau message.",
+        Lang.EN: "An edited post proves nothing: post the code in a new post.",
+    },
+    "status.alone": {
+        Lang.FR: "Aucun autre compte n'est relié à {handle}. Pour en relier un : « lier COMPTE ».",
+        Lang.EN: "No other account is linked to {handle}. To link one: “link ACCOUNT”.",
+    },
+    "status.linked": {
+        Lang.FR: "Comptes reliés : {accounts}.",
+        Lang.EN: "Linked accounts: {accounts}.",
+    },
+    "status.account": {
+        Lang.FR: "{handle} ({network}, {trust})",
+        Lang.EN: "{handle} ({network}, {trust})",
+    },
+    "throttled": {
+        Lang.FR: (
+            "Vous m'écrivez beaucoup : je vous répondrai de nouveau dans quelques minutes. Merci "
+            "de votre patience !"
+        ),
+        Lang.EN: (
+            "You're writing to me a lot: I'll answer again in a few minutes. Thank you for your "
+            "patience!"
+        ),
+    },
 }
 
 

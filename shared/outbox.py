@@ -22,6 +22,9 @@ from shared.db.models import ActionStatus, OutboundAction, utcnow
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from shared.protocol import IncomingPost
+
+REPLY = "reply"
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SEC = 5.0
 LAST_ERROR_MAX_CHARS = 2000
@@ -46,6 +49,18 @@ def queue(
     except IntegrityError:
         return False
     return True
+
+
+def reply_payload(post: IncomingPost, text: str, lang: str) -> dict[str, Any]:
+    """What an adapter needs to answer ``post`` with ``text``, in a storable form."""
+    return {
+        "text": text,
+        "lang": lang,
+        "to_post": post.post_id,
+        "to_author": {"subject": post.author.subject, "handle": post.author.handle},
+        "direct": post.direct,
+        "context": post.reply_context,
+    }
 
 
 def recover(engine: Engine) -> int:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.db.models import Network, OutboundAction
+    from shared.linking import Account
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,10 @@ class IncomingPost:
     direct: bool = False
     """A direct message: the answer goes back privately."""
     created_at: datetime | None = None
+    url: str | None = None
+    """Where a person sees the post in a browser."""
+    edited: bool = False
+    """The post was changed after it was published (Mastodon): it proves nothing."""
     reply_context: dict[str, Any] = field(default_factory=dict)
     """What the adapter needs to answer in place (reply references, conversation id)."""
 
@@ -92,6 +97,11 @@ class Protocol(ABC):
 
         A post may be handed over again after a restart; the core drops repeats.
         """
+
+    @abstractmethod
+    async def resolve(self, handle: str) -> Account | None:
+        """The account ``handle`` names on this network (with its stable subject), or ``None``
+        when there is none. Raises :class:`HqxError` when the network cannot be asked."""
 
     @abstractmethod
     async def deliver(self, action: OutboundAction) -> Delivered:

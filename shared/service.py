@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from shared import outbox
-from shared.db.models import InboundPost
+from shared.commands import Answer, Environment
+from shared.db.models import InboundPost, utcnow
+from shared.messages import say
 from shared.protocol import DeliveryError
 
 if TYPE_CHECKING:
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-    from shared.commands import Answer, CommandRegistry
+    from shared.commands import CommandRegistry, Parsed
     from shared.db.models import OutboundAction
+    from shared.linking import Account
     from shared.protocol import IncomingPost, Protocol
 
 log = logging.getLogger(__name__)
@@ -35,7 +38,10 @@ log = logging.getLogger(__name__)
 DELIVERY_INTERVAL_SEC = 5.0
 RESTART_FIRST_SEC = 1.0
 RESTART_MAX_SEC = 64.0  # the cap atproto's websocket client uses too
-REPLY = "reply"
+# A flood from one account: past this many posts in the window, one polite answer, then
+# silence until the window has passed.
+THROTTLE_POSTS = 8
+THROTTLE_WINDOW = timedelta(minutes=10)
 
 
 class Service:
@@ -46,10 +52,12 @@ class Service:
         engine: Engine,
         adapters: Sequence[Protocol],
         commands: CommandRegistry,
+        secret_key: str | None = None,
         delivery_interval_sec: float = DELIVERY_INTERVAL_SEC,
     ) -> None:
         self._engine = engine
-        self._adapters = {adapter.network: adapter for adapter in adapters}
+        self._secret_key = secret_key
+        self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
         self._commands = commands
         self._delivery_interval_sec = delivery_interval_sec
         self._scheduler: AsyncIOScheduler | None = None
@@ -111,13 +119,28 @@ class Service:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311  (jitter)
             delay = min(delay * 2, RESTART_MAX_SEC)
 
+    def networks(self) -> frozenset[str]:
+        """The networks with a running bot."""
+        return frozenset(self._adapters)
+
+    async def resolve(self, network: str, handle: str) -> Account | None:
+        """The account ``handle`` names on ``network``, found by that network's bot."""
+        adapter = self._adapters.get(network)
+        return None if adapter is None else await adapter.resolve(handle)
+
     async def receive(self, post: IncomingPost) -> None:
         """Handle a post addressed to the bot, once: a repeat is dropped."""
-        queued = await asyncio.to_thread(self._handle, post)
+        parsed = self._commands.parse(post)
+        prepared = await self._commands.prepare(parsed, post, self)
+        queued = await asyncio.to_thread(self._handle, post, parsed, prepared)
         if queued:
             self.wake_delivery()
 
-    def _handle(self, post: IncomingPost) -> bool:
+    def _environment(self) -> Environment:
+        handles = {network: a.bot_handle for network, a in self._adapters.items()}
+        return Environment(secret_key=self._secret_key, now=utcnow(), bot_handles=handles)
+
+    def _handle(self, post: IncomingPost, parsed: Parsed, prepared: object) -> bool:
         with Session(self._engine) as session:
             try:
                 with session.begin():
@@ -127,17 +150,51 @@ class Service:
                         )
                     )
                     session.flush()
-                    answer = self._commands.answer(post, session)
-                    return outbox.queue(
-                        session,
-                        key=f"{REPLY}:{post.network}:{post.post_id}",
-                        network=post.network,
-                        kind=REPLY,
-                        payload=reply_payload(post, answer),
+                    answer = self._throttled(session, post, parsed) or self._commands.answer(
+                        parsed, post, session, self._environment(), prepared
                     )
+                    return self._queue(session, post, answer)
             except IntegrityError:
                 log.debug("%s %s was handled before", post.network, post.post_id)
                 return False
+
+    def _throttled(self, session: Session, post: IncomingPost, parsed: Parsed) -> Answer | None:
+        """Past the flood limit: one polite answer, then silence (``text`` None)."""
+        since = utcnow() - THROTTLE_WINDOW
+        recent = session.exec(
+            select(func.count())
+            .select_from(InboundPost)
+            .where(
+                InboundPost.author == post.author.subject,
+                col(InboundPost.received_at) >= since,
+            )
+        ).one()
+        if recent <= THROTTLE_POSTS:
+            return None
+        text = say("throttled", parsed.lang) if recent == THROTTLE_POSTS + 1 else None
+        return Answer(text, parsed.lang)
+
+    def _queue(self, session: Session, post: IncomingPost, answer: Answer) -> bool:
+        queued = False
+        if answer.text is not None:
+            queued = outbox.queue(
+                session,
+                key=f"{outbox.REPLY}:{post.network}:{post.post_id}",
+                network=post.network,
+                kind=outbox.REPLY,
+                payload=outbox.reply_payload(post, answer.text, answer.lang),
+                person_id=answer.person_id,
+            )
+        for action in answer.also:
+            queued |= outbox.queue(
+                session,
+                key=action.key,
+                network=action.network,
+                kind=action.kind,
+                payload=action.payload,
+                person_id=action.person_id,
+            )
+        return queued
 
     def wake_delivery(self) -> None:
         """Deliver now rather than at the next interval."""
@@ -176,15 +233,3 @@ class Service:
             return 0
         await asyncio.to_thread(outbox.mark_done, self._engine, action_id, delivered.remote_ref)
         return 1
-
-
-def reply_payload(post: IncomingPost, answer: Answer) -> dict[str, object]:
-    """What an adapter needs to answer ``post``, in a storable form."""
-    return {
-        "text": answer.text,
-        "lang": answer.lang.value,
-        "to_post": post.post_id,
-        "to_author": {"subject": post.author.subject, "handle": post.author.handle},
-        "direct": post.direct,
-        "context": post.reply_context,
-    }

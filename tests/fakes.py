@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from shared.db.models import OutboundAction
+    from shared.linking import Account
 
 
 class FakeAdapter(Protocol):
@@ -26,6 +27,8 @@ class FakeAdapter(Protocol):
         self.failures: list[Exception] = []
         self.inbox: asyncio.Queue[IncomingPost] = asyncio.Queue()
         self.started = self.closed = False
+        self.accounts: dict[str, Account] = {}
+        """What :meth:`resolve` finds, by folded handle."""
 
     @property
     def bot_handle(self) -> str:
@@ -37,6 +40,9 @@ class FakeAdapter(Protocol):
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         while True:
             await receive(await self.inbox.get())
+
+    async def resolve(self, handle: str) -> Account | None:
+        return self.accounts.get(handle.casefold())
 
     async def deliver(self, action: OutboundAction) -> Delivered:
         self.deliveries.append(action.idempotency_key)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from shared.commands import CommandRegistry, default_registry
+from shared.commands import Answer, CommandRegistry, Environment
 from shared.db.models import Network
+from shared.handlers import default_registry
 from shared.messages import Lang, answer_language
 from shared.protocol import Author, IncomingPost
 
@@ -18,6 +21,16 @@ def post(text: str, languages: tuple[str, ...] = ()) -> IncomingPost:
         text=text,
         languages=languages,
     )
+
+
+ENV = Environment(secret_key=None, now=datetime.now(UTC), bot_handles={})
+
+
+def ask(text: str, languages: tuple[str, ...] = ()) -> Answer:
+    """The answer of commands that need no database."""
+    registry = default_registry()
+    asked = post(text, languages)
+    return registry.answer(registry.parse(asked), asked, session=None, env=ENV)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -50,20 +63,20 @@ def test_the_answer_is_in_the_language_of_the_post(
     ],
 )
 def test_help_and_greetings_get_the_help(text: str, languages: tuple[str, ...], start: str) -> None:
-    answer = default_registry().answer(post(text, languages), session=None)  # type: ignore[arg-type]
+    answer = ask(text, languages)
     assert answer.text.startswith(start)
     assert ("aide (ce message)" if answer.lang is Lang.FR else "help (this message)") in answer.text
 
 
 def test_unknown_text_gets_a_short_help_never_silence() -> None:
-    answer = default_registry().answer(post("what is this", ("en",)), session=None)  # type: ignore[arg-type]
+    answer = ask("what is this", ("en",))
     assert answer.text.startswith("I didn't understand “what is this”. Hello! I'm HelloQuitteX")
-    french = default_registry().answer(post("quoi donc", ("fr",)), session=None)  # type: ignore[arg-type]
+    french = ask("quoi donc", ("fr",))
     assert french.text.startswith("Je n'ai pas compris « quoi donc ». Bonjour !")
 
 
 def test_long_unknown_text_is_shown_cut() -> None:
-    answer = default_registry().answer(post("blah " * 50, ("en",)), session=None)  # type: ignore[arg-type]
+    answer = ask("blah " * 50, ("en",))
     quoted = answer.text.split("“")[1].split("”")[0]
     assert len(quoted) == 40
     assert quoted.endswith("…")

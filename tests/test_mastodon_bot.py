@@ -14,8 +14,8 @@ from mastodon_bot.adapter import MastodonAdapter
 from mastodon_bot.testserver.people import create_person
 from mastodon_bot.testserver.server import Quirks
 from mastodon_bot.text import html_to_text
-from shared.commands import default_registry
 from shared.db.models import ActionStatus, OutboundAction
+from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import run_until
@@ -98,7 +98,8 @@ def test_a_restart_answers_what_came_meanwhile_and_nothing_twice(world: World, d
 
 
 def test_a_backlog_longer_than_a_page_is_answered_in_full(world: World, db: Engine) -> None:
-    asked = [world.alice_person.post(f"@helloquittex help {n}") for n in range(45)]
+    people = [create_person(world.server, world.url, f"reader{n}") for n in range(45)]
+    asked = [person.post(f"@helloquittex help {n}") for n, person in enumerate(people)]
     run_bot(world, db, lambda: len(world.bot_statuses()) >= len(asked))
     answered = [s.in_reply_to.id for s in world.bot_statuses() if s.in_reply_to]
     assert sorted(answered) == sorted(str(status.id) for status in asked)

@@ -11,8 +11,9 @@ import pytest
 from sqlmodel import Session, select
 
 from shared import outbox, service
-from shared.commands import CommandRegistry, default_registry
+from shared.commands import CommandRegistry
 from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
+from shared.handlers import default_registry
 from shared.protocol import Author, DeliveryError, IncomingPost
 from shared.service import Service
 from tests.fakes import FakeAdapter

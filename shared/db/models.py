@@ -264,3 +264,21 @@ class BotState(SQLModel, table=True):
     key: str = Field(sa_type=String(128), primary_key=True)
     value: str = Field(sa_type=String(8000))
     updated_at: datetime = _ts()
+
+
+class LinkRequest(SQLModel, table=True):
+    """Where to confirm a link once its code is posted: the request's thread. Verifying a code
+    never reads this (codes carry what they need); it is deleted when the code is used."""
+
+    __tablename__ = "link_request"
+
+    nonce: str = Field(sa_type=String(16), primary_key=True)
+    identity_id: int = Field(
+        sa_column=Column(ID, ForeignKey("identity.id", ondelete="CASCADE"), nullable=False)
+    )
+    target_network: str = Field(sa_type=String(16))
+    target_handle: str = Field(sa_type=String(512))
+    reply: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    created_at: datetime = _ts()

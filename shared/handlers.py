@@ -1,0 +1,159 @@
+"""The service's commands: help, link, the proof a posted code makes, status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared import linking
+from shared.accounts import Named, parse_account
+from shared.challenge import ChallengeError
+from shared.commands import PROOF, Answer, CommandRegistry, Context, Outbound, help_text
+from shared.db.models import Network
+from shared.messages import Lang, say
+from shared.outbox import REPLY, reply_payload
+
+if TYPE_CHECKING:
+    from shared.commands import Resolver
+    from shared.db.models import Identity
+    from shared.linking import Account
+    from shared.protocol import IncomingPost
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """What the ``link`` command found: ``problem`` names what went wrong, if anything."""
+
+    problem: str | None
+    text: str = ""
+    named: Named | None = None
+    account: Account | None = None
+
+
+async def find_link_target(
+    post: IncomingPost, args: tuple[str, ...], resolver: Resolver
+) -> LinkTarget:
+    """The account a link request names, found on its network (outside any transaction)."""
+    if not args:
+        return LinkTarget("link.missing")
+    named = parse_account(args[0])
+    if named is None:
+        return LinkTarget("link.unreadable", text=args[0])
+    if named.network == Network.X:
+        return LinkTarget("link.x_later", named=named)
+    if named.network == post.network:
+        return LinkTarget("link.same_network", named=named)
+    if named.network not in resolver.networks():
+        return LinkTarget("link.no_bot", named=named)
+    account = await resolver.resolve(named.network, named.handle)
+    if account is None:
+        return LinkTarget("link.not_found", named=named)
+    return LinkTarget(None, named=named, account=account)
+
+
+def network_name(network: str, lang: Lang) -> str:
+    return say(f"network.{network}", lang)
+
+
+def shown(identity: Identity, lang: Lang) -> str:
+    """An identity as people read it: the handle and its network."""
+    return f"@{identity.handle} ({network_name(identity.network, lang)})"
+
+
+def link(context: Context) -> Answer | str:
+    target: LinkTarget = context.prepared
+    lang = context.lang
+    if target.problem is not None:
+        handle = f"@{target.named.handle}" if target.named else ""
+        network = network_name(target.named.network, lang) if target.named else ""
+        return say(target.problem, lang, text=target.text, handle=handle, network=network)
+    assert target.account is not None  # noqa: S101  (found)
+    if context.env.secret_key is None:
+        return say("link.closed", lang)
+    requester = linking.identity_of(context.session, context.post.network, context.post.author)
+    known = linking.find_identity(context.session, target.account.network, target.account.subject)
+    if known is not None and known.person_id == requester.person_id:
+        return say("link.already", lang, handle=f"@{target.account.handle}")
+    code = linking.request_link(
+        context.session,
+        key=context.env.secret_key,
+        requester=requester,
+        target=target.account,
+        reply=reply_payload(context.post, "", lang),
+        now=context.env.now,
+    )
+    bot = context.env.bot_handles[target.account.network]
+    text = say("link.challenge", lang, handle=f"@{target.account.handle}", bot=f"@{bot}", code=code)
+    return Answer(text, lang, person_id=requester.person_id)
+
+
+def proof(context: Context) -> Answer | str:
+    lang = context.lang
+    if context.post.edited:
+        return say("proof.edited", lang)
+    if context.env.secret_key is None:
+        return say("link.closed", lang)
+    try:
+        linked = linking.prove(
+            context.session,
+            key=context.env.secret_key,
+            post=context.post,
+            code_text=context.args[0],
+            now=context.env.now,
+        )
+    except ChallengeError as e:
+        return say(f"proof.{e.reason}", lang)
+    first, second = linked.requester, linked.target
+    text = say("proof.linked", lang, first=shown(first, lang), second=shown(second, lang))
+    also: list[Outbound] = []
+    if linked.request is not None:  # confirm in the request's thread, in its language
+        request = linked.request
+        request_lang = Lang(request.reply["lang"])
+        confirmation = say(
+            "proof.linked",
+            request_lang,
+            first=shown(first, request_lang),
+            second=shown(second, request_lang),
+        )
+        also.append(
+            Outbound(
+                key=f"confirm:{request.nonce}",
+                network=first.network,
+                kind=REPLY,
+                payload={**request.reply, "text": confirmation},
+                person_id=first.person_id,
+            )
+        )
+    return Answer(text, lang, tuple(also), person_id=first.person_id)
+
+
+def status(context: Context) -> str:
+    lang, post = context.lang, context.post
+    me = linking.find_identity(context.session, post.network, post.author.subject)
+    identities = linking.linked(context.session, me.person_id) if me is not None else []
+    if len(identities) < 2:
+        return say("status.alone", lang, handle=f"@{post.author.handle}")
+    accounts = ", ".join(
+        say(
+            "status.account",
+            lang,
+            handle=f"@{i.handle}",
+            network=network_name(i.network, lang),
+            trust=say(f"trust.{i.trust}", lang),
+        )
+        for i in identities
+    )
+    return say("status.linked", lang, accounts=accounts)
+
+
+def default_registry() -> CommandRegistry:
+    """The commands of the service."""
+    registry = CommandRegistry()
+    # Greetings are asking who the bot is: they get the help, not "I didn't understand".
+    registry.register(
+        "help", fr=("aide", "bonjour", "salut", "coucou"), en=("help", "hello", "hi", "hey")
+    )(lambda context: help_text(context.lang, context.registry))
+    registry.register("link", fr=("lier", "relier"), en=("link",), prepare=find_link_target)(link)
+    registry.register("status", fr=("statut", "état"), en=("status",))(status)
+    registry.register(PROOF, fr=(), en=(), listed=False)(proof)
+    return registry

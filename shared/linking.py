@@ -1,0 +1,172 @@
+"""Linking a person's accounts: a request issues a challenge code; the code, posted from the
+other account, proves that account belongs to the same person.
+
+The author of a proof is the one the network's server reports (:attr:`IncomingPost.author`),
+never one named in the text. Everything here runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from shared import challenge
+from shared.challenge import Binding, ChallengeError
+from shared.db.models import (
+    Consent,
+    Identity,
+    LinkProof,
+    LinkRequest,
+    OutboundAction,
+    Person,
+    TrustLevel,
+    XIdentity,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from shared.protocol import Author, IncomingPost
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account found on a network: its stable subject and its handle."""
+
+    network: str
+    subject: str
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """A proof that was accepted."""
+
+    requester: Identity
+    target: Identity
+    request: LinkRequest | None
+    """The request, when it is still known: the confirmation goes to its thread."""
+
+
+def identity_of(session: Session, network: str, author: Author) -> Identity:
+    """The identity of a post's author (created with a new person on first contact); its
+    handle is kept current, since handles change."""
+    identity = session.exec(
+        select(Identity).where(Identity.network == network, Identity.subject == author.subject)
+    ).one_or_none()
+    if identity is None:
+        person = Person()
+        session.add(person)
+        session.flush()
+        assert person.id is not None  # noqa: S101  (flushed)
+        identity = Identity(
+            person_id=person.id, network=network, subject=author.subject, handle=author.handle
+        )
+    elif identity.handle != author.handle:
+        identity.handle, identity.updated_at = author.handle, utcnow()
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def find_identity(session: Session, network: str, subject: str) -> Identity | None:
+    """The identity of an account, if the service knows it."""
+    return session.exec(
+        select(Identity).where(Identity.network == network, Identity.subject == subject)
+    ).one_or_none()
+
+
+def request_link(
+    session: Session,
+    *,
+    key: str,
+    requester: Identity,
+    target: Account,
+    reply: dict[str, Any],
+    now: datetime,
+) -> str:
+    """Issue a code that ``target`` can post to prove it belongs to ``requester``'s person."""
+    assert requester.id is not None  # noqa: S101  (a stored identity)
+    binding = Binding(requester.id, requester.subject, target.network, target.subject)
+    text = challenge.issue(key, binding, now=now)
+    code = challenge.read(text)
+    session.add(
+        LinkRequest(
+            nonce=code.nonce_hex,
+            identity_id=requester.id,
+            target_network=target.network,
+            target_handle=target.handle,
+            reply=reply,
+            expires_at=code.expires_at,
+        )
+    )
+    return text
+
+
+def prove(
+    session: Session, *, key: str, post: IncomingPost, code_text: str, now: datetime
+) -> Linked:
+    """Accept ``code_text`` posted in ``post`` as proof, and link the two accounts.
+
+    Raises:
+        ChallengeError: ``malformed``, ``forged``, ``expired`` or ``used``.
+    """
+    code = challenge.read(code_text)
+    requester = session.get(Identity, code.requester_id)
+    if requester is None:
+        raise ChallengeError("forged", "the code names no known account")
+    binding = Binding(code.requester_id, requester.subject, post.network, post.author.subject)
+    challenge.verify(key, code, binding, now=now)
+    proof = LinkProof(
+        person_id=requester.person_id,
+        network=post.network,
+        subject=post.author.subject,
+        nonce=code.nonce_hex,
+        post_uri=post.post_id,
+        post_url=post.url,
+    )
+    try:
+        with session.begin_nested():
+            session.add(proof)
+    except IntegrityError:
+        raise ChallengeError("used", "the code was used already") from None
+    target = identity_of(session, post.network, post.author)
+    if target.person_id != requester.person_id:
+        merge_persons(session, keep=requester.person_id, gone=target.person_id)
+        session.refresh(target)
+    target.trust, target.updated_at = TrustLevel.PROVEN, utcnow()
+    session.add(target)
+    request = session.get(LinkRequest, code.nonce_hex)
+    if request is not None:
+        session.delete(request)
+    return Linked(requester=requester, target=target, request=request)
+
+
+def merge_persons(session: Session, *, keep: int, gone: int) -> None:
+    """Move everything of person ``gone`` to person ``keep``, then delete ``gone``.
+
+    Where both said something (consents), ``keep``'s word stands.
+    """
+    for model in (Identity, XIdentity, LinkProof, OutboundAction):
+        session.execute(update(model).where(col(model.person_id) == gone).values(person_id=keep))
+    kept = set(session.exec(select(Consent.purpose).where(Consent.person_id == keep)))
+    session.execute(
+        delete(Consent).where(col(Consent.person_id) == gone, col(Consent.purpose).in_(kept))
+    )
+    session.execute(update(Consent).where(col(Consent.person_id) == gone).values(person_id=keep))
+    session.execute(delete(Person).where(col(Person.id) == gone))
+    session.flush()
+
+
+def linked(session: Session, person_id: int) -> list[Identity]:
+    """A person's identities on the networks the bots act on, oldest first."""
+    return list(
+        session.exec(
+            select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
+        )
+    )
