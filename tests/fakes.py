@@ -55,4 +55,14 @@ class FakeAdapter(Protocol):
         self.closed = True
 
 
-__all__ = ["DeliveryError", "FakeAdapter"]
+class FakeBluesky(FakeAdapter):
+    """The same, as the Bluesky side."""
+
+    network: ClassVar[Network] = Network.BLUESKY
+
+    @property
+    def bot_handle(self) -> str:
+        return "helloquittex.fake.test"
+
+
+__all__ = ["DeliveryError", "FakeAdapter", "FakeBluesky"]

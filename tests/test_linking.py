@@ -1,0 +1,245 @@
+"""Linking accounts through the core, with two fake networks, on SQLite and PostgreSQL: the
+protocol of challenge codes, and every way to cheat it that the bot must refuse."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlmodel import Session, select
+
+from shared import challenge
+from shared.db.models import Identity, LinkProof, Network, OutboundAction, Person
+from shared.handlers import default_registry
+from shared.linking import Account
+from shared.protocol import Author, IncomingPost
+from shared.service import THROTTLE_POSTS, Service
+from tests.fakes import FakeAdapter, FakeBluesky
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+KEY = "a-secret-key-for-tests-only-0123456789"
+ALICE_B = Author("did:plc:alice", "alice.test")
+ALICE_M = Author("https://masto.test/users/alice", "alice@masto.test")
+MALLORY_M = Author("https://masto.test/users/mallory", "mallory@masto.test")
+MALLORY_B = Author("did:plc:mallory", "mallory.test")
+
+
+class World:
+    """The core with a fake Bluesky and a fake Mastodon that know a few accounts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
+        for author in (ALICE_B, MALLORY_B):
+            self.bluesky.accounts[author.handle] = Account("bluesky", author.subject, author.handle)
+        for author in (ALICE_M, MALLORY_M):
+            self.mastodon.accounts[author.handle] = Account(
+                "mastodon", author.subject, author.handle
+            )
+        self.service = Service(engine, [self.bluesky, self.mastodon], default_registry(), KEY)
+        self._ids = iter(range(1, 10_000))
+
+    def say(self, author: Author, text: str, *, network: Network | None = None, **kw: Any) -> str:
+        """``author`` addresses the bot; return the bot's answer to that post."""
+        network = network or (
+            Network.BLUESKY if author.subject.startswith("did:") else Network.MASTODON
+        )
+        post = IncomingPost(
+            network=network,
+            post_id=f"{network}-post-{next(self._ids)}",
+            author=author,
+            text=text,
+            languages=kw.pop("languages", ("en",)),
+            reply_context={"thread": "t"},
+            **kw,
+        )
+        return self.receive(post)
+
+    def receive(self, post: IncomingPost) -> str:
+        asyncio.run(self._receive(post))
+        return self.answer_to(post.post_id)
+
+    async def _receive(self, post: IncomingPost) -> None:
+        await self.service.receive(post)
+        await self.service.deliver_due()
+
+    def answer_to(self, post_id: str) -> str:
+        for adapter in (self.bluesky, self.mastodon):
+            for action in adapter.sent.values():
+                if action.payload.get("to_post") == post_id and action.idempotency_key.startswith(
+                    "reply:"
+                ):
+                    return str(action.payload["text"])
+        return ""
+
+    def confirmations(self) -> list[OutboundAction]:
+        return [
+            a for a in self.bluesky.sent.values() if a.idempotency_key.startswith("confirm:")
+        ] + [a for a in self.mastodon.sent.values() if a.idempotency_key.startswith("confirm:")]
+
+    def persons(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return {i.handle: i.person_id for i in session.exec(select(Identity))}
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    return World(engine)
+
+
+def code_in(answer: str) -> str:
+    found = challenge.find(answer)
+    assert found is not None, f"no code in {answer!r}"
+    return found
+
+
+def test_link_from_bluesky_then_prove_on_mastodon(world: World) -> None:
+    answer = world.say(ALICE_B, "link alice@masto.test")
+    assert answer.startswith("To prove @alice@masto.test is yours, post from it a message that")
+    assert "mentions @helloquittex@fake.test with this code: HQX-" in answer
+    done = world.say(ALICE_M, f"@helloquittex here is my code {code_in(answer)}")
+    assert done == "Done: @alice.test (Bluesky) and @alice@masto.test (Mastodon) are now linked."
+    persons = world.persons()
+    assert persons["alice.test"] == persons["alice@masto.test"]
+    # Confirmed on the other network too, in the request's thread.
+    [confirmation] = world.confirmations()
+    assert confirmation.network == "bluesky"
+    assert confirmation.payload["to_author"]["subject"] == ALICE_B.subject
+    assert confirmation.payload["text"] == done
+    assert world.say(ALICE_B, "status") == (
+        "Linked accounts: @alice.test (Bluesky, proven), @alice@masto.test (Mastodon, proven)."
+    )
+
+
+def test_link_from_mastodon_in_french_then_prove_on_bluesky(world: World) -> None:
+    answer = world.say(ALICE_M, "lier alice.test", languages=("fr",))
+    assert answer.startswith("Pour prouver que @alice.test est à vous")
+    assert "@helloquittex.fake.test" in answer
+    done = world.say(ALICE_B, code_in(answer), languages=("fr",))
+    assert done == "C'est fait : @alice@masto.test (Mastodon) et @alice.test (Bluesky) sont reliés."
+    assert world.say(ALICE_M, "statut", languages=("fr",)).startswith("Comptes reliés : ")
+
+
+def test_linking_a_third_time_finds_it_done(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    assert world.say(ALICE_B, "link alice@masto.test") == (
+        "@alice@masto.test is already linked to this account."
+    )
+
+
+def test_asking_for_help_stores_nobody(world: World) -> None:
+    world.say(ALICE_B, "help")
+    world.say(ALICE_M, "status")
+    assert world.persons() == {}
+
+
+def test_two_persons_who_asked_from_each_side_become_one(world: World, engine: Engine) -> None:
+    from_bluesky = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    world.say(ALICE_M, "link alice.test")
+    assert len(set(world.persons().values())) == 2
+    world.say(ALICE_M, from_bluesky)
+    assert len(set(world.persons().values())) == 1
+    with Session(engine) as session:
+        assert len(list(session.exec(select(Person)))) == 1, "the other person is merged away"
+
+
+def test_someone_else_posting_your_code_links_nothing(world: World) -> None:
+    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    assert world.say(MALLORY_M, code).startswith("This code isn't valid for this account")
+    assert "mallory@masto.test" not in world.persons(), "a failed proof stores nobody"
+    # ...and the code still works for Alice afterwards.
+    assert world.say(ALICE_M, code).startswith("Done:")
+
+
+def test_a_code_for_another_account_links_nothing(world: World) -> None:
+    meant_for_mallory = code_in(world.say(MALLORY_B, "link mallory@masto.test"))
+    assert world.say(ALICE_M, meant_for_mallory).startswith("This code isn't valid")
+    assert "alice@masto.test" not in world.persons()
+
+
+def test_an_expired_code_links_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    later = challenge.read(code).expires_at + timedelta(seconds=1)
+    monkeypatch.setattr("shared.service.utcnow", lambda: later)
+    assert world.say(ALICE_M, code) == "This code has expired: ask for a new one with “link”."
+    assert world.persons()["alice.test"] != world.persons().get("alice@masto.test")
+
+
+def test_a_tampered_code_links_nothing(world: World) -> None:
+    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    last = "0" if code[-1] != "0" else "2"
+    answer = world.say(ALICE_M, code[:-1] + last)
+    assert answer.startswith(("This code isn't valid", "This code is incomplete"))
+    assert world.persons()["alice.test"] != world.persons().get("alice@masto.test")
+
+
+def test_a_code_is_accepted_once(world: World, engine: Engine) -> None:
+    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    assert world.say(ALICE_M, code).startswith("Done:")
+    assert world.say(ALICE_M, f"again {code}") == (
+        "This code was already used: ask for a new one with “link”."
+    )
+    with Session(engine) as session:
+        assert len(list(session.exec(select(LinkProof)))) == 1
+
+
+def test_an_edited_post_proves_nothing(world: World) -> None:
+    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    answer = world.say(ALICE_M, code, edited=True)
+    assert answer == "An edited post proves nothing: post the code in a new post."
+    assert world.say(ALICE_M, code).startswith("Done:"), "a new post still can"
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["ALICE@masto.test", "alice@MASTO.test", "\u0430lice@masto.test", "alice@masto.test\u200b"],
+    ids=["case", "domain-case", "cyrillic-a", "zero-width"],
+)
+def test_look_alike_handles_name_the_real_account_or_nobody(world: World, named: str) -> None:
+    answer = world.say(ALICE_B, f"link {named}")
+    if "To prove" in answer:  # case differences name the same account, found by the network
+        assert world.say(ALICE_M, code_in(answer)).startswith("Done:")
+    else:
+        assert answer.startswith(("I can't find", "I don't recognise")), answer
+    # Whatever was named, a look-alike account cannot use a code meant for Alice.
+    code = code_in(world.say(MALLORY_B, "link mallory@masto.test"))
+    assert world.say(ALICE_M, code).startswith("This code isn't valid")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("link", "Tell me which account to link, for example:"),
+        ("link bonjour", "I don't recognise “bonjour” as a Bluesky or Mastodon account."),
+        ("link mallory.test", "@mallory.test is on this same network: name your account"),
+        ("link nobody@masto.test", "I can't find @nobody@masto.test on Mastodon."),
+        ("link x", "Linking an X account through its archive is not open here yet."),
+    ],
+)
+def test_link_requests_that_cannot_be_served_say_why(world: World, text: str, answer: str) -> None:
+    assert world.say(ALICE_B, text).startswith(answer)
+
+
+def test_without_a_bot_on_the_other_network_linking_says_so(engine: Engine) -> None:
+    lonely = World(engine)
+    lonely.service = Service(engine, [lonely.bluesky], default_registry(), KEY)
+    assert lonely.say(ALICE_B, "link alice@masto.test") == (
+        "This service has no bot on Mastodon: I can't check an account there."
+    )
+
+
+def test_a_flood_gets_one_polite_answer_then_silence(world: World) -> None:
+    answers = [world.say(ALICE_M, f"help {n}") for n in range(THROTTLE_POSTS + 3)]
+    assert all(
+        a.startswith("I didn't understand") or a.startswith("Hello!")
+        for a in answers[:THROTTLE_POSTS]
+    )
+    assert answers[THROTTLE_POSTS].startswith("You're writing to me a lot")
+    assert answers[THROTTLE_POSTS + 1 :] == ["", ""]
+    # Others are not held back by one person's flood.
+    assert world.say(MALLORY_M, "help").startswith("Hello!")
