@@ -4,7 +4,6 @@ protocol of challenge codes, and every way to cheat it that the bot must refuse.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 

@@ -1,0 +1,121 @@
+"""Linking on the real networks: Bluesky's own PDS and AppView, and the Mastodon test server,
+with both bots running in one service, started from either side."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bsky_service.adapter import BlueskyAdapter
+from bsky_service.devnet.people import PASSWORD, create_person
+from mastodon_bot.adapter import MastodonAdapter
+from shared.handlers import default_registry
+from shared.service import Service
+from tests.mastodon_world import MastodonWorld
+from tests.running import run_until
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from sqlalchemy.engine import Engine
+
+    from bsky_service.devnet.network import BlueskyDevNetwork
+    from bsky_service.devnet.people import Person
+
+pytestmark = pytest.mark.integration
+KEY = "integration-tests-secret-key-0123456789abcdef"
+WAIT_SEC = 30.0
+CODE = re.compile(r"HQX(?:-[0-9A-Z]{1,4})+")
+_names = (f"l{n}" for n in itertools.count())
+
+
+@pytest.fixture
+def mastodon() -> Iterator[MastodonWorld]:
+    world = MastodonWorld(bot_flagged=False)
+    yield world
+    world.stop()
+
+
+class Both:
+    """One service running both bots, and Alice on each network."""
+
+    def __init__(self, bluesky: BlueskyDevNetwork, mastodon: MastodonWorld, db: Engine) -> None:
+        assert bluesky.urls is not None
+        self.network, self.mastodon, self.db = bluesky, mastodon, db
+        self.bot = create_person(bluesky, f"hqx{next(_names)}")
+        self.alice_b: Person = create_person(bluesky, f"alice{next(_names)}")
+        self.alice_m = mastodon.alice_person
+
+    def run_until(self, until: Callable[[], bool]) -> None:
+        assert self.network.urls is not None
+        adapters = [
+            BlueskyAdapter(
+                self.db, self.network.urls.pds, self.bot.handle, PASSWORD, poll_interval_sec=0.1
+            ),
+            MastodonAdapter(self.db, self.mastodon.url, self.mastodon.bot.token, 0.1),
+        ]
+        service = Service(self.db, adapters, default_registry(), KEY, delivery_interval_sec=0.2)
+
+        def done() -> bool:
+            self.network.process_all()
+            return until()
+
+        run_until(service, done, WAIT_SEC)
+
+    def bsky_answers(self) -> list[str]:
+        return [r.text for r in self.alice_b.answers_from(self.bot)]
+
+    def mastodon_answers(self, status: object) -> list[str]:
+        """What the bot posted in answer (as written: HTML shows mentions without domain)."""
+        posted = self.mastodon.server.statuses
+        return [posted[str(s.id)].text for s in self.alice_m.answers_to(status)]
+
+    @property
+    def mastodon_acct(self) -> str:
+        return f"alice@{self.mastodon.server.domain}"
+
+
+@pytest.fixture
+def both(bluesky: BlueskyDevNetwork, mastodon: MastodonWorld, db: Engine) -> Both:
+    return Both(bluesky, mastodon, db)
+
+
+def test_linking_started_on_bluesky_proven_on_mastodon(both: Both) -> None:
+    both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
+    both.run_until(lambda: bool(both.bsky_answers()))
+    [challenge] = both.bsky_answers()
+    assert f"To prove @{both.mastodon_acct} is yours" in challenge
+    assert f"mentions @helloquittex@{both.mastodon.server.domain}" in challenge
+    code = CODE.search(challenge)
+    assert code is not None
+
+    proof = both.alice_m.post(f"@helloquittex {code.group(0)}")
+    both.run_until(lambda: bool(both.mastodon_answers(proof)) and len(both.bsky_answers()) == 2)
+    linked = (
+        f"Done: @{both.alice_b.handle} (Bluesky) and @{both.mastodon_acct} (Mastodon) "
+        "are now linked."
+    )
+    assert both.mastodon_answers(proof) == [f"@{both.mastodon_acct} {linked}"]
+    assert both.bsky_answers()[1] == f"@{both.alice_b.handle} {linked}", "confirmed in the thread"
+
+
+def test_linking_started_on_mastodon_by_direct_message_proven_on_bluesky(both: Both) -> None:
+    asked = both.alice_m.client.status_post(
+        f"@helloquittex lier {both.alice_b.handle}", visibility="direct", language="fr"
+    )
+    both.run_until(lambda: bool(both.mastodon_answers(asked)))
+    [answer] = both.alice_m.answers_to(asked)
+    assert answer.visibility == "direct", "asked privately, answered privately"
+    code = CODE.search(both.mastodon_answers(asked)[0])
+    assert code is not None
+
+    both.alice_b.post(f"Voici mon code {code.group(0)}", mention=both.bot, langs=["fr"])
+    both.run_until(lambda: bool(both.bsky_answers()) and len(both.mastodon_answers(asked)) == 2)
+    [done] = both.bsky_answers()
+    assert "C'est fait" in done
+    confirmation = both.alice_m.answers_to(asked)[1]
+    assert confirmation.visibility == "direct", "the confirmation stays private too"
+    assert "C'est fait" in both.mastodon_answers(asked)[1]
