@@ -31,6 +31,8 @@ from bsky_service.devnet.services import free_port
 from bsky_service.lexicon import Lexicons
 from mastodon_bot.testserver import people as mastodon_people
 from mastodon_bot.testserver.server import MastodonTestServer
+from mastodon_bot.text import html_to_text
+from shared import challenge
 from shared.config import Settings
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
@@ -144,12 +146,13 @@ async def _start_world(
 
 @dataclass
 class People:
-    """The sandbox's demo people and bot accounts."""
+    """The sandbox's demo people and bot accounts: Alice is on both networks."""
 
     bot_bsky: Person
     alice: Person
     bot_mastodon: MastodonPerson
     camille: MastodonPerson
+    alice_mastodon: MastodonPerson
 
 
 async def _start_service(stack: AsyncExitStack, world: World, transcript: Transcript) -> People:
@@ -159,6 +162,7 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
     alice = await asyncio.to_thread(create_person, network, "alice")
     bot_mastodon = mastodon_people.create_person(mastodon, url, BOT_NAME)
     camille = mastodon_people.create_person(mastodon, url, "camille")
+    alice_mastodon = mastodon_people.create_person(mastodon, url, "alice")
 
     port = free_port()
     assert network.urls is not None  # noqa: S101  (started)
@@ -179,7 +183,7 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
     world.portal_url = await _serve(stack, create_app(settings), port)
     world.addresses["Web portal"] = world.portal_url
     world.addresses["Database"] = str(world.root / "sandbox.db")
-    return People(bot_bsky, alice, bot_mastodon, camille)
+    return People(bot_bsky, alice, bot_mastodon, camille, alice_mastodon)
 
 
 def _create_database(url: str) -> None:
@@ -190,60 +194,87 @@ def _create_database(url: str) -> None:
         engine.dispose()
 
 
+class Stage:
+    """Where the story's people talk to the bots, and see what they answer."""
+
+    def __init__(self, world: World, people: People, transcript: Transcript) -> None:
+        self.world, self.people, self.transcript = world, people, transcript
+
+    async def on_bluesky(self, person: Person, text: str, note: str) -> str | None:
+        """``person`` posts ``text`` mentioning the bot (in French); the bot's answer."""
+        bot = self.people.bot_bsky
+        before = len(await asyncio.to_thread(person.answers_from, bot))
+        await asyncio.to_thread(person.post, text, bot, ["fr"])
+        self.transcript.says("Bluesky", person.handle, f"{text} @{bot.handle}", note)
+        return await self.answer_on_bluesky(person, before)
+
+    async def answer_on_bluesky(self, person: Person, before: int) -> str | None:
+        """The bot's answer to ``person`` that follows the first ``before`` ones."""
+        bot = self.people.bot_bsky
+
+        def answered() -> str | None:
+            self.world.network.process_all()
+            answers = person.answers_from(bot)
+            return answers[before].text if len(answers) > before else None
+
+        return await self._answer(answered, "Bluesky", bot.handle, person.handle)
+
+    async def on_mastodon(self, person: MastodonPerson, text: str, note: str) -> str | None:
+        """``person`` posts ``text`` mentioning the bot (in English); the bot's answer."""
+        bot = self.people.bot_mastodon
+        status = await asyncio.to_thread(person.client.status_post, text, language="en")
+        self.transcript.says("Mastodon", person.acct, text, note)
+
+        def answered() -> str | None:
+            answers = person.answers_to(status)
+            return html_to_text(answers[0].content) if answers else None
+
+        return await self._answer(answered, "Mastodon", bot.acct, person.acct)
+
+    async def _answer(
+        self, answered: Callable[[], str | None], network: str, bot: str, person: str
+    ) -> str | None:
+        started = time.monotonic()
+        while time.monotonic() - started < ANSWER_TIMEOUT_SEC:
+            text = await asyncio.to_thread(answered)
+            if text is not None:
+                took = time.monotonic() - started
+                self.transcript.says(network, bot, text, f" answers @{person} ({took:.1f} s later)")
+                return text
+            await asyncio.sleep(ANSWER_POLL_SEC)
+        self.transcript.line(
+            f"  [{network}] no answer to @{person} within {ANSWER_TIMEOUT_SEC:.0f} s"
+        )
+        return None
+
+
 async def _story(world: World, people: People, transcript: Transcript) -> bool:
+    stage = Stage(world, people, transcript)
+    bot_acct = f"{people.bot_mastodon.acct}@{world.mastodon_url.removeprefix('http://')}"
+    alice_acct = f"{people.alice_mastodon.acct}@{world.mastodon_url.removeprefix('http://')}"
     transcript.line()
     transcript.line("The story")
-    bsky_ok = await _bluesky_mention(world, people, transcript)
-    mastodon_ok = await _mastodon_mention(people, transcript)
-    return bsky_ok and mastodon_ok
-
-
-async def _bluesky_mention(world: World, people: People, transcript: Transcript) -> bool:
-    alice, bot = people.alice, people.bot_bsky
-    text = "Bonjour ! Vous pouvez m'aider à quitter X ?"
-    await asyncio.to_thread(alice.post, text, bot, ["fr"])
-    transcript.says("Bluesky", alice.handle, f"{text} @{bot.handle}", " mentions the bot")
-
-    def answered() -> str | None:
-        world.network.process_all()
-        answers = alice.answers_from(bot)
-        return answers[0].text if answers else None
-
-    return await _await_answer(answered, "Bluesky", bot.handle, alice.handle, transcript)
-
-
-async def _mastodon_mention(people: People, transcript: Transcript) -> bool:
-    camille, bot = people.camille, people.bot_mastodon
-    text = f"@{bot.acct} hello! How do I find my X friends here?"
-    status = await asyncio.to_thread(camille.post, text)
-    transcript.says("Mastodon", camille.acct, text, " mentions the bot")
-
-    def answered() -> str | None:
-        from mastodon_bot.text import html_to_text
-
-        answers = camille.answers_to(status)
-        return html_to_text(answers[0].content) if answers else None
-
-    return await _await_answer(answered, "Mastodon", bot.acct, camille.acct, transcript)
-
-
-async def _await_answer(
-    answered: Callable[[], str | None],
-    network: str,
-    bot: str,
-    person: str,
-    transcript: Transcript,
-) -> bool:
-    started = time.monotonic()
-    while time.monotonic() - started < ANSWER_TIMEOUT_SEC:
-        text = await asyncio.to_thread(answered)
-        if text is not None:
-            took = time.monotonic() - started
-            transcript.says(network, bot, text, f" answers @{person} ({took:.1f} s later)")
-            return True
-        await asyncio.sleep(ANSWER_POLL_SEC)
-    transcript.line(f"  [{network}] no answer to @{person} within {ANSWER_TIMEOUT_SEC:.0f} s")
-    return False
+    transcript.line("1. Two people meet the bot.")
+    greeted = await stage.on_bluesky(
+        people.alice, "Bonjour ! Vous pouvez m'aider à quitter X ?", " mentions the bot"
+    )
+    helped = await stage.on_mastodon(
+        people.camille, f"@{bot_acct} hello! How do I find my X friends here?", " mentions the bot"
+    )
+    transcript.line("2. Alice links her Bluesky and Mastodon accounts.")
+    asked = await stage.on_bluesky(people.alice, f"lier {alice_acct}", " asks to link")
+    code = challenge.find(asked or "")
+    if code is None:
+        transcript.line("  the bot gave Alice no code")
+        return False
+    before = len(await asyncio.to_thread(people.alice.answers_from, people.bot_bsky))
+    proven = await stage.on_mastodon(
+        people.alice_mastodon, f"@{bot_acct} {code}", " posts the code from her Mastodon account"
+    )
+    confirmed = await stage.answer_on_bluesky(people.alice, before)
+    status = await stage.on_bluesky(people.alice, "statut", " asks what is linked")
+    told = "Comptes reliés" in (status or "")
+    return all((greeted, helped, proven, confirmed, status)) and told
 
 
 def _where_to_look(world: World, transcript: Transcript) -> None:

@@ -214,6 +214,8 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
 
     from bsky_service.app import create_app
 
+    if settings.bluesky_configured or settings.mastodon_configured:
+        settings.require_secret_key()  # the bots sign link challenges with it
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -47,25 +47,16 @@ CATALOG: dict[str, dict[Lang, str]] = {
         ),
     },
     "help.commands": {
-        Lang.FR: "Écrivez-moi en me mentionnant : {commands}.",
-        Lang.EN: "Mention me with one of: {commands}.",
+        Lang.FR: "Mentionnez-moi avec : {commands}.",
+        Lang.EN: "Mention me with: {commands}.",
     },
     "help.unknown": {
         Lang.FR: "Je n'ai pas compris « {text} ».",
         Lang.EN: "I didn't understand “{text}”.",
     },
-    "command.help": {
-        Lang.FR: "aide (ce message)",
-        Lang.EN: "help (this message)",
-    },
-    "command.link": {
-        Lang.FR: "lier COMPTE (relier votre compte sur l'autre réseau)",
-        Lang.EN: "link ACCOUNT (link your account on the other network)",
-    },
-    "command.status": {
-        Lang.FR: "statut (ce qui est relié)",
-        Lang.EN: "status (what is linked)",
-    },
+    "command.help": {Lang.FR: "aide", Lang.EN: "help"},
+    "command.link": {Lang.FR: "lier COMPTE", Lang.EN: "link ACCOUNT"},
+    "command.status": {Lang.FR: "statut", Lang.EN: "status"},
     "network.bluesky": {Lang.FR: "Bluesky", Lang.EN: "Bluesky"},
     "network.mastodon": {Lang.FR: "Mastodon", Lang.EN: "Mastodon"},
     "network.x": {Lang.FR: "X", Lang.EN: "X"},

@@ -65,7 +65,10 @@ def test_the_answer_is_in_the_language_of_the_post(
 def test_help_and_greetings_get_the_help(text: str, languages: tuple[str, ...], start: str) -> None:
     answer = ask(text, languages)
     assert answer.text.startswith(start)
-    assert ("aide (ce message)" if answer.lang is Lang.FR else "help (this message)") in answer.text
+    expected = (
+        "aide, lier COMPTE, statut" if answer.lang is Lang.FR else "help, link ACCOUNT, status"
+    )
+    assert expected in answer.text
 
 
 def test_unknown_text_gets_a_short_help_never_silence() -> None:

@@ -47,6 +47,15 @@ def test_run_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
     )
 
 
+def test_run_needs_the_secret_key_for_the_bots(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "HQX_MASTODON_API_BASE_URL=http://127.0.0.1:9\nHQX_MASTODON_ACCESS_TOKEN=t\n"
+    )
+    done = hqx("run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("hqx: error: HQX_SECRET_KEY is not set: generate one with")
+
+
 def _head() -> str:
     from shared.db.migrate import MIGRATIONS_DIR
 
@@ -62,6 +71,7 @@ def test_run_starts_the_configured_bot_and_answers(tmp_path: Path, mastodon: Mas
         f"HQX_MASTODON_ACCESS_TOKEN={bot.account.token}\n"
         "HQX_MASTODON_POLL_SEC=0.2\n"
         f"HQX_HTTP_PORT={port}\n"
+        "HQX_SECRET_KEY=a-test-secret-key-that-is-long-enough-0123\n"
     )
     assert hqx("db", "upgrade", cwd=tmp_path).returncode == 0
 

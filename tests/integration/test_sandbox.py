@@ -88,6 +88,13 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "[Mastodon] @camille mentions the bot:" in out
     assert "[Mastodon] @helloquittex answers @camille" in out
     assert "@camille Hello! I'm HelloQuitteX" in out
+    # Alice links her two accounts: a code on Bluesky, posted from Mastodon, confirmed on both.
+    assert "[Bluesky] @alice.test asks to link:" in out
+    assert "Pour prouver que @alice@127.0.0.1:" in out
+    assert "[Mastodon] @alice posts the code from her Mastodon account:" in out
+    assert "@alice Done: @alice.test (Bluesky) and @alice (Mastodon) are now linked." in out
+    assert "C'est fait : @alice.test (Bluesky) et @alice@127.0.0.1:" in out
+    assert "Comptes reliés : @alice.test (Bluesky, prouvé), @alice@127.0.0.1:" in out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
