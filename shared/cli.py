@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(handler=_sandbox)
 
+    person = commands.add_parser("person", help="people who use the service").add_subparsers(
+        title="person commands", metavar="COMMAND"
+    )
+    show = person.add_parser("show", help="what is linked, with trust levels and proof posts")
+    show.add_argument("handle", help="a Bluesky handle, a Mastodon user@domain or an X username")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(handler=_person_show)
+
     db = commands.add_parser("db", help="the database schema").add_subparsers(
         title="db commands", metavar="COMMAND"
     )
@@ -181,6 +189,39 @@ def _archive_sample(args: argparse.Namespace, _settings: Settings) -> int:
         f"Wrote {args.path}: @{args.username}, {args.followers:,} followers, "
         f"{args.following:,} following"
     )
+    return 0
+
+
+def _person_show(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared.db.migrate import require_current
+    from shared.people import describe, find_person
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session:
+            person_id = find_person(session, args.handle)
+            if person_id is None:
+                raise HqxError(f"nobody with the account {args.handle!r} uses the service")
+            found = describe(session, person_id)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
+    print(f"Person {found['person']} ({found['kind']}), since {found['since']}")
+    for account in found["accounts"]:
+        print(f"  {account['network']:9} @{account['handle']}  {account['trust']}")
+        print(f"  {'':9} {account['subject']}")
+        for proof in account.get("proofs", []):
+            print(f"  {'':9} proof {proof['verified_at']}: {proof['url'] or proof['post']}")
+        if account.get("archive"):
+            archive = account["archive"]
+            print(
+                f"  {'':9} archive {archive['imported_at']}: {archive['followers']:,} followers,"
+                f" {archive['following']:,} following"
+            )
+    for purpose, granted in found["consents"].items():
+        print(f"  consent   {purpose}: {'yes' if granted else 'no'}")
     return 0
 
 

@@ -1,0 +1,87 @@
+"""What the service knows of a person, gathered for operators (``hqx person show``) and for
+the person themself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from shared.db.models import ArchiveImport, Consent, Identity, LinkProof, Person, XIdentity
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+def find_person(session: Session, handle: str) -> int | None:
+    """The person with an account of this handle (any network; ``@`` and case ignored)."""
+    wanted = handle.removeprefix("@").casefold()
+    person_id = session.exec(
+        select(Identity.person_id).where(func.lower(Identity.handle) == wanted)
+    ).first()
+    if person_id is None:
+        person_id = session.exec(
+            select(XIdentity.person_id).where(func.lower(XIdentity.username) == wanted)
+        ).first()
+    return person_id
+
+
+def describe(session: Session, person_id: int) -> dict[str, Any]:
+    """Everything stored about a person, as plain data."""
+    person = session.get_one(Person, person_id)
+    proofs = list(session.exec(select(LinkProof).where(LinkProof.person_id == person_id)))
+    accounts: list[dict[str, Any]] = []
+    for identity in session.exec(
+        select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
+    ):
+        accounts.append(
+            {
+                "network": identity.network,
+                "handle": identity.handle,
+                "subject": identity.subject,
+                "trust": identity.trust,
+                "since": _iso(identity.created_at),
+                "proofs": [
+                    {"post": p.post_uri, "url": p.post_url, "verified_at": _iso(p.verified_at)}
+                    for p in proofs
+                    if p.network == identity.network and p.subject == identity.subject
+                ],
+            }
+        )
+    for x in session.exec(select(XIdentity).where(XIdentity.person_id == person_id)):
+        archive = session.exec(
+            select(ArchiveImport).where(ArchiveImport.x_account_id == x.x_account_id)
+        ).one_or_none()
+        accounts.append(
+            {
+                "network": "x",
+                "handle": x.username,
+                "subject": str(x.x_account_id),
+                "trust": x.trust,
+                "since": _iso(x.created_at),
+                "archive": None
+                if archive is None
+                else {
+                    "followers": archive.followers,
+                    "following": archive.following,
+                    "imported_at": _iso(archive.imported_at),
+                },
+            }
+        )
+    consents = {
+        c.purpose: c.granted
+        for c in session.exec(select(Consent).where(Consent.person_id == person_id))
+    }
+    return {
+        "person": person_id,
+        "kind": person.kind,
+        "since": _iso(person.created_at),
+        "accounts": accounts,
+        "consents": consents,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+

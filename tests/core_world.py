@@ -1,0 +1,90 @@
+"""The core with two fake networks that know a few accounts: people talk to the bot and read
+what it answers, with no network at all."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from shared import challenge
+from shared.db.models import Identity, Network, OutboundAction
+from shared.handlers import default_registry
+from shared.linking import Account
+from shared.protocol import Author, IncomingPost
+from shared.service import Service
+from tests.fakes import FakeAdapter, FakeBluesky
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+KEY = "a-secret-key-for-tests-only-0123456789"
+ALICE_B = Author("did:plc:alice", "alice.test")
+ALICE_M = Author("https://masto.test/users/alice", "alice@masto.test")
+MALLORY_M = Author("https://masto.test/users/mallory", "mallory@masto.test")
+MALLORY_B = Author("did:plc:mallory", "mallory.test")
+
+
+class World:
+    """The core with a fake Bluesky and a fake Mastodon that know a few accounts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
+        for author in (ALICE_B, MALLORY_B):
+            self.bluesky.accounts[author.handle] = Account("bluesky", author.subject, author.handle)
+        for author in (ALICE_M, MALLORY_M):
+            self.mastodon.accounts[author.handle] = Account(
+                "mastodon", author.subject, author.handle
+            )
+        self.service = Service(engine, [self.bluesky, self.mastodon], default_registry(), KEY)
+        self._ids = iter(range(1, 10_000))
+
+    def say(self, author: Author, text: str, *, network: Network | None = None, **kw: Any) -> str:
+        """``author`` addresses the bot; return the bot's answer to that post."""
+        network = network or (
+            Network.BLUESKY if author.subject.startswith("did:") else Network.MASTODON
+        )
+        post = IncomingPost(
+            network=network,
+            post_id=f"{network}-post-{next(self._ids)}",
+            author=author,
+            text=text,
+            languages=kw.pop("languages", ("en",)),
+            reply_context={"thread": "t"},
+            **kw,
+        )
+        return self.receive(post)
+
+    def receive(self, post: IncomingPost) -> str:
+        asyncio.run(self._receive(post))
+        return self.answer_to(post.post_id)
+
+    async def _receive(self, post: IncomingPost) -> None:
+        await self.service.receive(post)
+        await self.service.deliver_due()
+
+    def answer_to(self, post_id: str) -> str:
+        for adapter in (self.bluesky, self.mastodon):
+            for action in adapter.sent.values():
+                if action.payload.get("to_post") == post_id and action.idempotency_key.startswith(
+                    "reply:"
+                ):
+                    return str(action.payload["text"])
+        return ""
+
+    def confirmations(self) -> list[OutboundAction]:
+        return [
+            a for a in self.bluesky.sent.values() if a.idempotency_key.startswith("confirm:")
+        ] + [a for a in self.mastodon.sent.values() if a.idempotency_key.startswith("confirm:")]
+
+    def persons(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return {i.handle: i.person_id for i in session.exec(select(Identity))}
+
+
+def code_in(answer: str) -> str:
+    found = challenge.find(answer)
+    assert found is not None, f"no code in {answer!r}"
+    return found
