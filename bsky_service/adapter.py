@@ -252,8 +252,29 @@ class BlueskyAdapter(Protocol):
         return Account(Network.BLUESKY, did, profile.handle)
 
     async def deliver(self, action: OutboundAction) -> Delivered:
-        if action.kind != "reply":
-            raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+        if action.kind == "reply":
+            return await self._reply(action)
+        if action.kind == "delete":
+            return await self._delete(action.payload["ref"])
+        raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+
+    async def _delete(self, uri: str) -> Delivered:
+        """Delete one of the bot's records (deleting a missing record succeeds: idempotent)."""
+        repo, collection, rkey = uri.removeprefix("at://").split("/")
+        if repo != self.did:
+            raise DeliveryError(f"{uri} is not the bot's to delete", permanent=True)
+        try:
+            await self._client.com.atproto.repo.delete_record(
+                {"repo": repo, "collection": collection, "rkey": rkey}
+            )
+        except RateLimitExceededError as e:
+            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+        except RequestErrorBase as e:
+            raise DeliveryError(f"Bluesky: cannot delete {uri}: {e}") from e
+        return Delivered(uri)
+
+    async def _reply(self, action: OutboundAction) -> Delivered:
         assert action.id is not None  # noqa: S101  (a stored action)
         rkey = tid(action.created_at, action.id)
         uri = f"at://{self.did}/{POST}/{rkey}"

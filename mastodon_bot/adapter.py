@@ -11,6 +11,7 @@ is looked up among the bot's own statuses before being sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -219,23 +220,11 @@ class MastodonAdapter(Protocol):
         return None
 
     async def deliver(self, action: OutboundAction) -> Delivered:
-        if action.kind != "reply":
-            raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
-        payload = action.payload
-        reply_to = payload["context"]["status_id"]
         try:
-            if action.attempts > 1 and _aware(action.created_at) < _now() - IDEMPOTENCY_KEPT:
-                earlier = await asyncio.to_thread(self._sent_reply_to, reply_to)
-                if earlier is not None:
-                    return Delivered(earlier)
-            status = await asyncio.to_thread(
-                self._api.status_post,
-                self._reply_text(payload),
-                in_reply_to_id=reply_to,
-                visibility="direct" if payload["direct"] else "unlisted",
-                language=payload["lang"],
-                idempotency_key=action.idempotency_key,
-            )
+            if action.kind == "reply":
+                return await self._reply(action)
+            if action.kind == "delete":
+                return await self._delete(action.payload["ref"])
         except MastodonRatelimitError as e:
             reset = self._api.ratelimit_reset
             retry_at = (
@@ -246,9 +235,32 @@ class MastodonAdapter(Protocol):
             raise DeliveryError(f"Mastodon rate limit until {retry_at}", retry_at=retry_at) from e
         except (MastodonNetworkError, MastodonServerError) as e:
             raise DeliveryError(f"Mastodon: {e}") from e
-        except MastodonAPIError as e:  # 4xx: the status is refused as it is
-            raise DeliveryError(f"Mastodon refused the reply: {e}", permanent=True) from e
-        return Delivered(str(status.uri))
+        except MastodonAPIError as e:  # 4xx: refused as it is
+            raise DeliveryError(f"Mastodon refused {action.kind}: {e}", permanent=True) from e
+        raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
+
+    async def _delete(self, status_id: str) -> Delivered:
+        """Delete one of the bot's statuses (one already gone counts as deleted)."""
+        with contextlib.suppress(MastodonNotFoundError):
+            await asyncio.to_thread(self._api.status_delete, status_id)
+        return Delivered(status_id)
+
+    async def _reply(self, action: OutboundAction) -> Delivered:
+        payload = action.payload
+        reply_to = payload["context"]["status_id"]
+        if action.attempts > 1 and _aware(action.created_at) < _now() - IDEMPOTENCY_KEPT:
+            earlier = await asyncio.to_thread(self._sent_reply_to, reply_to)
+            if earlier is not None:
+                return Delivered(earlier)
+        status = await asyncio.to_thread(
+            self._api.status_post,
+            self._reply_text(payload),
+            in_reply_to_id=reply_to,
+            visibility="direct" if payload["direct"] else "unlisted",
+            language=payload["lang"],
+            idempotency_key=action.idempotency_key,
+        )
+        return Delivered(str(status.id))  # the id: what deleting it takes
 
     def _reply_text(self, payload: dict[str, Any]) -> str:
         mention = f"@{payload['to_author']['handle']}"
@@ -261,7 +273,7 @@ class MastodonAdapter(Protocol):
     def _sent_reply_to(self, status_id: str) -> str | None:
         for status in self._api.account_statuses(self.account_id, limit=PAGE_LIMIT):
             if str(status.in_reply_to_id) == status_id:
-                return str(status.uri)
+                return str(status.id)
         return None
 
 

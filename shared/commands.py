@@ -69,6 +69,8 @@ class Answer:
     lang: Lang
     also: tuple[Outbound, ...] = ()
     person_id: int | None = None
+    scrub: bool = False
+    """Forget the answer's addressee once it is sent (the person asked to be forgotten)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ class CommandRegistry:
             self._commands[name] = command
             for word in (*fr, *en):
                 folded = fold(word)
-                if folded in self._by_word:
+                if self._by_word.get(folded, command).name != name:
                     raise ValueError(f"command word {word!r} is registered twice")
                 self._by_word[folded] = command
             return handler

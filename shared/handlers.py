@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import linking
+from shared import linking, privacy
 from shared.accounts import Named, parse_account
 from shared.challenge import ChallengeError
 from shared.commands import PROOF, Answer, CommandRegistry, Context, Outbound, help_text
@@ -155,5 +155,12 @@ def default_registry() -> CommandRegistry:
     )(lambda context: help_text(context.lang, context.registry))
     registry.register("link", fr=("lier", "relier"), en=("link",), prepare=find_link_target)(link)
     registry.register("status", fr=("statut", "état"), en=("status",))(status)
+    registry.register("settings", fr=("réglages", "réglage", "paramètres"), en=("settings",))(
+        privacy.settings
+    )
+    registry.register("stop", fr=("stop", "arrêt", "arrêter"), en=("stop", "unsubscribe"))(
+        privacy.stop
+    )
+    registry.register("forget", fr=("oublier", "oubliez", "oublie"), en=("forget",))(privacy.forget)
     registry.register(PROOF, fr=(), en=(), listed=False)(proof)
     return registry

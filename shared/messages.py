@@ -57,6 +57,72 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "command.help": {Lang.FR: "aide", Lang.EN: "help"},
     "command.link": {Lang.FR: "lier COMPTE", Lang.EN: "link ACCOUNT"},
     "command.status": {Lang.FR: "statut", Lang.EN: "status"},
+    "command.settings": {Lang.FR: "réglages", Lang.EN: "settings"},
+    "command.stop": {Lang.FR: "stop", Lang.EN: "stop"},
+    "command.forget": {Lang.FR: "oublier", Lang.EN: "forget"},
+    "yes": {Lang.FR: "oui", Lang.EN: "yes"},
+    "no": {Lang.FR: "non", Lang.EN: "no"},
+    "reconnect.followers": {Lang.FR: "abonnés", Lang.EN: "followers"},
+    "reconnect.followings": {Lang.FR: "abonnements", Lang.EN: "followings"},
+    "reconnect.both": {Lang.FR: "tous", Lang.EN: "both"},
+    "settings.show": {
+        Lang.FR: (
+            "Vos réglages : messages {messages}, suivre pour vous {follow}, reconnecter "
+            "{reconnect}, annuaire {directory}, attestation {attestation}. Pour changer, par "
+            "exemple : « réglages messages oui »."
+        ),
+        Lang.EN: (
+            "Your settings: messages {messages}, follow for you {follow}, reconnect "
+            "{reconnect}, directory {directory}, attestation {attestation}. To change one, for "
+            "example: “settings messages yes”."
+        ),
+    },
+    "settings.set": {
+        Lang.FR: "C'est noté : {setting} {value}.",
+        Lang.EN: "Noted: {setting} {value}.",
+    },
+    "settings.unknown": {
+        Lang.FR: (
+            "Je ne connais pas ce réglage. Réglages : messages, suivre, annuaire, attestation "
+            "(oui/non), reconnecter (abonnés/abonnements/tous)."
+        ),
+        Lang.EN: (
+            "I don't know that setting. Settings: messages, follow, directory, attestation "
+            "(yes/no), reconnect (followers/followings/both)."
+        ),
+    },
+    "stop.done": {
+        Lang.FR: (
+            "C'est noté : je ne vous écrirai plus que pour vous répondre. Pour reprendre : "
+            "« réglages messages oui »."
+        ),
+        Lang.EN: (
+            "Noted: I'll only write to you to answer you. To start again: “settings messages yes”."
+        ),
+    },
+    "forget.nothing": {
+        Lang.FR: "Je ne garde rien sur vous.",
+        Lang.EN: "I keep nothing about you.",
+    },
+    "forget.ask": {
+        Lang.FR: (
+            "J'effacerai tout ce que je sais de vous (comptes reliés, archive, réglages) et ce "
+            "que j'ai publié à votre sujet. Pour confirmer, écrivez « oublier confirmer » dans "
+            "les 10 minutes."
+        ),
+        Lang.EN: (
+            "I will erase everything I know about you (linked accounts, archive, settings) and "
+            "what I published about you. To confirm, write “forget confirm” within 10 minutes."
+        ),
+    },
+    "forget.unasked": {
+        Lang.FR: "Pour être oublié, écrivez d'abord « oublier ».",
+        Lang.EN: "To be forgotten, first write “forget”.",
+    },
+    "forget.done": {
+        Lang.FR: "C'est fait : je vous ai oublié, et j'efface ce que j'ai publié à votre sujet.",
+        Lang.EN: "Done: I have forgotten you, and I'm deleting what I published about you.",
+    },
     "network.bluesky": {Lang.FR: "Bluesky", Lang.EN: "Bluesky"},
     "network.mastodon": {Lang.FR: "Mastodon", Lang.EN: "Mastodon"},
     "network.x": {Lang.FR: "X", Lang.EN: "X"},

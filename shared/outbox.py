@@ -51,9 +51,13 @@ def queue(
     return True
 
 
-def reply_payload(post: IncomingPost, text: str, lang: str) -> dict[str, Any]:
-    """What an adapter needs to answer ``post`` with ``text``, in a storable form."""
+def reply_payload(
+    post: IncomingPost, text: str, lang: str, *, scrub: bool = False
+) -> dict[str, Any]:
+    """What an adapter needs to answer ``post`` with ``text``, in a storable form; with
+    ``scrub``, the payload is emptied once sent (it names someone who asked to be forgotten)."""
     return {
+        "scrub": scrub,
         "text": text,
         "lang": lang,
         "to_post": post.post_id,
@@ -112,10 +116,12 @@ def claim(engine: Engine, action_id: int) -> OutboundAction | None:
 
 
 def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
-    """Record where the action landed."""
-    return _change(
-        engine, action_id, status=ActionStatus.DONE, remote_ref=remote_ref, last_error=None
-    )
+    """Record where the action landed (and forget whom it was for, if it must be scrubbed)."""
+    with Session(engine) as session:
+        scrub = bool(session.get_one(OutboundAction, action_id).payload.get("scrub"))
+    extra: dict[str, Any] = {"payload": {}, "remote_ref": None} if scrub else {}
+    values = {"remote_ref": remote_ref, **extra}
+    return _change(engine, action_id, status=ActionStatus.DONE, last_error=None, **values)
 
 
 def mark_retry(

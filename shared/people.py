@@ -84,4 +84,3 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
-

@@ -182,7 +182,7 @@ class Service:
                 key=f"{outbox.REPLY}:{post.network}:{post.post_id}",
                 network=post.network,
                 kind=outbox.REPLY,
-                payload=outbox.reply_payload(post, answer.text, answer.lang),
+                payload=outbox.reply_payload(post, answer.text, answer.lang, scrub=answer.scrub),
                 person_id=answer.person_id,
             )
         for action in answer.also:

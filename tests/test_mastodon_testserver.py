@@ -117,7 +117,8 @@ def test_servers_without_conversations_or_lookup_answer_404() -> None:
         world.background.stop()
 
 
-# Each endpoint the bots use, and the request that exercises it ({status}, {alice}, {bot}: ids).
+# Each endpoint the bots use, and the request that exercises it ({status}, {alice}, {bot}: ids;
+# {own}: a status of the bot's).
 CONFORMANCE_CASES: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("GET", "/api/v1/instance"): ("/api/v1/instance", None),
     ("GET", "/api/v2/instance"): ("/api/v2/instance", None),
@@ -128,6 +129,8 @@ CONFORMANCE_CASES: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ),
     ("POST", "/api/v1/statuses"): ("/api/v1/statuses", {"status": "hello"}),
     ("GET", "/api/v1/statuses/:id"): ("/api/v1/statuses/{status}", None),
+    ("PUT", "/api/v1/statuses/:id"): ("/api/v1/statuses/{own}", {"status": "edited"}),
+    ("DELETE", "/api/v1/statuses/:id"): ("/api/v1/statuses/{own}", None),
     ("GET", "/api/v1/notifications"): ("/api/v1/notifications", None),
     ("GET", "/api/v1/accounts/:id/statuses"): ("/api/v1/accounts/{bot}/statuses", None),
     ("GET", "/api/v1/conversations"): ("/api/v1/conversations", None),
@@ -150,9 +153,9 @@ def test_responses_have_the_recorded_shape(
         world.alice.token,
         {"status": "@helloquittex hi", "visibility": "direct"},
     )
-    world.raw("POST", "/api/v1/statuses", world.bot.token, {"status": "Bonjour !"})
+    own = world.raw("POST", "/api/v1/statuses", world.bot.token, {"status": "Bonjour !"})
     path, form = CONFORMANCE_CASES[endpoint]
-    path = path.format(status=posted["id"], alice=world.alice.id, bot=world.bot.id)
+    path = path.format(status=posted["id"], alice=world.alice.id, bot=world.bot.id, own=own["id"])
     actual = world.raw(endpoint[0], path, world.bot.token, form)
     assert actual, "an empty answer proves nothing"
     assert recordings.differences(endpoint, actual) == []

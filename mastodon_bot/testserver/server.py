@@ -66,6 +66,7 @@ class Status:
     in_reply_to: Status | None
     language: str | None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    edited_at: datetime | None = None
 
 
 @dataclass
@@ -137,6 +138,8 @@ class MastodonTestServer:
             web.patch("/api/v1/accounts/update_credentials", self._update_credentials),
             web.post("/api/v1/statuses", self._post_status),
             web.get("/api/v1/statuses/{id}", self._get_status),
+            web.put("/api/v1/statuses/{id}", self._edit_status),
+            web.delete("/api/v1/statuses/{id}", self._delete_status),
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
@@ -281,6 +284,35 @@ class MastodonTestServer:
             if mentioned.id != account.id:
                 self._notify(Notification(self._id(), "mention", mentioned, account, status))
         return web.json_response(self.status(status))
+
+    def _own_status(self, request: web.Request) -> tuple[Account, Status]:
+        account = self._caller(request)
+        status = self.statuses.get(request.match_info["id"])
+        if status is None or status.account is not account:
+            raise web.HTTPNotFound(
+                text='{"error":"Record not found"}', content_type="application/json"
+            )
+        return account, status
+
+    async def _edit_status(self, request: web.Request) -> web.Response:
+        """An edit: Mastodon notifies accounts the new text mentions for the first time."""
+        account, status = self._own_status(request)
+        form = await self._form(request)
+        before = {a.id for a in status.mentions}
+        status.text = str(form.get("status", status.text))
+        status.mentions = self._mentioned(status.text)
+        status.edited_at = datetime.now(UTC)
+        for mentioned in status.mentions:
+            if mentioned.id not in before and mentioned.id != account.id:
+                self._notify(Notification(self._id(), "mention", mentioned, account, status))
+        return web.json_response(self.status(status, account))
+
+    async def _delete_status(self, request: web.Request) -> web.Response:
+        """Deleted; the answer is the status with its source text, to redraft it."""
+        account, status = self._own_status(request)
+        del self.statuses[status.id]
+        self.notifications = [n for n in self.notifications if n.status is not status]
+        return web.json_response({**self.status(status, account), "text": status.text})
 
     async def _get_status(self, request: web.Request) -> web.Response:
         self._caller(request)
@@ -516,7 +548,7 @@ class MastodonTestServer:
             "reblogs_count": 0,
             "favourites_count": 0,
             "quotes_count": 0,
-            "edited_at": None,
+            "edited_at": _iso(status.edited_at) if status.edited_at else None,
             "favourited": False,
             "reblogged": False,
             "muted": False,

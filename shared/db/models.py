@@ -111,12 +111,25 @@ def _person_fk(*, nullable: bool = False, index: bool = True) -> Any:
     )
 
 
+class Reconnect(StrEnum):
+    """Which of a person's former X contacts the service reconnects them with."""
+
+    FOLLOWERS = "followers"
+    FOLLOWINGS = "followings"
+    BOTH = "both"
+
+
 class Person(SQLModel, table=True):
     """Someone using the service: an individual or an organisation."""
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     kind: str = Field(default=PersonKind.INDIVIDUAL, sa_type=String(16))
     locale: str | None = Field(default=None, sa_type=String(8))
+    reconnect: str = Field(default=Reconnect.BOTH, sa_type=String(16))
+    stopped: bool = False
+    """Asked for no more messages: the bot only answers when addressed."""
+    forget_requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When the person asked to be forgotten; a confirmation soon after erases them."""
     created_at: datetime = _ts()
 
 

@@ -1,0 +1,188 @@
+"""A person's say over their data: settings (consent per purpose), stop, and being forgotten."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from shared import linking
+from shared.commands import Answer, Context, Outbound, fold
+from shared.db.models import (
+    ActionStatus,
+    Consent,
+    FollowEdge,
+    InboundPost,
+    OutboundAction,
+    Person,
+    Purpose,
+    Reconnect,
+    XIdentity,
+    utcnow,
+)
+from shared.messages import Lang, say
+
+if TYPE_CHECKING:
+    from shared.db.models import Identity
+
+FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
+DELETE = "delete"
+FORGOTTEN = "forgotten"
+"""What stays of a forgotten author on the posts they sent (kept so none is handled twice)."""
+
+# Setting word (folded, both languages) -> the purpose it grants or refuses.
+_PURPOSES = {
+    "messages": Purpose.SUGGESTIONS_BY_MESSAGE,
+    "suggestions": Purpose.SUGGESTIONS_BY_MESSAGE,
+    "suivre": Purpose.FOLLOWS_ON_BEHALF,
+    "follow": Purpose.FOLLOWS_ON_BEHALF,
+    "follows": Purpose.FOLLOWS_ON_BEHALF,
+    "annuaire": Purpose.PUBLIC_DIRECTORY,
+    "directory": Purpose.PUBLIC_DIRECTORY,
+    "attestation": Purpose.PUBLIC_ATTESTATION,
+}
+_SETTING_NAMES = {
+    Purpose.SUGGESTIONS_BY_MESSAGE: {Lang.FR: "messages", Lang.EN: "messages"},
+    Purpose.FOLLOWS_ON_BEHALF: {Lang.FR: "suivre pour vous", Lang.EN: "follow for you"},
+    Purpose.PUBLIC_DIRECTORY: {Lang.FR: "annuaire", Lang.EN: "directory"},
+    Purpose.PUBLIC_ATTESTATION: {Lang.FR: "attestation", Lang.EN: "attestation"},
+}
+_YES, _NO = {"oui", "yes", "o", "y"}, {"non", "no", "n"}
+_RECONNECT = {
+    "abonnes": Reconnect.FOLLOWERS,
+    "followers": Reconnect.FOLLOWERS,
+    "abonnements": Reconnect.FOLLOWINGS,
+    "followings": Reconnect.FOLLOWINGS,
+    "following": Reconnect.FOLLOWINGS,
+    "tous": Reconnect.BOTH,
+    "both": Reconnect.BOTH,
+    "all": Reconnect.BOTH,
+}
+_CONFIRM = {"confirmer", "confirme", "confirm", "oui", "yes"}
+
+
+def _person(context: Context) -> Person:
+    identity = linking.identity_of(context.session, context.post.network, context.post.author)
+    return context.session.get_one(Person, identity.person_id)
+
+
+def _grant(session: Session, person_id: int, purpose: Purpose, granted: bool) -> None:
+    consent = session.get(Consent, (person_id, purpose.value))
+    if consent is None:
+        consent = Consent(person_id=person_id, purpose=purpose.value)
+    consent.granted, consent.updated_at = granted, utcnow()
+    session.add(consent)
+
+
+def _granted(session: Session, person_id: int) -> dict[str, bool]:
+    consents = session.exec(select(Consent).where(Consent.person_id == person_id))
+    return {c.purpose: c.granted for c in consents}
+
+
+def settings(context: Context) -> str:
+    """Show the settings, or change one: ``settings WORD VALUE``."""
+    lang, session = context.lang, context.session
+    person = _person(context)
+    assert person.id is not None  # noqa: S101  (stored)
+    words = [fold(w) for w in context.args]
+    if not words:
+        consents = _granted(session, person.id)
+        shown = {
+            name: say("yes" if consents.get(p.value, False) else "no", lang)
+            for name, p in (
+                ("messages", Purpose.SUGGESTIONS_BY_MESSAGE),
+                ("follow", Purpose.FOLLOWS_ON_BEHALF),
+                ("directory", Purpose.PUBLIC_DIRECTORY),
+                ("attestation", Purpose.PUBLIC_ATTESTATION),
+            )
+        }
+        reconnect = say(f"reconnect.{person.reconnect}", lang)
+        return say("settings.show", lang, reconnect=reconnect, **shown)
+    value = words[1] if len(words) > 1 else ""
+    if words[0] in ("reconnecter", "reconnect") and value in _RECONNECT:
+        person.reconnect = _RECONNECT[value].value
+        session.add(person)
+        shown_value = say(f"reconnect.{person.reconnect}", lang)
+        return say("settings.set", lang, setting=words[0], value=shown_value)
+    purpose = _PURPOSES.get(words[0])
+    if purpose is None or value not in _YES | _NO:
+        return say("settings.unknown", lang)
+    granted = value in _YES
+    _grant(session, person.id, purpose, granted)
+    if purpose is Purpose.SUGGESTIONS_BY_MESSAGE:
+        person.stopped = not granted
+        session.add(person)
+    name = _SETTING_NAMES[purpose][lang]
+    return say("settings.set", lang, setting=name, value=say("yes" if granted else "no", lang))
+
+
+def stop(context: Context) -> str:
+    """No more messages: the bot only answers when addressed."""
+    person = _person(context)
+    assert person.id is not None  # noqa: S101  (stored)
+    person.stopped = True
+    context.session.add(person)
+    _grant(context.session, person.id, Purpose.SUGGESTIONS_BY_MESSAGE, False)
+    return say("stop.done", context.lang)
+
+
+def forget(context: Context) -> Answer | str:
+    """``forget`` asks for a confirmation; ``forget confirm`` soon after erases everything."""
+    lang, session, post = context.lang, context.session, context.post
+    me = linking.find_identity(session, post.network, post.author.subject)
+    if me is None:
+        return say("forget.nothing", lang)
+    person = session.get_one(Person, me.person_id)
+    confirming = bool(context.args) and fold(context.args[0]) in _CONFIRM
+    if not confirming:
+        person.forget_requested_at = utcnow()
+        session.add(person)
+        return say("forget.ask", lang)
+    asked = person.forget_requested_at
+    if asked is None or _aware(asked) < context.env.now - FORGET_CONFIRM_WITHIN:
+        return say("forget.unasked", lang)
+    deletions = erase(session, me.person_id)
+    return Answer(say("forget.done", lang), lang, also=tuple(deletions), scrub=True)
+
+
+def erase(session: Session, person_id: int) -> list[Outbound]:
+    """Erase a person and return the deletions of what the bot published about them.
+
+    Kept: the posts they sent, with their author replaced by :data:`FORGOTTEN`, so that none
+    is handled twice.
+    """
+    identities: list[Identity] = linking.linked(session, person_id)
+    published = session.exec(
+        select(OutboundAction).where(
+            OutboundAction.person_id == person_id,
+            OutboundAction.status == ActionStatus.DONE,
+            col(OutboundAction.remote_ref).is_not(None),
+        )
+    )
+    deletions = [
+        Outbound(
+            key=f"{DELETE}:{action.idempotency_key}",
+            network=action.network,
+            kind=DELETE,
+            payload={"ref": action.remote_ref},
+        )
+        for action in published
+    ]
+    x_ids = list(
+        session.exec(select(XIdentity.x_account_id).where(XIdentity.person_id == person_id))
+    )
+    if x_ids:
+        session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(x_ids)))
+    subjects = [identity.subject for identity in identities]
+    session.execute(
+        update(InboundPost).where(col(InboundPost.author).in_(subjects)).values(author=FORGOTTEN)
+    )
+    session.execute(delete(Person).where(col(Person.id) == person_id))
+    return deletions
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC date-times.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
