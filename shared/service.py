@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import outbox
+from shared import linking, outbox
 from shared.commands import Answer, Environment
 from shared.db.models import InboundPost, utcnow
 from shared.messages import say
@@ -176,6 +177,10 @@ class Service:
 
     def _queue(self, session: Session, post: IncomingPost, answer: Answer) -> bool:
         queued = False
+        if answer.person_id is None and not answer.scrub:
+            # Every answer to a known person is theirs: forgetting them deletes it too.
+            known = linking.find_identity(session, post.network, post.author.subject)
+            answer = replace(answer, person_id=known.person_id if known else None)
         if answer.text is not None:
             queued = outbox.queue(
                 session,
