@@ -119,3 +119,44 @@ def test_linking_started_on_mastodon_by_direct_message_proven_on_bluesky(both: B
     confirmation = both.alice_m.answers_to(asked)[1]
     assert confirmation.visibility == "direct", "the confirmation stays private too"
     assert "C'est fait" in both.mastodon_answers(asked)[1]
+
+
+def bot_post_uris(both: Both) -> set[str]:
+    listed = both.bot.client.com.atproto.repo.list_records(
+        {"repo": both.bot.did, "collection": "app.bsky.feed.post", "limit": 100}
+    )
+    return {r.uri for r in listed.records}
+
+
+def test_forget_deletes_what_the_bot_published_on_both_networks(both: Both) -> None:
+    both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
+    both.run_until(lambda: bool(both.bsky_answers()))
+    code = CODE.search(both.bsky_answers()[0])
+    assert code is not None
+    proof = both.alice_m.post(f"@helloquittex {code.group(0)}")
+    both.run_until(lambda: bool(both.mastodon_answers(proof)) and len(both.bsky_answers()) == 2)
+    assert len(bot_post_uris(both)) == 2
+    assert len(both.mastodon.bot_statuses()) == 1
+
+    asked = both.alice_m.post("@helloquittex forget")
+    both.run_until(lambda: bool(both.mastodon_answers(asked)))
+    confirm = both.alice_m.post("@helloquittex forget confirm")
+    both.run_until(lambda: bool(both.mastodon_answers(confirm)) and not bot_post_uris(both))
+    # On Bluesky nothing of the bot's about her remains; on Mastodon only the last answer,
+    # which tells her it is done.
+    assert bot_post_uris(both) == set()
+    [last] = both.mastodon.bot_statuses()
+    assert "I have forgotten you" in last.text
+
+
+def test_a_status_edited_to_carry_a_code_proves_nothing(both: Both) -> None:
+    both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
+    both.run_until(lambda: bool(both.bsky_answers()))
+    code = CODE.search(both.bsky_answers()[0])
+    assert code is not None
+    status = both.alice_m.post("Nothing to see here")
+    both.alice_m.client.status_update(status.id, f"@helloquittex {code.group(0)}")
+    both.run_until(lambda: bool(both.mastodon_answers(status)))
+    assert both.mastodon_answers(status) == [
+        f"@{both.mastodon_acct} An edited post proves nothing: post the code in a new post."
+    ]
