@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -28,15 +31,17 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
+from mastodon_bot import stream
 from mastodon_bot.text import html_to_text
 from shared import botstate
+from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.linking import Account
 from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from sqlalchemy.engine import Engine
 
@@ -54,6 +59,9 @@ IDEMPOTENCY_KEPT = timedelta(minutes=55)
 # On its very first run the bot answers only what reached it this long before it started.
 FIRST_RUN_LOOKBACK = timedelta(hours=1)
 RATE_LIMIT_FALLBACK_SEC = 300.0
+# While the stream is up, polling is only a safety net for what a reconnection may miss.
+STREAMING_POLL_SEC = 120.0
+UNSUPPORTED_STREAM_RETRY_SEC = 600.0
 
 
 class MastodonAdapter(Protocol):
@@ -78,6 +86,11 @@ class MastodonAdapter(Protocol):
             ratelimit_method="throw",
             request_timeout=REQUEST_TIMEOUT_SEC,
         )
+        self._token = access_token
+        self._http: aiohttp.ClientSession | None = None
+        self._stream_url = ""
+        self.streaming = asyncio.Event()
+        """Set while the user stream is connected."""
         self._me: Any = None
         self._domain = ""
         self._max_characters = DEFAULT_MAX_CHARACTERS
@@ -104,23 +117,70 @@ class MastodonAdapter(Protocol):
             raise HqxError(f"Mastodon: the access token is refused by {self._base_url}") from e
         except MastodonError as e:
             raise HqxError(f"Mastodon: cannot start the bot at {self._base_url}: {e}") from e
+        self._http = aiohttp.ClientSession()
         log.info("Mastodon bot running as @%s", self.bot_handle)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def _read_instance(self) -> None:
         try:
             instance = await asyncio.to_thread(self._api.instance_v2)
             self._domain = str(instance.domain)
-            statuses = instance.configuration.statuses
+            configuration = instance.configuration
+            streaming = (configuration.get("urls") or {}).get("streaming")
         except (MastodonNotFoundError, MastodonAPIError, AttributeError, KeyError):
             instance = await asyncio.to_thread(self._api.instance_v1)  # servers without v2
             self._domain = str(instance.uri).removeprefix("https://").removeprefix("http://")
-            statuses = (instance.get("configuration") or {}).get("statuses") or {}
+            configuration = instance.get("configuration") or {}
+            streaming = (instance.get("urls") or {}).get("streaming_api")
+        statuses = configuration.get("statuses") or {}
         self._max_characters = int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS)
+        base = stream.streaming_base(streaming, self._base_url)
+        self._stream_url = base + stream.USER_STREAM_PATH
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        """The user stream, and polling: often while the stream is down, seldom while it is up
+        (a reconnection may miss events). The core drops what both deliver."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._stream_forever(receive), name="mastodon-stream")
+            group.create_task(self._poll_forever(receive), name="mastodon-poll")
+
+    async def _poll_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        last = -STREAMING_POLL_SEC
         while True:
-            await self.poll_once(receive)
+            if not self.streaming.is_set() or time.monotonic() - last >= STREAMING_POLL_SEC:
+                await self.poll_once(receive)
+                last = time.monotonic()
             await asyncio.sleep(self.pause_sec())
+
+    async def _stream_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        """Stay connected; reconnect with exponential backoff and jitter, reset after a
+        healthy connection; a server without streaming is asked again much later."""
+        assert self._http is not None  # noqa: S101  (started)
+        backoff = Backoff()
+        while True:
+            backoff.started()
+            try:
+                async for event, data in stream.events(self._http, self._stream_url, self._token):
+                    if event == stream.OPENED:
+                        self.streaming.set()
+                    elif event == "notification":
+                        post = self._incoming(json.loads(data))
+                        if post is not None:
+                            await receive(post)
+                log.info("Mastodon: the server ended the stream; reconnecting")
+            except stream.StreamUnsupportedError as e:
+                self.streaming.clear()
+                log.info("Mastodon: no stream (%s); polling", e)
+                await asyncio.sleep(UNSUPPORTED_STREAM_RETRY_SEC)
+                continue
+            except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+                log.info("Mastodon: stream lost (%s); reconnecting", e)
+            self.streaming.clear()
+            await backoff.wait()
 
     def pause_sec(self) -> float:
         """The poll interval, stretched when the server says the budget runs low: what is
@@ -166,24 +226,26 @@ class MastodonAdapter(Protocol):
                 return sorted(fresh, key=lambda n: int(n.id))
             max_id = str(min(int(n.id) for n in page))
 
-    def _incoming(self, notification: Any) -> IncomingPost | None:
+    def _incoming(self, notification: Mapping[str, Any]) -> IncomingPost | None:
+        """The post a mention notification brings; from Mastodon.py or from the raw stream
+        (plain JSON), so only mapping access is used."""
         status = notification.get("status")
-        if notification.type != "mention" or status is None:
+        if notification.get("type") != "mention" or not status:
             return None
-        account = status.account
-        if str(account.id) == self.account_id:
+        account = status["account"]
+        if str(account["id"]) == self.account_id:
             return None
         return IncomingPost(
             network=Network.MASTODON,
-            post_id=str(status.id),
-            author=Author(subject=_subject(account), handle=self._full_acct(account.acct)),
-            text=self._without_own_mention(html_to_text(status.content)),
-            languages=(status.language,) if status.get("language") else (),
-            direct=status.visibility == "direct",
-            created_at=_aware(status.created_at),
+            post_id=str(status["id"]),
+            author=Author(subject=_subject(account), handle=self._full_acct(account["acct"])),
+            text=self._without_own_mention(html_to_text(status["content"])),
+            languages=(status["language"],) if status.get("language") else (),
+            direct=status["visibility"] == "direct",
+            created_at=_moment(status["created_at"]),
             url=status.get("url"),
             edited=status.get("edited_at") is not None,
-            reply_context={"status_id": str(status.id), "visibility": status.visibility},
+            reply_context={"status_id": str(status["id"]), "visibility": status["visibility"]},
         )
 
     def _full_acct(self, acct: str) -> str:
@@ -277,9 +339,16 @@ class MastodonAdapter(Protocol):
         return None
 
 
-def _subject(account: Any) -> str:
+def _subject(account: Mapping[str, Any]) -> str:
     """An account's stable id: its ActivityPub URI (servers without ``uri``: its URL)."""
-    return str(account.get("uri") or account.url)
+    return str(account.get("uri") or account["url"])
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A date-time as Mastodon.py parses it, or as the raw API writes it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return _aware(value)
 
 
 def _now() -> datetime:

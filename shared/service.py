@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from shared import linking, outbox
+from shared.backoff import Backoff
 from shared.commands import Answer, Environment
 from shared.db.models import InboundPost, utcnow
 from shared.messages import say
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL_SEC = 5.0
-RESTART_FIRST_SEC = 1.0
-RESTART_MAX_SEC = 64.0  # the cap atproto's websocket client uses too
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -105,20 +103,17 @@ class Service:
             await adapter.close()
 
     async def _supervise(self, adapter: Protocol) -> None:
-        """Run an adapter's receive loop; restart it after a failure, with backoff and jitter."""
-        delay = RESTART_FIRST_SEC
+        """Run an adapter's receive loop; restart it after a failure, with backoff."""
+        backoff = Backoff()
         while True:
-            started = asyncio.get_running_loop().time()
+            backoff.started()
             try:
                 await adapter.receive_forever(self.receive)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("%s: receiving failed; restarting in %.0f s", adapter.network, delay)
-            if asyncio.get_running_loop().time() - started > RESTART_MAX_SEC:
-                delay = RESTART_FIRST_SEC  # it ran healthily for a while: start over
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311  (jitter)
-            delay = min(delay * 2, RESTART_MAX_SEC)
+                log.exception("%s: receiving failed; restarting", adapter.network)
+            await backoff.wait()
 
     def networks(self) -> frozenset[str]:
         """The networks with a running bot."""

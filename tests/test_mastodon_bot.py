@@ -155,3 +155,44 @@ def test_an_interrupted_answer_is_not_sent_twice(
     run_bot(world, db, recorded)
     assert len(answers(world.alice_person, status)) == 1
     assert len(world.bot_statuses()) == 1
+
+
+def streaming_bot(world: World, engine: Engine, poll_sec: float) -> tuple[MastodonAdapter, Service]:
+    adapter = MastodonAdapter(engine, world.url, world.bot.token, poll_interval_sec=poll_sec)
+    return adapter, Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
+
+
+def test_mentions_arrive_over_the_stream_and_it_reconnects(world: World, db: Engine) -> None:
+    # Polling once an hour: after the first poll, only the stream can bring a mention.
+    adapter, service = streaming_bot(world, db, poll_sec=3600)
+    alice = world.alice_person
+    asked: list[Any] = []
+
+    def scene() -> bool:
+        connected = adapter.streaming.is_set() and world.server.open_streams == 1
+        if not connected or world.server.streams_opened != (1 if len(asked) < 2 else 2):
+            return False
+        if len(asked) == 0:
+            asked.append(alice.post("@helloquittex help"))
+        elif len(asked) == 1 and answers(alice, asked[0]):
+            world.server.drop_streams()  # the link breaks; the bot reconnects
+            asked.append(None)
+        elif len(asked) == 2:
+            asked[1] = alice.post("@helloquittex help again")
+            asked.append("posted after the reconnection")
+        return len(asked) == 3 and bool(answers(alice, asked[1]))
+
+    run_until(service, scene, WAIT_SEC)
+    assert [len(answers(alice, status)) for status in asked[:2]] == [1, 1]
+
+
+def test_a_server_without_streaming_is_polled(db: Engine) -> None:
+    world = World(Quirks(streaming=False), bot_flagged=False)
+    try:
+        adapter, service = streaming_bot(world, db, poll_sec=0.05)
+        status = world.alice_person.post("@helloquittex help")
+        run_until(service, lambda: bool(answers(world.alice_person, status)), WAIT_SEC)
+        assert not adapter.streaming.is_set()
+        assert len(answers(world.alice_person, status)) == 1
+    finally:
+        world.stop()

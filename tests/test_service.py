@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session, select
 
-from shared import outbox, service
+from shared import backoff, outbox
 from shared.commands import CommandRegistry
 from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
 from shared.handlers import default_registry
@@ -192,7 +192,7 @@ def test_a_failing_command_loses_nothing(engine: Engine) -> None:
 def test_the_running_service_answers_and_survives_a_crashing_receiver(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "RESTART_FIRST_SEC", 0.01)
+    monkeypatch.setattr(backoff, "FIRST_SEC", 0.01)
     adapter = FakeAdapter()
     crashes = [RuntimeError("stream broke")]
     receive_forever = adapter.receive_forever

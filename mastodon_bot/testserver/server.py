@@ -41,6 +41,8 @@ class Quirks:
     """False: no /api/v1/conversations (404), as on servers without it."""
     lookup: bool = True
     """False: no /api/v1/accounts/lookup (404), as on servers without it."""
+    streaming: bool = True
+    """False: no streaming API (404), as on servers without it."""
 
 
 @dataclass
@@ -101,6 +103,8 @@ class MastodonTestServer:
         self.notifications: list[Notification] = []
         self._idempotency: dict[tuple[str, str], str] = {}
         self._streams: dict[str, list[asyncio.Queue[tuple[str, Any]]]] = {}
+        self.streams_opened = 0
+        """How many stream connections were accepted, ever."""
         self.refuse_statuses: int = 0
         """How many next status posts to refuse with 429 Too Many Requests."""
         self.rate_limit_reset: datetime = datetime.now(UTC)
@@ -144,8 +148,9 @@ class MastodonTestServer:
             web.post("/api/v1/accounts/{id}/follow", self._follow),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.get("/api/v2/search", self._search),
-            web.get("/api/v1/streaming/user", self._stream_user),
         ]
+        if self.quirks.streaming:
+            routes.append(web.get("/api/v1/streaming/user", self._stream_user))
         if self.quirks.conversations:
             routes.append(web.get("/api/v1/conversations", self._conversations))
         if self.quirks.lookup:
@@ -157,9 +162,18 @@ class MastodonTestServer:
         return app
 
     async def _end_streams(self, _app: web.Application) -> None:
+        self.drop_streams()
+
+    def drop_streams(self) -> None:
+        """End every open stream, as a restarting server or a broken link would."""
         for queues in self._streams.values():
             for queue in queues:
                 queue.put_nowait(_STREAM_END)
+
+    @property
+    def open_streams(self) -> int:
+        """How many streams are connected now."""
+        return sum(len(queues) for queues in self._streams.values())
 
     def _publish(self, owner: Account, event: str, payload: Any) -> None:
         for queue in self._streams.get(owner.id, []):
@@ -172,6 +186,7 @@ class MastodonTestServer:
         await response.prepare(request)
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._streams.setdefault(account.id, []).append(queue)
+        self.streams_opened += 1
         try:
             await response.write(b":)\n")
             while True:
