@@ -8,6 +8,9 @@
   ones, in memory) and by the core (across restarts).
 - A reply's record key is a TID derived from its outbound action: after a crash it is looked
   up before being created again, so it is posted once.
+- Direct messages go through the chat service the PDS proxies to (``HQX_BSKY_CHAT_PROXY``):
+  unread conversations are read, and a request made by message is answered by message. A
+  message has no idempotency key: after a crash, the conversation is read before resending.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ PROFILE = "app.bsky.actor.profile"
 POST_MAX_GRAPHEMES = 300
 BOT_LABEL = "bot"
 RATE_LIMIT_FALLBACK_SEC = 60.0
+DECLARATION = "chat.bsky.actor.declaration"
+MESSAGE_MAX_GRAPHEMES = 1000  # what the Bluesky app allows (the lexicon: 10,000 bytes)
+CHAT_PAGE = 50
 WATERMARK_OVERLAP = timedelta(minutes=2)
 
 
@@ -58,7 +64,6 @@ class BlueskyAdapter(Protocol):
     """The bot's account on a PDS, driven through the atproto SDK's async client."""
 
     network = Network.BLUESKY
-    direct_messages = False  # the chat service comes with the linking commands
 
     def __init__(
         self,
@@ -67,6 +72,7 @@ class BlueskyAdapter(Protocol):
         handle: str,
         app_password: str,
         poll_interval_sec: float = POLL_INTERVAL_SEC,
+        chat_proxy: str | None = None,
     ) -> None:
         self._engine = engine
         self._pds_url = pds_url.rstrip("/")
@@ -74,6 +80,7 @@ class BlueskyAdapter(Protocol):
         self._password = app_password
         self._poll_interval_sec = poll_interval_sec
         self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
+        self._chat_proxy = chat_proxy
         self._did: str | None = None
         self._handed_over: dict[str, datetime] = {}
         """Notifications handed over within the overlap window: URI -> sort time."""
@@ -97,6 +104,8 @@ class BlueskyAdapter(Protocol):
         try:
             await self._login()
             await self._label_as_bot()
+            if self._chat_proxy is not None:
+                await self._accept_messages()
         except RequestErrorBase as e:
             raise HqxError(
                 f"Bluesky: cannot log in as {self._handle} at {self._pds_url}: {e}"
@@ -150,10 +159,71 @@ class BlueskyAdapter(Protocol):
             }
         )
 
+    async def _accept_messages(self) -> None:
+        """People ask by direct message too: declare that anyone may write to the bot, unless
+        the operator declared something already."""
+        try:
+            await self._client.com.atproto.repo.get_record(
+                {"repo": self.did, "collection": DECLARATION, "rkey": "self"}
+            )
+        except BadRequestError:
+            await self._client.com.atproto.repo.put_record(
+                {
+                    "repo": self.did,
+                    "collection": DECLARATION,
+                    "rkey": "self",
+                    "record": {"$type": DECLARATION, "allowIncoming": "all"},
+                }
+            )
+
+    def _chat(self) -> Any:
+        """The ``chat.bsky.convo`` namespace, through the PDS's proxy to the chat service."""
+        assert self._chat_proxy is not None  # noqa: S101  (callers check)
+        did, _, service = self._chat_proxy.partition("#")
+        return self._client.with_proxy(service, did).chat.bsky.convo
+
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         while True:
             await self.poll_once(receive)
+            if self._chat_proxy is not None:
+                await self.poll_messages(receive)
             await asyncio.sleep(self._poll_interval_sec)
+
+    async def poll_messages(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
+        """Hand over the new messages of unread conversations, oldest first; mark them read."""
+        chat, handled = self._chat(), 0
+        listed = await chat.list_convos({"limit": CHAT_PAGE})
+        for convo in listed.convos:
+            if not convo.unread_count:
+                continue
+            handles = {member.did: member.handle for member in convo.members}
+            key = self._key(f"chat:{convo.id}")
+            seen = await asyncio.to_thread(botstate.load, self._engine, key)
+            page = await chat.get_messages({"convoId": convo.id, "limit": CHAT_PAGE})
+            fresh = [
+                m
+                for m in page.messages
+                if getattr(m, "text", None) is not None
+                and m.sender.did != self.did
+                and (seen is None or m.rev > seen)
+            ]
+            for message in sorted(fresh, key=lambda m: m.rev):
+                sender = message.sender.did
+                await receive(
+                    IncomingPost(
+                        network=Network.BLUESKY,
+                        post_id=f"chat:{convo.id}:{message.id}",
+                        author=Author(subject=sender, handle=handles.get(sender, sender)),
+                        text=" ".join(message.text.split()),
+                        direct=True,
+                        created_at=_parse(message.sent_at),
+                        reply_context={"convo_id": convo.id},
+                    )
+                )
+                await asyncio.to_thread(botstate.save, self._engine, key, message.rev)
+                handled += 1
+            await chat.update_read({"convoId": convo.id})
+        return handled
 
     async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
         """Hand over every addressed notification not handed over yet; return how many."""
@@ -252,14 +322,42 @@ class BlueskyAdapter(Protocol):
         return Account(Network.BLUESKY, did, profile.handle)
 
     async def deliver(self, action: OutboundAction) -> Delivered:
+        if action.kind == "reply" and action.payload["direct"]:
+            return await self._message(action)
         if action.kind == "reply":
             return await self._reply(action)
         if action.kind == "delete":
             return await self._delete(action.payload["ref"])
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
 
+    async def _message(self, action: OutboundAction) -> Delivered:
+        """Answer in the conversation the request came from."""
+        if self._chat_proxy is None:
+            raise DeliveryError("Bluesky direct messages are not configured", permanent=True)
+        convo_id = action.payload["context"]["convo_id"]
+        text = _fit(action.payload["text"], MESSAGE_MAX_GRAPHEMES)
+        chat = self._chat()
+        try:
+            if action.attempts > 1:  # it may have been sent before a crash: look first
+                page = await chat.get_messages({"convoId": convo_id, "limit": CHAT_PAGE})
+                for message in page.messages:
+                    if message.sender.did == self.did and getattr(message, "text", None) == text:
+                        return Delivered(f"chat:{convo_id}:{message.id}")
+            sent = await chat.send_message({"convoId": convo_id, "message": {"text": text}})
+        except RateLimitExceededError as e:
+            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            raise DeliveryError(f"Bluesky chat rate limit until {reset}", retry_at=reset) from e
+        except BadRequestError as e:  # MessagesDisabled, InvalidConvo: retrying cannot help
+            raise DeliveryError(f"Bluesky chat refused the message: {e}", permanent=True) from e
+        except RequestErrorBase as e:
+            raise DeliveryError(f"Bluesky chat: {e}") from e
+        return Delivered(f"chat:{convo_id}:{sent.id}")
+
     async def _delete(self, uri: str) -> Delivered:
-        """Delete one of the bot's records (deleting a missing record succeeds: idempotent)."""
+        """Delete one of the bot's records (deleting a missing record succeeds: idempotent).
+        A direct message cannot be taken back from its reader: there is nothing to delete."""
+        if uri.startswith("chat:"):
+            return Delivered(uri)
         repo, collection, rkey = uri.removeprefix("at://").split("/")
         if repo != self.did:
             raise DeliveryError(f"{uri} is not the bot's to delete", permanent=True)

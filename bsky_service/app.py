@@ -52,6 +52,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 settings.bsky_pds_url or DEFAULT_BSKY_PDS_URL,
                 settings.bsky_handle,
                 settings.bsky_app_password,
+                chat_proxy=settings.bsky_chat_proxy,
             )
         )
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:

@@ -174,6 +174,7 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         bsky_pds_url=network.urls.pds,
         bsky_handle=bot_bsky.handle,
         bsky_app_password=PASSWORD,
+        bsky_chat_proxy=world.chat_proxy,
         mastodon_api_base_url=url,
         mastodon_access_token=bot_mastodon.account.token,
         mastodon_poll_sec=1.0,  # a local server: no budget to spare

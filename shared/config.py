@@ -35,6 +35,8 @@ DEFAULT_ARCHIVE_MAX_MEMBERS = 500_000
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
+# Bluesky's chat service, as the app reaches it: the PDS proxies to this DID's service.
+DEFAULT_BSKY_CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
 
 _HANDLE_RE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -66,6 +68,7 @@ class Settings:
     bsky_pds_url: str | None = None
     bsky_handle: str | None = None
     bsky_app_password: str | None = field(default=None, repr=False)
+    bsky_chat_proxy: str = DEFAULT_BSKY_CHAT_PROXY
     mastodon_api_base_url: str | None = None
     mastodon_access_token: str | None = field(default=None, repr=False)
     mastodon_poll_sec: float = DEFAULT_MASTODON_POLL_SEC
@@ -94,6 +97,7 @@ class Settings:
             bsky_pds_url=get("BSKY_PDS_URL", _http_url, None),
             bsky_handle=get("BSKY_HANDLE", _handle, None),
             bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
+            bsky_chat_proxy=get("BSKY_CHAT_PROXY", _service_proxy, DEFAULT_BSKY_CHAT_PROXY),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
@@ -239,6 +243,13 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError(f"{raw!r} must be positive")
     return value
+
+
+def _service_proxy(raw: str) -> str:
+    did, _, service = raw.partition("#")
+    if not did.startswith("did:") or not service:
+        raise ValueError(f"{raw!r} is not a service reference (DID#service_id)")
+    return raw
 
 
 def _port(raw: str) -> int:

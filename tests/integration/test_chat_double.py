@@ -8,39 +8,15 @@ from typing import TYPE_CHECKING
 import pytest
 from atproto_client.exceptions import BadRequestError
 
-from bsky_service.devnet.chat import ChatDouble
-from bsky_service.devnet.install import ensure_installed
 from bsky_service.devnet.people import create_person
-from bsky_service.lexicon import Lexicons
-from tests.background import BackgroundApp
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bsky_service.devnet.network import BlueskyDevNetwork
     from bsky_service.devnet.people import Person
+    from tests.integration.conftest import RunningChatDouble
 
 pytestmark = pytest.mark.integration
 _names = (f"c{n}" for n in itertools.count())
-
-
-class RunningChatDouble:
-    """The chat double served on loopback and registered on the network."""
-
-    def __init__(self, network: BlueskyDevNetwork) -> None:
-        assert network.urls is not None
-        lexicons = Lexicons.from_json_file(ensure_installed().lexicons_path())
-        self.double = ChatDouble(lexicons, network.urls.plc, network.urls.appview)
-        self.server = BackgroundApp(self.double.app()).start()
-        self.endpoint = self.server.url
-        self.proxy = self.double.register(network, self.endpoint)
-
-
-@pytest.fixture(scope="module")
-def chat(bluesky: BlueskyDevNetwork) -> Iterator[RunningChatDouble]:
-    running = RunningChatDouble(bluesky)
-    yield running
-    running.server.stop()
 
 
 def person(bluesky: BlueskyDevNetwork, name: str) -> Person:

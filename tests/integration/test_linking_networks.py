@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from bsky_service.devnet.network import BlueskyDevNetwork
     from bsky_service.devnet.people import Person
+    from tests.integration.conftest import RunningChatDouble
 
 pytestmark = pytest.mark.integration
 KEY = "integration-tests-secret-key-0123456789abcdef"
@@ -42,9 +43,16 @@ def mastodon() -> Iterator[MastodonWorld]:
 class Both:
     """One service running both bots, and Alice on each network."""
 
-    def __init__(self, bluesky: BlueskyDevNetwork, mastodon: MastodonWorld, db: Engine) -> None:
+    def __init__(
+        self,
+        bluesky: BlueskyDevNetwork,
+        mastodon: MastodonWorld,
+        db: Engine,
+        chat_proxy: str | None = None,
+    ) -> None:
         assert bluesky.urls is not None
         self.network, self.mastodon, self.db = bluesky, mastodon, db
+        self.chat_proxy = chat_proxy
         self.bot = create_person(bluesky, f"hqx{next(_names)}")
         self.alice_b: Person = create_person(bluesky, f"alice{next(_names)}")
         self.alice_m = mastodon.alice_person
@@ -53,7 +61,12 @@ class Both:
         assert self.network.urls is not None
         adapters = [
             BlueskyAdapter(
-                self.db, self.network.urls.pds, self.bot.handle, PASSWORD, poll_interval_sec=0.1
+                self.db,
+                self.network.urls.pds,
+                self.bot.handle,
+                PASSWORD,
+                poll_interval_sec=0.1,
+                chat_proxy=self.chat_proxy,
             ),
             MastodonAdapter(self.db, self.mastodon.url, self.mastodon.bot.token, 0.1),
         ]
@@ -160,3 +173,40 @@ def test_a_status_edited_to_carry_a_code_proves_nothing(both: Both) -> None:
     assert both.mastodon_answers(status) == [
         f"@{both.mastodon_acct} An edited post proves nothing: post the code in a new post."
     ]
+
+
+@pytest.fixture
+def both_with_chat(
+    bluesky: BlueskyDevNetwork, mastodon: MastodonWorld, db: Engine, chat: RunningChatDouble
+) -> Both:
+    return Both(bluesky, mastodon, db, chat_proxy=chat.proxy)
+
+
+def test_linking_by_bluesky_direct_message(both_with_chat: Both, chat: RunningChatDouble) -> None:
+    both = both_with_chat
+    alice = both.alice_b.chat(chat.proxy).convo
+
+    def messages_from_bot(convo_id: str) -> list[str]:
+        page = alice.get_messages({"convoId": convo_id})
+        return [m.text for m in reversed(page.messages) if m.sender.did == both.bot.did]
+
+    convo: list[str] = []
+
+    def started() -> bool:  # the bot declares it accepts messages once it runs
+        if not convo:
+            convo.append(alice.get_convo_for_members({"members": [both.bot.did]}).convo.id)
+            alice.send_message(
+                {"convoId": convo[0], "message": {"text": f"lier {both.mastodon_acct}"}}
+            )
+        return bool(messages_from_bot(convo[0]))
+
+    both.run_until(started)
+    [challenge] = messages_from_bot(convo[0])
+    assert challenge.startswith(f"Pour prouver que @{both.mastodon_acct} est à vous")
+    assert not challenge.startswith("@"), "a message needs no mention"
+    code = CODE.search(challenge)
+    assert code is not None
+    both.alice_m.client.status_post(f"@helloquittex {code.group(0)}", language="fr")
+    both.run_until(lambda: len(messages_from_bot(convo[0])) == 2)
+    assert messages_from_bot(convo[0])[1].startswith("C'est fait : @"), "confirmed by message"
+    assert both.bsky_answers() == [], "nothing public on Bluesky"
