@@ -30,7 +30,7 @@ from atproto_client.exceptions import (
 )
 
 from bsky_service.tid import tid
-from shared import botstate
+from shared import attestation, botstate
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.linking import Account
@@ -328,7 +328,33 @@ class BlueskyAdapter(Protocol):
             return await self._reply(action)
         if action.kind == "delete":
             return await self._delete(action.payload["ref"])
+        if action.kind == attestation.ATTEST:
+            return await self._attest(action.payload["rkey"], action.payload["record"])
+        if action.kind == attestation.WITHDRAW:
+            rkey = action.payload["rkey"]
+            return await self._delete(f"at://{self.did}/{attestation.COLLECTION}/{rkey}")
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+
+    async def _attest(self, rkey: str, record: dict[str, Any]) -> Delivered:
+        """Write (or rewrite) an attestation; a put under a fixed key is idempotent."""
+        try:
+            written = await self._client.com.atproto.repo.put_record(
+                {
+                    "repo": self.did,
+                    "collection": attestation.COLLECTION,
+                    "rkey": rkey,
+                    "record": record,
+                    "validate": False,  # our lexicon: the PDS does not know it
+                }
+            )
+        except RateLimitExceededError as e:
+            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+        except BadRequestError as e:
+            raise DeliveryError(f"Bluesky refused the attestation: {e}", permanent=True) from e
+        except RequestErrorBase as e:
+            raise DeliveryError(f"Bluesky: {e}") from e
+        return Delivered(written.uri)
 
     async def _message(self, action: OutboundAction) -> Delivered:
         """Answer in the conversation the request came from."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import linking, privacy
+from shared import attestation, linking, privacy
 from shared.accounts import Named, parse_account
 from shared.challenge import ChallengeError
 from shared.commands import PROOF, Answer, CommandRegistry, Context, Outbound, help_text
@@ -124,6 +124,13 @@ def proof(context: Context) -> Answer | str:
                 person_id=first.person_id,
             )
         )
+    also += attestation.publish(
+        context.session,
+        first.person_id,
+        trigger=f"{context.post.network}:{context.post.post_id}",
+        now=context.env.now,
+        bots=set(context.env.bot_handles),
+    )
     return Answer(text, lang, tuple(also), person_id=first.person_id)
 
 

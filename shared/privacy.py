@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from shared import linking
+from shared import attestation, linking
 from shared.commands import Answer, Context, Outbound, fold
 from shared.db.models import (
     ActionStatus,
@@ -81,7 +81,7 @@ def _granted(session: Session, person_id: int) -> dict[str, bool]:
     return {c.purpose: c.granted for c in consents}
 
 
-def settings(context: Context) -> str:
+def settings(context: Context) -> Answer | str:
     """Show the settings, or change one: ``settings WORD VALUE``."""
     lang, session = context.lang, context.session
     person = _person(context)
@@ -115,7 +115,20 @@ def settings(context: Context) -> str:
         person.stopped = not granted
         session.add(person)
     name = _SETTING_NAMES[purpose][lang]
-    return say("settings.set", lang, setting=name, value=say("yes" if granted else "no", lang))
+    text = say("settings.set", lang, setting=name, value=say("yes" if granted else "no", lang))
+    also: list[Outbound] = []
+    if purpose is Purpose.PUBLIC_ATTESTATION:
+        session.flush()
+        trigger, bots = (
+            f"{context.post.network}:{context.post.post_id}",
+            set(context.env.bot_handles),
+        )
+        also = (
+            attestation.publish(session, person.id, trigger=trigger, now=context.env.now, bots=bots)
+            if granted
+            else attestation.withdraw(session, person.id, trigger=trigger, bots=bots)
+        )
+    return Answer(text, lang, tuple(also), person_id=person.id)
 
 
 def stop(context: Context) -> str:

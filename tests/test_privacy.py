@@ -92,7 +92,8 @@ def test_forget_erases_the_person_after_a_confirmation(
     assert asked.startswith("I will erase everything I know about you")
     assert identities(engine), "nothing is erased before the confirmation"
     published = {a.remote_ref for a in actions(engine) if a.remote_ref}
-    assert len(published) == 5, "4 answers and a confirmation, on both networks"
+    assert len(published) == 6, "4 answers, a confirmation and the attestation"
+    assert any(ref.startswith("fake:attest:") for ref in published)
     done = world.say(ALICE_M, "forget confirm")
     assert done == "Done: I have forgotten you, and I'm deleting what I published about you."
 

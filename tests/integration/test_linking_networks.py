@@ -210,3 +210,53 @@ def test_linking_by_bluesky_direct_message(both_with_chat: Both, chat: RunningCh
     both.run_until(lambda: len(messages_from_bot(convo[0])) == 2)
     assert messages_from_bot(convo[0])[1].startswith("C'est fait : @"), "confirmed by message"
     assert both.bsky_answers() == [], "nothing public on Bluesky"
+
+
+def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) -> None:
+    import json
+    from pathlib import Path
+
+    import libipld
+    from atproto import CAR
+    from atproto_crypto.verify import verify_signature
+    from atproto_identity.resolver import IdResolver
+
+    from bsky_service.lexicon import Lexicons
+    from shared.attestation import COLLECTION
+
+    both.alice_b.post("réglages attestation oui", mention=both.bot, langs=["fr"])
+    both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
+    both.run_until(lambda: len(both.bsky_answers()) == 2)
+    code = CODE.search(" ".join(both.bsky_answers()))
+    assert code is not None
+    both.alice_m.post(f"@helloquittex {code.group(0)}")
+    pds = both.bot.client  # any client of the PDS: the repo is public
+    query = {"repo": both.bot.did, "collection": COLLECTION, "rkey": both.alice_b.did}
+
+    def attested() -> bool:
+        try:
+            pds.com.atproto.repo.get_record(query)
+        except Exception:
+            return False
+        return True
+
+    both.run_until(attested)
+    value = pds.com.atproto.repo.get_record(query).value
+    record = value.to_dict()  # an unknown lexicon comes back as a DotDict
+    lexicon = Path(__file__).parents[2] / "lexicons" / f"{COLLECTION}.json"
+    Lexicons([json.loads(lexicon.read_text())]).validate_record(COLLECTION, record)
+    networks = {a["network"]: a for a in record["accounts"]}
+    assert networks["bluesky"]["id"] == both.alice_b.did
+    assert networks["mastodon"]["handle"] == both.mastodon_acct
+    assert networks["mastodon"]["trust"] == "proven"
+
+    # The proof: the record under the bot's signed commit, checked with its DID's key.
+    sync_query = {"did": both.bot.did, "collection": COLLECTION, "rkey": both.alice_b.did}
+    car = CAR.from_bytes(pds.com.atproto.sync.get_record(sync_query))
+    commit = car.blocks[car.root]
+    unsigned = {k: v for k, v in commit.items() if k != "sig"}
+    assert both.network.urls is not None
+    key = IdResolver(plc_url=both.network.urls.plc).did.resolve_atproto_key(both.bot.did)
+    assert verify_signature(key, libipld.encode_dag_cbor(unsigned), commit["sig"])
+    tampered = {**unsigned, "rev": unsigned["rev"] + "x"}
+    assert not verify_signature(key, libipld.encode_dag_cbor(tampered), commit["sig"])

@@ -1,0 +1,122 @@
+"""Public attestations (lexicon ``org.helloquittex.attestation``, in ``lexicons/``): written by
+the Bluesky bot in its own repo, only for a person who consented, when they have two linked
+accounts or more; rewritten when they link another; deleted when they withdraw.
+
+Writing uses a fixed record key per person (put is an upsert, delete of a missing record is a
+no-op), so a repeated delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from shared.commands import Outbound
+from shared.db.models import Consent, Identity, LinkProof, Network, Purpose, XIdentity
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+COLLECTION = "org.helloquittex.attestation"
+ATTEST = "attest"
+WITHDRAW = "unattest"
+
+
+def consented(session: Session, person_id: int) -> bool:
+    """Whether the person said yes to a public attestation."""
+    consent = session.get(Consent, (person_id, Purpose.PUBLIC_ATTESTATION.value))
+    return consent is not None and consent.granted
+
+
+def record_key(identities: list[Identity]) -> str:
+    """The person's Bluesky DID, else a digest of their first account (stable across links)."""
+    for identity in identities:
+        if identity.network == Network.BLUESKY:
+            return identity.subject
+    return "p" + hashlib.sha256(identities[0].subject.encode()).hexdigest()[:40]
+
+
+def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | None:
+    """The attestation of a person's accounts, or ``None`` with fewer than two."""
+    identities = list(
+        session.exec(
+            select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
+        )
+    )
+    xs = list(session.exec(select(XIdentity).where(XIdentity.person_id == person_id)))
+    if len(identities) + len(xs) < 2 or not identities:
+        return None
+    proofs = {
+        (p.network, p.subject): p
+        for p in session.exec(select(LinkProof).where(LinkProof.person_id == person_id))
+    }
+    accounts: list[dict[str, Any]] = []
+    for identity in identities:
+        account = {
+            "network": identity.network,
+            "id": identity.subject,
+            "handle": identity.handle,
+            "trust": identity.trust,
+        }
+        proof = proofs.get((identity.network, identity.subject))
+        if proof is not None:
+            account["proof"] = proof.post_url or proof.post_uri
+            account["provenAt"] = _iso(proof.verified_at)
+        accounts.append(account)
+    accounts += [
+        {"network": "x", "id": str(x.x_account_id), "handle": x.username, "trust": x.trust}
+        for x in xs
+    ]
+    return {
+        "$type": COLLECTION,
+        "rkey": record_key(identities),
+        "accounts": accounts,
+        "createdAt": _iso(now),
+    }
+
+
+def publish(
+    session: Session, person_id: int, *, trigger: str, now: datetime, bots: set[str]
+) -> list[Outbound]:
+    """The write of a consenting person's attestation (none without consent, without two
+    accounts, or without a Bluesky bot). ``trigger`` names what caused it, once."""
+    if Network.BLUESKY not in bots or not consented(session, person_id):
+        return []
+    built = record(session, person_id, now)
+    if built is None:
+        return []
+    rkey = built.pop("rkey")
+    return [
+        Outbound(
+            key=f"{ATTEST}:{trigger}",
+            network=Network.BLUESKY,
+            kind=ATTEST,
+            payload={"rkey": rkey, "record": built},
+            person_id=person_id,
+        )
+    ]
+
+
+def withdraw(session: Session, person_id: int, *, trigger: str, bots: set[str]) -> list[Outbound]:
+    """The deletion of a person's attestation."""
+    if Network.BLUESKY not in bots:
+        return []
+    identities = list(session.exec(select(Identity).where(Identity.person_id == person_id)))
+    if not identities:
+        return []
+    return [
+        Outbound(
+            key=f"{WITHDRAW}:{trigger}",
+            network=Network.BLUESKY,
+            kind=WITHDRAW,
+            payload={"rkey": record_key(identities)},
+            person_id=person_id,
+        )
+    ]
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z") if moment.tzinfo else text + "Z"

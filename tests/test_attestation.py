@@ -1,0 +1,74 @@
+"""Public attestations through the core: only with consent, written when a person has two
+accounts, rewritten on a new link, withdrawn on request; every record fits our lexicon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bsky_service.lexicon import Lexicons
+from shared.attestation import COLLECTION
+from tests.core_world import ALICE_B, ALICE_M, World, code_in
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from shared.db.models import OutboundAction
+
+LEXICON = Path(__file__).parents[1] / "lexicons" / f"{COLLECTION}.json"
+
+
+def lexicons() -> Lexicons:
+    return Lexicons([json.loads(LEXICON.read_text())])
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    return World(engine)
+
+
+def written(world: World, kind: str) -> list[OutboundAction]:
+    return [a for a in world.bluesky.sent.values() if a.kind == kind]
+
+
+def test_nothing_is_attested_without_consent(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    assert written(world, "attest") == []
+
+
+def test_consent_after_linking_attests_the_two_accounts(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    assert world.say(ALICE_B, "settings attestation yes") == "Noted: attestation yes."
+    [action] = written(world, "attest")
+    assert action.payload["rkey"] == ALICE_B.subject
+    record = action.payload["record"]
+    lexicons().validate_record(COLLECTION, record)
+    accounts = {a["network"]: a for a in record["accounts"]}
+    assert accounts["bluesky"]["id"] == ALICE_B.subject
+    assert accounts["mastodon"] | {"provenAt": "-"} == {
+        "network": "mastodon",
+        "id": ALICE_M.subject,
+        "handle": "alice@masto.test",
+        "trust": "proven",
+        "proof": "mastodon-post-2",
+        "provenAt": "-",
+    }
+
+
+def test_consent_first_then_each_link_rewrites_it(world: World) -> None:
+    world.say(ALICE_B, "settings attestation yes")
+    assert written(world, "attest") == [], "one account: nothing to attest yet"
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    [action] = written(world, "attest")
+    assert len(action.payload["record"]["accounts"]) == 2
+
+
+def test_saying_no_withdraws_it(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_B, "settings attestation yes")
+    world.say(ALICE_M, "settings attestation no")
+    [withdrawal] = written(world, "unattest")
+    assert withdrawal.payload == {"rkey": ALICE_B.subject}
