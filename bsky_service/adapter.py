@@ -357,13 +357,16 @@ class BlueskyAdapter(Protocol):
         return Delivered(written.uri)
 
     async def _message(self, action: OutboundAction) -> Delivered:
-        """Answer in the conversation the request came from."""
+        """Answer in the conversation the request came from (or one opened with the person)."""
         if self._chat_proxy is None:
             raise DeliveryError("Bluesky direct messages are not configured", permanent=True)
-        convo_id = action.payload["context"]["convo_id"]
         text = _fit(action.payload["text"], MESSAGE_MAX_GRAPHEMES)
         chat = self._chat()
         try:
+            convo_id = action.payload["context"].get("convo_id")
+            if convo_id is None:  # asked in public, answered in private: open the conversation
+                members = [action.payload["to_author"]["subject"]]
+                convo_id = (await chat.get_convo_for_members({"members": members})).convo.id
             if action.attempts > 1:  # it may have been sent before a crash: look first
                 page = await chat.get_messages({"convoId": convo_id, "limit": CHAT_PAGE})
                 for message in page.messages:

@@ -6,22 +6,26 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from sqlalchemy.engine import Engine
 
 from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
+from shared import uploads
+from shared.archive_import import import_archive
 from shared.config import Settings
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from shared.errors import HqxError
 from shared.handlers import default_registry
 from shared.service import Service
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-    from sqlalchemy.engine import Engine
 
     from shared.protocol import Protocol
 
@@ -31,6 +35,8 @@ DEFAULT_BSKY_PDS_URL = "https://bsky.social"
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", Service)
+ENGINE = web.AppKey("engine", Engine)
+UPLOAD_CHUNK_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -38,7 +44,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_service)
-    app.add_routes([web.get("/", _home), web.get("/healthz", _health)])
+    app.add_routes(
+        [
+            web.get("/", _home),
+            web.get("/healthz", _health),
+            web.get(uploads.UPLOAD_PATH + "{token}", _upload_page),
+            web.post(uploads.UPLOAD_PATH + "{token}", _upload),
+        ]
+    )
     return app
 
 
@@ -73,10 +86,15 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     try:
         await asyncio.to_thread(migrate.require_current, engine)
         service = Service(
-            engine, build_adapters(settings, engine), default_registry(), settings.secret_key
+            engine,
+            build_adapters(settings, engine),
+            default_registry(),
+            settings.secret_key,
+            public_url=settings.public_url,
         )
         await service.start()
         app[SERVICE] = service
+        app[ENGINE] = engine
         try:
             yield
         finally:
@@ -106,3 +124,102 @@ async def _home(request: web.Request) -> web.Response:
 <ul>{handles}</ul>
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
+
+
+_UPLOAD_FORM = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>HelloQuitteX : archive X</title></head>
+<body>
+<h1>Importer votre archive X / Upload your X archive</h1>
+<p lang="fr">Choisissez le fichier .zip que X vous a envoyé. Seuls votre identifiant X et les
+identifiants de vos abonnés et abonnements sont gardés : ni l'archive, ni votre e-mail, ni
+votre téléphone.</p>
+<p lang="en">Choose the .zip file X sent you. Only your X account id and the ids of your
+followers and followings are kept: never the archive, your e-mail or your phone.</p>
+<form method="post" enctype="multipart/form-data">
+<input type="file" name="archive" accept=".zip,application/zip" required>
+<button type="submit">Importer / Upload</button>
+</form>
+</body></html>"""
+
+
+def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    page = (
+        f'<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
+        f"{body}</body></html>"
+    )
+    return web.Response(text=page, content_type="text/html", status=status)
+
+
+async def _upload_page(request: web.Request) -> web.Response:
+    try:
+        await asyncio.to_thread(uploads.check, request.app[ENGINE], request.match_info["token"])
+    except uploads.UploadLinkError as e:
+        return _page("HelloQuitteX", [str(e)], status=410)
+    return web.Response(text=_UPLOAD_FORM, content_type="text/html")
+
+
+async def _upload(request: web.Request) -> web.Response:
+    """The archive, streamed to a temporary file within the size bound, then imported for
+    the person the link was given to. A refused archive gives the link back."""
+    engine, settings = request.app[ENGINE], request.app[SETTINGS]
+    token = request.match_info["token"]
+    try:
+        person_id = await asyncio.to_thread(uploads.claim, engine, token)
+    except uploads.UploadLinkError as e:
+        return _page("HelloQuitteX", [str(e)], status=410)
+    limit = settings.archive_limits.max_total_bytes
+    with tempfile.TemporaryDirectory(prefix="hqx-upload-") as folder:
+        path = Path(folder) / "archive.zip"
+        try:
+            await _receive_file(request, path, limit)
+            result = await asyncio.to_thread(
+                import_archive, engine, path, settings.archive_limits, for_person=person_id
+            )
+        except (HqxError, ValueError) as e:
+            await asyncio.to_thread(uploads.release, engine, token)
+            status = 413 if isinstance(e, UploadTooLargeError) else 400
+            return _page("HelloQuitteX", [f"Archive refusée / refused: {e}"], status=status)
+    summary = result.summary
+    return _page(
+        "HelloQuitteX",
+        [
+            f"Archive importée / imported: @{summary.username}",
+            f"{summary.followers:,} abonnés / followers, "
+            f"{summary.following:,} abonnements / following.",
+        ],
+    )
+
+
+class UploadTooLargeError(HqxError):
+    """The upload is larger than the service takes."""
+
+
+async def _receive_file(request: web.Request, path: Path, limit: int) -> None:
+    """Write the uploaded file (a multipart ``archive`` field, or the raw body) to ``path``,
+    refusing it as soon as it passes ``limit`` bytes."""
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        part = await reader.next()
+        while part is not None and getattr(part, "name", None) != "archive":
+            part = await reader.next()
+        if part is None or not isinstance(part, BodyPartReader):
+            raise HqxError("the form holds no 'archive' file")
+        chunks: AsyncIterator[bytes] = _part_chunks(part)
+    else:
+        chunks = request.content.iter_chunked(UPLOAD_CHUNK_BYTES)
+    written = 0
+    with path.open("wb") as out:
+        async for chunk in chunks:
+            written += len(chunk)
+            if written > limit:
+                raise UploadTooLargeError(f"the file is larger than {limit:,} bytes")
+            await asyncio.to_thread(out.write, chunk)
+    if written == 0:
+        raise HqxError("the upload is empty")
+
+
+async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(UPLOAD_CHUNK_BYTES):
+        yield chunk

@@ -5,19 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from shared.db import bulk
 from shared.db.migrate import require_current
 from shared.db.models import (
     ArchiveImport,
     Direction,
+    Identity,
     Person,
     PersonKind,
     TrustLevel,
     XIdentity,
     utcnow,
 )
+from shared.errors import HqxError
 from shared.xarchive.reader import ArchiveSummary, XArchive, read_archive
 from shared.xarchive.xid import to_db
 
@@ -48,22 +51,35 @@ def import_archive(
     *,
     kind: PersonKind = PersonKind.INDIVIDUAL,
     progress: Progress | None = None,
+    for_person: int | None = None,
 ) -> ImportResult:
     """Read the archive at ``path`` whole, then store it in one transaction.
 
     Reading comes first, so a refused archive leaves the database untouched; the transaction
-    makes a re-import replace the earlier one all at once, never half.
+    makes a re-import replace the earlier one all at once, never half. With ``for_person``,
+    the X account is claimed for that person (the one who uploaded it through the bot's link).
+
+    Raises:
+        ArchiveClaimError: the X account is already linked to someone else.
     """
     require_current(engine)
     with read_archive(path, limits, progress=progress) as archive:
-        return store_archive(engine, archive, kind=kind)
+        return store_archive(engine, archive, kind=kind, for_person=for_person)
 
 
-def store_archive(engine: Engine, archive: XArchive, *, kind: PersonKind) -> ImportResult:
+class ArchiveClaimError(HqxError):
+    """An archive's X account already belongs to another person of the service."""
+
+
+def store_archive(
+    engine: Engine, archive: XArchive, *, kind: PersonKind, for_person: int | None = None
+) -> ImportResult:
     """Store an archive that was read; see :func:`import_archive`."""
     owner = to_db(archive.account.account_id)
     with Session(engine) as session, session.begin():
-        identity, new_person = _owner_identity(session, owner, archive.account.username, kind)
+        identity, new_person = _owner_identity(
+            session, owner, archive.account.username, kind, for_person
+        )
         connection = session.connection()
         replaced = bulk.delete_edges(connection, owner)
         bulk.insert_edges(connection, owner, Direction.FOLLOWER, archive.followers.sorted_blocks())
@@ -84,24 +100,44 @@ def store_archive(engine: Engine, archive: XArchive, *, kind: PersonKind) -> Imp
 
 
 def _owner_identity(
-    session: Session, owner: int, username: str, kind: PersonKind
+    session: Session, owner: int, username: str, kind: PersonKind, for_person: int | None
 ) -> tuple[XIdentity, bool]:
-    """The owner's X identity, created with its person if new, locked for this transaction."""
+    """The owner's X identity, created (with its person, unless ``for_person``) if new, locked
+    for this transaction."""
     statement = select(XIdentity).where(XIdentity.x_account_id == owner).with_for_update()
     identity = session.exec(statement).first()
     if identity is not None:
+        if for_person is not None and identity.person_id != for_person:
+            _move_to(session, identity, for_person)
         identity.username = username
         identity.updated_at = utcnow()
         session.add(identity)
         return identity, False
-    person = Person(kind=kind)
-    session.add(person)
-    session.flush()
-    if person.id is None:
-        raise RuntimeError("the database assigned no id to a new person")
+    if for_person is None:
+        person = Person(kind=kind)
+        session.add(person)
+        session.flush()
+        if person.id is None:
+            raise RuntimeError("the database assigned no id to a new person")
+        for_person = person.id
     identity = XIdentity(
-        x_account_id=owner, person_id=person.id, username=username, trust=TrustLevel.CLAIMED
+        x_account_id=owner, person_id=for_person, username=username, trust=TrustLevel.CLAIMED
     )
     session.add(identity)
     session.flush()
-    return identity, True
+    return identity, for_person is None
+
+
+def _move_to(session: Session, identity: XIdentity, person_id: int) -> None:
+    """Give an X identity to ``person_id``: only if its person has no other account (an
+    operator's import), never taking it from someone who linked accounts."""
+    others = session.exec(select(Identity).where(Identity.person_id == identity.person_id)).first()
+    if others is not None:
+        raise ArchiveClaimError(
+            f"the X account @{identity.username} is already linked to someone else"
+        )
+    previous = identity.person_id
+    identity.person_id = person_id
+    session.add(identity)
+    session.flush()
+    session.execute(delete(Person).where(col(Person.id) == previous))

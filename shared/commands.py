@@ -45,6 +45,7 @@ class Environment:
 
     secret_key: str | None
     now: datetime
+    public_url: str | None
     bot_handles: Mapping[str, str]
     """The bot's handle on each network it runs on."""
 

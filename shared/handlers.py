@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import attestation, linking, privacy
+from shared import attestation, linking, privacy, uploads
 from shared.accounts import Named, parse_account
 from shared.challenge import ChallengeError
 from shared.commands import PROOF, Answer, CommandRegistry, Context, Outbound, help_text
@@ -40,7 +40,7 @@ async def find_link_target(
     if named is None:
         return LinkTarget("link.unreadable", text=args[0])
     if named.network == Network.X:
-        return LinkTarget("link.x_later", named=named)
+        return LinkTarget("x", named=named)
     if named.network == post.network:
         return LinkTarget("link.same_network", named=named)
     if named.network not in resolver.networks():
@@ -63,6 +63,8 @@ def shown(identity: Identity, lang: Lang) -> str:
 def link(context: Context) -> Answer | str:
     target: LinkTarget = context.prepared
     lang = context.lang
+    if target.problem == "x":
+        return upload_link(context)
     if target.problem is not None:
         handle = f"@{target.named.handle}" if target.named else ""
         network = network_name(target.named.network, lang) if target.named else ""
@@ -85,6 +87,27 @@ def link(context: Context) -> Answer | str:
     bot = context.env.bot_handles[target.account.network]
     text = say("link.challenge", lang, handle=f"@{target.account.handle}", bot=f"@{bot}", code=code)
     return Answer(text, lang, person_id=requester.person_id)
+
+
+def upload_link(context: Context) -> Answer | str:
+    """A one-time link to upload an X archive, for the person the network vouches for; it
+    goes privately (a public thread gets a note that it was sent)."""
+    lang, post = context.lang, context.post
+    if context.env.public_url is None:
+        return say("link.x_closed", lang)
+    requester = linking.identity_of(context.session, post.network, post.author)
+    token = uploads.issue(context.session, requester.person_id, now=context.env.now)
+    text = say("link.x_link", lang, url=uploads.link(context.env.public_url, token))
+    if post.direct:
+        return Answer(text, lang, person_id=requester.person_id)
+    private = Outbound(
+        key=f"upload-link:{post.network}:{post.post_id}",
+        network=post.network,
+        kind=REPLY,
+        payload={**reply_payload(post, text, lang), "direct": True},
+        person_id=requester.person_id,
+    )
+    return Answer(say("link.x_sent", lang), lang, (private,), person_id=requester.person_id)
 
 
 def proof(context: Context) -> Answer | str:
@@ -135,22 +158,22 @@ def proof(context: Context) -> Answer | str:
 
 
 def status(context: Context) -> str:
-    lang, post = context.lang, context.post
-    me = linking.find_identity(context.session, post.network, post.author.subject)
-    identities = linking.linked(context.session, me.person_id) if me is not None else []
-    if len(identities) < 2:
+    lang, post, session = context.lang, context.post, context.session
+    me = linking.find_identity(session, post.network, post.author.subject)
+    accounts = [] if me is None else linking.accounts_of(session, me.person_id)
+    if len(accounts) < 2:
         return say("status.alone", lang, handle=f"@{post.author.handle}")
-    accounts = ", ".join(
+    shown_accounts = ", ".join(
         say(
             "status.account",
             lang,
-            handle=f"@{i.handle}",
-            network=network_name(i.network, lang),
-            trust=say(f"trust.{i.trust}", lang),
+            handle=f"@{handle}",
+            network=network_name(network, lang),
+            trust=say(f"trust.{trust}", lang),
         )
-        for i in identities
+        for network, handle, trust in accounts
     )
-    return say("status.linked", lang, accounts=accounts)
+    return say("status.linked", lang, accounts=shown_accounts)
 
 
 def default_registry() -> CommandRegistry:

@@ -170,3 +170,10 @@ def linked(session: Session, person_id: int) -> list[Identity]:
             select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
         )
     )
+
+
+def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
+    """A person's accounts on every network, X included: (network, handle, trust)."""
+    accounts = [(i.network, i.handle, i.trust) for i in linked(session, person_id)]
+    xs = session.exec(select(XIdentity).where(XIdentity.person_id == person_id))
+    return accounts + [("x", x.username, x.trust) for x in xs]

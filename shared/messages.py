@@ -161,9 +161,23 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "{handle} est déjà relié à ce compte.",
         Lang.EN: "{handle} is already linked to this account.",
     },
-    "link.x_later": {
-        Lang.FR: "Relier un compte X par son archive n'est pas encore ouvert ici.",
-        Lang.EN: "Linking an X account through its archive is not open here yet.",
+    "link.x_closed": {
+        Lang.FR: "Ce service ne reçoit pas d'archives X.",
+        Lang.EN: "This service does not take X archives.",
+    },
+    "link.x_sent": {
+        Lang.FR: "Je vous ai envoyé en message privé un lien pour importer votre archive X.",
+        Lang.EN: "I've sent you a private message with a link to upload your X archive.",
+    },
+    "link.x_link": {
+        Lang.FR: (
+            "Votre lien personnel pour importer votre archive X (le fichier .zip que X vous "
+            "envoie), valable 24 h et une seule fois : {url} Ne le partagez pas."
+        ),
+        Lang.EN: (
+            "Your own link to upload your X archive (the .zip file X sends you), valid 24 h "
+            "and once: {url} Don't share it."
+        ),
     },
     "link.closed": {
         Lang.FR: "Relier des comptes n'est pas ouvert sur ce service.",

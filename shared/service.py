@@ -53,9 +53,11 @@ class Service:
         commands: CommandRegistry,
         secret_key: str | None = None,
         delivery_interval_sec: float = DELIVERY_INTERVAL_SEC,
+        public_url: str | None = None,
     ) -> None:
         self._engine = engine
         self._secret_key = secret_key
+        self._public_url = public_url
         self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
         self._commands = commands
         self._delivery_interval_sec = delivery_interval_sec
@@ -134,7 +136,12 @@ class Service:
 
     def _environment(self) -> Environment:
         handles = {network: a.bot_handle for network, a in self._adapters.items()}
-        return Environment(secret_key=self._secret_key, now=utcnow(), bot_handles=handles)
+        return Environment(
+            secret_key=self._secret_key,
+            now=utcnow(),
+            public_url=self._public_url,
+            bot_handles=handles,
+        )
 
     def _handle(self, post: IncomingPost, parsed: Parsed, prepared: object) -> bool:
         with Session(self._engine) as session:

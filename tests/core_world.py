@@ -29,7 +29,7 @@ MALLORY_B = Author("did:plc:mallory", "mallory.test")
 class World:
     """The core with a fake Bluesky and a fake Mastodon that know a few accounts."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, public_url: str | None = None) -> None:
         self.engine = engine
         self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
         for author in (ALICE_B, MALLORY_B):
@@ -38,7 +38,9 @@ class World:
             self.mastodon.accounts[author.handle] = Account(
                 "mastodon", author.subject, author.handle
             )
-        self.service = Service(engine, [self.bluesky, self.mastodon], default_registry(), KEY)
+        self.service = Service(
+            engine, [self.bluesky, self.mastodon], default_registry(), KEY, public_url=public_url
+        )
         self._ids = iter(range(1, 10_000))
 
     def say(self, author: Author, text: str, *, network: Network | None = None, **kw: Any) -> str:

@@ -23,7 +23,7 @@ def post(text: str, languages: tuple[str, ...] = ()) -> IncomingPost:
     )
 
 
-ENV = Environment(secret_key=None, now=datetime.now(UTC), bot_handles={})
+ENV = Environment(secret_key=None, now=datetime.now(UTC), public_url=None, bot_handles={})
 
 
 def ask(text: str, languages: tuple[str, ...] = ()) -> Answer:

@@ -152,7 +152,7 @@ def test_look_alike_handles_name_the_real_account_or_nobody(world: World, named:
         ("link bonjour", "I don't recognise “bonjour” as a Bluesky or Mastodon account."),
         ("link mallory.test", "@mallory.test is on this same network: name your account"),
         ("link nobody@masto.test", "I can't find @nobody@masto.test on Mastodon."),
-        ("link x", "Linking an X account through its archive is not open here yet."),
+        ("link x", "This service does not take X archives."),
     ],
 )
 def test_link_requests_that_cannot_be_served_say_why(world: World, text: str, answer: str) -> None:

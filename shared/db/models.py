@@ -295,3 +295,16 @@ class LinkRequest(SQLModel, table=True):
     """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     created_at: datetime = _ts()
+
+
+class UploadToken(SQLModel, table=True):
+    """A one-time link to upload an X archive, given by the bot to a verified account.
+    Only the token's SHA-256 is stored: the database cannot be used to upload."""
+
+    __tablename__ = "upload_token"
+
+    token_hash: str = Field(sa_type=String(64), primary_key=True)
+    person_id: int = _person_fk()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = _ts()

@@ -1,0 +1,90 @@
+"""One-time links to upload an X archive: issued to an account the bot has verified, used
+once (a failed import gives the link back), expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from shared.db.models import UploadToken, utcnow
+from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+UPLOAD_TTL = timedelta(hours=24)
+UPLOAD_PATH = "/x/upload/"
+
+
+class UploadLinkError(HqxError):
+    """The link cannot be used: unknown, used, or expired."""
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(session: Session, person_id: int, *, now: datetime) -> str:
+    """A new token for ``person_id`` (in the caller's transaction)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UploadToken(token_hash=_hash(token), person_id=person_id, expires_at=now + UPLOAD_TTL)
+    )
+    return token
+
+
+def link(public_url: str, token: str) -> str:
+    """The link a person opens."""
+    return f"{public_url.rstrip('/')}{UPLOAD_PATH}{token}"
+
+
+def check(engine: Engine, token: str) -> int:
+    """The person a usable token is for; :class:`UploadLinkError` otherwise."""
+    with Session(engine) as session:
+        found = session.get(UploadToken, _hash(token))
+        _usable(found)
+        assert found is not None  # noqa: S101  (checked)
+        return found.person_id
+
+
+def claim(engine: Engine, token: str) -> int:
+    """Take the token for one upload (only one upload at a time can); return its person."""
+    with Session(engine) as session, session.begin():
+        found = session.get(UploadToken, _hash(token))
+        _usable(found)
+        assert found is not None  # noqa: S101  (checked)
+        taken = session.execute(
+            update(UploadToken)
+            .where(
+                col(UploadToken.token_hash) == found.token_hash, col(UploadToken.used_at).is_(None)
+            )
+            .values(used_at=utcnow())
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise UploadLinkError("this link was used already")
+        return found.person_id
+
+
+def release(engine: Engine, token: str) -> None:
+    """Give the token back after a failed import, so the person can try another file."""
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(UploadToken)
+            .where(col(UploadToken.token_hash) == _hash(token))
+            .values(used_at=None)
+        )
+
+
+def _usable(found: UploadToken | None) -> None:
+    if found is None:
+        raise UploadLinkError("this upload link is not one of ours")
+    if found.used_at is not None:
+        raise UploadLinkError("this link was used already: ask the bot for a new one")
+    expires = found.expires_at if found.expires_at.tzinfo else found.expires_at.replace(tzinfo=UTC)
+    if expires <= utcnow():
+        raise UploadLinkError("this link has expired: ask the bot for a new one")

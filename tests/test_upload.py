@@ -1,0 +1,188 @@
+"""Claiming an X account by its archive: the bot's one-time link, given privately to an account
+the network vouches for; the upload page; the import; and every refusal, in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import Session, select
+
+from bsky_service.app import create_app
+from shared import uploads
+from shared.config import ArchiveLimits, Settings
+from shared.db.models import ArchiveImport, FollowEdge, Identity, TrustLevel, XIdentity
+from tests.archives import OWNER, OWNER_ID, make_archive
+from tests.core_world import ALICE_B, ALICE_M, World
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+PUBLIC = "https://hqx.example"
+LINK = re.compile(r"https://hqx\.example/x/upload/([\w-]+)")
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    return World(engine, public_url=PUBLIC)
+
+
+def token_from(text: str) -> str:
+    found = LINK.search(text)
+    assert found is not None, text
+    return found.group(1)
+
+
+def private_link(world: World) -> str:
+    """Alice asks in public on Mastodon; the link comes in a direct answer."""
+    public = world.say(ALICE_M, "link x")
+    assert public == "I've sent you a private message with a link to upload your X archive."
+    [private] = [a for a in world.mastodon.sent.values() if a.idempotency_key.startswith("upload")]
+    assert private.payload["direct"] is True
+    assert "Your own link to upload your X archive" in private.payload["text"]
+    return token_from(private.payload["text"])
+
+
+def test_the_link_goes_privately_and_only_to_the_asker(world: World) -> None:
+    private_link(world)
+    answer = world.say(ALICE_B, "lier X", direct=True, languages=("fr",))
+    assert answer.startswith("Votre lien personnel pour importer votre archive X")
+    assert LINK.search(answer)
+
+
+def test_no_public_url_no_archives(engine: Engine) -> None:
+    closed = World(engine)
+    assert closed.say(ALICE_M, "link x") == "This service does not take X archives."
+
+
+def serve(engine: Engine, database_url: str, **limits: Any):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=database_url, public_url=PUBLIC, archive_limits=ArchiveLimits(**limits)
+    )
+    return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+
+
+async def upload(client: TestClient, token: str, data: bytes) -> tuple[int, str]:
+    form = aiohttp.FormData()
+    form.add_field("archive", data, filename="twitter.zip", content_type="application/zip")
+    response = await client.post(f"/x/upload/{token}", data=form)
+    return response.status, await response.text()
+
+
+def run(engine: Engine, database_url: str, scenario: Any, **limits: Any) -> Any:
+    async def main() -> Any:
+        async with serve(engine, database_url, **limits) as client:
+            return await scenario(client)
+
+    return asyncio.run(main())
+
+
+def test_an_uploaded_archive_is_claimed_for_the_asker(
+    world: World, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    token = private_link(world)
+    archive = make_archive(tmp_path / "x.zip", [11, 12, 13], [14]).read_bytes()
+
+    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+        page = await client.get(f"/x/upload/{token}")
+        assert page.status == 200
+        assert 'type="file" name="archive"' in await page.text()
+        first = await upload(client, token, archive)
+        again = await upload(client, token, archive)
+        later = await client.get(f"/x/upload/{token}")
+        return [first, again, (later.status, await later.text())]
+
+    (status, text), again, later = run(engine, database_url, scenario)
+    assert status == 200
+    assert f"imported: @{OWNER}" in text and "3 abonnés / followers" in text
+    assert again[0] == 410 and "used already" in again[1]
+    assert later[0] == 410
+    with Session(engine) as session:
+        x = session.exec(select(XIdentity)).one()
+        alice = session.exec(select(Identity).where(Identity.handle == "alice@masto.test")).one()
+        assert (x.x_account_id, x.person_id, x.trust) == (
+            OWNER_ID,
+            alice.person_id,
+            TrustLevel.CLAIMED,
+        )
+        assert len(list(session.exec(select(FollowEdge)))) == 4
+    assert world.say(ALICE_M, "status") == (
+        f"Linked accounts: @alice@masto.test (Mastodon, proven), @{OWNER} (X, claimed)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"this is no zip", 400, "Archive refusée / refused: "),
+        (b"", 400, "the upload is empty"),
+    ],
+)
+def test_a_refused_archive_stores_nothing_and_gives_the_link_back(
+    world: World, engine: Engine, database_url: str, data: bytes, status: int, message: str
+) -> None:
+    token = private_link(world)
+
+    async def scenario(client: TestClient) -> tuple[tuple[int, str], int]:
+        refused = await upload(client, token, data)
+        page = await client.get(f"/x/upload/{token}")
+        return refused, page.status
+
+    (code, text), page = run(engine, database_url, scenario)
+    assert code == status and message in text
+    assert page == 200, "the link can be used again with another file"
+    with Session(engine) as session:
+        assert list(session.exec(select(ArchiveImport))) == []
+
+
+def test_a_file_over_the_bound_is_cut_off(
+    world: World, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    token = private_link(world)
+    archive = make_archive(tmp_path / "x.zip", list(range(1, 2000)), [14]).read_bytes()
+
+    async def scenario(client: TestClient) -> tuple[int, str]:
+        return await upload(client, token, archive)
+
+    code, text = run(engine, database_url, scenario, max_total_bytes=1000)
+    assert code == 413
+    assert "larger than 1,000 bytes" in text
+
+
+def test_an_expired_or_unknown_link_is_refused(
+    world: World, engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = private_link(world)
+    later = uploads.utcnow() + uploads.UPLOAD_TTL + timedelta(seconds=1)
+    monkeypatch.setattr(uploads, "utcnow", lambda: later)
+
+    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+        pages = [await client.get(f"/x/upload/{t}") for t in (token, "forged-token")]
+        return [(p.status, await p.text()) for p in pages]
+
+    expired, unknown = run(engine, database_url, scenario)
+    assert expired[0] == 410 and "has expired" in expired[1]
+    assert unknown[0] == 410 and "not one of ours" in unknown[1]
+
+
+def test_an_x_account_linked_to_someone_else_cannot_be_claimed(
+    world: World, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    archive = make_archive(tmp_path / "x.zip", [11], [14]).read_bytes()
+    first, second = private_link(world), token_from(world.say(ALICE_B, "link x", direct=True))
+    # Alice's two accounts are two persons here (not linked): the second cannot take it.
+
+    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+        return [await upload(client, first, archive), await upload(client, second, archive)]
+
+    ok, taken = run(engine, database_url, scenario)
+    assert ok[0] == 200
+    assert taken[0] == 400
+    assert f"the X account @{OWNER} is already linked to someone else" in taken[1]
