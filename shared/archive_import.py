@@ -113,6 +113,7 @@ def _owner_identity(
         identity.updated_at = utcnow()
         session.add(identity)
         return identity, False
+    new_person = for_person is None
     if for_person is None:
         person = Person(kind=kind)
         session.add(person)
@@ -125,7 +126,7 @@ def _owner_identity(
     )
     session.add(identity)
     session.flush()
-    return identity, for_person is None
+    return identity, new_person
 
 
 def _move_to(session: Session, identity: XIdentity, person_id: int) -> None:
