@@ -260,3 +260,23 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     assert verify_signature(key, libipld.encode_dag_cbor(unsigned), commit["sig"])
     tampered = {**unsigned, "rev": unsigned["rev"] + "x"}
     assert not verify_signature(key, libipld.encode_dag_cbor(tampered), commit["sig"])
+
+
+def test_a_quote_or_repost_of_a_code_links_nothing(both: Both, bluesky: BlueskyDevNetwork) -> None:
+    from atproto import client_utils, models
+
+    # Mallory, on Bluesky, asks to link Alice's Mastodon account and gets a code...
+    mallory = create_person(bluesky, f"mallory{next(_names)}")
+    mallory.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
+    both.run_until(lambda: bool([r for r in mallory.answers_from(both.bot)]))
+    # ...and Alice's Bluesky account quotes a post with a code and reposts it: neither the
+    # quoted text nor a repost is her post's text.
+    carrier = mallory.post(f"{CODE.search(mallory.answers_from(both.bot)[0].text).group(0)}")  # type: ignore[union-attr]
+    ref = models.create_strong_ref(carrier)
+    text = client_utils.TextBuilder().text("look ").mention(f"@{both.bot.handle}", both.bot.did)
+    quote = both.alice_b.client.send_post(text, embed=models.AppBskyEmbedRecord.Main(record=ref))
+    both.alice_b.client.repost(ref.uri, ref.cid)
+    both.run_until(lambda: len(both.bsky_answers()) >= 1)
+    assert all("Done" not in answer for answer in both.bsky_answers())
+    assert not CODE.search(" ".join(both.bsky_answers()))
+    assert quote.uri
