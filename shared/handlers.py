@@ -176,6 +176,30 @@ def status(context: Context) -> str:
     return say("status.linked", lang, accounts=shown_accounts)
 
 
+def unlink(context: Context) -> Answer | str:
+    """Remove one of the person's accounts; the attestation follows (rewritten or withdrawn)."""
+    lang, post, session = context.lang, context.post, context.session
+    named = parse_account(context.args[0]) if context.args else None
+    if named is None:
+        return say("unlink.missing", lang)
+    handle = f"@{named.handle}" if named.network != Network.X else "X"
+    me = linking.find_identity(session, post.network, post.author.subject)
+    if me is None:
+        return say("unlink.unknown", lang, handle=handle)
+    if named.network == post.network and named.handle.casefold() == me.handle.casefold():
+        return say("unlink.self", lang)
+    if not linking.unlink(session, me.person_id, named.network, named.handle):
+        return say("unlink.unknown", lang, handle=handle)
+    also: list[Outbound] = []
+    if attestation.consented(session, me.person_id):  # rewritten, or withdrawn under two
+        trigger, bots = f"{post.network}:{post.post_id}", set(context.env.bot_handles)
+        now = context.env.now
+        also = attestation.publish(
+            session, me.person_id, trigger=trigger, now=now, bots=bots
+        ) or attestation.withdraw(session, me.person_id, trigger=trigger, bots=bots)
+    return Answer(say("unlink.done", lang, handle=handle), lang, tuple(also), me.person_id)
+
+
 def default_registry() -> CommandRegistry:
     """The commands of the service."""
     registry = CommandRegistry()
@@ -184,6 +208,7 @@ def default_registry() -> CommandRegistry:
         "help", fr=("aide", "bonjour", "salut", "coucou"), en=("help", "hello", "hi", "hey")
     )(lambda context: help_text(context.lang, context.registry))
     registry.register("link", fr=("lier", "relier"), en=("link",), prepare=find_link_target)(link)
+    registry.register("unlink", fr=("délier",), en=("unlink",))(unlink)
     registry.register("status", fr=("statut", "état"), en=("status",))(status)
     registry.register("settings", fr=("réglages", "réglage", "paramètres"), en=("settings",))(
         privacy.settings

@@ -18,6 +18,7 @@ from shared import challenge
 from shared.challenge import Binding, ChallengeError
 from shared.db.models import (
     Consent,
+    FollowEdge,
     Identity,
     LinkProof,
     LinkRequest,
@@ -177,3 +178,27 @@ def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
     accounts = [(i.network, i.handle, i.trust) for i in linked(session, person_id)]
     xs = session.exec(select(XIdentity).where(XIdentity.person_id == person_id))
     return accounts + [("x", x.username, x.trust) for x in xs]
+
+
+def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
+    """Remove the person's account ``handle`` on ``network`` (for X: their X accounts, with
+    their archives); ``False`` if they have no such account."""
+    if network == "x":
+        xs = list(session.exec(select(XIdentity).where(XIdentity.person_id == person_id)))
+        ids = [x.x_account_id for x in xs]
+        if not ids:
+            return False
+        session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(ids)))
+        session.execute(delete(XIdentity).where(col(XIdentity.x_account_id).in_(ids)))
+        return True
+    for identity in linked(session, person_id):
+        if identity.network == network and identity.handle.casefold() == handle.casefold():
+            session.execute(
+                delete(LinkProof).where(
+                    col(LinkProof.network) == network, col(LinkProof.subject) == identity.subject
+                )
+            )
+            session.delete(identity)
+            session.flush()
+            return True
+    return False

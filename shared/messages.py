@@ -57,6 +57,29 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "command.help": {Lang.FR: "aide", Lang.EN: "help"},
     "command.link": {Lang.FR: "lier COMPTE", Lang.EN: "link ACCOUNT"},
     "command.status": {Lang.FR: "statut", Lang.EN: "status"},
+    "command.unlink": {Lang.FR: "délier COMPTE", Lang.EN: "unlink ACCOUNT"},
+    "unlink.missing": {
+        Lang.FR: "Dites-moi quel compte délier, par exemple : « délier alice@piaille.fr ».",
+        Lang.EN: "Tell me which account to unlink, for example: “unlink alice@mastodon.social”.",
+    },
+    "unlink.unknown": {
+        Lang.FR: "{handle} n'est pas relié à ce compte.",
+        Lang.EN: "{handle} is not linked to this account.",
+    },
+    "unlink.self": {
+        Lang.FR: (
+            "C'est le compte qui m'écrit : déliez-le depuis un autre de vos comptes, ou "
+            "écrivez « oublier »."
+        ),
+        Lang.EN: (
+            "That is the account writing to me: unlink it from another of your accounts, or "
+            "write “forget”."
+        ),
+    },
+    "unlink.done": {
+        Lang.FR: "C'est fait : {handle} n'est plus relié.",
+        Lang.EN: "Done: {handle} is no longer linked.",
+    },
     "command.settings": {Lang.FR: "réglages", Lang.EN: "settings"},
     "command.stop": {Lang.FR: "stop", Lang.EN: "stop"},
     "command.forget": {Lang.FR: "oublier", Lang.EN: "forget"},

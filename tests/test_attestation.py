@@ -72,3 +72,14 @@ def test_saying_no_withdraws_it(world: World) -> None:
     world.say(ALICE_M, "settings attestation no")
     [withdrawal] = written(world, "unattest")
     assert withdrawal.payload == {"rkey": ALICE_B.subject}
+
+
+def test_unlinking_withdraws_it_and_the_account(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_B, "settings attestation yes")
+    assert world.say(ALICE_B, "unlink alice@masto.test") == (
+        "Done: @alice@masto.test is no longer linked."
+    )
+    [withdrawal] = written(world, "unattest")
+    assert withdrawal.payload == {"rkey": ALICE_B.subject}
+    assert world.say(ALICE_B, "status").startswith("No other account is linked")

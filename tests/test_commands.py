@@ -65,10 +65,12 @@ def test_the_answer_is_in_the_language_of_the_post(
 def test_help_and_greetings_get_the_help(text: str, languages: tuple[str, ...], start: str) -> None:
     answer = ask(text, languages)
     assert answer.text.startswith(start)
-    expected = (
-        "aide, lier COMPTE, statut" if answer.lang is Lang.FR else "help, link ACCOUNT, status"
-    )
-    assert expected in answer.text
+    expected = {
+        Lang.FR: "aide, lier COMPTE, délier COMPTE, statut, réglages, stop, oublier.",
+        Lang.EN: "help, link ACCOUNT, unlink ACCOUNT, status, settings, stop, forget.",
+    }
+    assert answer.text.endswith(expected[answer.lang])
+    assert len(answer.text) < 250, "with a mention, the help fits in one Bluesky post"
 
 
 def test_unknown_text_gets_a_short_help_never_silence() -> None:

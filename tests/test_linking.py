@@ -177,3 +177,28 @@ def test_a_flood_gets_one_polite_answer_then_silence(world: World) -> None:
     assert answers[THROTTLE_POSTS + 1 :] == ["", ""]
     # Others are not held back by one person's flood.
     assert world.say(MALLORY_M, "help").startswith("Hello!")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("unlink", "Tell me which account to unlink, for example:"),
+        ("unlink bob@masto.test", "@bob@masto.test is not linked to this account."),
+        ("unlink alice.test", "That is the account writing to me: unlink it from another"),
+    ],
+)
+def test_unlinking_what_cannot_be_unlinked_says_why(world: World, text: str, answer: str) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    assert world.say(ALICE_B, text).startswith(answer)
+    assert len(set(world.persons().values())) == 1
+
+
+def test_an_unlinked_account_can_be_linked_again(world: World) -> None:
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    assert world.say(ALICE_M, "délier alice.test", languages=("fr",)) == (
+        "C'est fait : @alice.test n'est plus relié."
+    )
+    assert "alice.test" not in world.persons()
+    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    persons = world.persons()
+    assert persons["alice.test"] == persons["alice@masto.test"]
