@@ -14,6 +14,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.engine import Engine
 
 from bsky_service.adapter import BlueskyAdapter
+from bsky_service.oembed import OEmbedReader
 from mastodon_bot.adapter import MastodonAdapter
 from shared import uploads
 from shared.archive_import import import_archive
@@ -91,6 +92,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             default_registry(),
             settings.secret_key,
             public_url=settings.public_url,
+            x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
         )
         await service.start()
         app[SERVICE] = service

@@ -40,3 +40,18 @@ def parse_account(text: str) -> Named | None:
     if match := _BSKY_URL.match(word) or _BSKY_HANDLE.match(word):
         return Named(Network.BLUESKY, match["handle"].lower())
     return None
+
+
+_X_POST_URL = re.compile(
+    r"^https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/\w{1,15}/status(?:es)?/\d{1,20}$",
+    re.IGNORECASE,
+)
+
+
+def find_post_url(text: str) -> str | None:
+    """The first link to a post on X in ``text``."""
+    for word in text.split():
+        candidate = word.rstrip(".,;)»").split("?", 1)[0]
+        if _X_POST_URL.match(candidate):
+            return candidate
+    return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import challenge
+from shared.accounts import find_post_url
 from shared.messages import Lang, answer_language, say
 
 if TYPE_CHECKING:
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
-    from shared.linking import Account
+    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
 SHOWN_UNKNOWN_TEXT_CHARS = 40
 PROOF = "proof"
+X_PROOF = "xproof"
 
 
 class Resolver(Protocol):
@@ -37,6 +39,13 @@ class Resolver(Protocol):
 
     async def resolve(self, network: str, handle: str) -> Account | None:
         """The account ``handle`` names on ``network``, or ``None`` if there is none."""
+
+    def reads_x(self) -> bool:
+        """Whether the service reads posts on X."""
+
+    async def x_post(self, url: str) -> XPost | str | None:
+        """A post on X (its author and text), a one-line reason it cannot be read, or
+        ``None`` when the service does not read X."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,9 @@ class CommandRegistry:
         code = challenge.find(post.text)
         if code is not None and PROOF in self._commands:
             return Parsed(self._commands[PROOF], (code,), lang)
+        x_post = find_post_url(post.text)
+        if x_post is not None and X_PROOF in self._commands:
+            return Parsed(self._commands[X_PROOF], (x_post,), lang)
         words = post.text.split()
         command = self._by_word.get(fold(words[0])) if words else None
         return Parsed(command, tuple(words[1:]) if command else tuple(words), lang)

@@ -72,6 +72,8 @@ class Settings:
     mastodon_api_base_url: str | None = None
     mastodon_access_token: str | None = field(default=None, repr=False)
     mastodon_poll_sec: float = DEFAULT_MASTODON_POLL_SEC
+    x_oembed_url: str | None = None
+    """X's public oEmbed endpoint, to prove X accounts by a post; unset: not offered."""
     archive_limits: ArchiveLimits = ArchiveLimits()
 
     @classmethod
@@ -101,6 +103,7 @@ class Settings:
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
+            x_oembed_url=get("X_OEMBED_URL", _http_url, None),
             archive_limits=ArchiveLimits(
                 max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
                 max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),

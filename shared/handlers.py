@@ -5,18 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import attestation, linking, privacy, uploads
+from shared import attestation, challenge, linking, privacy, uploads
 from shared.accounts import Named, parse_account
-from shared.challenge import ChallengeError
-from shared.commands import PROOF, Answer, CommandRegistry, Context, Outbound, help_text
-from shared.db.models import Network
+from shared.challenge import Binding, ChallengeError
+from shared.commands import (
+    PROOF,
+    X_PROOF,
+    Answer,
+    CommandRegistry,
+    Context,
+    Outbound,
+    help_text,
+)
+from shared.db.models import Network, TrustLevel
 from shared.messages import Lang, say
 from shared.outbox import REPLY, reply_payload
 
 if TYPE_CHECKING:
     from shared.commands import Resolver
-    from shared.db.models import Identity
-    from shared.linking import Account
+    from shared.db.models import Identity, XIdentity
+    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
 
@@ -28,6 +36,8 @@ class LinkTarget:
     text: str = ""
     named: Named | None = None
     account: Account | None = None
+    x_enabled: bool = False
+    """The service reads posts on X (to prove X accounts)."""
 
 
 async def find_link_target(
@@ -40,7 +50,7 @@ async def find_link_target(
     if named is None:
         return LinkTarget("link.unreadable", text=args[0])
     if named.network == Network.X:
-        return LinkTarget("x", named=named)
+        return LinkTarget("x", named=named, x_enabled=resolver.reads_x())
     if named.network == post.network:
         return LinkTarget("link.same_network", named=named)
     if named.network not in resolver.networks():
@@ -91,11 +101,15 @@ def link(context: Context) -> Answer | str:
 
 def upload_link(context: Context) -> Answer | str:
     """A one-time link to upload an X archive, for the person the network vouches for; it
-    goes privately (a public thread gets a note that it was sent)."""
+    goes privately (a public thread gets a note that it was sent). Once an X account is
+    claimed, and where the service reads X, a code to prove it by a post on X instead."""
     lang, post = context.lang, context.post
+    requester = linking.identity_of(context.session, post.network, post.author)
+    claimed = linking.x_account(context.session, requester.person_id)
+    if claimed is not None and context.prepared.x_enabled:
+        return x_challenge(context, requester, claimed)
     if context.env.public_url is None:
         return say("link.x_closed", lang)
-    requester = linking.identity_of(context.session, post.network, post.author)
     token = uploads.issue(context.session, requester.person_id, now=context.env.now)
     text = say("link.x_link", lang, url=uploads.link(context.env.public_url, token))
     if post.direct:
@@ -108,6 +122,52 @@ def upload_link(context: Context) -> Answer | str:
         person_id=requester.person_id,
     )
     return Answer(say("link.x_sent", lang), lang, (private,), person_id=requester.person_id)
+
+
+def x_challenge(context: Context, requester: Identity, x: XIdentity) -> Answer | str:
+    lang = context.lang
+    if x.trust == TrustLevel.PROVEN:
+        return say("x.already", lang, username=x.username)
+    if context.env.secret_key is None:
+        return say("link.closed", lang)
+    assert requester.id is not None  # noqa: S101  (stored)
+    binding = Binding(requester.id, requester.subject, Network.X, str(x.x_account_id))
+    code = challenge.issue(context.env.secret_key, binding, now=context.env.now)
+    return Answer(say("x.challenge", lang, username=x.username, code=code), lang)
+
+
+async def read_x_post(
+    post: IncomingPost, args: tuple[str, ...], resolver: Resolver
+) -> XPost | str | None:
+    """The post on X a message links to, read through X's oEmbed (outside any transaction)."""
+    return await resolver.x_post(args[0])
+
+
+def x_proof(context: Context) -> Answer | str:
+    lang, session, post = context.lang, context.session, context.post
+    read: XPost | str | None = context.prepared
+    if read is None:
+        return say("x.closed", lang)
+    if isinstance(read, str):
+        return say("x.unreadable", lang, reason=read)
+    if context.env.secret_key is None:
+        return say("link.closed", lang)
+    sender = linking.identity_of(session, post.network, post.author)
+    try:
+        x = linking.prove_x(
+            session, key=context.env.secret_key, sender=sender, post=read, now=context.env.now
+        )
+    except ChallengeError as e:
+        key = f"x.{e.reason}" if e.reason in ("no_code", "not_yours") else f"proof.{e.reason}"
+        return say(key, lang, author=read.author)
+    also = attestation.publish(
+        session,
+        sender.person_id,
+        trigger=f"{post.network}:{post.post_id}",
+        now=context.env.now,
+        bots=set(context.env.bot_handles),
+    )
+    return Answer(say("x.proven", lang, username=x.username), lang, tuple(also), sender.person_id)
 
 
 def proof(context: Context) -> Answer | str:
@@ -218,4 +278,5 @@ def default_registry() -> CommandRegistry:
     )
     registry.register("forget", fr=("oublier", "oubliez", "oublie"), en=("forget",))(privacy.forget)
     registry.register(PROOF, fr=(), en=(), listed=False)(proof)
+    registry.register(X_PROOF, fr=(), en=(), listed=False, prepare=read_x_post)(x_proof)
     return registry

@@ -45,6 +45,16 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class XPost:
+    """A post on X as X's oEmbed shows it."""
+
+    url: str
+    author: str
+    """The author's screen name, as X reports it (never as the URL says)."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Linked:
     """A proof that was accepted."""
 
@@ -202,3 +212,51 @@ def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
             session.flush()
             return True
     return False
+
+
+def x_account(session: Session, person_id: int, username: str | None = None) -> XIdentity | None:
+    """The person's X account (the one named ``username``, if given)."""
+    for x in session.exec(select(XIdentity).where(XIdentity.person_id == person_id)):
+        if username is None or x.username.casefold() == username.casefold():
+            return x
+    return None
+
+
+def prove_x(
+    session: Session, *, key: str, sender: Identity, post: XPost, now: datetime
+) -> XIdentity:
+    """Accept a post on X carrying a code as proof that its author's X account is the
+    sender's person's.
+
+    Raises:
+        ChallengeError: ``no_code``, ``not_yours``, ``malformed``, ``forged``, ``expired``,
+            ``used``.
+    """
+    text = challenge.find(post.text)
+    if text is None:
+        raise ChallengeError("no_code", "the post holds no code")
+    x = x_account(session, sender.person_id, post.author)
+    if x is None:
+        raise ChallengeError("not_yours", f"@{post.author} is not an X account of this person")
+    code = challenge.read(text)
+    requester = session.get(Identity, code.requester_id)
+    if requester is None or requester.person_id != sender.person_id:
+        raise ChallengeError("forged", "the code was not issued to this person")
+    binding = Binding(code.requester_id, requester.subject, "x", str(x.x_account_id))
+    challenge.verify(key, code, binding, now=now)
+    proof = LinkProof(
+        person_id=sender.person_id,
+        network="x",
+        subject=str(x.x_account_id),
+        nonce=code.nonce_hex,
+        post_uri=post.url,
+        post_url=post.url,
+    )
+    try:
+        with session.begin_nested():
+            session.add(proof)
+    except IntegrityError:
+        raise ChallengeError("used", "the code was used already") from None
+    x.trust, x.updated_at = TrustLevel.PROVEN, utcnow()
+    session.add(x)
+    return x

@@ -188,6 +188,40 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "Ce service ne reçoit pas d'archives X.",
         Lang.EN: "This service does not take X archives.",
     },
+    "x.challenge": {
+        Lang.FR: (
+            "Pour prouver que @{username} sur X est à vous, publiez sur X depuis ce compte ce "
+            "code : {code} (valable 24 h), puis envoyez-moi le lien du post."
+        ),
+        Lang.EN: (
+            "To prove @{username} on X is yours, post this code on X from that account: {code} "
+            "(valid 24 h), then send me the post's link."
+        ),
+    },
+    "x.already": {
+        Lang.FR: "@{username} sur X est déjà prouvé.",
+        Lang.EN: "@{username} on X is proven already.",
+    },
+    "x.closed": {
+        Lang.FR: "Ce service ne vérifie pas les posts sur X.",
+        Lang.EN: "This service does not check posts on X.",
+    },
+    "x.unreadable": {
+        Lang.FR: "Je n'arrive pas à lire ce post sur X : {reason}.",
+        Lang.EN: "I can't read that post on X: {reason}.",
+    },
+    "x.no_code": {
+        Lang.FR: "Ce post sur X ne contient pas de code : demandez-en un avec « lier x ».",
+        Lang.EN: "That post on X holds no code: ask me for one with “link x”.",
+    },
+    "x.not_yours": {
+        Lang.FR: "Ce post est de @{author} sur X, pas d'un compte X relié au vôtre.",
+        Lang.EN: "That post is by @{author} on X, not by an X account linked to yours.",
+    },
+    "x.proven": {
+        Lang.FR: "C'est fait : @{username} sur X est prouvé.",
+        Lang.EN: "Done: @{username} on X is proven.",
+    },
     "link.x_sent": {
         Lang.FR: "Je vous ai envoyé en message privé un lien pour importer votre archive X.",
         Lang.EN: "I've sent you a private message with a link to upload your X archive.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from shared import linking, outbox
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
 from shared.db.models import InboundPost, utcnow
+from shared.errors import HqxError
 from shared.messages import say
 from shared.protocol import DeliveryError
 
@@ -31,10 +33,21 @@ if TYPE_CHECKING:
 
     from shared.commands import CommandRegistry, Parsed
     from shared.db.models import OutboundAction
-    from shared.linking import Account
+    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class XPostReader(typing.Protocol):
+    """Reads posts on X (X's oEmbed in production)."""
+
+    async def read(self, url: str) -> XPost:
+        """The post; raises :class:`HqxError` with a one-line reason when it cannot."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
 
 DELIVERY_INTERVAL_SEC = 5.0
 # A flood from one account: past this many posts in the window, one polite answer, then
@@ -54,10 +67,12 @@ class Service:
         secret_key: str | None = None,
         delivery_interval_sec: float = DELIVERY_INTERVAL_SEC,
         public_url: str | None = None,
+        x_posts: XPostReader | None = None,
     ) -> None:
         self._engine = engine
         self._secret_key = secret_key
         self._public_url = public_url
+        self._x_posts = x_posts
         self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
         self._commands = commands
         self._delivery_interval_sec = delivery_interval_sec
@@ -103,6 +118,8 @@ class Service:
             self._scheduler = None
         for adapter in self._adapters.values():
             await adapter.close()
+        if self._x_posts is not None:
+            await self._x_posts.close()
 
     async def _supervise(self, adapter: Protocol) -> None:
         """Run an adapter's receive loop; restart it after a failure, with backoff."""
@@ -125,6 +142,19 @@ class Service:
         """The account ``handle`` names on ``network``, found by that network's bot."""
         adapter = self._adapters.get(network)
         return None if adapter is None else await adapter.resolve(handle)
+
+    def reads_x(self) -> bool:
+        """Whether the service reads posts on X (to prove X accounts)."""
+        return self._x_posts is not None
+
+    async def x_post(self, url: str) -> XPost | str | None:
+        """A post on X, a one-line reason it cannot be read, or ``None`` if X is not read."""
+        if self._x_posts is None:
+            return None
+        try:
+            return await self._x_posts.read(url)
+        except HqxError as e:
+            return str(e)
 
     async def receive(self, post: IncomingPost) -> None:
         """Handle a post addressed to the bot, once: a repeat is dropped."""

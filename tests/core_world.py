@@ -29,7 +29,7 @@ MALLORY_B = Author("did:plc:mallory", "mallory.test")
 class World:
     """The core with a fake Bluesky and a fake Mastodon that know a few accounts."""
 
-    def __init__(self, engine: Engine, public_url: str | None = None) -> None:
+    def __init__(self, engine: Engine, public_url: str | None = None, x_posts: Any = None) -> None:
         self.engine = engine
         self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
         for author in (ALICE_B, MALLORY_B):
@@ -39,7 +39,12 @@ class World:
                 "mastodon", author.subject, author.handle
             )
         self.service = Service(
-            engine, [self.bluesky, self.mastodon], default_registry(), KEY, public_url=public_url
+            engine,
+            [self.bluesky, self.mastodon],
+            default_registry(),
+            KEY,
+            public_url=public_url,
+            x_posts=x_posts,
         )
         self._ids = iter(range(1, 10_000))
 
