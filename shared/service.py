@@ -18,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import linking, outbox
+from shared import linking, outbox, retention
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
 from shared.db.models import InboundPost, utcnow
@@ -50,6 +50,7 @@ class XPostReader(typing.Protocol):
 
 
 DELIVERY_INTERVAL_SEC = 5.0
+PRUNE_INTERVAL_HOURS = 24
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -102,6 +103,9 @@ class Service:
             max_instances=1,
             coalesce=True,
         )
+        self._scheduler.add_job(
+            self._prune, "interval", hours=PRUNE_INTERVAL_HOURS, id="prune", max_instances=1
+        )
         self._scheduler.start()
         for adapter in self._adapters.values():
             task = asyncio.create_task(self._supervise(adapter), name=f"receive-{adapter.network}")
@@ -133,6 +137,10 @@ class Service:
             except Exception:
                 log.exception("%s: receiving failed; restarting", adapter.network)
             await backoff.wait()
+
+    async def _prune(self) -> None:
+        pruned = await asyncio.to_thread(retention.prune, self._engine)
+        log.info("pruned %s", pruned)
 
     def networks(self) -> frozenset[str]:
         """The networks with a running bot."""

@@ -144,3 +144,18 @@ def actions(engine: Engine) -> list[OutboundAction]:
 def identities(engine: Engine) -> list[Identity]:
     with Session(engine) as session:
         return list(session.exec(select(Identity)))
+
+
+def test_what_only_served_once_is_pruned_in_time(world: World, engine: Engine) -> None:
+    from shared import retention
+    from shared.db.models import LinkRequest
+
+    code_in(world.say(ALICE_B, "link alice@masto.test"))
+    world.say(ALICE_M, "link x")  # no public URL here: no token; a request and posts remain
+    with Session(engine) as session:
+        assert len(list(session.exec(select(InboundPost)))) == 2
+        assert len(list(session.exec(select(LinkRequest)))) == 1
+    assert retention.prune(engine) == retention.Pruned(0, 0, 0)
+    later = utcnow() + retention.INBOUND_KEPT + timedelta(seconds=1)
+    assert retention.prune(engine, now=later) == retention.Pruned(2, 1, 0)
+    assert identities(engine), "people and their links stay"
