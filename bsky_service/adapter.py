@@ -348,8 +348,7 @@ class BlueskyAdapter(Protocol):
                 }
             )
         except RateLimitExceededError as e:
-            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
-            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+            raise _rate_limited(e) from e
         except BadRequestError as e:
             raise DeliveryError(f"Bluesky refused the attestation: {e}", permanent=True) from e
         except RequestErrorBase as e:
@@ -374,8 +373,7 @@ class BlueskyAdapter(Protocol):
                         return Delivered(f"chat:{convo_id}:{message.id}")
             sent = await chat.send_message({"convoId": convo_id, "message": {"text": text}})
         except RateLimitExceededError as e:
-            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
-            raise DeliveryError(f"Bluesky chat rate limit until {reset}", retry_at=reset) from e
+            raise _rate_limited(e) from e
         except BadRequestError as e:  # MessagesDisabled, InvalidConvo: retrying cannot help
             raise DeliveryError(f"Bluesky chat refused the message: {e}", permanent=True) from e
         except RequestErrorBase as e:
@@ -395,8 +393,7 @@ class BlueskyAdapter(Protocol):
                 {"repo": repo, "collection": collection, "rkey": rkey}
             )
         except RateLimitExceededError as e:
-            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
-            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+            raise _rate_limited(e) from e
         except RequestErrorBase as e:
             raise DeliveryError(f"Bluesky: cannot delete {uri}: {e}") from e
         return Delivered(uri)
@@ -413,8 +410,7 @@ class BlueskyAdapter(Protocol):
                 {"repo": self.did, "collection": POST, "rkey": rkey, "record": _reply(action)}
             )
         except RateLimitExceededError as e:
-            reset = e.reset_at or datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
-            raise DeliveryError(f"Bluesky rate limit until {reset}", retry_at=reset) from e
+            raise _rate_limited(e) from e
         except BadRequestError as e:
             raise DeliveryError(f"Bluesky refused the reply: {e}", permanent=True) from e
         except (NetworkError, RequestErrorBase) as e:
@@ -432,6 +428,13 @@ class BlueskyAdapter(Protocol):
         except BadRequestError:
             return False
         return True
+
+
+def _rate_limited(error: RateLimitExceededError) -> DeliveryError:
+    """A 429: try again when the window resets (the headers say when)."""
+    fallback = datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+    reset = error.reset_at or fallback
+    return DeliveryError(f"Bluesky rate limit until {reset.isoformat()}", retry_at=reset)
 
 
 def _reply(action: OutboundAction) -> models.AppBskyFeedPost.Record:

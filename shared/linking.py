@@ -133,19 +133,17 @@ def prove(
         raise ChallengeError("forged", "the code names no known account")
     binding = Binding(code.requester_id, requester.subject, post.network, post.author.subject)
     challenge.verify(key, code, binding, now=now)
-    proof = LinkProof(
-        person_id=requester.person_id,
-        network=post.network,
-        subject=post.author.subject,
-        nonce=code.nonce_hex,
-        post_uri=post.post_id,
-        post_url=post.url,
+    _record_proof(
+        session,
+        LinkProof(
+            person_id=requester.person_id,
+            network=post.network,
+            subject=post.author.subject,
+            nonce=code.nonce_hex,
+            post_uri=post.post_id,
+            post_url=post.url,
+        ),
     )
-    try:
-        with session.begin_nested():
-            session.add(proof)
-    except IntegrityError:
-        raise ChallengeError("used", "the code was used already") from None
     target = identity_of(session, post.network, post.author)
     if target.person_id != requester.person_id:
         merge_persons(session, keep=requester.person_id, gone=target.person_id)
@@ -244,19 +242,26 @@ def prove_x(
         raise ChallengeError("forged", "the code was not issued to this person")
     binding = Binding(code.requester_id, requester.subject, "x", str(x.x_account_id))
     challenge.verify(key, code, binding, now=now)
-    proof = LinkProof(
-        person_id=sender.person_id,
-        network="x",
-        subject=str(x.x_account_id),
-        nonce=code.nonce_hex,
-        post_uri=post.url,
-        post_url=post.url,
+    _record_proof(
+        session,
+        LinkProof(
+            person_id=sender.person_id,
+            network="x",
+            subject=str(x.x_account_id),
+            nonce=code.nonce_hex,
+            post_uri=post.url,
+            post_url=post.url,
+        ),
     )
+    x.trust, x.updated_at = TrustLevel.PROVEN, utcnow()
+    session.add(x)
+    return x
+
+
+def _record_proof(session: Session, proof: LinkProof) -> None:
+    """Keep the proof; its code's nonce is unique, so a code is accepted once."""
     try:
         with session.begin_nested():
             session.add(proof)
     except IntegrityError:
         raise ChallengeError("used", "the code was used already") from None
-    x.trust, x.updated_at = TrustLevel.PROVEN, utcnow()
-    session.add(x)
-    return x
