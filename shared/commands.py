@@ -10,7 +10,7 @@ out through the outbox.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import challenge
@@ -116,7 +116,6 @@ class Parsed:
     command: Command | None
     args: tuple[str, ...]
     lang: Lang
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def fold(word: str) -> str:

@@ -73,14 +73,9 @@ class DeliveryError(HqxError):
 
 
 class Protocol(ABC):
-    """One network's adapter: it receives posts addressed to the bot and delivers actions.
-
-    Capabilities are class attributes so that the core can ask without a network call.
-    """
+    """One network's adapter: it receives posts addressed to the bot and delivers actions."""
 
     network: ClassVar[Network]
-    direct_messages: ClassVar[bool] = True
-    """Whether the bot can answer by direct message on this network."""
 
     @property
     @abstractmethod
