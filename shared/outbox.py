@@ -117,11 +117,15 @@ def claim(engine: Engine, action_id: int) -> OutboundAction | None:
 
 def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
     """Record where the action landed (and forget whom it was for, if it must be scrubbed)."""
-    with Session(engine) as session:
-        scrub = bool(session.get_one(OutboundAction, action_id).payload.get("scrub"))
-    extra: dict[str, Any] = {"payload": {}, "remote_ref": None} if scrub else {}
-    values = {"remote_ref": remote_ref, **extra}
-    return _change(engine, action_id, status=ActionStatus.DONE, last_error=None, **values)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        action = session.get_one(OutboundAction, action_id)
+        scrub = bool(action.payload.get("scrub"))
+        action.status, action.last_error, action.updated_at = ActionStatus.DONE, None, utcnow()
+        action.remote_ref = None if scrub else remote_ref
+        if scrub:
+            action.payload = {}
+        session.add(action)
+    return action
 
 
 def mark_retry(
