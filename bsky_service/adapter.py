@@ -186,7 +186,10 @@ class BlueskyAdapter(Protocol):
         while True:
             await self.poll_once(receive)
             if self._chat_proxy is not None:
-                await self.poll_messages(receive)
+                try:
+                    await self.poll_messages(receive)
+                except RequestErrorBase as e:  # mentions must not wait on a broken chat
+                    log.warning("Bluesky chat unavailable (%s): answering mentions only", e)
             await asyncio.sleep(self._poll_interval_sec)
 
     async def poll_messages(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:

@@ -18,6 +18,7 @@ from shared.commands import (
     help_text,
 )
 from shared.db.models import Network, TrustLevel
+from shared.errors import HqxError
 from shared.messages import Lang, say
 from shared.outbox import REPLY, reply_payload
 
@@ -55,7 +56,10 @@ async def find_link_target(
         return LinkTarget("link.same_network", named=named)
     if named.network not in resolver.networks():
         return LinkTarget("link.no_bot", named=named)
-    account = await resolver.resolve(named.network, named.handle)
+    try:
+        account = await resolver.resolve(named.network, named.handle)
+    except HqxError:  # the other network is down: say so, rather than retry this post forever
+        return LinkTarget("link.unreachable", named=named)
     if account is None:
         return LinkTarget("link.not_found", named=named)
     return LinkTarget(None, named=named, account=account)

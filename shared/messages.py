@@ -180,6 +180,10 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "Je ne trouve pas {handle} sur {network}. Vérifiez l'orthographe ?",
         Lang.EN: "I can't find {handle} on {network}. Is it spelled right?",
     },
+    "link.unreachable": {
+        Lang.FR: "Je n'arrive pas à joindre {network} pour l'instant : réessayez plus tard.",
+        Lang.EN: "I can't reach {network} right now: please try again later.",
+    },
     "link.already": {
         Lang.FR: "{handle} est déjà relié à ce compte.",
         Lang.EN: "{handle} is already linked to this account.",

@@ -55,6 +55,7 @@ PRUNE_INTERVAL_HOURS = 24
 # silence until the window has passed.
 THROTTLE_POSTS = 8
 THROTTLE_WINDOW = timedelta(minutes=10)
+POISON_ATTEMPTS = 3
 
 
 class Service:
@@ -80,6 +81,8 @@ class Service:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._delivering = asyncio.Lock()
+        self._failures: dict[tuple[str, str], int] = {}
+        """Failed attempts at handling a post, by (network, post id)."""
 
     @property
     def adapters(self) -> list[Protocol]:
@@ -165,12 +168,33 @@ class Service:
             return str(e)
 
     async def receive(self, post: IncomingPost) -> None:
-        """Handle a post addressed to the bot, once: a repeat is dropped."""
-        parsed = self._commands.parse(post)
-        prepared = await self._commands.prepare(parsed, post, self)
-        queued = await asyncio.to_thread(self._handle, post, parsed, prepared)
+        """Handle a post addressed to the bot, once: a repeat is dropped.
+
+        A failure leaves the post unhandled, so the adapter hands it over again; a post that
+        fails :data:`POISON_ATTEMPTS` times is recorded as handled, unanswered, so that it
+        cannot hold up every post behind it.
+        """
+        try:
+            parsed = self._commands.parse(post)
+            prepared = await self._commands.prepare(parsed, post, self)
+            queued = await asyncio.to_thread(self._handle, post, parsed, prepared)
+        except Exception:
+            key = (str(post.network), post.post_id)
+            self._failures[key] = self._failures.get(key, 0) + 1
+            if self._failures[key] < POISON_ATTEMPTS:
+                raise
+            log.exception("%s %s failed %d times: set aside", *key, self._failures.pop(key))
+            await asyncio.to_thread(self._set_aside, post)
+            return
+        self._failures.pop((str(post.network), post.post_id), None)
         if queued:
             self.wake_delivery()
+
+    def _set_aside(self, post: IncomingPost) -> None:
+        with Session(self._engine) as session, session.begin():
+            session.merge(
+                InboundPost(network=post.network, post_id=post.post_id, author=post.author.subject)
+            )
 
     def _environment(self) -> Environment:
         handles = {network: a.bot_handle for network, a in self._adapters.items()}

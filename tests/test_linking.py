@@ -202,3 +202,15 @@ def test_an_unlinked_account_can_be_linked_again(world: World) -> None:
     world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
     persons = world.persons()
     assert persons["alice.test"] == persons["alice@masto.test"]
+
+
+def test_linking_while_the_other_network_is_down_says_so(world: World) -> None:
+    from shared.errors import HqxError
+
+    async def down(_handle: str) -> None:
+        raise HqxError("Mastodon: cannot look up @alice@masto.test: 502")
+
+    world.mastodon.resolve = down  # type: ignore[method-assign]
+    assert world.say(ALICE_B, "link alice@masto.test") == (
+        "I can't reach Mastodon right now: please try again later."
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session, select
 
-from shared import backoff, outbox
+from shared import backoff, outbox, service
 from shared.commands import CommandRegistry
 from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
 from shared.handlers import default_registry
@@ -222,3 +222,28 @@ def test_the_running_service_answers_and_survives_a_crashing_receiver(
     assert list(adapter.sent) == ["reply:mastodon:222"]
     assert adapter.sent["reply:mastodon:222"].payload["text"].startswith("Hello! I'm")
     assert adapter.closed
+
+
+def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(engine: Engine) -> None:
+    broken = CommandRegistry()
+
+    @broken.register("help", fr=("aide",), en=("help",))
+    def _fail(_context: object) -> str:
+        raise RuntimeError("a bug this post triggers")
+
+    adapter = FakeAdapter()
+    core = Service(engine, [adapter], broken)
+    for _ in range(service.POISON_ATTEMPTS - 1):
+        with pytest.raises(RuntimeError):
+            asyncio.run(core.receive(post("aide", "poison")))
+    asyncio.run(core.receive(post("aide", "poison")))  # set aside: no exception any more
+    with Session(engine) as session:
+        assert [p.post_id for p in session.exec(select(InboundPost))] == ["poison"]
+    assert actions(engine) == [], "a post that broke the bot gets no answer"
+
+    async def next_post() -> None:
+        await core.receive(post("what", "after"))
+        await core.deliver_due()
+
+    asyncio.run(next_post())
+    assert list(adapter.sent) == ["reply:mastodon:after"]

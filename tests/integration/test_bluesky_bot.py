@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bsky_service.devnet.network import BlueskyDevNetwork
     from bsky_service.devnet.people import Person
+    from shared.protocol import IncomingPost
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 20.0
@@ -193,3 +194,46 @@ def test_an_interrupted_reply_is_posted_exactly_once(
     set_sending(db)
     run_bot(bluesky, db, bot, lambda: action_done(db))
     assert [r.uri for r in bot_posts(bot)] == [posted.uri]
+
+
+def test_mentions_are_received_when_the_chat_service_is_broken(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    """The receive loop keeps running through chat failures: no restart, no delay."""
+    import asyncio
+
+    assert bluesky.urls is not None
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    adapter = BlueskyAdapter(
+        db,
+        bluesky.urls.pds,
+        bot.handle,
+        PASSWORD,
+        poll_interval_sec=0.1,
+        chat_proxy="did:plc:nochatservicehere#bsky_chat",  # the PDS cannot proxy to it
+    )
+    received: list[IncomingPost] = []
+
+    async def receive(post: IncomingPost) -> None:
+        received.append(post)
+
+    async def scenario() -> None:
+        await adapter.start()
+        loop = asyncio.create_task(adapter.receive_forever(receive))
+        try:
+            await asyncio.sleep(1.0)  # several polls, each with a failing chat call
+            assert not loop.done(), "a broken chat must not stop the loop"
+            await asyncio.to_thread(alice.post, "help", bot)
+            for _ in range(100):
+                await asyncio.to_thread(bluesky.process_all)
+                if received or loop.done():
+                    break
+                await asyncio.sleep(0.1)
+            assert not loop.done()
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+            await adapter.close()
+
+    asyncio.run(scenario())
+    assert [post.author.subject for post in received] == [alice.did]
