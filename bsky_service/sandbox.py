@@ -10,6 +10,7 @@ and everything it started is stopped and removed when it ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import shutil
 import signal
@@ -220,10 +221,15 @@ class Stage:
 
         return await self._answer(answered, "Bluesky", bot.handle, person.handle)
 
-    async def on_mastodon(self, person: MastodonPerson, text: str, note: str) -> str | None:
+    async def on_mastodon(
+        self, person: MastodonPerson, text: str, note: str, *, direct: bool = False
+    ) -> str | None:
         """``person`` posts ``text`` mentioning the bot (in English); the bot's answer."""
         bot = self.people.bot_mastodon
-        status = await asyncio.to_thread(person.client.status_post, text, language="en")
+        visibility = "direct" if direct else "public"
+        status = await asyncio.to_thread(
+            person.client.status_post, text, language="en", visibility=visibility
+        )
         self.transcript.says("Mastodon", person.acct, text, note)
 
         def answered() -> str | None:
@@ -273,9 +279,37 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
         people.alice_mastodon, f"@{bot_acct} {code}", " posts the code from her Mastodon account"
     )
     confirmed = await stage.answer_on_bluesky(people.alice, before)
+    transcript.line("3. Alice brings her X archive, through a link the bot gives her privately.")
+    answer = await stage.on_mastodon(
+        people.alice_mastodon, f"@{bot_acct} link x", " writes privately", direct=True
+    )
+    uploaded = await _upload_archive(world, answer or "", transcript)
     status = await stage.on_bluesky(people.alice, "statut", " asks what is linked")
-    told = "Comptes reliés" in (status or "")
-    return all((greeted, helped, proven, confirmed, status)) and told
+    told = "(X, déclaré)" in (status or "")
+    return all((greeted, helped, proven, confirmed, uploaded, status)) and told
+
+
+async def _upload_archive(world: World, answer: str, transcript: Transcript) -> bool:
+    """Alice opens her link and sends the zip X gave her (a sample in X's format)."""
+    from aiohttp import ClientSession, FormData
+
+    from shared.xarchive.sample import random_ids, write_archive
+
+    link = re.search(r"http://127\.0\.0\.1:\d+/x/upload/[\w-]+", answer)
+    if link is None:
+        transcript.line("  the bot gave Alice no upload link")
+        return False
+    archive = world.root / "twitter-2025-01-19-alice.zip"
+    ids = list(random_ids(1200, seed=7))
+    await asyncio.to_thread(write_archive, archive, 1_000_000_042, "alice_x", ids, ids[:300])
+    form = FormData()
+    form.add_field("archive", archive.read_bytes(), filename=archive.name)
+    async with ClientSession() as session, session.post(link.group(0), data=form) as response:
+        page = await response.text()
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.split("<h1>", 1)[-1]).split())
+    transcript.line(f"  [Web] Alice uploads {archive.name} to her link:")
+    transcript.line(f"      {response.status} {shown}")
+    return response.status == 200
 
 
 def _where_to_look(world: World, transcript: Transcript) -> None:
@@ -284,7 +318,7 @@ def _where_to_look(world: World, transcript: Transcript) -> None:
     for name, address in world.addresses.items():
         transcript.line(f"  {name:17} {address}")
     transcript.line(f"  {'Demo accounts':17} password {PASSWORD!r} on the PDS; Mastodon tokens")
-    transcript.line(f"  {'':17} token-helloquittex, token-camille (Bearer)")
+    transcript.line(f"  {'':17} token-helloquittex, token-camille, token-alice (Bearer)")
 
 
 async def _until_stopped(transcript: Transcript) -> None:

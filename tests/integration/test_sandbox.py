@@ -95,6 +95,11 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "@alice Done: @alice.test (Bluesky) and @alice (Mastodon) are now linked." in out
     assert "C'est fait : @alice.test (Bluesky) et @alice@127.0.0.1:" in out
     assert "Comptes reliés : @alice.test (Bluesky, prouvé), @alice@127.0.0.1:" in out
+    # Her X archive, through the link the bot gave her privately, shows as claimed.
+    assert "[Mastodon] @alice writes privately:" in out
+    assert "Your own link to upload your X archive" in out
+    assert "200 HelloQuitteX Archive importée / imported: @alice_x 1,200 abonnés" in out
+    assert "@alice_x (X, déclaré)." in out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
