@@ -31,7 +31,7 @@ from atproto_client.exceptions import (
 
 from bsky_service.tid import tid
 from shared import attestation, botstate
-from shared.db.models import Network
+from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
 from shared.linking import Account
 from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
@@ -230,7 +230,7 @@ class BlueskyAdapter(Protocol):
 
     async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
         """Hand over every addressed notification not handed over yet; return how many."""
-        seen_at = _iso(datetime.now(UTC))  # taken before fetching: nothing is marked unseen
+        seen_at = iso_utc(datetime.now(UTC))  # taken before fetching: nothing is marked unseen
         key = self._key("notifications")
         saved = await asyncio.to_thread(botstate.load, self._engine, key)
         watermark = datetime.fromisoformat(saved) if saved else None
@@ -452,7 +452,7 @@ def _reply(action: OutboundAction) -> models.AppBskyFeedPost.Record:
         text=builder.build_text(),
         facets=builder.build_facets(),
         langs=[payload["lang"]],
-        created_at=_iso(action.created_at),
+        created_at=iso_utc(action.created_at),
         reply=models.AppBskyFeedPost.ReplyRef(
             root=models.ComAtprotoRepoStrongRef.Main(
                 uri=context["root_uri"], cid=context["root_cid"]
@@ -497,8 +497,3 @@ def _as_dict(value: Any) -> dict[str, Any]:
 def _parse(moment: str) -> datetime:
     parsed = datetime.fromisoformat(moment)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

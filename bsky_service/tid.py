@@ -6,7 +6,10 @@ id, written in base32-sortable. https://atproto.com/specs/tid
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 LENGTH = 13
@@ -15,8 +18,6 @@ CLOCK_IDS = 1024
 
 def tid(moment: datetime, clock_id: int) -> str:
     """The TID of ``moment`` with ``clock_id`` (taken modulo 1024)."""
-    if moment.tzinfo is None:  # SQLite hands back naive UTC date-times
-        moment = moment.replace(tzinfo=UTC)
     micros = int(moment.timestamp() * 1_000_000)
     if not 0 <= micros < 2**53:
         raise ValueError(f"{moment.isoformat()} is outside what a TID can hold")

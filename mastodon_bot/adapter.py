@@ -220,7 +220,7 @@ class MastodonAdapter(Protocol):
                 limit=PAGE_LIMIT,
             )
             if watermark is None:
-                page = [n for n in page if _aware(n.created_at) >= oldest_wanted]
+                page = [n for n in page if _moment(n.created_at) >= oldest_wanted]
             fresh.extend(page)
             if len(page) < PAGE_LIMIT:
                 return sorted(fresh, key=lambda n: int(n.id))
@@ -310,7 +310,7 @@ class MastodonAdapter(Protocol):
     async def _reply(self, action: OutboundAction) -> Delivered:
         payload = action.payload
         reply_to = payload["context"]["status_id"]
-        if action.attempts > 1 and _aware(action.created_at) < _now() - IDEMPOTENCY_KEPT:
+        if action.attempts > 1 and action.created_at < _now() - IDEMPOTENCY_KEPT:
             earlier = await asyncio.to_thread(self._sent_reply_to, reply_to)
             if earlier is not None:
                 return Delivered(earlier)
@@ -348,12 +348,9 @@ def _moment(value: datetime | str) -> datetime:
     """A date-time as Mastodon.py parses it, or as the raw API writes it."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return _aware(value)
+    # Servers write offsets; one that does not means UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

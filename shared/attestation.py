@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from shared.commands import Outbound
-from shared.db.models import Consent, Identity, LinkProof, Network, Purpose, XIdentity
+from shared.db.models import (
+    Consent,
+    Identity,
+    LinkProof,
+    Network,
+    Purpose,
+    XIdentity,
+    iso_utc,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -63,7 +71,7 @@ def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | 
         proof = proofs.get((identity.network, identity.subject))
         if proof is not None:
             account["proof"] = proof.post_url or proof.post_uri
-            account["provenAt"] = _iso(proof.verified_at)
+            account["provenAt"] = iso_utc(proof.verified_at)
         accounts.append(account)
     accounts += [
         {"network": "x", "id": str(x.x_account_id), "handle": x.username, "trust": x.trust}
@@ -73,7 +81,7 @@ def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | 
         "$type": COLLECTION,
         "rkey": record_key(identities),
         "accounts": accounts,
-        "createdAt": _iso(now),
+        "createdAt": iso_utc(now),
     }
 
 
@@ -115,8 +123,3 @@ def withdraw(session: Session, person_id: int, *, trigger: str, bots: set[str]) 
             person_id=person_id,
         )
     ]
-
-
-def _iso(moment: datetime) -> str:
-    text = moment.isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z") if moment.tzinfo else text + "Z"

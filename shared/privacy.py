@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, update
@@ -154,7 +154,7 @@ def forget(context: Context) -> Answer | str:
         session.add(person)
         return say("forget.ask", lang)
     asked = person.forget_requested_at
-    if asked is None or _aware(asked) < context.env.now - FORGET_CONFIRM_WITHIN:
+    if asked is None or asked < context.env.now - FORGET_CONFIRM_WITHIN:
         return say("forget.unasked", lang)
     deletions = erase(session, me.person_id)
     return Answer(say("forget.done", lang), lang, also=tuple(deletions), scrub=True)
@@ -194,8 +194,3 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
     )
     session.execute(delete(Person).where(col(Person.id) == person_id))
     return deletions
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC date-times.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
@@ -85,6 +85,5 @@ def _usable(found: UploadToken | None) -> None:
         raise UploadLinkError("this upload link is not one of ours")
     if found.used_at is not None:
         raise UploadLinkError("this link was used already: ask the bot for a new one")
-    expires = found.expires_at if found.expires_at.tzinfo else found.expires_at.replace(tzinfo=UTC)
-    if expires <= utcnow():
+    if found.expires_at <= utcnow():
         raise UploadLinkError("this link has expired: ask the bot for a new one")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    TypeDecorator,
 )
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
@@ -30,8 +31,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(moment: datetime) -> str:
+    """A date-time as AT Protocol records write it: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware date-time on every database: SQLite keeps no offset, so what it hands
+    back (naive, and UTC since we only store UTC) is made aware here, once for all callers."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _ts() -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    return Field(default_factory=utcnow, sa_type=UtcDateTime())
 
 
 _NO_AUTOINC = {"autoincrement": False}
@@ -128,7 +147,7 @@ class Person(SQLModel, table=True):
     reconnect: str = Field(default=Reconnect.BOTH, sa_type=String(16))
     stopped: bool = False
     """Asked for no more messages: the bot only answers when addressed."""
-    forget_requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    forget_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     """When the person asked to be forgotten; a confirmation soon after erases them."""
     created_at: datetime = _ts()
 
@@ -293,7 +312,7 @@ class LinkRequest(SQLModel, table=True):
     target_handle: str = Field(sa_type=String(512))
     reply: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UtcDateTime())
     created_at: datetime = _ts()
 
 
@@ -305,6 +324,6 @@ class UploadToken(SQLModel, table=True):
 
     token_hash: str = Field(sa_type=String(64), primary_key=True)
     person_id: int = _person_fk()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
-    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     created_at: datetime = _ts()
