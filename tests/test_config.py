@@ -77,6 +77,12 @@ def test_every_variable_is_read() -> None:
         ("HQX_HTTP_PORT", "70000", "HQX_HTTP_PORT: '70000' is not a TCP port (1-65535)"),
         ("HQX_HTTP_PORT", "web", "HQX_HTTP_PORT: 'web' is not a whole number"),
         ("HQX_MASTODON_POLL_SEC", "0", "HQX_MASTODON_POLL_SEC: '0' must be positive"),
+        (
+            "HQX_BSKY_CHAT_PROXY",
+            "api.bsky.chat",
+            "HQX_BSKY_CHAT_PROXY: 'api.bsky.chat' is not a service reference (DID#service_id)",
+        ),
+        ("HQX_X_OEMBED_URL", "publish.twitter.com", "HQX_X_OEMBED_URL: 'publish.twitter.com' is"),
         ("HQX_DATABASE_URL", "mysql://x/y", "HQX_DATABASE_URL: 'mysql://x/y': only sqlite:///PATH"),
         (
             "HQX_DATABASE_URL",
