@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from shared.linking import Account
 from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from atproto_client.client.session import Session as AtSession
     from sqlalchemy.engine import Engine
@@ -58,6 +59,10 @@ DECLARATION = "chat.bsky.actor.declaration"
 MESSAGE_MAX_GRAPHEMES = 1000  # what the Bluesky app allows (the lexicon: 10,000 bytes)
 CHAT_PAGE = 50
 WATERMARK_OVERLAP = timedelta(minutes=2)
+PROFILES_PAGE = 25  # app.bsky.actor.getProfiles takes at most 25 actors
+# A chat service that fails is asked again after this, doubling up to the cap.
+CHAT_RETRY_FIRST_SEC = 10.0
+CHAT_RETRY_MAX_SEC = 600.0
 
 
 class BlueskyAdapter(Protocol):
@@ -73,8 +78,13 @@ class BlueskyAdapter(Protocol):
         app_password: str,
         poll_interval_sec: float = POLL_INTERVAL_SEC,
         chat_proxy: str | None = None,
+        catch_up: timedelta = timedelta(0),
     ) -> None:
+        """``chat_proxy``: the chat service for direct messages (``None``: no messages; the
+        bot declares it accepts none). ``catch_up``: on a first start (a database that has
+        never seen this bot account), also answer the mentions this old."""
         self._engine = engine
+        self._catch_up = catch_up
         self._pds_url = pds_url.rstrip("/")
         self._handle = handle
         self._password = app_password
@@ -84,6 +94,11 @@ class BlueskyAdapter(Protocol):
         self._did: str | None = None
         self._handed_over: dict[str, datetime] = {}
         """Notifications handed over within the overlap window: URI -> sort time."""
+        self._since: datetime | None = None
+        """Nothing sorted before this is answered: the first start on this database."""
+        self._chat_retry_at = 0.0
+        self._chat_delay_sec = CHAT_RETRY_FIRST_SEC
+        self._chat_failing: str | None = None
 
     @property
     def bot_handle(self) -> str:
@@ -104,8 +119,8 @@ class BlueskyAdapter(Protocol):
         try:
             await self._login()
             await self._label_as_bot()
-            if self._chat_proxy is not None:
-                await self._accept_messages()
+            await self._declare_messages("all" if self._chat_proxy is not None else "none")
+            await self._first_start()
         except RequestErrorBase as e:
             raise HqxError(
                 f"Bluesky: cannot log in as {self._handle} at {self._pds_url}: {e}"
@@ -159,22 +174,36 @@ class BlueskyAdapter(Protocol):
             }
         )
 
-    async def _accept_messages(self) -> None:
-        """People ask by direct message too: declare that anyone may write to the bot, unless
-        the operator declared something already."""
+    async def _first_start(self) -> None:
+        """On a database that has never seen this bot account, answer only what comes from
+        now on (less the catch-up window); a known database resumes where it was."""
+        key = self._key("since")
+        saved = await asyncio.to_thread(botstate.load, self._engine, key)
+        if saved is None:
+            saved = (datetime.now(UTC) - self._catch_up).isoformat()
+            await asyncio.to_thread(botstate.save, self._engine, key, saved)
+            log.info("Bluesky: first start on this database; answering from %s", saved)
+        self._since = datetime.fromisoformat(saved)
+
+    async def _declare_messages(self, allow: str) -> None:
+        """Say who may write to the bot: everyone while it reads messages, nobody when the
+        operator turned them off (``chat.bsky.actor.declaration``); written only on change."""
         try:
-            await self._client.com.atproto.repo.get_record(
+            current = await self._client.com.atproto.repo.get_record(
                 {"repo": self.did, "collection": DECLARATION, "rkey": "self"}
             )
+            if _as_dict(current.value).get("allowIncoming") == allow:
+                return
         except BadRequestError:
-            await self._client.com.atproto.repo.put_record(
-                {
-                    "repo": self.did,
-                    "collection": DECLARATION,
-                    "rkey": "self",
-                    "record": {"$type": DECLARATION, "allowIncoming": "all"},
-                }
-            )
+            pass  # no declaration yet
+        await self._client.com.atproto.repo.put_record(
+            {
+                "repo": self.did,
+                "collection": DECLARATION,
+                "rkey": "self",
+                "record": {"$type": DECLARATION, "allowIncoming": allow},
+            }
+        )
 
     def _chat(self) -> Any:
         """The ``chat.bsky.convo`` namespace, through the PDS's proxy to the chat service."""
@@ -182,15 +211,35 @@ class BlueskyAdapter(Protocol):
         did, _, service = self._chat_proxy.partition("#")
         return self._client.with_proxy(service, did).chat.bsky.convo
 
+    def health(self) -> dict[str, str]:
+        receiving = f"polling every {self._poll_interval_sec:g} s"
+        if self._chat_proxy is None:
+            return {"receiving": receiving, "messages": "off"}
+        messages = "on" if self._chat_failing is None else f"failing: {self._chat_failing}"
+        return {"receiving": receiving, "messages": messages}
+
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         while True:
             await self.poll_once(receive)
-            if self._chat_proxy is not None:
-                try:
-                    await self.poll_messages(receive)
-                except RequestErrorBase as e:  # mentions must not wait on a broken chat
-                    log.warning("Bluesky chat unavailable (%s): answering mentions only", e)
+            if self._chat_proxy is not None and time.monotonic() >= self._chat_retry_at:
+                await self._poll_chat(receive)
             await asyncio.sleep(self._poll_interval_sec)
+
+    async def _poll_chat(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
+        """Read messages; a chat service that fails is said once and asked again later,
+        less and less often, so that mentions never wait on it and the log stays quiet."""
+        try:
+            await self.poll_messages(receive)
+        except RequestErrorBase as e:
+            if self._chat_failing is None:
+                log.warning("Bluesky chat unavailable (%s): answering mentions only", e)
+            self._chat_failing = str(e) or type(e).__name__
+            self._chat_retry_at = time.monotonic() + self._chat_delay_sec
+            self._chat_delay_sec = min(self._chat_delay_sec * 2, CHAT_RETRY_MAX_SEC)
+            return
+        if self._chat_failing is not None:
+            log.info("Bluesky chat is back")
+        self._chat_failing, self._chat_delay_sec = None, CHAT_RETRY_FIRST_SEC
 
     async def poll_messages(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
         """Hand over the new messages of unread conversations, oldest first; mark them read."""
@@ -235,7 +284,10 @@ class BlueskyAdapter(Protocol):
         saved = await asyncio.to_thread(botstate.load, self._engine, key)
         watermark = datetime.fromisoformat(saved) if saved else None
         fresh = [
-            n for n in await self._notifications_since(watermark) if n.uri not in self._handed_over
+            n
+            for n in await self._notifications_since(watermark)
+            if n.uri not in self._handed_over
+            and (self._since is None or _parse(n.indexed_at) >= self._since)
         ]
         for notification in sorted(fresh, key=lambda n: _parse(n.indexed_at)):
             post = self._incoming(notification)
@@ -259,7 +311,8 @@ class BlueskyAdapter(Protocol):
     async def _notifications_since(
         self, watermark: datetime | None
     ) -> list[models.AppBskyNotificationListNotifications.Notification]:
-        oldest = watermark - WATERMARK_OVERLAP if watermark is not None else None
+        floor = watermark - WATERMARK_OVERLAP if watermark is not None else None
+        oldest = max((t for t in (floor, self._since) if t is not None), default=None)
         fresh: list[models.AppBskyNotificationListNotifications.Notification] = []
         cursor: str | None = None
         while True:
@@ -267,8 +320,6 @@ class BlueskyAdapter(Protocol):
                 {"limit": NOTIFICATIONS_PAGE, "cursor": cursor, "reasons": list(ADDRESSED_REASONS)}
             )
             for notification in page.notifications:
-                if oldest is None and notification.is_read:
-                    return fresh  # first run: what the account had not seen yet
                 if oldest is not None and _parse(notification.indexed_at) < oldest:
                     return fresh
                 fresh.append(notification)
@@ -323,6 +374,21 @@ class BlueskyAdapter(Protocol):
         if profile.handle.casefold() != handle.casefold():
             return None
         return Account(Network.BLUESKY, did, profile.handle)
+
+    async def current_handles(self, subjects: Sequence[str]) -> dict[str, str]:
+        """Handles as the AppView verifies them (the DID document names the handle back);
+        an account whose handle it cannot confirm (``handle.invalid``) is left out."""
+        handles: dict[str, str] = {}
+        for start in range(0, len(subjects), PROFILES_PAGE):
+            actors = list(subjects[start : start + PROFILES_PAGE])
+            try:
+                found = await self._client.app.bsky.actor.get_profiles({"actors": actors})
+            except RequestErrorBase as e:
+                raise HqxError(f"Bluesky: cannot read profiles: {e}") from e
+            for profile in found.profiles:
+                if profile.handle != "handle.invalid":
+                    handles[profile.did] = profile.handle
+        return handles
 
     async def deliver(self, action: OutboundAction) -> Delivered:
         if action.kind == "reply" and action.payload["direct"]:

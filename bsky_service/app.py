@@ -67,6 +67,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 settings.bsky_handle,
                 settings.bsky_app_password,
                 chat_proxy=settings.bsky_chat_proxy,
+                catch_up=settings.catch_up,
             )
         )
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:
@@ -76,6 +77,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 settings.mastodon_api_base_url,
                 settings.mastodon_access_token,
                 poll_interval_sec=settings.mastodon_poll_sec,
+                catch_up=settings.catch_up,
             )
         )
     return adapters
@@ -107,7 +109,10 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
 
 async def _health(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    bots = {adapter.network.value: adapter.bot_handle for adapter in service.adapters}
+    bots = {
+        adapter.network.value: {"handle": adapter.bot_handle, **adapter.health()}
+        for adapter in service.adapters
+    }
     return web.json_response({"status": "ok", "bots": bots})
 
 

@@ -18,6 +18,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from mastodon import Mastodon
@@ -56,12 +57,15 @@ REQUEST_TIMEOUT_SEC = 30.0
 DEFAULT_MAX_CHARACTERS = 500
 # Mastodon keeps an Idempotency-Key for one hour; past that, look before resending.
 IDEMPOTENCY_KEPT = timedelta(minutes=55)
-# On its very first run the bot answers only what reached it this long before it started.
-FIRST_RUN_LOOKBACK = timedelta(hours=1)
+# A first start's catch-up, and reading from the beginning, stop after this many pages.
+CATCH_UP_MAX_PAGES = 25
+# Actor ids found through WebFinger, kept for this many accounts.
+ACTOR_CACHE_SIZE = 10_000
 RATE_LIMIT_FALLBACK_SEC = 300.0
 # While the stream is up, polling is only a safety net for what a reconnection may miss.
 STREAMING_POLL_SEC = 120.0
-UNSUPPORTED_STREAM_RETRY_SEC = 600.0
+# A server that does not stream is asked again this seldom.
+UNSUPPORTED_STREAM_RETRY_SEC = 3600.0
 
 
 class MastodonAdapter(Protocol):
@@ -75,8 +79,12 @@ class MastodonAdapter(Protocol):
         api_base_url: str,
         access_token: str,
         poll_interval_sec: float = POLL_INTERVAL_SEC,
+        catch_up: timedelta = timedelta(0),
     ) -> None:
+        """``catch_up``: on a first start (a database that has never seen this bot account),
+        also answer the mentions this old; a known database resumes where it stopped."""
         self._engine = engine
+        self._catch_up = catch_up
         self._base_url = api_base_url.rstrip("/")
         self._poll_interval_sec = poll_interval_sec
         self._api = Mastodon(
@@ -88,13 +96,15 @@ class MastodonAdapter(Protocol):
         )
         self._token = access_token
         self._http: aiohttp.ClientSession | None = None
-        self._stream_url = ""
+        self._advertised_streaming: str | None = None
         self.streaming = asyncio.Event()
         """Set while the user stream is connected."""
+        self._receiving = "starting"
+        self._actor_ids: dict[str, str | None] = {}
+        """Actor ids found through WebFinger, by ``user@domain``, oldest first."""
         self._me: Any = None
         self._domain = ""
         self._max_characters = DEFAULT_MAX_CHARACTERS
-        self._started_at = datetime.now(UTC)
 
     @property
     def bot_handle(self) -> str:
@@ -113,11 +123,12 @@ class MastodonAdapter(Protocol):
             await self._read_instance()
             if not self._me.bot:
                 self._me = await asyncio.to_thread(self._api.account_update_credentials, bot=True)
+            self._http = aiohttp.ClientSession()
+            await self._first_start()
         except MastodonUnauthorizedError as e:
             raise HqxError(f"Mastodon: the access token is refused by {self._base_url}") from e
         except MastodonError as e:
             raise HqxError(f"Mastodon: cannot start the bot at {self._base_url}: {e}") from e
-        self._http = aiohttp.ClientSession()
         log.info("Mastodon bot running as @%s", self.bot_handle)
 
     async def close(self) -> None:
@@ -138,15 +149,34 @@ class MastodonAdapter(Protocol):
             streaming = (instance.get("urls") or {}).get("streaming_api")
         statuses = configuration.get("statuses") or {}
         self._max_characters = int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS)
-        base = stream.streaming_base(streaming, self._base_url)
-        self._stream_url = base + stream.USER_STREAM_PATH
+        self._advertised_streaming = str(streaming) if streaming else None
+
+    def health(self) -> dict[str, str]:
+        return {"receiving": self._receiving}
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         """The user stream, and polling: often while the stream is down, seldom while it is up
-        (a reconnection may miss events). The core drops what both deliver."""
+        (a reconnection may miss events). The core drops what both deliver. Either failing
+        leaves the other running."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._stream_forever(receive), name="mastodon-stream")
-            group.create_task(self._poll_forever(receive), name="mastodon-poll")
+            group.create_task(self._supervised(self._stream_forever, receive), name="stream")
+            group.create_task(self._supervised(self._poll_forever, receive), name="poll")
+
+    async def _supervised(
+        self,
+        loop: Callable[[Callable[[IncomingPost], Awaitable[None]]], Awaitable[None]],
+        receive: Callable[[IncomingPost], Awaitable[None]],
+    ) -> None:
+        backoff = Backoff()
+        while True:
+            backoff.started()
+            try:
+                await loop(receive)
+            except MastodonUnauthorizedError:
+                raise  # a revoked token does not heal: the service reports it
+            except Exception:
+                log.exception("Mastodon: %s failed; restarting it", loop.__name__)
+            await backoff.wait()
 
     async def _poll_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         last = -STREAMING_POLL_SEC
@@ -157,30 +187,64 @@ class MastodonAdapter(Protocol):
             await asyncio.sleep(self.pause_sec())
 
     async def _stream_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
-        """Stay connected; reconnect with exponential backoff and jitter, reset after a
-        healthy connection; a server without streaming is asked again much later."""
+        """Stay connected to the first endpoint that streams; reconnect with exponential
+        backoff and jitter, reset after a healthy connection. When no endpoint can stream
+        (refused, no such endpoint, TLS where none is served) the bot says so once and polls,
+        asking again much later."""
         assert self._http is not None  # noqa: S101  (started)
         backoff = Backoff()
+        candidates = stream.endpoints(self._advertised_streaming, self._base_url)
+        refused: dict[stream.Endpoint, str] = {}
         while True:
+            usable = [e for e in candidates if e not in refused]
+            if not usable:
+                self._settle_on_polling("; ".join(refused.values()))
+                await asyncio.sleep(UNSUPPORTED_STREAM_RETRY_SEC)
+                refused.clear()
+                continue
+            endpoint = usable[0]
             backoff.started()
             try:
-                async for event, data in stream.events(self._http, self._stream_url, self._token):
+                async for event, data in stream.events(self._http, endpoint, self._token):
                     if event == stream.OPENED:
-                        self.streaming.set()
+                        self._stream_opened(endpoint)
                     elif event == "notification":
-                        post = self._incoming(json.loads(data))
-                        if post is not None:
-                            await receive(post)
+                        await self._receive_streamed(json.loads(data), receive)
                 log.info("Mastodon: the server ended the stream; reconnecting")
             except stream.StreamUnsupportedError as e:
+                refused[endpoint] = str(e)
                 self.streaming.clear()
-                log.info("Mastodon: no stream (%s); polling", e)
-                await asyncio.sleep(UNSUPPORTED_STREAM_RETRY_SEC)
                 continue
             except (aiohttp.ClientError, TimeoutError, ValueError) as e:
                 log.info("Mastodon: stream lost (%s); reconnecting", e)
             self.streaming.clear()
+            self._receiving = "polling while the stream reconnects"
             await backoff.wait()
+
+    def _stream_opened(self, endpoint: stream.Endpoint) -> None:
+        if not self._receiving.startswith("streaming"):
+            log.info("Mastodon: streaming (%s)", endpoint)
+        self._receiving = f"streaming ({endpoint.transport})"
+        self.streaming.set()
+
+    def _settle_on_polling(self, reasons: str) -> None:
+        status = f"polling every {self._poll_interval_sec:g} s: the server does not stream to us"
+        if self._receiving != status:
+            log.warning("Mastodon: no stream (%s); polling instead", reasons)
+        self._receiving = status
+        self.streaming.clear()
+
+    async def _receive_streamed(
+        self, notification: dict[str, Any], receive: Callable[[IncomingPost], Awaitable[None]]
+    ) -> None:
+        """A notification from the stream; one that cannot be read now is left to polling."""
+        try:
+            post = await self._incoming(notification)
+        except HqxError as e:
+            log.info("Mastodon: %s; polling will bring it again", e)
+            return
+        if post is not None:
+            await receive(post)
 
     def pause_sec(self) -> float:
         """The poll interval, stretched when the server says the budget runs low: what is
@@ -192,53 +256,101 @@ class MastodonAdapter(Protocol):
         window_left = max(float(reset) - datetime.now(UTC).timestamp(), 0.0)
         return max(self._poll_interval_sec, window_left / max(int(remaining), 1))
 
-    async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
-        """Hand over every mention newer than the persisted watermark; return how many."""
-        key = f"mastodon:{self._base_url}:{self.account_id}:notifications"
-        watermark = await asyncio.to_thread(botstate.load, self._engine, key)
-        handled = 0
-        for notification in await self._mentions_since(watermark):
-            post = self._incoming(notification)
-            if post is not None:
-                await receive(post)
-                handled += 1
-            await asyncio.to_thread(botstate.save, self._engine, key, str(notification.id))
-        return handled
+    @property
+    def _watermark_key(self) -> str:
+        return f"mastodon:{self._base_url}:{self.account_id}:notifications"
 
-    async def _mentions_since(self, watermark: str | None) -> list[Any]:
-        """Mention notifications after ``watermark``, oldest first, read newest first page by
-        page; with no watermark yet, those of the last moments before the first start."""
-        oldest_wanted = self._started_at - FIRST_RUN_LOOKBACK
-        fresh: list[Any] = []
-        max_id: str | None = None
-        while True:
-            page = await asyncio.to_thread(
-                self._api.notifications,
-                types=["mention"],
-                since_id=watermark,
-                max_id=max_id,
-                limit=PAGE_LIMIT,
-            )
-            if watermark is None:
-                page = [n for n in page if _moment(n.created_at) >= oldest_wanted]
-            fresh.extend(page)
+    async def _first_start(self) -> None:
+        """On a database that has never seen this bot account, start from now: the newest
+        notification older than the catch-up window is the watermark (``""``: there is none,
+        every notification is new). A known database resumes where it was."""
+        if await asyncio.to_thread(botstate.load, self._engine, self._watermark_key) is not None:
+            return
+        cutoff = _now() - self._catch_up
+        watermark, max_id = "", None
+        for _ in range(CATCH_UP_MAX_PAGES):
+            page = await self._notifications_page(max_id=max_id)
+            older = next((n for n in page if _moment(n.created_at) < cutoff), None)
+            if older is not None:
+                watermark = str(older.id)
+                break
             if len(page) < PAGE_LIMIT:
-                return sorted(fresh, key=lambda n: int(n.id))
-            max_id = str(min(int(n.id) for n in page))
+                watermark = ""  # nothing older: every notification is in the window
+                break
+            max_id = watermark = str(page[-1].id)  # if the catch-up is capped, start here
+        await asyncio.to_thread(botstate.save, self._engine, self._watermark_key, watermark)
+        log.info("Mastodon: first start on this database; answering from %s", cutoff)
 
-    def _incoming(self, notification: Mapping[str, Any]) -> IncomingPost | None:
+    async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
+        """Hand over every mention after the persisted watermark, oldest first, moving the
+        watermark past each; return how many."""
+        key = self._watermark_key
+        watermark = await asyncio.to_thread(botstate.load, self._engine, key) or ""
+        handled = 0
+        while True:
+            page = await self._page_after(watermark)
+            for notification in page:
+                post = await self._incoming(notification)
+                if post is not None:
+                    await receive(post)
+                    handled += 1
+                watermark = str(notification.id)
+                await asyncio.to_thread(botstate.save, self._engine, key, watermark)
+            if len(page) < PAGE_LIMIT:
+                return handled
+
+    async def _page_after(self, watermark: str) -> list[Any]:
+        """The mentions right after ``watermark``, oldest first. Pages come newest first; the
+        order is the server's, ids are never compared here. ``""``: from the beginning."""
+        if watermark:
+            return list(reversed(await self._notifications_page(min_id=watermark)))
+        everything: list[Any] = []
+        max_id: str | None = None
+        for _ in range(CATCH_UP_MAX_PAGES):
+            page = await self._notifications_page(max_id=max_id)
+            everything.extend(page)
+            if len(page) < PAGE_LIMIT:
+                break
+            max_id = str(page[-1].id)
+        return list(reversed(everything))
+
+    async def _notifications_page(
+        self, *, min_id: str | None = None, max_id: str | None = None
+    ) -> list[Any]:
+        page = await asyncio.to_thread(
+            self._api.notifications,
+            types=["mention"],
+            min_id=min_id,
+            max_id=max_id,
+            limit=PAGE_LIMIT,
+        )
+        return list(page)
+
+    async def _incoming(self, notification: Mapping[str, Any]) -> IncomingPost | None:
         """The post a mention notification brings; from Mastodon.py or from the raw stream
-        (plain JSON), so only mapping access is used."""
+        (plain JSON), so only mapping access is used.
+
+        Raises:
+            HqxError: the author's stable id cannot be found now (try again later).
+        """
         status = notification.get("status")
         if notification.get("type") != "mention" or not status:
             return None
         account = status["account"]
         if str(account["id"]) == self.account_id:
             return None
+        subject = await self._subject(account)
+        if subject is None:
+            return None  # the author is gone
+        profile = str(account.get("url") or "")
         return IncomingPost(
             network=Network.MASTODON,
             post_id=str(status["id"]),
-            author=Author(subject=_subject(account), handle=self._full_acct(account["acct"])),
+            author=Author(
+                subject=subject,
+                handle=self._full_acct(account["acct"]),
+                former_subjects=(profile,) if profile and profile != subject else (),
+            ),
             text=self._without_own_mention(html_to_text(status["content"])),
             languages=(status["language"],) if status.get("language") else (),
             direct=status["visibility"] == "direct",
@@ -247,6 +359,46 @@ class MastodonAdapter(Protocol):
             edited=status.get("edited_at") is not None,
             reply_context={"status_id": str(status["id"]), "visibility": status["visibility"]},
         )
+
+    async def _subject(self, account: Mapping[str, Any]) -> str | None:
+        """An account's stable id: its ActivityPub id, from ``uri``, else from WebFinger's
+        ``self`` link (GoToSocial and Akkoma write no ``uri``); ``None``: no such account.
+
+        Raises:
+            HqxError: WebFinger cannot be asked now.
+        """
+        if account.get("uri"):
+            return str(account["uri"])
+        acct = self._full_acct(str(account["acct"]))
+        if acct not in self._actor_ids:
+            self._actor_ids[acct] = await self._webfinger(acct)
+            while len(self._actor_ids) > ACTOR_CACHE_SIZE:
+                self._actor_ids.pop(next(iter(self._actor_ids)))
+        return self._actor_ids[acct]
+
+    async def _webfinger(self, acct: str) -> str | None:
+        assert self._http is not None  # noqa: S101  (started)
+        domain = acct.partition("@")[2]
+        own = domain.casefold() == self._domain.casefold()
+        scheme = urlsplit(self._base_url).scheme if own else "https"
+        url = f"{scheme}://{domain}/.well-known/webfinger"
+        try:
+            async with self._http.get(
+                url,
+                params={"resource": f"acct:{acct}"},
+                headers={"Accept": "application/jrd+json"},
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SEC),
+            ) as response:
+                if response.status in (404, 410):
+                    return None
+                response.raise_for_status()
+                document = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+            raise HqxError(f"Mastodon: WebFinger of {acct} failed: {e}") from e
+        for link in document.get("links") or []:
+            if link.get("rel") == "self" and "activity+json" in str(link.get("type", "")):
+                return str(link["href"])
+        raise HqxError(f"Mastodon: WebFinger of {acct} names no ActivityPub actor")
 
     def _full_acct(self, acct: str) -> str:
         """``user@domain`` whether the server wrote the domain for local accounts or not."""
@@ -267,11 +419,14 @@ class MastodonAdapter(Protocol):
                 found = await asyncio.to_thread(self._api.account_lookup, user if local else handle)
             except MastodonNotFoundError:  # unknown here yet, or a server without lookup
                 found = await asyncio.to_thread(self._search_account, handle)
+            if found is None or self._full_acct(found.acct).casefold() != handle.casefold():
+                return None
+            subject = await self._subject(found)
         except MastodonError as e:
             raise HqxError(f"Mastodon: cannot look up @{handle}: {e}") from e
-        if found is None or self._full_acct(found.acct).casefold() != handle.casefold():
+        if subject is None:
             return None
-        return Account(Network.MASTODON, _subject(found), self._full_acct(found.acct))
+        return Account(Network.MASTODON, subject, self._full_acct(found.acct))
 
     def _search_account(self, handle: str) -> Any:
         """Search with webfinger resolution: finds accounts of other servers too."""
@@ -337,11 +492,6 @@ class MastodonAdapter(Protocol):
             if str(status.in_reply_to_id) == status_id:
                 return str(status.id)
         return None
-
-
-def _subject(account: Mapping[str, Any]) -> str:
-    """An account's stable id: its ActivityPub URI (servers without ``uri``: its URL)."""
-    return str(account.get("uri") or account["url"])
 
 
 def _moment(value: datetime | str) -> datetime:

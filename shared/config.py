@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
@@ -68,7 +68,11 @@ class Settings:
     bsky_pds_url: str | None = None
     bsky_handle: str | None = None
     bsky_app_password: str | None = field(default=None, repr=False)
-    bsky_chat_proxy: str = DEFAULT_BSKY_CHAT_PROXY
+    bsky_chat_proxy: str | None = DEFAULT_BSKY_CHAT_PROXY
+    """The chat service for Bluesky direct messages; ``None`` (set empty): messages off."""
+    catch_up_minutes: float = 0.0
+    """On a first start (a database that has never seen the bots' accounts), also answer
+    the posts this many minutes old; by default only posts made after the start."""
     mastodon_api_base_url: str | None = None
     mastodon_access_token: str | None = field(default=None, repr=False)
     mastodon_poll_sec: float = DEFAULT_MASTODON_POLL_SEC
@@ -87,8 +91,9 @@ class Settings:
         if env_file is not None and env_file.is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
-        env = {k: v.strip() for k, v in values.items() if k.startswith(PREFIX) and v.strip()}
+        env = {k: v.strip() for k, v in values.items() if k.startswith(PREFIX)}
         get = _Reader(env)
+        chat_default: str | None = DEFAULT_BSKY_CHAT_PROXY
         settings = cls(
             database_url=get("DATABASE_URL", _database_url, _default_database_url()),
             cutover_at=get("CUTOVER_AT", _datetime, DEFAULT_CUTOVER_AT),
@@ -99,7 +104,10 @@ class Settings:
             bsky_pds_url=get("BSKY_PDS_URL", _http_url, None),
             bsky_handle=get("BSKY_HANDLE", _handle, None),
             bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
-            bsky_chat_proxy=get("BSKY_CHAT_PROXY", _service_proxy, DEFAULT_BSKY_CHAT_PROXY),
+            bsky_chat_proxy=None
+            if get.set_empty("BSKY_CHAT_PROXY")
+            else get("BSKY_CHAT_PROXY", _service_proxy, chat_default),
+            catch_up_minutes=get("CATCH_UP_MINUTES", _non_negative_float, 0.0),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
@@ -143,6 +151,11 @@ class Settings:
         return self.bsky_handle is not None
 
     @property
+    def catch_up(self) -> timedelta:
+        """:attr:`catch_up_minutes` as a duration."""
+        return timedelta(minutes=self.catch_up_minutes)
+
+    @property
     def mastodon_configured(self) -> bool:
         """Whether the Mastodon bot has an account to run as."""
         return self.mastodon_access_token is not None
@@ -177,9 +190,13 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
+    def set_empty(self, name: str) -> bool:
+        """Whether the variable is given, empty (for settings where that means "off")."""
+        return self._env.get(PREFIX + name) == ""
+
     def __call__(self, name: str, convert: Callable[[str], T], default: T) -> T:
         raw = self._env.get(PREFIX + name)
-        if raw is None:
+        if not raw:  # unset, or set empty
             return default
         try:
             return convert(raw)
@@ -262,11 +279,25 @@ def _port(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _number(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+        raise ValueError(f"{raw!r} is not a finite number")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = _number(raw)
+    if value < 0:
+        raise ValueError(f"{raw!r} must be zero or more")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _number(raw)
     if not value > 0:
         raise ValueError(f"{raw!r} must be positive")
     return value

@@ -20,6 +20,7 @@ from shared.db.models import (
     Consent,
     FollowEdge,
     Identity,
+    InboundPost,
     LinkProof,
     LinkRequest,
     OutboundAction,
@@ -83,6 +84,62 @@ def identity_of(session: Session, network: str, author: Author) -> Identity:
     session.add(identity)
     session.flush()
     return identity
+
+
+def refresh_author(session: Session, network: str, author: Author) -> Identity | None:
+    """Bring what is stored of a post's author up to date with what the network reports: an
+    identity stored under a former id is re-keyed, a changed handle is kept. ``None`` when
+    the service does not know the author."""
+    identity = find_identity(session, network, author.subject)
+    for former in author.former_subjects:
+        if identity is not None:
+            break
+        identity = find_identity(session, network, former)
+        if identity is not None:
+            _rekey(session, network, former, author.subject)
+            session.refresh(identity)
+    if identity is not None and identity.handle != author.handle:
+        identity.handle, identity.updated_at = author.handle, utcnow()
+        session.add(identity)
+        session.flush()
+    return identity
+
+
+def _rekey(session: Session, network: str, old: str, new: str) -> None:
+    """Everything stored under an account's former id, under its stable id."""
+    session.execute(
+        update(Identity)
+        .where(col(Identity.network) == network, col(Identity.subject) == old)
+        .values(subject=new, updated_at=utcnow())
+    )
+    session.execute(
+        update(LinkProof)
+        .where(col(LinkProof.network) == network, col(LinkProof.subject) == old)
+        .values(subject=new)
+    )
+    session.execute(
+        update(InboundPost)
+        .where(col(InboundPost.network) == network, col(InboundPost.author) == old)
+        .values(author=new)
+    )
+    session.flush()
+
+
+def update_handles(session: Session, network: str, handles: dict[str, str]) -> int:
+    """Keep the handles a network reports for its accounts (by subject); return how many
+    changed."""
+    changed = 0
+    for identity in session.exec(
+        select(Identity).where(
+            Identity.network == network, col(Identity.subject).in_(list(handles))
+        )
+    ):
+        if identity.handle != handles[identity.subject]:
+            identity.handle, identity.updated_at = handles[identity.subject], utcnow()
+            session.add(identity)
+            changed += 1
+    session.flush()
+    return changed
 
 
 def find_identity(session: Session, network: str, subject: str) -> Identity | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
     from datetime import datetime
 
     from shared.db.models import Network, OutboundAction
@@ -28,6 +28,9 @@ class Author:
     """The stable id: a DID on Bluesky, the account URI on Mastodon."""
     handle: str
     """What people type: ``alice.bsky.social``, or ``alice@example.social`` on Mastodon."""
+    former_subjects: tuple[str, ...] = ()
+    """Ids this account may be stored under from before (a Mastodon profile URL, which
+    earlier versions stored where the server gave no ``uri``): found, it is re-keyed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,21 @@ class Protocol(ABC):
         Raises:
             DeliveryError: it was not sent; see its ``retry_at`` and ``permanent``.
         """
+
+    def health(self) -> dict[str, str]:
+        """How receiving goes, in words, for ``/healthz`` (``receiving``: streaming, polling
+        and why); the default says nothing."""
+        return {}
+
+    async def current_handles(self, subjects: Sequence[str]) -> dict[str, str]:
+        """The handles these accounts have now, by subject, as the network reports them
+        (handles change); accounts it does not report are left out. The default knows none.
+
+        Raises:
+            HqxError: the network cannot be asked now.
+        """
+        del subjects
+        return {}
 
     async def close(self) -> None:  # noqa: B027  (optional hook: most adapters hold nothing)
         """Release connections; the default has none."""

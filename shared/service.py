@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from shared import linking, outbox, retention
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
-from shared.db.models import InboundPost, utcnow
+from shared.db.models import Identity, InboundPost, utcnow
 from shared.errors import HqxError
 from shared.messages import say
 from shared.protocol import DeliveryError
@@ -51,6 +51,10 @@ class XPostReader(typing.Protocol):
 
 DELIVERY_INTERVAL_SEC = 5.0
 PRUNE_INTERVAL_HOURS = 24
+# Handles change (on Bluesky, a person points their DID at a new name): they are read again
+# from the networks this often, besides on every post a person sends.
+HANDLE_REFRESH_HOURS = 24
+HANDLE_REFRESH_BATCH = 100
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -109,6 +113,13 @@ class Service:
         self._scheduler.add_job(
             self._prune, "interval", hours=PRUNE_INTERVAL_HOURS, id="prune", max_instances=1
         )
+        self._scheduler.add_job(
+            self.refresh_handles,
+            "interval",
+            hours=HANDLE_REFRESH_HOURS,
+            id="refresh-handles",
+            max_instances=1,
+        )
         self._scheduler.start()
         for adapter in self._adapters.values():
             task = asyncio.create_task(self._supervise(adapter), name=f"receive-{adapter.network}")
@@ -140,6 +151,39 @@ class Service:
             except Exception:
                 log.exception("%s: receiving failed; restarting", adapter.network)
             await backoff.wait()
+
+    async def refresh_handles(self) -> int:
+        """Read every known account's current handle from its network; return how many
+        changed. A network that cannot be asked now is asked at the next run."""
+        changed = 0
+        for network, adapter in self._adapters.items():
+            after = 0
+            while True:
+                batch = await asyncio.to_thread(self._identities_after, network, after)
+                if not batch:
+                    break
+                after = batch[-1][0]
+                try:
+                    handles = await adapter.current_handles([subject for _, subject in batch])
+                except HqxError as e:
+                    log.warning("%s: handles not refreshed (%s)", network, e)
+                    break
+                changed += await asyncio.to_thread(self._update_handles, network, handles)
+        return changed
+
+    def _identities_after(self, network: str, after: int) -> list[tuple[int, str]]:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(Identity.id, Identity.subject)
+                .where(Identity.network == network, col(Identity.id) > after)
+                .order_by(col(Identity.id))
+                .limit(HANDLE_REFRESH_BATCH)
+            )
+            return [(int(i), s) for i, s in rows if i is not None]
+
+    def _update_handles(self, network: str, handles: dict[str, str]) -> int:
+        with Session(self._engine) as session, session.begin():
+            return linking.update_handles(session, network, handles)
 
     async def _prune(self) -> None:
         pruned = await asyncio.to_thread(retention.prune, self._engine)
@@ -215,6 +259,7 @@ class Service:
                         )
                     )
                     session.flush()
+                    linking.refresh_author(session, post.network, post.author)
                     answer = self._throttled(session, post, parsed) or self._commands.answer(
                         parsed, post, session, self._environment(), prepared
                     )

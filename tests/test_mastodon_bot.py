@@ -4,6 +4,7 @@ on servers that are not Mastodon, and under rate limits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from sqlmodel import Session, select
 
 from mastodon_bot.adapter import MastodonAdapter
 from mastodon_bot.testserver.people import create_person
-from mastodon_bot.testserver.server import Quirks
+from mastodon_bot.testserver.profiles import GOTOSOCIAL, MASTODON, PROFILES
 from mastodon_bot.text import html_to_text
 from shared.db.models import ActionStatus, OutboundAction
 from shared.handlers import default_registry
@@ -31,15 +32,16 @@ pytestmark = pytest.mark.integration
 WAIT_SEC = 10.0
 
 
-OTHER_SERVER = Quirks(
-    version="0.19.1 git-8c4e0d2",  # as GoToSocial reports itself
-    acct_with_domain=True,
-    conversations=False,
-    lookup=False,
+# People post before the bot's first start in these tests: it is asked to catch up.
+CATCH_UP = timedelta(minutes=5)
+# A server with less: acct written with the domain, no conversations, no lookup.
+SPARSE_SERVER = replace(
+    GOTOSOCIAL, name="sparse", acct_with_domain=True, conversations=False, lookup=False
 )
+SERVERS = [*PROFILES.values(), SPARSE_SERVER]
 
 
-@pytest.fixture(params=[Quirks(), OTHER_SERVER], ids=["mastodon", "other-server"])
+@pytest.fixture(params=SERVERS, ids=[q.name for q in SERVERS])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     running = World(request.param, bot_flagged=False)
     yield running
@@ -48,7 +50,9 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
 
 def run_bot(world: World, engine: Engine, until: Callable[[], bool]) -> None:
     """Run the service with the Mastodon bot until ``until()`` holds (or fail)."""
-    adapter = MastodonAdapter(engine, world.url, world.bot.token, poll_interval_sec=0.05)
+    adapter = MastodonAdapter(
+        engine, world.url, world.bot.token, poll_interval_sec=0.05, catch_up=CATCH_UP
+    )
     service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
     run_until(service, until, WAIT_SEC)
 
@@ -158,7 +162,9 @@ def test_an_interrupted_answer_is_not_sent_twice(
 
 
 def streaming_bot(world: World, engine: Engine, poll_sec: float) -> tuple[MastodonAdapter, Service]:
-    adapter = MastodonAdapter(engine, world.url, world.bot.token, poll_interval_sec=poll_sec)
+    adapter = MastodonAdapter(
+        engine, world.url, world.bot.token, poll_interval_sec=poll_sec, catch_up=CATCH_UP
+    )
     return adapter, Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
 
 
@@ -187,12 +193,75 @@ def test_mentions_arrive_over_the_stream_and_it_reconnects(world: World, db: Eng
 
 
 def test_a_server_without_streaming_is_polled(db: Engine) -> None:
-    world = World(Quirks(streaming=False), bot_flagged=False)
+    world = World(MASTODON.without_streaming(), bot_flagged=False)
     try:
         adapter, service = streaming_bot(world, db, poll_sec=0.05)
         status = world.alice_person.post("@helloquittex help")
         run_until(service, lambda: bool(answers(world.alice_person, status)), WAIT_SEC)
         assert not adapter.streaming.is_set()
         assert len(answers(world.alice_person, status)) == 1
+    finally:
+        world.stop()
+
+
+def test_a_first_start_answers_nothing_from_before_it(world: World, db: Engine) -> None:
+    # The bot's account is old: people wrote to it before this database existed (an earlier
+    # deployment answered them). A first start answers only what comes after it.
+    old = [world.alice_person.post(f"@helloquittex help {n}") for n in range(3)]
+    adapter = MastodonAdapter(db, world.url, world.bot.token, poll_interval_sec=0.05)
+    service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.1)
+    new: list[Any] = []
+
+    def scene() -> bool:
+        if not new:
+            new.append(world.alice_person.post("@helloquittex help, new"))
+        return bool(answers(world.alice_person, new[0]))
+
+    run_until(service, scene, WAIT_SEC)
+    assert [len(answers(world.alice_person, status)) for status in old] == [0, 0, 0]
+    assert len(world.bot_statuses()) == 1
+    # A restart on the same database catches up with what came while it was stopped.
+    meanwhile = world.alice_person.post("@helloquittex help, meanwhile")
+    run_until(service, lambda: bool(answers(world.alice_person, meanwhile)), WAIT_SEC)
+    assert [len(answers(world.alice_person, status)) for status in old] == [0, 0, 0]
+
+
+def test_each_server_streams_the_way_it_can(world: World, db: Engine) -> None:
+    adapter, service = streaming_bot(world, db, poll_sec=3600)
+    run_until(service, adapter.streaming.is_set, WAIT_SEC)
+    # WebSocket first, everywhere; GoToSocial advertises wss:// where it serves plain http,
+    # so the bot falls back to the API's own address.
+    assert adapter.health() == {"receiving": "streaming (websocket)"}
+
+
+def test_a_server_with_server_sent_events_only(db: Engine) -> None:
+    world = World(replace(MASTODON, websocket=False), bot_flagged=False)
+    try:
+        adapter, service = streaming_bot(world, db, poll_sec=3600)
+        status: list[Any] = []
+
+        def scene() -> bool:
+            if adapter.streaming.is_set() and not status:
+                status.append(world.alice_person.post("@helloquittex help"))
+            return bool(status) and bool(answers(world.alice_person, status[0]))
+
+        run_until(service, scene, WAIT_SEC)
+        assert adapter.health() == {"receiving": "streaming (sse)"}
+    finally:
+        world.stop()
+
+
+def test_a_server_that_cannot_stream_is_said_once_and_polled(
+    db: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(MASTODON.without_streaming(), bot_flagged=False)
+    try:
+        adapter, service = streaming_bot(world, db, poll_sec=0.05)
+        run_until(service, lambda: adapter.health()["receiving"].startswith("polling"), WAIT_SEC)
+        assert adapter.health() == {
+            "receiving": "polling every 0.05 s: the server does not stream to us"
+        }
+        said = [r for r in caplog.records if "no stream" in r.getMessage()]
+        assert len(said) == 1, "said once, not at every attempt"
     finally:
         world.stop()

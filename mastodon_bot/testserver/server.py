@@ -2,47 +2,33 @@
 entities shaped like a real Mastodon's (checked against the recordings of :mod:`.reference`),
 and switchable behaviours of other servers (:class:`Quirks`) that the bots must survive.
 
-Implemented: instance (v1, v2), verify_credentials, update_credentials, statuses (post with
-Idempotency-Key, get), an account's statuses, notifications (types, exclude_types, since_id,
-min_id, max_id, limit),
-conversations, follow (a request for locked accounts), accounts/lookup, v2 search (accounts).
-and the user stream (server-sent events of notifications).
+Implemented: instance (v1, v2), WebFinger, verify_credentials, update_credentials, statuses
+(post with Idempotency-Key, get, edit, delete), an account's statuses, notifications (types,
+exclude_types, since_id, min_id, max_id, limit, Link headers), conversations, follow (a
+request for locked accounts), accounts/lookup, v2 search (accounts), and the user stream
+(server-sent events, and WebSocket). :mod:`.profiles` holds the servers people run:
+Mastodon, GoToSocial, Akkoma.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
+
+from mastodon_bot.testserver.profiles import Quirks, id_factory, id_order
 
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
 TOKEN_APP = {"name": "helloquittex tests", "website": None}
 STATUS_MAX_CHARACTERS = 500
 STREAM_HEARTBEAT_SEC = 10.0
 _STREAM_END: tuple[str, Any] = ("", {})
-
-
-@dataclass(frozen=True, slots=True)
-class Quirks:
-    """How this server departs from Mastodon, as other servers do."""
-
-    version: str = "4.7.3"
-    """What the instance reports: e.g. "0.19.1 git-abc" like GoToSocial, or "0.11.0" (Takahe)."""
-    acct_with_domain: bool = False
-    """Local accounts' acct carries the domain, as some servers write it."""
-    conversations: bool = True
-    """False: no /api/v1/conversations (404), as on servers without it."""
-    lookup: bool = True
-    """False: no /api/v1/accounts/lookup (404), as on servers without it."""
-    streaming: bool = True
-    """False: no streaming API (404), as on servers without it."""
 
 
 @dataclass
@@ -97,7 +83,7 @@ class MastodonTestServer:
         self.domain = domain
         self.stream_heartbeat_sec = stream_heartbeat_sec
         self.quirks = quirks or Quirks()
-        self._ids = itertools.count(110_000_000_000_000_001)
+        self._ids = id_factory(self.quirks.ids)
         self.accounts: dict[str, Account] = {}
         self.statuses: dict[str, Status] = {}
         self.notifications: list[Notification] = []
@@ -128,7 +114,7 @@ class MastodonTestServer:
         return account
 
     def _id(self) -> str:
-        return str(next(self._ids))
+        return self._ids()
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -137,7 +123,7 @@ class MastodonTestServer:
         app = web.Application()
         routes = [
             web.get("/api/v1/instance", self._instance_v1),
-            web.get("/api/v2/instance", self._instance_v2),
+            web.get("/.well-known/webfinger", self._webfinger),
             web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
             web.patch("/api/v1/accounts/update_credentials", self._update_credentials),
             web.post("/api/v1/statuses", self._post_status),
@@ -149,8 +135,12 @@ class MastodonTestServer:
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.get("/api/v2/search", self._search),
         ]
-        if self.quirks.streaming:
+        if self.quirks.instance_v2:
+            routes.append(web.get("/api/v2/instance", self._instance_v2))
+        if self.quirks.sse:
             routes.append(web.get("/api/v1/streaming/user", self._stream_user))
+        if self.quirks.websocket:
+            routes.append(web.get("/api/v1/streaming", self._stream_websocket))
         if self.quirks.conversations:
             routes.append(web.get("/api/v1/conversations", self._conversations))
         if self.quirks.lookup:
@@ -179,14 +169,68 @@ class MastodonTestServer:
         for queue in self._streams.get(owner.id, []):
             queue.put_nowait((event, payload))
 
+    def _subscribe(self, account: Account) -> asyncio.Queue[tuple[str, Any]]:
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._streams.setdefault(account.id, []).append(queue)
+        self.streams_opened += 1
+        return queue
+
+    async def _stream_websocket(self, request: web.Request) -> web.StreamResponse:
+        """The streaming API over WebSocket: ``?stream=user``, the token in ``access_token``,
+        in ``Sec-WebSocket-Protocol`` (every server) or in ``Authorization`` (Mastodon);
+        each event a JSON text frame whose ``payload`` is itself JSON text."""
+        offered = request.headers.get("sec-websocket-protocol", "")
+        protocols = tuple(p.strip() for p in offered.split(",") if p.strip())
+        token = request.query.get("access_token") or (protocols[0] if protocols else "")
+        if not token and self.quirks.name == "mastodon":
+            token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        account = self._account_of(token)
+        if account is None:
+            raise web.HTTPUnauthorized(
+                text='{"error":"Error: Missing access token"}', content_type="application/json"
+            )
+        if request.query.get("stream") != "user":
+            raise web.HTTPBadRequest(
+                text='{"error":"Unknown stream type"}', content_type="application/json"
+            )
+        socket = web.WebSocketResponse(protocols=protocols, heartbeat=self.stream_heartbeat_sec)
+        await socket.prepare(request)
+        queue = self._subscribe(account)
+        reader = asyncio.create_task(self._drain(socket))
+        try:
+            while not socket.closed:
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                event, payload = getter.result()
+                if (event, payload) == _STREAM_END:
+                    break
+                await socket.send_json(
+                    {"stream": ["user"], "event": event, "payload": json.dumps(payload)}
+                )
+        except ConnectionResetError:
+            pass  # the client went away
+        finally:
+            reader.cancel()
+            self._streams[account.id].remove(queue)
+            await socket.close()
+        return socket
+
+    @staticmethod
+    async def _drain(socket: web.WebSocketResponse) -> None:
+        """Read what the client sends (pongs, close) until it closes."""
+        async for message in socket:
+            if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+
     async def _stream_user(self, request: web.Request) -> web.StreamResponse:
         """The user stream as Mastodon serves it over HTTP: server-sent events."""
         account = self._caller(request)
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._streams.setdefault(account.id, []).append(queue)
-        self.streams_opened += 1
+        queue = self._subscribe(account)
         try:
             await response.write(b":)\n")
             while True:
@@ -205,11 +249,14 @@ class MastodonTestServer:
             self._streams[account.id].remove(queue)
         return response
 
+    def _account_of(self, token: str) -> Account | None:
+        return next((a for a in self.accounts.values() if token and a.token == token), None)
+
     def _caller(self, request: web.Request) -> Account:
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        for account in self.accounts.values():
-            if account.token == token:
-                return account
+        account = self._account_of(token)
+        if account is not None:
+            return account
         raise web.HTTPUnauthorized(
             text='{"error":"The access token is invalid"}', content_type="application/json"
         )
@@ -224,6 +271,32 @@ class MastodonTestServer:
             items = form.getall(key)
             values[key] = items if key.endswith("[]") else items[-1]
         return values
+
+    async def _webfinger(self, request: web.Request) -> web.Response:
+        """WebFinger (RFC 7033), as every server serves it: the actor id is the ``self`` link."""
+        resource = request.query.get("resource", "")
+        account = self._find_acct(resource.removeprefix("acct:"))
+        if not resource.startswith("acct:") or account is None:
+            raise web.HTTPNotFound()
+        return web.json_response(
+            {
+                "subject": f"acct:{account.username}@{self.domain}",
+                "aliases": [self.actor_id(account), self.profile_url(account)],
+                "links": [
+                    {
+                        "rel": "http://webfinger.net/rel/profile-page",
+                        "type": "text/html",
+                        "href": self.profile_url(account),
+                    },
+                    {
+                        "rel": "self",
+                        "type": "application/activity+json",
+                        "href": self.actor_id(account),
+                    },
+                ],
+            },
+            content_type="application/jrd+json",
+        )
 
     async def _instance_v1(self, _request: web.Request) -> web.Response:
         return web.json_response(self.instance_v1())
@@ -343,22 +416,28 @@ class MastodonTestServer:
         query = request.query
         types = set(query.getall("types[]", []))
         excluded = set(query.getall("exclude_types[]", []))
-        since, until = int(query.get("since_id", 0)), int(query.get("max_id", 0) or 0)
-        after = int(query.get("min_id", 0) or 0)
+        since, until, after = (query.get(k) or None for k in ("since_id", "max_id", "min_id"))
         limit = min(int(query.get("limit", 40)), 80)
+        lower = max((id_order(i) for i in (since, after) if i), default=None)
         mine = [
             n
             for n in reversed(self.notifications)
             if n.owner.id == account.id
             and (not types or n.type in types)
             and n.type not in excluded
-            and int(n.id) > max(since, after)
-            and (not until or int(n.id) < until)
+            and (lower is None or id_order(n.id) > lower)
+            and (until is None or id_order(n.id) < id_order(until))
         ]
         # min_id pages forward: the page right after min_id (still newest first), where
         # since_id gives the newest page.
         page = mine[-limit:] if after else mine[:limit]
-        return web.json_response([self.notification(n) for n in page])
+        response = web.json_response([self.notification(n) for n in page])
+        if page:  # as Mastodon, GoToSocial and Akkoma write it: older ("next"), newer ("prev")
+            url = f"{self.base_url}{request.path}?limit={limit}"
+            response.headers["Link"] = (
+                f'<{url}&max_id={page[-1].id}>; rel="next", <{url}&min_id={page[0].id}>; rel="prev"'
+            )
+        return response
 
     async def _account_statuses(self, request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", 20)), 40)
@@ -411,10 +490,10 @@ class MastodonTestServer:
             people = {status.account.id, *(m.id for m in status.mentions)}
             if status.visibility == "direct" and account.id in people:
                 threads.setdefault(frozenset(people), []).append(status)
-        ordered = sorted(threads.items(), key=lambda item: int(item[1][-1].id), reverse=True)
+        ordered = sorted(threads.items(), key=lambda item: id_order(item[1][-1].id), reverse=True)
         views: list[dict[str, Any]] = [
             {
-                "id": str(min(int(s.id) for s in statuses)),
+                "id": min((s.id for s in statuses), key=id_order),
                 "unread": statuses[-1].account.id != account.id,
                 "accounts": [
                     self.account(self.accounts[i]) for i in sorted(people) if i != account.id
@@ -454,9 +533,37 @@ class MastodonTestServer:
             else account.username
         )
 
+    def actor_id(self, account: Account) -> str:
+        """The account's ActivityPub id."""
+        return f"{self.base_url}/users/{account.username}"
+
+    def profile_url(self, account: Account) -> str:
+        """The account's page for people."""
+        return f"{self.base_url}/@{account.username}"
+
+    def streaming_url(self) -> str:
+        """What the instance advertises for streaming."""
+        return f"{'wss' if self.quirks.advertise_tls else 'ws'}://{self.domain}"
+
     def account(self, account: Account) -> dict[str, Any]:
-        url = f"{self.base_url}/@{account.username}"
         statuses = [s for s in self.statuses.values() if s.account.id == account.id]
+        entity = self._mastodon_account(account, statuses)
+        if not self.quirks.account_uri:
+            del entity["uri"]
+        if self.quirks.pleroma:
+            entity["url"] = self.actor_id(account)  # Pleroma: user.uri || user.ap_id
+            entity["fqn"] = f"{account.username}@{self.domain}"
+            entity["pleroma"] = {
+                "ap_id": self.actor_id(account),
+                "also_known_as": [],
+                "is_confirmed": True,
+                "tags": [],
+                "relationship": {},
+            }
+        return entity
+
+    def _mastodon_account(self, account: Account, statuses: list[Status]) -> dict[str, Any]:
+        url = self.profile_url(account)
         return {
             "id": account.id,
             "username": account.username,
@@ -472,7 +579,7 @@ class MastodonTestServer:
             ),
             "note": html.escape(account.note),
             "url": url,
-            "uri": f"{self.base_url}/users/{account.username}",
+            "uri": self.actor_id(account),
             "avatar": f"{self.base_url}/avatars/original/missing.png",
             "avatar_static": f"{self.base_url}/avatars/original/missing.png",
             "avatar_description": "",
@@ -594,6 +701,8 @@ class MastodonTestServer:
         # Mastodon says whether a status is pinned only to its author, for pinnable ones.
         if viewer is status.account and status.visibility in ("public", "unlisted"):
             entity["pinned"] = False
+        if self.quirks.pleroma:
+            entity["pleroma"] = {"local": True, "conversation_id": None, "context": None}
         return entity
 
     def _content(self, status: Status) -> str:
@@ -607,7 +716,7 @@ class MastodonTestServer:
         return f"<p>{MENTION_RE.sub(link, html.escape(status.text, quote=False))}</p>"
 
     def notification(self, notification: Notification) -> dict[str, Any]:
-        return {
+        entity = {
             "id": notification.id,
             "type": notification.type,
             "created_at": _iso(notification.created_at),
@@ -615,6 +724,9 @@ class MastodonTestServer:
             "account": self.account(notification.account),
             "status": self.status(notification.status) if notification.status else None,
         }
+        if self.quirks.pleroma:
+            entity["pleroma"] = {"is_seen": False, "is_muted": False}
+        return entity
 
     def instance_v1(self) -> dict[str, Any]:
         return {
@@ -624,7 +736,7 @@ class MastodonTestServer:
             "description": "",
             "email": "",
             "version": self.quirks.version,
-            "urls": {"streaming_api": f"ws://{self.domain}"},
+            "urls": {"streaming_api": self.streaming_url()},
             "stats": {
                 "user_count": len(self.accounts),
                 "status_count": len(self.statuses),
@@ -638,11 +750,13 @@ class MastodonTestServer:
             "configuration": self._configuration(),
             "contact_account": None,
             "rules": [],
-        }
+        } | (
+            {"pleroma": {"metadata": {"features": ["mastodon_api"]}}} if self.quirks.pleroma else {}
+        )
 
     def instance_v2(self) -> dict[str, Any]:
         urls = {
-            "streaming": f"ws://{self.domain}",
+            "streaming": self.streaming_url(),
             "status": None,
             "about": f"{self.base_url}/about",
             "privacy_policy": f"{self.base_url}/privacy-policy",
