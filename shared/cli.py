@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         title="person commands", metavar="COMMAND"
     )
     show = person.add_parser("show", help="what is linked, with trust levels and proof posts")
-    show.add_argument("handle", help="a Bluesky handle, a Mastodon user@domain or an X username")
+    show.add_argument(
+        "handle", help="a handle (Bluesky, Mastodon user@domain, X), a DID or an account URI"
+    )
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=_person_show)
 

@@ -14,11 +14,14 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def find_person(session: Session, handle: str) -> int | None:
-    """The person with an account of this handle (any network; ``@`` and case ignored)."""
-    wanted = handle.removeprefix("@").casefold()
+def find_person(session: Session, account: str) -> int | None:
+    """The person with this account: a current handle (any network; ``@`` and case
+    ignored), a DID, a Mastodon account URI, or an X username."""
+    wanted = account.removeprefix("@").casefold()
     person_id = session.exec(
-        select(Identity.person_id).where(func.lower(Identity.handle) == wanted)
+        select(Identity.person_id).where(
+            (func.lower(Identity.handle) == wanted) | (Identity.subject == account.strip())
+        )
     ).first()
     if person_id is None:
         person_id = session.exec(

@@ -214,3 +214,27 @@ def test_linking_while_the_other_network_is_down_says_so(world: World) -> None:
     assert world.say(ALICE_B, "link alice@masto.test") == (
         "I can't reach Mastodon right now: please try again later."
     )
+
+
+def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
+    world: World, engine: Engine
+) -> None:
+    """Earlier versions stored a Mastodon account without ``uri`` under its profile URL;
+    its next post, which reports both, moves everything to the ActivityPub id."""
+    from shared.db.models import Identity
+    from shared.protocol import Author
+
+    from shared.linking import Account
+
+    profile_url = "https://masto.test/@alice"
+    before = Author(profile_url, ALICE_M.handle)
+    world.mastodon.accounts[ALICE_M.handle] = Account("mastodon", profile_url, ALICE_M.handle)
+    world.say(before, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    now = Author(ALICE_M.subject, ALICE_M.handle, former_subjects=(profile_url,))
+    assert "alice@masto.test" in world.say(now, "status")
+    with Session(engine) as session:
+        subjects = {i.network: i.subject for i in session.exec(select(Identity))}
+        proof = session.exec(select(LinkProof)).one()
+    assert subjects == {"bluesky": ALICE_B.subject, "mastodon": ALICE_M.subject}
+    assert proof.subject == ALICE_M.subject
+    assert len(world.persons()) == 2 and len(set(world.persons().values())) == 1

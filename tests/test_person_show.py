@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from shared.cli import main
+from shared.protocol import Author
 from tests.core_world import ALICE_B, ALICE_M, World, code_in
 
 if TYPE_CHECKING:
@@ -59,3 +60,21 @@ def test_an_unknown_account_is_one_clear_line(
     code, _, err = show(capsys, "nobody.test")
     assert code == 1
     assert err == "hqx: error: nobody with the account 'nobody.test' uses the service\n"
+
+
+@pytest.mark.parametrize("account", ["did:plc:alice", "https://masto.test/users/alice"])
+def test_found_by_did_or_account_uri(
+    linked: World, capsys: pytest.CaptureFixture[str], account: str
+) -> None:
+    code, out, _ = show(capsys, account)
+    assert code == 0
+    assert out.startswith("Person 1 (individual), since ")
+
+
+def test_found_by_the_handle_a_person_has_now(
+    linked: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renamed = Author(ALICE_B.subject, "alice-renamed.test")
+    linked.say(renamed, "help")  # the network reports her new handle with her post
+    assert show(capsys, "alice-renamed.test")[0] == 0
+    assert show(capsys, "alice.test")[0] == 1, "the old handle is hers no more"

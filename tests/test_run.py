@@ -85,8 +85,16 @@ def test_run_starts_the_configured_bot_and_answers(tmp_path: Path, mastodon: Mas
         text=True,
     )
     try:
-        health = _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
-        assert health == {"status": "ok", "bots": {"mastodon": f"helloquittex@{server.domain}"}}
+        health = _wait_for_health(f"http://127.0.0.1:{port}/healthz", process, "streaming")
+        assert health == {
+            "status": "ok",
+            "bots": {
+                "mastodon": {
+                    "handle": f"helloquittex@{server.domain}",
+                    "receiving": "streaming (websocket)",
+                }
+            },
+        }
         asked = alice.post("@helloquittex help")
         deadline = time.monotonic() + START_TIMEOUT_SEC
         while not alice.answers_to(asked):
@@ -104,13 +112,17 @@ def test_run_starts_the_configured_bot_and_answers(tmp_path: Path, mastodon: Mas
     assert len(alice.answers_to(asked)) == 1
 
 
-def _wait_for_health(url: str, process: subprocess.Popen[str]) -> object:
+def _wait_for_health(url: str, process: subprocess.Popen[str], showing: str) -> object:
+    """The health report, once it is served and shows ``showing``."""
     deadline = time.monotonic() + START_TIMEOUT_SEC
     while True:
         assert process.poll() is None, "hqx run exited"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
+                body = response.read()
+            if showing in body.decode():
+                return json.loads(body)
         except OSError:
-            assert time.monotonic() < deadline, "hqx run did not start serving"
-            time.sleep(0.1)
+            pass
+        assert time.monotonic() < deadline, f"hqx run did not serve a health showing {showing!r}"
+        time.sleep(0.1)

@@ -4,6 +4,7 @@ addressed, in thread with a real mention, once, across restarts and interrupted 
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 20.0
+# People post before the bot's first start in these tests: it is asked to catch up.
+CATCH_UP = timedelta(minutes=5)
 _names = (f"b{n}" for n in itertools.count())
 
 
@@ -45,7 +48,9 @@ def run_bot(
 ) -> None:
     """Run the service with the Bluesky bot until ``until()`` holds (or fail)."""
     assert bluesky.urls is not None
-    adapter = BlueskyAdapter(engine, bluesky.urls.pds, bot.handle, password, poll_interval_sec=0.1)
+    adapter = BlueskyAdapter(
+        engine, bluesky.urls.pds, bot.handle, password, poll_interval_sec=0.1, catch_up=CATCH_UP
+    )
     service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.2)
 
     def done() -> bool:
@@ -197,7 +202,7 @@ def test_an_interrupted_reply_is_posted_exactly_once(
 
 
 def test_mentions_are_received_when_the_chat_service_is_broken(
-    bluesky: BlueskyDevNetwork, db: Engine
+    bluesky: BlueskyDevNetwork, db: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The receive loop keeps running through chat failures: no restart, no delay."""
     import asyncio
@@ -211,6 +216,7 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
         PASSWORD,
         poll_interval_sec=0.1,
         chat_proxy="did:plc:nochatservicehere#bsky_chat",  # the PDS cannot proxy to it
+        catch_up=CATCH_UP,
     )
     received: list[IncomingPost] = []
 
@@ -237,3 +243,96 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
 
     asyncio.run(scenario())
     assert [post.author.subject for post in received] == [alice.did]
+    said = [r for r in caplog.records if "chat unavailable" in r.getMessage()]
+    assert len(said) == 1, "a broken chat is said once, not at every poll"
+    assert adapter.health()["messages"].startswith("failing: ")
+
+
+def test_a_first_start_answers_nothing_from_before_it(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    # An old bot account: people wrote to it before this database existed, some of it
+    # unread. A first start answers only what comes after it.
+    assert bluesky.urls is not None
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    old = [alice.post(f"help {n}", mention=bot) for n in range(3)]
+    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+    service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
+    new: list[Any] = []
+
+    def scene() -> bool:
+        bluesky.process_all()
+        if not new:
+            new.append(alice.post("help, new", mention=bot))
+        return bool(answers_to(bot, new[0].uri))
+
+    run_until(service, scene, WAIT_SEC)
+    assert [len(answers_to(bot, post.uri)) for post in old] == [0, 0, 0]
+    meanwhile = alice.post("help, meanwhile", mention=bot)
+    run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, meanwhile.uri)))
+    assert [len(answers_to(bot, post.uri)) for post in old] == [0, 0, 0]
+    assert len(bot_posts(bot)) == 2
+
+
+def test_messages_turned_off_declare_none_and_call_no_chat_service(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    assert bluesky.urls is not None
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    bot.allow_messages_from("all")  # as an earlier deployment with messages on left it
+    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+
+    def no_chat() -> None:
+        raise AssertionError("a chat service was called")
+
+    adapter._chat = no_chat  # type: ignore[method-assign]
+    service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
+    asked: list[Any] = []
+
+    def scene() -> bool:
+        bluesky.process_all()
+        if not asked:
+            asked.append(alice.post("help", mention=bot))
+        return bool(answers_to(bot, asked[0].uri))
+
+    run_until(service, scene, WAIT_SEC)
+    declaration = bot.client.com.atproto.repo.get_record(
+        {"repo": bot.did, "collection": "chat.bsky.actor.declaration", "rkey": "self"}
+    )
+    assert declaration.value.allow_incoming == "none"
+    assert adapter.health()["messages"] == "off"
+
+
+def test_handles_are_read_again_from_the_network(bluesky: BlueskyDevNetwork, db: Engine) -> None:
+    """A person who changes their handle is shown under the new one, without posting."""
+    from shared.db.models import Identity, Person as PersonRow
+
+    assert bluesky.urls is not None
+    bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
+    with Session(db) as session, session.begin():
+        row = PersonRow()
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        session.add(Identity(person_id=row.id, network="bluesky", subject=alice.did,
+                             handle=alice.handle))  # fmt: skip
+    renamed = f"renamed{next(_names)}.test"
+    alice.client.com.atproto.identity.update_handle({"handle": renamed})
+    bluesky.process_all()
+    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+    service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
+    changed: list[int] = []
+
+    async def scenario() -> None:
+        await service.start()
+        try:
+            changed.append(await service.refresh_handles())
+        finally:
+            await service.stop()
+
+    import asyncio
+
+    asyncio.run(scenario())
+    assert changed == [1]
+    with Session(db) as session:
+        assert session.exec(select(Identity.handle)).one() == renamed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from bsky_service.adapter import BlueskyAdapter
 from bsky_service.devnet.people import PASSWORD, create_person
 from mastodon_bot.adapter import MastodonAdapter
+from mastodon_bot.testserver.profiles import PROFILES
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld
@@ -31,11 +33,14 @@ KEY = "integration-tests-secret-key-0123456789abcdef"
 WAIT_SEC = 30.0
 CODE = re.compile(r"HQX(?:-[0-9A-Z]{1,4})+")
 _names = (f"l{n}" for n in itertools.count())
+# People post before the service's first start here: it catches up with that.
+CATCH_UP = timedelta(minutes=5)
 
 
-@pytest.fixture
-def mastodon() -> Iterator[MastodonWorld]:
-    world = MastodonWorld(bot_flagged=False)
+@pytest.fixture(params=list(PROFILES.values()), ids=list(PROFILES))
+def mastodon(request: pytest.FixtureRequest) -> Iterator[MastodonWorld]:
+    """The Mastodon side on each kind of server people run (Mastodon, GoToSocial, Akkoma)."""
+    world = MastodonWorld(request.param, bot_flagged=False)
     yield world
     world.stop()
 
@@ -67,8 +72,11 @@ class Both:
                 PASSWORD,
                 poll_interval_sec=0.1,
                 chat_proxy=self.chat_proxy,
+                catch_up=CATCH_UP,
             ),
-            MastodonAdapter(self.db, self.mastodon.url, self.mastodon.bot.token, 0.1),
+            MastodonAdapter(
+                self.db, self.mastodon.url, self.mastodon.bot.token, 0.1, catch_up=CATCH_UP
+            ),
         ]
         service = Service(self.db, adapters, default_registry(), KEY, delivery_interval_sec=0.2)
 

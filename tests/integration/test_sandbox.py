@@ -131,8 +131,9 @@ def test_keep_leaves_it_running_until_ctrl_c(tmp: Path) -> None:
         with urllib.request.urlopen(f"{portal}/healthz", timeout=10) as response:
             health = json.loads(response.read())
         assert health["status"] == "ok"
-        assert health["bots"]["bluesky"] == "helloquittex.test"
-        assert health["bots"]["mastodon"].startswith("helloquittex@127.0.0.1:")
+        assert health["bots"]["bluesky"]["handle"] == "helloquittex.test"
+        assert health["bots"]["bluesky"]["messages"] == "on"
+        assert health["bots"]["mastodon"]["handle"].startswith("helloquittex@127.0.0.1:")
         assert settled(tmp)[1], "the world is still running while kept"
         assert len(listening() - before) >= 6, "PLC, PDS, AppView, chat, Mastodon, portal"
     finally:
