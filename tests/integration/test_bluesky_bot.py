@@ -305,7 +305,8 @@ def test_messages_turned_off_declare_none_and_call_no_chat_service(
 
 def test_handles_are_read_again_from_the_network(bluesky: BlueskyDevNetwork, db: Engine) -> None:
     """A person who changes their handle is shown under the new one, without posting."""
-    from shared.db.models import Identity, Person as PersonRow
+    from shared.db.models import Identity
+    from shared.db.models import Person as PersonRow
 
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
