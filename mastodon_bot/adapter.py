@@ -173,6 +173,7 @@ class MastodonAdapter(Protocol):
             try:
                 await loop(receive)
             except MastodonUnauthorizedError:
+                self._receiving = "failing: the access token is refused"
                 raise  # a revoked token does not heal: the service reports it
             except Exception:
                 log.exception("Mastodon: %s failed; restarting it", loop.__name__)

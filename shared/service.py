@@ -8,10 +8,11 @@ scheduler and one supervised receive task per adapter; :meth:`Service.stop` undo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import typing
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -85,6 +86,8 @@ class Service:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._delivering = asyncio.Lock()
+        self._wake = asyncio.Event()
+        """Set when something was queued: the delivery task goes at once."""
         self._failures: dict[tuple[str, str], int] = {}
         """Failed attempts at handling a post, by (network, post id)."""
 
@@ -102,15 +105,6 @@ class Service:
             await adapter.start()
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(
-            self.deliver_due,
-            "interval",
-            seconds=self._delivery_interval_sec,
-            id="deliver",
-            next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-        )
-        self._scheduler.add_job(
             self._prune, "interval", hours=PRUNE_INTERVAL_HOURS, id="prune", max_instances=1
         )
         self._scheduler.add_job(
@@ -121,6 +115,8 @@ class Service:
             max_instances=1,
         )
         self._scheduler.start()
+        self._wake = asyncio.Event()  # of this event loop: a service may be started again
+        self._tasks.append(asyncio.create_task(self._deliver_forever(), name="deliver"))
         for adapter in self._adapters.values():
             task = asyncio.create_task(self._supervise(adapter), name=f"receive-{adapter.network}")
             self._tasks.append(task)
@@ -310,10 +306,21 @@ class Service:
             )
         return queued
 
+    async def _deliver_forever(self) -> None:
+        """Deliver what is due, then again when woken (something was queued) or after the
+        interval (retries coming due). A wake during a pass is not lost: it starts the next."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:  # a broken database must not stop delivery for good
+                log.exception("delivering failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._delivery_interval_sec)
+
     def wake_delivery(self) -> None:
         """Deliver now rather than at the next interval."""
-        if self._scheduler is not None:
-            self._scheduler.modify_job("deliver", next_run_time=datetime.now(UTC))
+        self._wake.set()
 
     async def deliver_due(self) -> int:
         """Deliver every due action once; return how many were delivered."""

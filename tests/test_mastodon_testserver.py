@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mastodon_bot.testserver import reference
-from mastodon_bot.testserver.server import Quirks
+from mastodon_bot.testserver.profiles import PROFILES, Quirks
 from tests.mastodon_world import MastodonWorld as World
 
 if TYPE_CHECKING:
@@ -201,3 +201,91 @@ def test_people_helpers_read_what_the_bot_answered(world: World) -> None:
     [answer] = world.alice_person.answers_to(asked)
     assert answer.visibility == "direct"
     assert answer.content.endswith("</span> voici l'aide</p>")
+
+
+@pytest.fixture(params=list(PROFILES.values()), ids=list(PROFILES))
+def any_server(request: pytest.FixtureRequest) -> Iterator[World]:
+    running = World(request.param)
+    yield running
+    running.background.stop()
+
+
+ID_SHAPES = {
+    "mastodon": r"^\d{18,19}$",
+    "gotosocial": r"^[0-9A-HJKMNP-TV-Z]{26}$",  # ULID: Crockford base32
+    "akkoma": r"^[0-9A-Za-z]{18,22}$",  # flake id: base62
+}
+
+
+def test_each_server_writes_its_own_ids_and_pages_by_them(any_server: World) -> None:
+    import re
+
+    alice, bot = any_server.client(any_server.alice.token), any_server.client(any_server.bot.token)
+    posted = [alice.status_post(f"@helloquittex {n}") for n in range(5)]
+    shape = ID_SHAPES[any_server.server.quirks.name]
+    assert all(re.match(shape, str(s.id)) for s in posted)
+    newest = bot.notifications(types=["mention"], limit=2)
+    assert [n.status.id for n in newest] == [posted[4].id, posted[3].id]
+    older = bot.fetch_next(newest)  # the server's Link header
+    assert [n.status.id for n in older] == [posted[2].id, posted[1].id]
+    after = bot.notifications(types=["mention"], min_id=newest[1].id, limit=2)
+    assert [n.status.id for n in after] == [posted[4].id]
+
+
+def test_accounts_carry_uri_only_where_the_server_writes_it(any_server: World) -> None:
+    account = any_server.raw("GET", "/api/v1/accounts/verify_credentials", any_server.bot.token)
+    actor = f"{any_server.url}/users/helloquittex"
+    assert ("uri" in account) == (any_server.server.quirks.name == "mastodon")
+    resource = f"acct:helloquittex@{any_server.server.domain}"
+    finger = any_server.raw("GET", f"/.well-known/webfinger?resource={resource}", "")
+    [self_link] = [link for link in finger["links"] if link["rel"] == "self"]
+    assert self_link == {"rel": "self", "type": "application/activity+json", "href": actor}
+
+
+def test_the_websocket_stream_sends_notifications_as_json_text(
+    any_server: World, recordings: reference.Recordings
+) -> None:
+    import asyncio
+    import json
+
+    import aiohttp
+
+    url = any_server.url.replace("http://", "ws://") + "/api/v1/streaming?stream=user"
+
+    async def scene() -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, protocols=(any_server.bot.token,)) as socket,
+        ):
+            await asyncio.to_thread(
+                any_server.client(any_server.alice.token).status_post, "@helloquittex hi"
+            )
+            frame: dict[str, Any] = await asyncio.wait_for(socket.receive_json(), 10)
+            return frame
+
+    frame = asyncio.run(scene())
+    assert frame["stream"] == ["user"] and frame["event"] == "notification"
+    notification = json.loads(frame["payload"])  # the payload is JSON text, not an object
+    assert notification["type"] == "mention"
+    if any_server.server.quirks.name == "mastodon":
+        assert recordings.differences(("GET", "/api/v1/notifications"), [notification]) == []
+
+
+def test_only_mastodon_takes_the_token_in_an_authorization_header(any_server: World) -> None:
+    import asyncio
+
+    import aiohttp
+
+    url = any_server.url.replace("http://", "ws://") + "/api/v1/streaming?stream=user"
+
+    async def status() -> int:
+        headers = {"Authorization": f"Bearer {any_server.bot.token}"}
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(url, headers=headers):
+                    return 101
+            except aiohttp.WSServerHandshakeError as e:
+                return e.status
+
+    expected = 101 if any_server.server.quirks.name == "mastodon" else 401
+    assert asyncio.run(status()) == expected
