@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import statistics
 import sys
@@ -36,6 +37,7 @@ from bsky_service.devnet.network import BlueskyDevNetwork  # noqa: E402
 from bsky_service.devnet.people import PASSWORD, create_person  # noqa: E402
 from mastodon_bot import adapter as mastodon_adapter  # noqa: E402
 from mastodon_bot.adapter import MastodonAdapter  # noqa: E402
+from mastodon_bot.testserver.people import create_person as create_mastodon_person  # noqa: E402
 from mastodon_bot.testserver.profiles import PROFILES, Quirks  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
@@ -129,9 +131,14 @@ def mastodon_latencies(
                 if quirks.streaming:
                     assert isinstance(bot, MastodonAdapter)
                     wait_for(bot.streaming.is_set)
+                # One person each: the bot answers a flood from one account only once.
+                people = [
+                    create_mastodon_person(world.server, world.url, f"reader{n}")
+                    for n in range(posts)
+                ]
                 return [
                     timed(
-                        lambda n=n: alice.post(f"@helloquittex help {n}"),
+                        lambda n=n: people[n].post(f"@helloquittex help {n}"),
                         answered,
                         CHECK_SEC,
                         phase_sec,
@@ -148,6 +155,8 @@ def bluesky_latencies(
     assert network.urls is not None
     bot = create_person(network, f"latbot{time.monotonic_ns() % 10**8}")
     alice = create_person(network, f"latalice{time.monotonic_ns() % 10**8}")
+    # A few people take turns: the bot answers a flood from one account only once.
+    people = [create_person(network, f"lat{n}x{time.monotonic_ns() % 10**8}") for n in range(4)]
 
     def answered(created: Any) -> bool:
         listed = bot.client.com.atproto.repo.list_records(
@@ -168,7 +177,7 @@ def bluesky_latencies(
         Running(lambda engine: BlueskyAdapter(engine, pds, bot.handle, PASSWORD), Path(folder)),
     ):
         return [
-            timed(lambda n=n: alice.post(f"help {n}", mention=bot), answered, 0.02)
+            timed(lambda n=n: people[n % 4].post(f"help {n}", mention=bot), answered, 0.02)
             for n in range(posts)
         ]
 
@@ -190,6 +199,8 @@ def main() -> None:
     parser.add_argument("--all-baselines", action="store_true")
     parser.add_argument("--baseline-posts", type=int, default=10)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     for name, quirks in PROFILES.items():
         report(
             f"mastodon/{name}: floor (post, read back)",

@@ -31,10 +31,11 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
+from sqlmodel import Session
 
 from mastodon_bot import stream
 from mastodon_bot.text import html_to_text
-from shared import botstate
+from shared import botstate, linking
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
@@ -161,6 +162,45 @@ class MastodonAdapter(Protocol):
         async with asyncio.TaskGroup() as group:
             group.create_task(self._supervised(self._stream_forever, receive), name="stream")
             group.create_task(self._supervised(self._poll_forever, receive), name="poll")
+            group.create_task(self._migrate_once(), name="migrate-ids")
+
+    async def _migrate_once(self) -> None:
+        try:
+            await self.migrate_stored_ids()
+        except Exception:  # receiving goes on; the next start tries again
+            log.exception("Mastodon: moving stored accounts to their ids failed")
+
+    async def migrate_stored_ids(self) -> int:
+        """Once per database: accounts that earlier versions stored under their profile URL
+        (``https://host/@user``, where the server wrote no ``uri``) are moved to their
+        ActivityPub id, found through WebFinger; return how many. One that cannot be found
+        now is moved at its next post instead."""
+        key = "mastodon:ids-migrated"
+        if await asyncio.to_thread(botstate.load, self._engine, key) is not None:
+            return 0
+        moved = 0
+        for account in await asyncio.to_thread(self._stored, Network.MASTODON):
+            if "/@" not in urlsplit(account.subject).path:
+                continue  # an ActivityPub id already
+            try:
+                actor = await self._webfinger(account.handle)
+            except HqxError as e:
+                log.info("Mastodon: %s stays under its profile URL for now (%s)", account.handle, e)
+                continue
+            if actor is not None and await asyncio.to_thread(self._rekey, account.subject, actor):
+                moved += 1
+        await asyncio.to_thread(botstate.save, self._engine, key, _now().isoformat())
+        if moved:
+            log.info("Mastodon: %d accounts moved from their profile URL to their id", moved)
+        return moved
+
+    def _stored(self, network: str) -> list[Account]:
+        with Session(self._engine) as session:
+            return linking.stored_accounts(session, network)
+
+    def _rekey(self, old: str, new: str) -> bool:
+        with Session(self._engine) as session, session.begin():
+            return linking.rekey(session, Network.MASTODON, old, new)
 
     async def _supervised(
         self,

@@ -96,7 +96,7 @@ def refresh_author(session: Session, network: str, author: Author) -> Identity |
             break
         identity = find_identity(session, network, former)
         if identity is not None:
-            _rekey(session, network, former, author.subject)
+            rekey(session, network, former, author.subject)
             session.refresh(identity)
     if identity is not None and identity.handle != author.handle:
         identity.handle, identity.updated_at = author.handle, utcnow()
@@ -105,8 +105,11 @@ def refresh_author(session: Session, network: str, author: Author) -> Identity |
     return identity
 
 
-def _rekey(session: Session, network: str, old: str, new: str) -> None:
-    """Everything stored under an account's former id, under its stable id."""
+def rekey(session: Session, network: str, old: str, new: str) -> bool:
+    """Everything stored under an account's former id, under its stable id; ``False`` (and
+    nothing changed) when the stable id is already stored for another identity."""
+    if find_identity(session, network, new) is not None:
+        return False
     session.execute(
         update(Identity)
         .where(col(Identity.network) == network, col(Identity.subject) == old)
@@ -123,6 +126,15 @@ def _rekey(session: Session, network: str, old: str, new: str) -> None:
         .values(author=new)
     )
     session.flush()
+    return True
+
+
+def stored_accounts(session: Session, network: str) -> list[Account]:
+    """Every account the service keeps on ``network``."""
+    return [
+        Account(network, i.subject, i.handle)
+        for i in session.exec(select(Identity).where(Identity.network == network))
+    ]
 
 
 def update_handles(session: Session, network: str, handles: dict[str, str]) -> int:

@@ -265,3 +265,34 @@ def test_a_server_that_cannot_stream_is_said_once_and_polled(
         assert len(said) == 1, "said once, not at every attempt"
     finally:
         world.stop()
+
+
+def test_accounts_stored_under_their_profile_url_move_to_their_actor_id(
+    world: World, db: Engine
+) -> None:
+    """Earlier versions stored accounts of servers without ``uri`` under their profile URL;
+    the bot moves them to their ActivityPub id (WebFinger) without waiting for a post."""
+    from shared.db.models import Identity, Person
+
+    acct = f"alice@{world.server.domain}"
+    with Session(db) as session, session.begin():
+        person = Person()
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        session.add(
+            Identity(
+                person_id=person.id,
+                network="mastodon",
+                subject=world.server.profile_url(world.alice),
+                handle=acct,
+            )
+        )
+
+    def moved() -> bool:
+        with Session(db) as session:
+            return session.exec(select(Identity.subject)).one() == world.server.actor_id(
+                world.alice
+            )
+
+    run_bot(world, db, moved)

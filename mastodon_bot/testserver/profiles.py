@@ -10,6 +10,11 @@ it comes from, so that it can be checked again:
   ``/api/v2/instance`` (``wss://``). Sources: docs.joinmastodon.org/api/guidelines/#id,
   /entities/Account/#uri, /methods/streaming/. Its shapes are checked field by field against
   the responses recorded from a real Mastodon (:mod:`.reference`).
+- **mastodon-3** (3.4, still run by some): no ``/api/v2/instance`` (added in 4.0.0; the v1
+  instance gives ``urls.streaming_api``), ``types[]`` on notifications ignored (added in
+  3.5.0: every kind comes back), no edits (``PUT /api/v1/statuses/:id`` and ``edited_at``
+  came in 3.5.0). Sources: docs.joinmastodon.org's per-method version notes
+  ("4.0.0 - added", "3.5.0 - added types[]") and Mastodon's CHANGELOG.md.
 - **gotosocial** (0.20): ids are ULIDs, 26 characters of Crockford base32
   (``01M8N7Q4FJKK0Q0MGAADTF8D9G``), ordered as strings; accounts have no ``uri`` (WebFinger's
   ``self`` link gives the actor id); the user stream is served over WebSocket only, at
@@ -74,6 +79,10 @@ class Quirks:
     http (as GoToSocial does behind no TLS): a client must fall back to the API's scheme."""
     instance_v2: bool = True
     """False: no /api/v2/instance (404), as on older servers."""
+    types_filter: bool = True
+    """False: ``types[]`` of notifications is ignored (every kind comes back)."""
+    edits: bool = True
+    """False: statuses cannot be edited and carry no ``edited_at``."""
 
     @property
     def streaming(self) -> bool:
@@ -86,6 +95,9 @@ class Quirks:
 
 
 MASTODON = Quirks()
+MASTODON_3 = Quirks(
+    name="mastodon-3", version="3.4.6", instance_v2=False, types_filter=False, edits=False
+)
 GOTOSOCIAL = Quirks(
     name="gotosocial",
     version="0.20.1 git-4d4a1b3",
@@ -103,7 +115,7 @@ AKKOMA = Quirks(
     sse=False,
     instance_v2=False,
 )
-PROFILES: dict[str, Quirks] = {q.name: q for q in (MASTODON, GOTOSOCIAL, AKKOMA)}
+PROFILES: dict[str, Quirks] = {q.name: q for q in (MASTODON, MASTODON_3, GOTOSOCIAL, AKKOMA)}
 """The servers people run, by name."""
 
 

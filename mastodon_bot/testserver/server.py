@@ -128,7 +128,6 @@ class MastodonTestServer:
             web.patch("/api/v1/accounts/update_credentials", self._update_credentials),
             web.post("/api/v1/statuses", self._post_status),
             web.get("/api/v1/statuses/{id}", self._get_status),
-            web.put("/api/v1/statuses/{id}", self._edit_status),
             web.delete("/api/v1/statuses/{id}", self._delete_status),
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
@@ -137,6 +136,8 @@ class MastodonTestServer:
         ]
         if self.quirks.instance_v2:
             routes.append(web.get("/api/v2/instance", self._instance_v2))
+        if self.quirks.edits:
+            routes.append(web.put("/api/v1/statuses/{id}", self._edit_status))
         if self.quirks.sse:
             routes.append(web.get("/api/v1/streaming/user", self._stream_user))
         if self.quirks.websocket:
@@ -182,7 +183,7 @@ class MastodonTestServer:
         offered = request.headers.get("sec-websocket-protocol", "")
         protocols = tuple(p.strip() for p in offered.split(",") if p.strip())
         token = request.query.get("access_token") or (protocols[0] if protocols else "")
-        if not token and self.quirks.name == "mastodon":
+        if not token and self.quirks.name.startswith("mastodon"):
             token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         account = self._account_of(token)
         if account is None:
@@ -414,7 +415,7 @@ class MastodonTestServer:
     async def _notifications(self, request: web.Request) -> web.Response:
         account = self._caller(request)
         query = request.query
-        types = set(query.getall("types[]", []))
+        types = set(query.getall("types[]", [])) if self.quirks.types_filter else set()
         excluded = set(query.getall("exclude_types[]", []))
         since, until, after = (query.get(k) or None for k in ("since_id", "max_id", "min_id"))
         limit = min(int(query.get("limit", 40)), 80)
@@ -703,6 +704,8 @@ class MastodonTestServer:
             entity["pinned"] = False
         if self.quirks.pleroma:
             entity["pleroma"] = {"local": True, "conversation_id": None, "context": None}
+        if not self.quirks.edits:
+            del entity["edited_at"]
         return entity
 
     def _content(self, status: Status) -> str:
