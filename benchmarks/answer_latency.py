@@ -1,11 +1,13 @@
 """Benchmark: how long a person waits for the bot's answer, on each network and server kind.
 
-    python benchmarks/answer_latency.py [--posts 20] [--no-bluesky] [--all-baselines]
+    python benchmarks/answer_latency.py [--posts 20] [--no-bluesky|--no-mastodon]
+                                        [--all-baselines] [--baseline-posts 10]
 
 A person mentions the bot, waits for the answer, then mentions it again, ``--posts`` times;
 measured is the time from sending the mention to the answer existing on the server. The
 service runs as in production (SQLite, its default poll intervals: Bluesky every 2 s,
-Mastodon every 10 s while it cannot stream), against the local worlds: Bluesky's own PDS
+Mastodon every 10 s while it cannot stream; each mention sent at a random moment of the
+polling cycle), against the local worlds: Bluesky's own PDS
 and AppView, and the Mastodon-API test server as Mastodon, GoToSocial and Akkoma.
 
 Beside them, in the same run: the floor (a person's own post and a read back, the servers'
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bsky_service import adapter as bluesky_adapter  # noqa: E402
 from bsky_service.adapter import BlueskyAdapter  # noqa: E402
 from bsky_service.devnet.install import ensure_installed  # noqa: E402
 from bsky_service.devnet.network import BlueskyDevNetwork  # noqa: E402
@@ -177,7 +180,12 @@ def bluesky_latencies(
         Running(lambda engine: BlueskyAdapter(engine, pds, bot.handle, PASSWORD), Path(folder)),
     ):
         return [
-            timed(lambda n=n: people[n % 4].post(f"help {n}", mention=bot), answered, 0.02)
+            timed(
+                lambda n=n: people[n % 4].post(f"help {n}", mention=bot),
+                answered,
+                0.02,
+                bluesky_adapter.POLL_INTERVAL_SEC,
+            )
             for n in range(posts)
         ]
 
@@ -196,12 +204,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=20)
     parser.add_argument("--no-bluesky", action="store_true")
+    parser.add_argument("--no-mastodon", action="store_true")
     parser.add_argument("--all-baselines", action="store_true")
     parser.add_argument("--baseline-posts", type=int, default=10)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    for name, quirks in PROFILES.items():
+    profiles: dict[str, Quirks] = {} if args.no_mastodon else PROFILES
+    for name, quirks in profiles.items():
         report(
             f"mastodon/{name}: floor (post, read back)",
             mastodon_latencies(quirks, args.posts, floor=True),

@@ -78,11 +78,8 @@ def endpoints(advertised: str | None, api_base_url: str) -> list[Endpoint]:
 
 
 def _ws(http_base: str) -> str:
-    return (
-        "wss://" + http_base.removeprefix("https://")
-        if http_base.startswith("https://")
-        else "ws://" + http_base.removeprefix("http://")
-    )
+    """``https://`` -> ``wss://``, ``http://`` -> ``ws://``."""
+    return "ws" + http_base.removeprefix("http")
 
 
 async def events(

@@ -179,6 +179,8 @@ class Settings:
                 shown[name] = "(set)"
             elif name == "database_url":
                 shown[name] = _mask_password(value)
+            elif name == "bsky_chat_proxy" and value is None:
+                shown[name] = "(off: no direct messages)"
             else:
                 shown[name] = "(unset)" if value is None else str(value)
         return shown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -96,6 +96,8 @@ def test_every_variable_is_read() -> None:
             "HQX_BSKY_HANDLE: 'not a handle' is not a Bluesky handle",
         ),
         ("HQX_ARCHIVE_MAX_RATIO", "-3", "HQX_ARCHIVE_MAX_RATIO: '-3' must be positive"),
+        ("HQX_CATCH_UP_MINUTES", "-5", "HQX_CATCH_UP_MINUTES: '-5' must be zero or more"),
+        ("HQX_CATCH_UP_MINUTES", "nan", "HQX_CATCH_UP_MINUTES: 'nan' is not a finite number"),
         ("HQX_ARCHIVE_MAX_BYTES", "lots", "HQX_ARCHIVE_MAX_BYTES: 'lots' is not a whole number"),
     ],
 )
@@ -138,3 +140,16 @@ def test_a_missing_secret_key_is_explained_when_needed() -> None:
 )
 def test_the_service_picks_the_driver(given: str, driver: str) -> None:
     assert sync_url(given).drivername == driver
+
+
+def test_bluesky_messages_are_on_by_default_and_off_when_set_empty() -> None:
+    assert Settings.from_env({}, env_file=None).bsky_chat_proxy == "did:web:api.bsky.chat#bsky_chat"
+    off = Settings.from_env({"HQX_BSKY_CHAT_PROXY": ""}, env_file=None)
+    assert off.bsky_chat_proxy is None
+    assert off.redacted()["bsky_chat_proxy"] == "(off: no direct messages)"
+
+
+def test_a_first_start_catches_up_only_when_asked() -> None:
+    assert Settings.from_env({}, env_file=None).catch_up == timedelta(0)
+    asked = Settings.from_env({"HQX_CATCH_UP_MINUTES": "90"}, env_file=None)
+    assert asked.catch_up == timedelta(minutes=90)

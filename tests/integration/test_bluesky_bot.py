@@ -248,6 +248,22 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
     assert adapter.health()["messages"].startswith("failing: ")
 
 
+def answered_once_running(
+    bluesky: BlueskyDevNetwork, bot: Person, who: Person, text: str
+) -> Callable[[], bool]:
+    """A scene for :func:`run_until`: once the service runs, ``who`` mentions the bot with
+    ``text``; it is over when the bot has answered that post."""
+    asked: list[Any] = []
+
+    def scene() -> bool:
+        bluesky.process_all()
+        if not asked:
+            asked.append(who.post(text, mention=bot))
+        return bool(answers_to(bot, asked[0].uri))
+
+    return scene
+
+
 def test_a_first_start_answers_nothing_from_before_it(
     bluesky: BlueskyDevNetwork, db: Engine
 ) -> None:
@@ -258,15 +274,7 @@ def test_a_first_start_answers_nothing_from_before_it(
     old = [alice.post(f"help {n}", mention=bot) for n in range(3)]
     adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
     service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
-    new: list[Any] = []
-
-    def scene() -> bool:
-        bluesky.process_all()
-        if not new:
-            new.append(alice.post("help, new", mention=bot))
-        return bool(answers_to(bot, new[0].uri))
-
-    run_until(service, scene, WAIT_SEC)
+    run_until(service, answered_once_running(bluesky, bot, alice, "help, new"), WAIT_SEC)
     assert [len(answers_to(bot, post.uri)) for post in old] == [0, 0, 0]
     meanwhile = alice.post("help, meanwhile", mention=bot)
     run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, meanwhile.uri)))
@@ -287,15 +295,7 @@ def test_messages_turned_off_declare_none_and_call_no_chat_service(
 
     adapter._chat = no_chat  # type: ignore[method-assign]
     service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
-    asked: list[Any] = []
-
-    def scene() -> bool:
-        bluesky.process_all()
-        if not asked:
-            asked.append(alice.post("help", mention=bot))
-        return bool(answers_to(bot, asked[0].uri))
-
-    run_until(service, scene, WAIT_SEC)
+    run_until(service, answered_once_running(bluesky, bot, alice, "help"), WAIT_SEC)
     declaration = bot.client.com.atproto.repo.get_record(
         {"repo": bot.did, "collection": "chat.bsky.actor.declaration", "rkey": "self"}
     )
