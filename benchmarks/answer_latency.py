@@ -35,18 +35,18 @@ sys.path.insert(0, str(ROOT))
 
 from bsky_service import adapter as bluesky_adapter  # noqa: E402
 from bsky_service.adapter import BlueskyAdapter  # noqa: E402
-from bsky_service.devnet.install import ensure_installed  # noqa: E402
-from bsky_service.devnet.network import BlueskyDevNetwork  # noqa: E402
-from bsky_service.devnet.people import PASSWORD, create_person  # noqa: E402
 from mastodon_bot import adapter as mastodon_adapter  # noqa: E402
 from mastodon_bot.adapter import MastodonAdapter  # noqa: E402
-from mastodon_bot.testserver.people import create_person as create_mastodon_person  # noqa: E402
-from mastodon_bot.testserver.profiles import PROFILES, Quirks  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.handlers import default_registry  # noqa: E402
 from shared.service import Service  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402
+from testworld.bluesky.install import ensure_installed  # noqa: E402
+from testworld.bluesky.network import BlueskyDevNetwork  # noqa: E402
+from testworld.bluesky.people import PASSWORD, create_person  # noqa: E402
+from testworld.mastodon.people import create_person as create_mastodon_person  # noqa: E402
+from testworld.mastodon.profiles import PROFILES, Quirks  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -204,7 +204,7 @@ def extract_json(path: Path, into: Path) -> Path:
 def run(sizes: list[int], with_postgres: bool) -> None:
     postgres = None
     if with_postgres:
-        from bsky_service.devnet.services import PostgresServer
+        from testworld.bluesky.services import PostgresServer
 
         postgres = PostgresServer().start()
     print(

@@ -1,7 +1,7 @@
 """The user stream of a Mastodon-API server, over WebSocket or as server-sent events.
 
 https://docs.joinmastodon.org/methods/streaming/ — Mastodon serves the stream both ways;
-GoToSocial and Akkoma/Pleroma over WebSocket only (see :mod:`mastodon_bot.testserver.profiles`).
+GoToSocial and Akkoma/Pleroma over WebSocket only (see :mod:`testworld.mastodon.profiles`).
 
 - WebSocket: ``/api/v1/streaming?stream=user`` at the address the instance advertises
   (``urls.streaming``, often ``wss://``); the token goes in ``Sec-WebSocket-Protocol``, which

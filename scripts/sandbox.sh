@@ -11,5 +11,5 @@ bash scripts/system-packages.sh
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[sandbox]"
 exec .venv/bin/hqx sandbox "$@"

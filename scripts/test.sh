@@ -12,8 +12,8 @@ fi
 
 # The recorded Mastodon responses the Mastodon test server is checked against (PyPI, cached),
 # and the local Bluesky network the integration tests run on (npm, cached; minutes the first time).
-.venv/bin/python -m mastodon_bot.testserver.reference >/dev/null
-.venv/bin/python -m bsky_service.devnet.install >/dev/null
+.venv/bin/python -m testworld.mastodon.reference >/dev/null
+.venv/bin/python -m testworld.bluesky.install >/dev/null
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

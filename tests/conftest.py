@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bsky_service.devnet.install import ensure_installed
-from bsky_service.devnet.network import BlueskyDevNetwork
-from bsky_service.devnet.services import PostgresServer
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from testworld.bluesky.install import ensure_installed
+from testworld.bluesky.network import BlueskyDevNetwork
+from testworld.bluesky.services import PostgresServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,7 +51,7 @@ def bluesky() -> Iterator[BlueskyDevNetwork]:
     """Bluesky's own PLC, PDS and AppView on loopback, once for the session.
 
     The first run installs them (a few minutes) into the cache of
-    :func:`bsky_service.devnet.install.default_cache_dir`.
+    :func:`testworld.bluesky.install.default_cache_dir`.
     """
     installation = ensure_installed(log=lambda line: print(f"[devnet] {line}"))
     with BlueskyDevNetwork(installation) as network:

@@ -7,14 +7,14 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from mastodon_bot.testserver.people import client_for, create_person
-from mastodon_bot.testserver.server import MastodonTestServer
 from tests.background import BackgroundApp
+from testworld.mastodon.people import client_for, create_person
+from testworld.mastodon.server import MastodonTestServer
 
 if TYPE_CHECKING:
     from mastodon import Mastodon
 
-    from mastodon_bot.testserver.server import Quirks, Status
+    from testworld.mastodon.server import Quirks, Status
 
 
 class MastodonWorld:

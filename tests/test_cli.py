@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.cli import main
+from hqx.cli import main
 from shared.db.migrate import MIGRATIONS_DIR
 from tests.archives import OWNER, OWNER_ID, make_archive
 

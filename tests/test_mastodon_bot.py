@@ -12,21 +12,21 @@ import pytest
 from sqlmodel import Session, select
 
 from mastodon_bot.adapter import MastodonAdapter
-from mastodon_bot.testserver.people import create_person
-from mastodon_bot.testserver.profiles import GOTOSOCIAL, MASTODON, PROFILES
 from mastodon_bot.text import html_to_text
 from shared.db.models import ActionStatus, OutboundAction
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import run_until
+from testworld.mastodon.people import create_person
+from testworld.mastodon.profiles import GOTOSOCIAL, MASTODON, PROFILES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from sqlalchemy.engine import Engine
 
-    from mastodon_bot.testserver.people import MastodonPerson
+    from testworld.mastodon.people import MastodonPerson
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 10.0

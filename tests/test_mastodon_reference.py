@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mastodon_bot.testserver import reference
+from testworld.mastodon import reference
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mastodon_bot.testserver import reference
-from mastodon_bot.testserver.profiles import PROFILES, Quirks
 from tests.mastodon_world import MastodonWorld as World
+from testworld.mastodon import reference
+from testworld.mastodon.profiles import PROFILES, Quirks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

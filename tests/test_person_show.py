@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.cli import main
+from hqx.cli import main
 from shared.protocol import Author
 from tests.core_world import ALICE_B, ALICE_M, World, code_in
 

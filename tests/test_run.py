@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bsky_service.devnet.services import free_port
 from tests.mastodon_world import MastodonWorld
+from testworld.bluesky.services import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

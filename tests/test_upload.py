@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import Session, select
 
-from bsky_service.app import create_app
+from hqx.app import create_app
 from shared import uploads
 from shared.config import ArchiveLimits, Settings
 from shared.db.models import ArchiveImport, FollowEdge, Identity, TrustLevel, XIdentity

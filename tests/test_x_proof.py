@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from sqlmodel import Session, select
 
-from bsky_service.oembed import OEmbedReader, XPostError
+from hqx.oembed import OEmbedReader, XPostError
 from shared.archive_import import import_archive
 from shared.db.models import LinkProof, TrustLevel, XIdentity
 from shared.linking import XPost

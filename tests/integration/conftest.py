@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bsky_service.devnet.chat import ChatDouble
-from bsky_service.devnet.install import ensure_installed
-from bsky_service.lexicon import Lexicons
 from tests.background import BackgroundApp
+from testworld.bluesky.chat import ChatDouble
+from testworld.bluesky.install import ensure_installed
+from testworld.bluesky.lexicon import Lexicons
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from bsky_service.devnet.network import BlueskyDevNetwork
+    from testworld.bluesky.network import BlueskyDevNetwork
 
 
 class RunningChatDouble:

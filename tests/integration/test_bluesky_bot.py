@@ -13,20 +13,20 @@ from sqlmodel import Session, select
 
 from bsky_service import adapter as bsky_adapter
 from bsky_service.adapter import BlueskyAdapter
-from bsky_service.devnet.people import PASSWORD, create_person
 from shared.db.models import ActionStatus, OutboundAction
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.running import run_until
+from testworld.bluesky.people import PASSWORD, create_person
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sqlalchemy.engine import Engine
 
-    from bsky_service.devnet.network import BlueskyDevNetwork
-    from bsky_service.devnet.people import Person
     from shared.protocol import IncomingPost
+    from testworld.bluesky.network import BlueskyDevNetwork
+    from testworld.bluesky.people import Person
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 20.0

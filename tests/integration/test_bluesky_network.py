@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bsky_service.devnet.people import create_person
+from testworld.bluesky.people import create_person
 
 if TYPE_CHECKING:
-    from bsky_service.devnet.network import BlueskyDevNetwork
+    from testworld.bluesky.network import BlueskyDevNetwork
 
 pytestmark = pytest.mark.integration
 _names = (f"p{n}" for n in itertools.count())
@@ -40,7 +40,7 @@ def test_every_server_listens_on_loopback_only(bluesky: BlueskyDevNetwork) -> No
 def test_installing_again_is_a_no_op(
     bluesky: BlueskyDevNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bsky_service.devnet import install
+    from testworld.bluesky import install
 
     def no_commands(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"an installed network ran {args!r}")
@@ -94,8 +94,8 @@ def test_a_port_taken_meanwhile_is_survived(monkeypatch: pytest.MonkeyPatch) -> 
     """A port found free may be taken before Node binds it: the network starts again."""
     import socket
 
-    from bsky_service.devnet import network as devnet
-    from bsky_service.devnet.install import ensure_installed
+    from testworld.bluesky import network as devnet
+    from testworld.bluesky.install import ensure_installed
 
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 from atproto_client.exceptions import BadRequestError
 
-from bsky_service.devnet.people import create_person
+from testworld.bluesky.people import create_person
 
 if TYPE_CHECKING:
-    from bsky_service.devnet.network import BlueskyDevNetwork
-    from bsky_service.devnet.people import Person
     from tests.integration.conftest import RunningChatDouble
+    from testworld.bluesky.network import BlueskyDevNetwork
+    from testworld.bluesky.people import Person
 
 pytestmark = pytest.mark.integration
 _names = (f"c{n}" for n in itertools.count())

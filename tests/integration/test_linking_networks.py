@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bsky_service.adapter import BlueskyAdapter
-from bsky_service.devnet.people import PASSWORD, create_person
 from mastodon_bot.adapter import MastodonAdapter
-from mastodon_bot.testserver.profiles import PROFILES
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld
 from tests.running import run_until
+from testworld.bluesky.people import PASSWORD, create_person
+from testworld.mastodon.profiles import PROFILES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from sqlalchemy.engine import Engine
 
-    from bsky_service.devnet.network import BlueskyDevNetwork
-    from bsky_service.devnet.people import Person
     from tests.integration.conftest import RunningChatDouble
+    from testworld.bluesky.network import BlueskyDevNetwork
+    from testworld.bluesky.people import Person
 
 pytestmark = pytest.mark.integration
 KEY = "integration-tests-secret-key-0123456789abcdef"
@@ -235,8 +235,8 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     from atproto_crypto.verify import verify_signature
     from atproto_identity.resolver import IdResolver
 
-    from bsky_service.lexicon import Lexicons
     from shared.attestation import COLLECTION
+    from testworld.bluesky.lexicon import Lexicons
 
     both.alice_b.post("réglages attestation oui", mention=both.bot, langs=["fr"])
     both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])

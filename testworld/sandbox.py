@@ -23,26 +23,26 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from aiohttp import web
 
-from bsky_service.app import create_app
-from bsky_service.devnet.chat import ChatDouble
-from bsky_service.devnet.install import ensure_installed
-from bsky_service.devnet.network import BlueskyDevNetwork
-from bsky_service.devnet.people import PASSWORD, create_person
-from bsky_service.devnet.services import free_port
-from bsky_service.lexicon import Lexicons
-from mastodon_bot.testserver import people as mastodon_people
-from mastodon_bot.testserver.server import MastodonTestServer
+from hqx.app import create_app
 from mastodon_bot.text import html_to_text
 from shared import challenge
 from shared.config import Settings
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from testworld.bluesky.chat import ChatDouble
+from testworld.bluesky.install import ensure_installed
+from testworld.bluesky.lexicon import Lexicons
+from testworld.bluesky.network import BlueskyDevNetwork
+from testworld.bluesky.people import PASSWORD, create_person
+from testworld.bluesky.services import free_port
+from testworld.mastodon import people as mastodon_people
+from testworld.mastodon.server import MastodonTestServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bsky_service.devnet.people import Person
-    from mastodon_bot.testserver.people import MastodonPerson
+    from testworld.bluesky.people import Person
+    from testworld.mastodon.people import MastodonPerson
 
 ANSWER_TIMEOUT_SEC = 60.0
 ANSWER_POLL_SEC = 0.3

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from mastodon_bot.testserver.profiles import Quirks, id_factory, id_order
+from testworld.mastodon.profiles import Quirks, id_factory, id_order
 
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
 TOKEN_APP = {"name": "helloquittex tests", "website": None}

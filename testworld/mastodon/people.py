@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mastodon import Mastodon
 
 if TYPE_CHECKING:
-    from mastodon_bot.testserver.server import Account, MastodonTestServer
+    from testworld.mastodon.server import Account, MastodonTestServer
 
 
 @dataclass

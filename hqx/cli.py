@@ -255,7 +255,7 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
 
     from aiohttp import web
 
-    from bsky_service.app import create_app
+    from hqx.app import create_app
 
     if settings.bluesky_configured or settings.mastodon_configured:
         settings.require_secret_key()  # the bots sign link challenges with it
@@ -288,8 +288,13 @@ def _say_which_bots(settings: Settings) -> None:
 
 
 def _sandbox(args: argparse.Namespace, _settings: Settings) -> int:
-    from bsky_service.sandbox import run_sandbox
-
+    # The one door from the product to the local world, opened only when asked for.
+    try:
+        from testworld.sandbox import run_sandbox
+    except ImportError as e:
+        raise HqxError(
+            f"the sandbox needs the local test world ({e}): pip install 'helloquittex[sandbox]'"
+        ) from e
     return run_sandbox(keep=args.keep)
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bsky_service.devnet.install import DEVNET_DIR, Installation
-from bsky_service.devnet.services import (
+from testworld.bluesky.install import DEVNET_DIR, Installation
+from testworld.bluesky.services import (
     PostgresServer,
     RedisServer,
     ServiceError,

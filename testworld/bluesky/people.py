@@ -10,7 +10,7 @@ from atproto import Client, client_utils, models
 from atproto_client.exceptions import AtProtocolError
 
 if TYPE_CHECKING:
-    from bsky_service.devnet.network import BlueskyDevNetwork
+    from testworld.bluesky.network import BlueskyDevNetwork
 
 LOGIN_RETRY_SEC = 10.0
 PASSWORD = "hqx-devnet-password"  # noqa: S105  (accounts on a throwaway local network)

@@ -5,7 +5,7 @@ request/response pairs from a Mastodon server. :func:`fetch` downloads that dist
 PyPI once (a setup step, never a test) into a cache; :func:`load` reads the JSON responses by
 endpoint; :func:`differences` compares a response with the recorded ones, field by field.
 
-    python -m mastodon_bot.testserver.reference   # fetch into the cache, print where
+    python -m testworld.mastodon.reference   # fetch into the cache, print where
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def load(cassettes: Path | None = None) -> Recordings:
     if not folder.is_dir():
         raise RecordingsMissingError(
             f"no recorded Mastodon responses in {folder}: run "
-            "`python -m mastodon_bot.testserver.reference` (scripts/test.sh does)"
+            "`python -m testworld.mastodon.reference` (scripts/test.sh does)"
         )
     recordings = Recordings()
     for path in sorted(folder.glob("*.yaml")):

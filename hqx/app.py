@@ -1,0 +1,103 @@
+"""The running service, wired: an aiohttp application that owns, through its cleanup
+context, the database engine, the configured bots and the scheduler, and serves the web
+portal (:mod:`hqx.web`) and ``/healthz`` (``hqx run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bsky_service.adapter import BlueskyAdapter
+from hqx import web as portal
+from hqx.oembed import OEmbedReader
+from hqx.state import ENGINE, SERVICE, SETTINGS
+from mastodon_bot.adapter import MastodonAdapter
+from shared.db import migrate
+from shared.db.engine import create_sync_engine
+from shared.handlers import default_registry
+from shared.service import Service
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from sqlalchemy.engine import Engine
+
+    from shared.config import Settings
+    from shared.protocol import Protocol
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BSKY_PDS_URL = "https://bsky.social"
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The application; the service starts with it and stops with it."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_service)
+    app.add_routes([web.get("/healthz", _health)])
+    portal.setup(app)
+    return app
+
+
+def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
+    """One adapter per configured network."""
+    adapters: list[Protocol] = []
+    if settings.bsky_handle is not None and settings.bsky_app_password is not None:
+        adapters.append(
+            BlueskyAdapter(
+                engine,
+                settings.bsky_pds_url or DEFAULT_BSKY_PDS_URL,
+                settings.bsky_handle,
+                settings.bsky_app_password,
+                chat_proxy=settings.bsky_chat_proxy,
+                catch_up=settings.catch_up,
+            )
+        )
+    if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:
+        adapters.append(
+            MastodonAdapter(
+                engine,
+                settings.mastodon_api_base_url,
+                settings.mastodon_access_token,
+                poll_interval_sec=settings.mastodon_poll_sec,
+                catch_up=settings.catch_up,
+            )
+        )
+    return adapters
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_sync_engine(settings.database_url)
+    try:
+        await asyncio.to_thread(migrate.require_current, engine)
+        service = Service(
+            engine,
+            build_adapters(settings, engine),
+            default_registry(),
+            settings.secret_key,
+            public_url=settings.public_url,
+            x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
+        )
+        await service.start()
+        app[SERVICE] = service
+        app[ENGINE] = engine
+        try:
+            yield
+        finally:
+            await service.stop()
+    finally:
+        engine.dispose()
+
+
+async def _health(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    bots = {
+        adapter.network.value: {"handle": adapter.bot_handle, **adapter.health()}
+        for adapter in service.adapters
+    }
+    return web.json_response({"status": "ok", "bots": bots})

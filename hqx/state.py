@@ -1,0 +1,14 @@
+"""What the running application holds, under typed keys: its settings, and the database
+engine and the service that its cleanup context owns."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from shared.config import Settings
+from shared.service import Service
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICE = web.AppKey("service", Service)
+ENGINE = web.AppKey("engine", Engine)

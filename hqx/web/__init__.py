@@ -1,0 +1,28 @@
+"""The web portal: routes (:mod:`.pages`), templates with auto-escaping (``templates/``),
+static files (``static/``), in French and English (:mod:`.texts`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp_jinja2
+import jinja2
+
+from hqx.web import pages
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+HERE = Path(__file__).resolve().parent
+
+
+def setup(app: web.Application) -> None:
+    """Give ``app`` the portal's templates, static files and routes."""
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+    )
+    app.add_routes(pages.routes)
+    app.router.add_static("/static/", HERE / "static", name="static")

@@ -1,0 +1,52 @@
+"""The portal's words, in French and English, and the language of a request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"  # the campaign is French first
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "tagline": "Quittez X sans perdre votre public.",
+        "start": "Pour commencer, mentionnez le bot ou écrivez-lui :",
+        "other_language": "English",
+        "upload_title": "Importer votre archive X",
+        "upload_intro": (
+            "Choisissez le fichier .zip que X vous a envoyé. Seuls votre identifiant X et les "
+            "identifiants de vos abonnés et abonnements sont gardés : ni l'archive, ni votre "
+            "e-mail, ni votre téléphone."
+        ),
+        "upload_field": "Votre archive X (.zip)",
+        "upload_button": "Importer",
+    },
+    "en": {
+        "tagline": "Leave X without losing your audience.",
+        "start": "To start, mention the bot or write to it:",
+        "other_language": "Français",
+        "upload_title": "Upload your X archive",
+        "upload_intro": (
+            "Choose the .zip file X sent you. Only your X account id and the ids of your "
+            "followers and followings are kept: never the archive, your e-mail or your phone."
+        ),
+        "upload_field": "Your X archive (.zip)",
+        "upload_button": "Upload",
+    },
+}
+
+
+def language_of(request: web.Request) -> str:
+    """``?lang=`` when given, else the first of the browser's languages that the portal
+    speaks, else French."""
+    asked = request.query.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    for item in request.headers.get("Accept-Language", "").split(","):
+        tag = item.split(";")[0].strip().lower()
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return DEFAULT_LANGUAGE

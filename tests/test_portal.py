@@ -1,0 +1,66 @@
+"""The web portal's pages: French first, English when the browser asks or the person
+switches, auto-escaped, with its static files."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from hqx.app import create_app
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+
+def get(database_url: str, path: str, **headers: str) -> tuple[int, str, Any]:
+    async def main() -> tuple[int, str, Any]:
+        app = create_app(Settings(database_url=database_url))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            response = await client.get(path, headers=headers)
+            return response.status, await response.text(), response.headers
+
+    return asyncio.run(main())
+
+
+def test_the_home_page_speaks_french_first(engine: Engine, database_url: str) -> None:
+    status, page, headers = get(database_url, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert '<html lang="fr">' in page
+    assert "Quittez X sans perdre votre public." in page
+    assert '<a href="?lang=en" hreflang="en" lang="en">English</a>' in page
+
+
+def test_english_from_the_browser_or_the_switch(engine: Engine, database_url: str) -> None:
+    _, page, _ = get(database_url, "/", **{"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+    assert '<html lang="en">' in page and "Leave X without losing your audience." in page
+    _, switched, _ = get(database_url, "/?lang=en", **{"Accept-Language": "fr"})
+    assert '<html lang="en">' in switched
+
+
+def test_what_pages_show_is_escaped() -> None:
+    import aiohttp_jinja2
+    from aiohttp import web
+
+    from hqx import web as portal
+    from hqx.web.texts import TEXTS
+
+    app = web.Application()
+    portal.setup(app)
+    page = (
+        aiohttp_jinja2.get_env(app)
+        .get_template("message.html")
+        .render(lang="fr", other="en", t=TEXTS["fr"], lines=["<script>alert(1)</script>"])
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+
+
+def test_static_files_are_served(engine: Engine, database_url: str, tmp_path: Path) -> None:
+    status, css, headers = get(database_url, "/static/style.css")
+    assert status == 200 and headers["Content-Type"].startswith("text/css")
+    assert ":focus-visible" in css
