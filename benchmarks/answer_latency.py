@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import random
 import statistics
@@ -119,7 +120,7 @@ def mastodon_latencies(
         if floor:
             return [
                 timed(
-                    lambda n=n: alice.post(f"hello {n}"),
+                    functools.partial(alice.post, f"hello {n}"),
                     lambda s: bool(alice.client.status(s.id)),
                     CHECK_SEC,
                 )
@@ -141,7 +142,7 @@ def mastodon_latencies(
                 ]
                 return [
                     timed(
-                        lambda n=n: people[n].post(f"@helloquittex help {n}"),
+                        functools.partial(people[n].post, f"@helloquittex help {n}"),
                         answered,
                         CHECK_SEC,
                         phase_sec,
@@ -173,7 +174,9 @@ def bluesky_latencies(
         return bool(alice.client.app.bsky.feed.get_posts({"uris": [created.uri]}).posts)
 
     if floor:
-        return [timed(lambda n=n: alice.post(f"hello {n}"), seen, 0.02) for n in range(posts)]
+        return [
+            timed(functools.partial(alice.post, f"hello {n}"), seen, 0.02) for n in range(posts)
+        ]
     pds = network.urls.pds
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -181,7 +184,7 @@ def bluesky_latencies(
     ):
         return [
             timed(
-                lambda n=n: people[n % 4].post(f"help {n}", mention=bot),
+                functools.partial(people[n % 4].post, f"help {n}", mention=bot),
                 answered,
                 0.02,
                 bluesky_adapter.POLL_INTERVAL_SEC,

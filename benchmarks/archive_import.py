@@ -186,7 +186,7 @@ def measure(step: str, path: Path, arg: str = "") -> dict[str, float]:
     result = json.loads(output)
     result["main_mb"] = usage.ru_maxrss / 1024
     result["peak_mb"] = result["main_mb"] + result["workers_mb"]
-    return result
+    return dict(result)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,9 +26,9 @@ from atproto import AsyncClient, SessionEvent, client_utils, models
 from atproto_client.exceptions import (
     AtProtocolError,
     BadRequestError,
-    NetworkError,
     RateLimitExceededError,
     RequestErrorBase,
+    UnauthorizedError,
 )
 
 from bsky_service.tid import tid
@@ -35,7 +36,14 @@ from shared import attestation, botstate
 from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
 from shared.linking import Account
-from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
+from shared.protocol import (
+    Author,
+    Delivered,
+    DeliveryError,
+    IncomingPost,
+    Protocol,
+    ReceiveError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -115,6 +123,8 @@ class BlueskyAdapter(Protocol):
         return f"bluesky:{self._handle}:{name}"
 
     async def start(self) -> None:
+        # One client (one connection pool) per run: close() ends it, a new start opens one.
+        self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
         self._client.on_session_change(self._session_changed)
         try:
             await self._login()
@@ -206,10 +216,14 @@ class BlueskyAdapter(Protocol):
         )
 
     def _chat(self) -> Any:
-        """The ``chat.bsky.convo`` namespace, through the PDS's proxy to the chat service."""
+        """The ``chat.bsky.convo`` namespace, through the PDS's proxy to the chat service: the
+        bot's own client (one connection pool, one session) with the proxy header on each
+        call. (The SDK's ``with_proxy`` would open a new connection pool every time.)"""
         assert self._chat_proxy is not None  # noqa: S101  (callers check)
-        did, _, service = self._chat_proxy.partition("#")
-        return self._client.with_proxy(service, did).chat.bsky.convo
+        return _Proxied(self._client.chat.bsky.convo, {"atproto-proxy": self._chat_proxy})
+
+    async def close(self) -> None:
+        await self._client.request.close()
 
     def health(self) -> dict[str, str]:
         receiving = f"polling every {self._poll_interval_sec:g} s"
@@ -219,11 +233,18 @@ class BlueskyAdapter(Protocol):
         return {"receiving": receiving, "messages": messages}
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
-        while True:
-            await self.poll_once(receive)
-            if self._chat_proxy is not None and time.monotonic() >= self._chat_retry_at:
-                await self._poll_chat(receive)
-            await asyncio.sleep(self._poll_interval_sec)
+        try:
+            while True:
+                await self.poll_once(receive)
+                if self._chat_proxy is not None and time.monotonic() >= self._chat_retry_at:
+                    await self._poll_chat(receive)
+                await asyncio.sleep(self._poll_interval_sec)
+        except UnauthorizedError as e:  # the session could not even be refreshed
+            raise ReceiveError(
+                f"Bluesky: {self._pds_url} refuses the bot's credentials ({e})", permanent=True
+            ) from e
+        except RequestErrorBase as e:
+            raise ReceiveError(f"Bluesky: reading notifications failed ({e})") from e
 
     async def _poll_chat(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         """Read messages; a chat service that fails is said once and asked again later,
@@ -391,6 +412,19 @@ class BlueskyAdapter(Protocol):
         return handles
 
     async def deliver(self, action: OutboundAction) -> Delivered:
+        """One action; the SDK's errors are converted here, once: a 429 waits for its reset,
+        a refusal (400: MessagesDisabled, InvalidConvo, a bad record) is permanent, anything
+        else is tried again."""
+        try:
+            return await self._deliver(action)
+        except RateLimitExceededError as e:
+            raise _rate_limited(e) from e
+        except BadRequestError as e:
+            raise DeliveryError(f"Bluesky refused the {action.kind}: {e}", permanent=True) from e
+        except RequestErrorBase as e:
+            raise DeliveryError(f"Bluesky: the {action.kind} failed: {e}") from e
+
+    async def _deliver(self, action: OutboundAction) -> Delivered:
         if action.kind == "reply" and action.payload["direct"]:
             return await self._message(action)
         if action.kind == "reply":
@@ -406,22 +440,15 @@ class BlueskyAdapter(Protocol):
 
     async def _attest(self, rkey: str, record: dict[str, Any]) -> Delivered:
         """Write (or rewrite) an attestation; a put under a fixed key is idempotent."""
-        try:
-            written = await self._client.com.atproto.repo.put_record(
-                {
-                    "repo": self.did,
-                    "collection": attestation.COLLECTION,
-                    "rkey": rkey,
-                    "record": record,
-                    "validate": False,  # our lexicon: the PDS does not know it
-                }
-            )
-        except RateLimitExceededError as e:
-            raise _rate_limited(e) from e
-        except BadRequestError as e:
-            raise DeliveryError(f"Bluesky refused the attestation: {e}", permanent=True) from e
-        except RequestErrorBase as e:
-            raise DeliveryError(f"Bluesky: {e}") from e
+        written = await self._client.com.atproto.repo.put_record(
+            {
+                "repo": self.did,
+                "collection": attestation.COLLECTION,
+                "rkey": rkey,
+                "record": record,
+                "validate": False,  # our lexicon: the PDS does not know it
+            }
+        )
         return Delivered(written.uri)
 
     async def _message(self, action: OutboundAction) -> Delivered:
@@ -430,23 +457,16 @@ class BlueskyAdapter(Protocol):
             raise DeliveryError("Bluesky direct messages are not configured", permanent=True)
         text = _fit(action.payload["text"], MESSAGE_MAX_GRAPHEMES)
         chat = self._chat()
-        try:
-            convo_id = action.payload["context"].get("convo_id")
-            if convo_id is None:  # asked in public, answered in private: open the conversation
-                members = [action.payload["to_author"]["subject"]]
-                convo_id = (await chat.get_convo_for_members({"members": members})).convo.id
-            if action.attempts > 1:  # it may have been sent before a crash: look first
-                page = await chat.get_messages({"convoId": convo_id, "limit": CHAT_PAGE})
-                for message in page.messages:
-                    if message.sender.did == self.did and getattr(message, "text", None) == text:
-                        return Delivered(f"chat:{convo_id}:{message.id}")
-            sent = await chat.send_message({"convoId": convo_id, "message": {"text": text}})
-        except RateLimitExceededError as e:
-            raise _rate_limited(e) from e
-        except BadRequestError as e:  # MessagesDisabled, InvalidConvo: retrying cannot help
-            raise DeliveryError(f"Bluesky chat refused the message: {e}", permanent=True) from e
-        except RequestErrorBase as e:
-            raise DeliveryError(f"Bluesky chat: {e}") from e
+        convo_id = action.payload["context"].get("convo_id")
+        if convo_id is None:  # asked in public, answered in private: open the conversation
+            members = [action.payload["to_author"]["subject"]]
+            convo_id = (await chat.get_convo_for_members({"members": members})).convo.id
+        if action.attempts > 1:  # it may have been sent before a crash: look first
+            page = await chat.get_messages({"convoId": convo_id, "limit": CHAT_PAGE})
+            for message in page.messages:
+                if message.sender.did == self.did and getattr(message, "text", None) == text:
+                    return Delivered(f"chat:{convo_id}:{message.id}")
+        sent = await chat.send_message({"convoId": convo_id, "message": {"text": text}})
         return Delivered(f"chat:{convo_id}:{sent.id}")
 
     async def _delete(self, uri: str) -> Delivered:
@@ -457,36 +477,29 @@ class BlueskyAdapter(Protocol):
         repo, collection, rkey = uri.removeprefix("at://").split("/")
         if repo != self.did:
             raise DeliveryError(f"{uri} is not the bot's to delete", permanent=True)
-        try:
-            await self._client.com.atproto.repo.delete_record(
-                {"repo": repo, "collection": collection, "rkey": rkey}
-            )
-        except RateLimitExceededError as e:
-            raise _rate_limited(e) from e
-        except RequestErrorBase as e:
-            raise DeliveryError(f"Bluesky: cannot delete {uri}: {e}") from e
+        await self._client.com.atproto.repo.delete_record(
+            {"repo": repo, "collection": collection, "rkey": rkey}
+        )
         return Delivered(uri)
 
     async def _reply(self, action: OutboundAction) -> Delivered:
         assert action.id is not None  # noqa: S101  (a stored action)
         rkey = tid(action.created_at, action.id)
         uri = f"at://{self.did}/{POST}/{rkey}"
+        # A retry may follow a crash after the post was made: look before posting again.
+        if action.attempts > 1 and await self._exists(rkey):
+            return Delivered(uri)
         try:
-            # A retry may follow a crash after the post was made: look before posting again.
-            if action.attempts > 1 and await self._exists(rkey):
-                return Delivered(uri)
             await self._client.com.atproto.repo.create_record(
                 {"repo": self.did, "collection": POST, "rkey": rkey, "record": _reply(action)}
             )
-        except RateLimitExceededError as e:
-            raise _rate_limited(e) from e
-        except BadRequestError as e:
-            raise DeliveryError(f"Bluesky refused the reply: {e}", permanent=True) from e
-        except (NetworkError, RequestErrorBase) as e:
+        except (RateLimitExceededError, BadRequestError):
+            raise
+        except RequestErrorBase:
             # The PDS answers 500 when the key exists: the post may have been made.
             if await self._exists(rkey):
                 return Delivered(uri)
-            raise DeliveryError(f"Bluesky: {e}") from e
+            raise
         return Delivered(uri)
 
     async def _exists(self, rkey: str) -> bool:
@@ -497,6 +510,16 @@ class BlueskyAdapter(Protocol):
         except BadRequestError:
             return False
         return True
+
+
+class _Proxied:
+    """A namespace of the SDK whose every call carries ``headers``."""
+
+    def __init__(self, namespace: Any, headers: dict[str, str]) -> None:
+        self._namespace, self._headers = namespace, headers
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(getattr(self._namespace, name), headers=self._headers)
 
 
 def _rate_limited(error: RateLimitExceededError) -> DeliveryError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from hqx.state import ENGINE, SERVICE, SETTINGS
 from mastodon_bot.adapter import MastodonAdapter
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from shared.db.models import iso_utc, utcnow
 from shared.handlers import default_registry
 from shared.service import Service
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BSKY_PDS_URL = "https://bsky.social"
+# A receive loop failing this long is reported down (shorter failures are retried quietly).
+FAILING_TOO_LONG = timedelta(minutes=5)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -95,9 +99,26 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _health(request: web.Request) -> web.Response:
+    """Each configured bot's receive loop (running, failing since when, stopped) and how it
+    receives; 503 when none is configured, one is stopped, or one has been failing a while,
+    so that monitoring notices."""
     service = request.app[SERVICE]
-    bots = {
-        adapter.network.value: {"handle": adapter.bot_handle, **adapter.health()}
-        for adapter in service.adapters
-    }
+    loops = service.receiving()
+    bots: dict[str, dict[str, str]] = {}
+    down: list[str] = []
+    for adapter in service.adapters:
+        network = adapter.network.value
+        loop = loops[network]
+        status = loop.current()
+        report = {"handle": adapter.bot_handle, "loop": status, "since": iso_utc(loop.since)}
+        if status in ("failing", "stopped"):
+            report["reason"] = loop.reason
+        bots[network] = report | adapter.health()
+        failing_long = status == "failing" and utcnow() - loop.since > FAILING_TOO_LONG
+        if status == "stopped" or failing_long:
+            down.append(network)
+    if not bots:
+        return web.json_response({"status": "down", "reason": "no bot is configured"}, status=503)
+    if down:
+        return web.json_response({"status": "down", "down": down, "bots": bots}, status=503)
     return web.json_response({"status": "ok", "bots": bots})

@@ -260,8 +260,11 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
     if settings.bluesky_configured or settings.mastodon_configured:
         settings.require_secret_key()  # the bots sign link challenges with it
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request or job run is noise while idle: those say only what goes wrong.
+    for chatty in ("httpx", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     _say_which_bots(settings)
     web.run_app(
         create_app(settings),

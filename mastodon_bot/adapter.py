@@ -40,7 +40,14 @@ from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.linking import Account
-from shared.protocol import Author, Delivered, DeliveryError, IncomingPost, Protocol
+from shared.protocol import (
+    Author,
+    Delivered,
+    DeliveryError,
+    IncomingPost,
+    Protocol,
+    ReceiveError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -101,6 +108,8 @@ class MastodonAdapter(Protocol):
         self.streaming = asyncio.Event()
         """Set while the user stream is connected."""
         self._receiving = "starting"
+        self._failing: dict[str, str] = {}
+        """Loops failing now (the stream, polling), with why."""
         self._actor_ids: dict[str, str | None] = {}
         """Actor ids found through WebFinger, by ``user@domain``, oldest first."""
         self._me: Any = None
@@ -133,9 +142,11 @@ class MastodonAdapter(Protocol):
         log.info("Mastodon bot running as @%s", self.bot_handle)
 
     async def close(self) -> None:
+        """Close both connection pools: aiohttp's (stream, WebFinger) and Mastodon.py's."""
         if self._http is not None:
             await self._http.close()
             self._http = None
+        await asyncio.to_thread(self._api.session.close)
 
     async def _read_instance(self) -> None:
         try:
@@ -153,15 +164,16 @@ class MastodonAdapter(Protocol):
         self._advertised_streaming = str(streaming) if streaming else None
 
     def health(self) -> dict[str, str]:
-        return {"receiving": self._receiving}
+        failing = {name: f"failing: {reason}" for name, reason in self._failing.items()}
+        return {"receiving": self._receiving, **failing}
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         """The user stream, and polling: often while the stream is down, seldom while it is up
         (a reconnection may miss events). The core drops what both deliver. Either failing
         leaves the other running."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._supervised(self._stream_forever, receive), name="stream")
-            group.create_task(self._supervised(self._poll_forever, receive), name="poll")
+            group.create_task(self._supervised("stream", self._stream_forever, receive))
+            group.create_task(self._supervised("polling", self._poll_forever, receive))
             group.create_task(self._migrate_once(), name="migrate-ids")
 
     async def _migrate_once(self) -> None:
@@ -204,6 +216,7 @@ class MastodonAdapter(Protocol):
 
     async def _supervised(
         self,
+        name: str,
         loop: Callable[[Callable[[IncomingPost], Awaitable[None]]], Awaitable[None]],
         receive: Callable[[IncomingPost], Awaitable[None]],
     ) -> None:
@@ -212,11 +225,15 @@ class MastodonAdapter(Protocol):
             backoff.started()
             try:
                 await loop(receive)
-            except MastodonUnauthorizedError:
-                self._receiving = "failing: the access token is refused"
-                raise  # a revoked token does not heal: the service reports it
+            except MastodonUnauthorizedError as e:  # a revoked token does not heal
+                raise ReceiveError(
+                    f"Mastodon: {self._base_url} refuses the access token", permanent=True
+                ) from e
+            except (MastodonError, HqxError) as e:
+                log.warning("Mastodon: %s failed (%s); trying again", name, e)
+                self._failing[name] = str(e)
             except Exception:
-                log.exception("Mastodon: %s failed; restarting it", loop.__name__)
+                log.exception("Mastodon: %s failed; restarting it", name)
             await backoff.wait()
 
     async def _poll_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
@@ -224,6 +241,7 @@ class MastodonAdapter(Protocol):
         while True:
             if not self.streaming.is_set() or time.monotonic() - last >= STREAMING_POLL_SEC:
                 await self.poll_once(receive)
+                self._failing.pop("polling", None)
                 last = time.monotonic()
             await asyncio.sleep(self.pause_sec())
 
@@ -266,6 +284,7 @@ class MastodonAdapter(Protocol):
         if not self._receiving.startswith("streaming"):
             log.info("Mastodon: streaming (%s)", endpoint)
         self._receiving = f"streaming ({endpoint.transport})"
+        self._failing.pop("stream", None)
         self.streaming.set()
 
     def _settle_on_polling(self, reasons: str) -> None:

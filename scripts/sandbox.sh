@@ -11,5 +11,8 @@ bash scripts/system-packages.sh
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[sandbox]"
+echo "Python packages, as locked in requirements/sandbox.txt (a minute the first time)…"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r requirements/sandbox.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 exec .venv/bin/hqx sandbox "$@"

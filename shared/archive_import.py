@@ -132,8 +132,7 @@ def _owner_identity(
 def _move_to(session: Session, identity: XIdentity, person_id: int) -> None:
     """Give an X identity to ``person_id``: only if its person has no other account (an
     operator's import), never taking it from someone who linked accounts."""
-    others = session.exec(select(Identity).where(Identity.person_id == identity.person_id)).first()
-    if others is not None:
+    if Identity.of_person(session, identity.person_id):
         raise ArchiveClaimError(
             f"the X account @{identity.username} is already linked to someone else"
         )

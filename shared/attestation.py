@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from shared.commands import Outbound
 from shared.db.models import (
@@ -48,12 +48,8 @@ def record_key(identities: list[Identity]) -> str:
 
 def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | None:
     """The attestation of a person's accounts, or ``None`` with fewer than two."""
-    identities = list(
-        session.exec(
-            select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
-        )
-    )
-    xs = list(session.exec(select(XIdentity).where(XIdentity.person_id == person_id)))
+    identities = Identity.of_person(session, person_id)
+    xs = XIdentity.of_person(session, person_id)
     if len(identities) + len(xs) < 2 or not identities:
         return None
     proofs = {
@@ -111,7 +107,7 @@ def withdraw(session: Session, person_id: int, *, trigger: str, bots: set[str]) 
     """The deletion of a person's attestation."""
     if Network.BLUESKY not in bots:
         return []
-    identities = list(session.exec(select(Identity).where(Identity.person_id == person_id)))
+    identities = Identity.of_person(session, person_id)
     if not identities:
         return []
     return [

@@ -70,6 +70,8 @@ class Settings:
     bsky_app_password: str | None = field(default=None, repr=False)
     bsky_chat_proxy: str | None = DEFAULT_BSKY_CHAT_PROXY
     """The chat service for Bluesky direct messages; ``None`` (set empty): messages off."""
+    log_level: str = "INFO"
+    """How much ``hqx run`` logs: DEBUG, INFO, WARNING or ERROR."""
     catch_up_minutes: float = 0.0
     """On a first start (a database that has never seen the bots' accounts), also answer
     the posts this many minutes old; by default only posts made after the start."""
@@ -108,6 +110,7 @@ class Settings:
             if get.set_empty("BSKY_CHAT_PROXY")
             else get("BSKY_CHAT_PROXY", _service_proxy, chat_default),
             catch_up_minutes=get("CATCH_UP_MINUTES", _non_negative_float, 0.0),
+            log_level=get("LOG_LEVEL", _log_level, "INFO"),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
@@ -265,6 +268,15 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError(f"{raw!r} must be positive")
     return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(raw: str) -> str:
+    if raw.upper() not in LOG_LEVELS:
+        raise ValueError(f"{raw!r} is not a log level ({', '.join(LOG_LEVELS)})")
+    return raw.upper()
 
 
 def _service_proxy(raw: str) -> str:

@@ -17,14 +17,14 @@ from shared.commands import (
     Outbound,
     help_text,
 )
-from shared.db.models import Network, TrustLevel
+from shared.db.models import Identity, Network, TrustLevel
 from shared.errors import HqxError
 from shared.messages import Lang, say
 from shared.outbox import REPLY, reply_payload
 
 if TYPE_CHECKING:
     from shared.commands import Resolver
-    from shared.db.models import Identity, XIdentity
+    from shared.db.models import XIdentity
     from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
@@ -87,7 +87,7 @@ def link(context: Context) -> Answer | str:
     if context.env.secret_key is None:
         return say("link.closed", lang)
     requester = linking.identity_of(context.session, context.post.network, context.post.author)
-    known = linking.find_identity(context.session, target.account.network, target.account.subject)
+    known = Identity.find(context.session, target.account.network, target.account.subject)
     if known is not None and known.person_id == requester.person_id:
         return say("link.already", lang, handle=f"@{target.account.handle}")
     code = linking.request_link(
@@ -223,7 +223,7 @@ def proof(context: Context) -> Answer | str:
 
 def status(context: Context) -> str:
     lang, post, session = context.lang, context.post, context.session
-    me = linking.find_identity(session, post.network, post.author.subject)
+    me = Identity.find(session, post.network, post.author.subject)
     accounts = [] if me is None else linking.accounts_of(session, me.person_id)
     if len(accounts) < 2:
         return say("status.alone", lang, handle=f"@{post.author.handle}")
@@ -247,7 +247,7 @@ def unlink(context: Context) -> Answer | str:
     if named is None:
         return say("unlink.missing", lang)
     handle = f"@{named.handle}" if named.network != Network.X else "X"
-    me = linking.find_identity(session, post.network, post.author.subject)
+    me = Identity.find(session, post.network, post.author.subject)
     if me is None:
         return say("unlink.unknown", lang, handle=handle)
     if named.network == post.network and named.handle.casefold() == me.handle.casefold():

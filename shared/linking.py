@@ -68,9 +68,7 @@ class Linked:
 def identity_of(session: Session, network: str, author: Author) -> Identity:
     """The identity of a post's author (created with a new person on first contact); its
     handle is kept current, since handles change."""
-    identity = session.exec(
-        select(Identity).where(Identity.network == network, Identity.subject == author.subject)
-    ).one_or_none()
+    identity = Identity.find(session, network, author.subject)
     if identity is None:
         person = Person()
         session.add(person)
@@ -90,11 +88,11 @@ def refresh_author(session: Session, network: str, author: Author) -> Identity |
     """Bring what is stored of a post's author up to date with what the network reports: an
     identity stored under a former id is re-keyed, a changed handle is kept. ``None`` when
     the service does not know the author."""
-    identity = find_identity(session, network, author.subject)
+    identity = Identity.find(session, network, author.subject)
     for former in author.former_subjects:
         if identity is not None:
             break
-        identity = find_identity(session, network, former)
+        identity = Identity.find(session, network, former)
         if identity is not None:
             rekey(session, network, former, author.subject)
             session.refresh(identity)
@@ -108,7 +106,7 @@ def refresh_author(session: Session, network: str, author: Author) -> Identity |
 def rekey(session: Session, network: str, old: str, new: str) -> bool:
     """Everything stored under an account's former id, under its stable id; ``False`` (and
     nothing changed) when the stable id is already stored for another identity."""
-    if find_identity(session, network, new) is not None:
+    if Identity.find(session, network, new) is not None:
         return False
     session.execute(
         update(Identity)
@@ -152,13 +150,6 @@ def update_handles(session: Session, network: str, handles: dict[str, str]) -> i
             changed += 1
     session.flush()
     return changed
-
-
-def find_identity(session: Session, network: str, subject: str) -> Identity | None:
-    """The identity of an account, if the service knows it."""
-    return session.exec(
-        select(Identity).where(Identity.network == network, Identity.subject == subject)
-    ).one_or_none()
 
 
 def request_link(
@@ -241,19 +232,10 @@ def merge_persons(session: Session, *, keep: int, gone: int) -> None:
     session.flush()
 
 
-def linked(session: Session, person_id: int) -> list[Identity]:
-    """A person's identities on the networks the bots act on, oldest first."""
-    return list(
-        session.exec(
-            select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
-        )
-    )
-
-
 def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
     """A person's accounts on every network, X included: (network, handle, trust)."""
-    accounts = [(i.network, i.handle, i.trust) for i in linked(session, person_id)]
-    xs = session.exec(select(XIdentity).where(XIdentity.person_id == person_id))
+    accounts = [(i.network, i.handle, i.trust) for i in Identity.of_person(session, person_id)]
+    xs = XIdentity.of_person(session, person_id)
     return accounts + [("x", x.username, x.trust) for x in xs]
 
 
@@ -261,14 +243,13 @@ def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
     """Remove the person's account ``handle`` on ``network`` (for X: their X accounts, with
     their archives); ``False`` if they have no such account."""
     if network == "x":
-        xs = list(session.exec(select(XIdentity).where(XIdentity.person_id == person_id)))
-        ids = [x.x_account_id for x in xs]
+        ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
         if not ids:
             return False
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(ids)))
         session.execute(delete(XIdentity).where(col(XIdentity.x_account_id).in_(ids)))
         return True
-    for identity in linked(session, person_id):
+    for identity in Identity.of_person(session, person_id):
         if identity.network == network and identity.handle.casefold() == handle.casefold():
             session.execute(
                 delete(LinkProof).where(
@@ -283,7 +264,7 @@ def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
 
 def x_account(session: Session, person_id: int, username: str | None = None) -> XIdentity | None:
     """The person's X account (the one named ``username``, if given)."""
-    for x in session.exec(select(XIdentity).where(XIdentity.person_id == person_id)):
+    for x in XIdentity.of_person(session, person_id):
         if username is None or x.username.casefold() == username.casefold():
             return x
     return None

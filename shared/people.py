@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from shared.db.models import ArchiveImport, Consent, Identity, LinkProof, Person, XIdentity
 
@@ -35,9 +35,7 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
     person = session.get_one(Person, person_id)
     proofs = list(session.exec(select(LinkProof).where(LinkProof.person_id == person_id)))
     accounts: list[dict[str, Any]] = []
-    for identity in session.exec(
-        select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
-    ):
+    for identity in Identity.of_person(session, person_id):
         accounts.append(
             {
                 "network": identity.network,
@@ -52,7 +50,7 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
                 ],
             }
         )
-    for x in session.exec(select(XIdentity).where(XIdentity.person_id == person_id)):
+    for x in XIdentity.of_person(session, person_id):
         archive = session.exec(
             select(ArchiveImport).where(ArchiveImport.x_account_id == x.x_account_id)
         ).one_or_none()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
@@ -14,6 +13,7 @@ from shared.db.models import (
     ActionStatus,
     Consent,
     FollowEdge,
+    Identity,
     InboundPost,
     OutboundAction,
     Person,
@@ -23,9 +23,6 @@ from shared.db.models import (
     utcnow,
 )
 from shared.messages import Lang, say
-
-if TYPE_CHECKING:
-    from shared.db.models import Identity
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
 DELETE = "delete"
@@ -144,7 +141,7 @@ def stop(context: Context) -> str:
 def forget(context: Context) -> Answer | str:
     """``forget`` asks for a confirmation; ``forget confirm`` soon after erases everything."""
     lang, session, post = context.lang, context.session, context.post
-    me = linking.find_identity(session, post.network, post.author.subject)
+    me = Identity.find(session, post.network, post.author.subject)
     if me is None:
         return say("forget.nothing", lang)
     person = session.get_one(Person, me.person_id)
@@ -166,7 +163,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
     Kept: the posts they sent, with their author replaced by :data:`FORGOTTEN`, so that none
     is handled twice.
     """
-    identities: list[Identity] = linking.linked(session, person_id)
+    identities: list[Identity] = Identity.of_person(session, person_id)
     published = session.exec(
         select(OutboundAction).where(
             OutboundAction.person_id == person_id,
@@ -183,9 +180,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
         )
         for action in published
     ]
-    x_ids = list(
-        session.exec(select(XIdentity.x_account_id).where(XIdentity.person_id == person_id))
-    )
+    x_ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
     if x_ids:
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(x_ids)))
     subjects = [identity.subject for identity in identities]

@@ -75,6 +75,15 @@ class DeliveryError(HqxError):
         self.permanent = permanent
 
 
+class ReceiveError(HqxError):
+    """Receiving failed. A :attr:`permanent` failure (the network refuses the bot's
+    credentials) cannot heal by retrying: the receive loop stops and says why."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
 class Protocol(ABC):
     """One network's adapter: it receives posts addressed to the bot and delivers actions."""
 
@@ -94,6 +103,10 @@ class Protocol(ABC):
         """Hand every post addressed to the bot to ``receive``, oldest first, until cancelled.
 
         A post may be handed over again after a restart; the core drops repeats.
+
+        Raises:
+            ReceiveError: the network's own errors, converted; ``permanent`` when retrying
+                cannot help. Anything else is a bug, and the loop is restarted.
         """
 
     @abstractmethod

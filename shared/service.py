@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
@@ -25,10 +26,10 @@ from shared.commands import Answer, Environment
 from shared.db.models import Identity, InboundPost, utcnow
 from shared.errors import HqxError
 from shared.messages import say
-from shared.protocol import DeliveryError
+from shared.protocol import DeliveryError, ReceiveError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from sqlalchemy.engine import Engine
 
@@ -61,6 +62,37 @@ HANDLE_REFRESH_BATCH = 100
 THROTTLE_POSTS = 8
 THROTTLE_WINDOW = timedelta(minutes=10)
 POISON_ATTEMPTS = 3
+# A receive loop restarted after a failure is running again once it lasts this long.
+HEALTHY_AFTER_SEC = 60.0
+
+
+class LoopState:
+    """A receive loop as operators see it: running, failing (since when, why), or stopped."""
+
+    def __init__(self) -> None:
+        self.status = "starting"
+        self.reason = ""
+        self.since = utcnow()
+        self._restarted = time.monotonic()
+
+    def started(self) -> None:
+        self._restarted = time.monotonic()
+        if self.status == "starting":
+            self.status, self.since = "running", utcnow()
+
+    def failed(self, reason: str) -> None:
+        if self.status != "failing":
+            self.status, self.since = "failing", utcnow()
+        self.reason = reason
+
+    def stopped(self, reason: str) -> None:
+        self.status, self.reason, self.since = "stopped", reason, utcnow()
+
+    def current(self) -> str:
+        """The status now: a failing loop that has run a while since is running again."""
+        if self.status == "failing" and time.monotonic() - self._restarted > HEALTHY_AFTER_SEC:
+            self.status, self.reason, self.since = "running", "", utcnow()
+        return self.status
 
 
 class Service:
@@ -85,11 +117,19 @@ class Service:
         self._delivery_interval_sec = delivery_interval_sec
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Task[object]] = set()
+        """Scheduler jobs running now: stopping awaits them."""
+        self._receiving = {network: LoopState() for network in self._adapters}
         self._delivering = asyncio.Lock()
         self._wake = asyncio.Event()
         """Set when something was queued: the delivery task goes at once."""
         self._failures: dict[tuple[str, str], int] = {}
         """Failed attempts at handling a post, by (network, post id)."""
+
+    @property
+    def engine(self) -> Engine:
+        """The database the service works on."""
+        return self._engine
 
     @property
     def adapters(self) -> list[Protocol]:
@@ -105,10 +145,14 @@ class Service:
             await adapter.start()
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(
-            self._prune, "interval", hours=PRUNE_INTERVAL_HOURS, id="prune", max_instances=1
+            self._owned(self._prune),
+            "interval",
+            hours=PRUNE_INTERVAL_HOURS,
+            id="prune",
+            max_instances=1,
         )
         self._scheduler.add_job(
-            self.refresh_handles,
+            self._owned(self.refresh_handles),
             "interval",
             hours=HANDLE_REFRESH_HOURS,
             id="refresh-handles",
@@ -128,25 +172,62 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.shutdown(wait=False)  # no new job; the running ones end below
             self._scheduler = None
+        for job in self._jobs:
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
         for adapter in self._adapters.values():
             await adapter.close()
         if self._x_posts is not None:
             await self._x_posts.close()
 
     async def _supervise(self, adapter: Protocol) -> None:
-        """Run an adapter's receive loop; restart it after a failure, with backoff."""
+        """Run an adapter's receive loop; restart it after a failure, with backoff; stop it
+        for good on a permanent failure (a revoked token), which it reports."""
+        state = self._receiving[str(adapter.network)]
         backoff = Backoff()
         while True:
             backoff.started()
+            state.started()
             try:
                 await adapter.receive_forever(self.receive)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except ReceiveError as e:
+                if e.permanent:
+                    log.error("%s: receiving stopped: %s", adapter.network, e)
+                    state.stopped(str(e))
+                    return
+                log.warning("%s: receiving failed (%s); trying again", adapter.network, e)
+                state.failed(str(e))
+            except Exception as e:
                 log.exception("%s: receiving failed; restarting", adapter.network)
+                state.failed(repr(e))
             await backoff.wait()
+
+    def _owned(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """``job`` as the scheduler runs it, owned by the service: stopping awaits it, and a
+        failure is logged with its name."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None  # noqa: S101  (the scheduler runs it as a task)
+            self._jobs.add(task)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduled job %s failed", getattr(job, "__name__", job))
+            finally:
+                self._jobs.discard(task)
+
+        return run
+
+    def receiving(self) -> dict[str, LoopState]:
+        """How each adapter's receive loop is, by network."""
+        return dict(self._receiving)
 
     async def refresh_handles(self) -> int:
         """Read every known account's current handle from its network; return how many
@@ -284,7 +365,7 @@ class Service:
         queued = False
         if answer.person_id is None and not answer.scrub:
             # Every answer to a known person is theirs: forgetting them deletes it too.
-            known = linking.find_identity(session, post.network, post.author.subject)
+            known = Identity.find(session, post.network, post.author.subject)
             answer = replace(answer, person_id=known.person_id if known else None)
         if answer.text is not None:
             queued = outbox.queue(

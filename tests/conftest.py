@@ -14,6 +14,7 @@ from shared.db.engine import create_sync_engine
 from testworld.bluesky.install import ensure_installed
 from testworld.bluesky.network import BlueskyDevNetwork
 from testworld.bluesky.services import PostgresServer
+from testworld.mastodon import reference
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,6 +57,13 @@ def bluesky() -> Iterator[BlueskyDevNetwork]:
     installation = ensure_installed(log=lambda line: print(f"[devnet] {line}"))
     with BlueskyDevNetwork(installation) as network:
         yield network
+
+
+@pytest.fixture(scope="session")
+def recordings() -> reference.Recordings:
+    """The responses recorded from a real Mastodon (Mastodon.py's sdist from PyPI, fetched
+    once into the cache), that the Mastodon test server is checked against."""
+    return reference.load(reference.fetch())
 
 
 @pytest.fixture(scope="session")

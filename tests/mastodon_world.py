@@ -14,7 +14,8 @@ from testworld.mastodon.server import MastodonTestServer
 if TYPE_CHECKING:
     from mastodon import Mastodon
 
-    from testworld.mastodon.server import Quirks, Status
+    from testworld.mastodon.profiles import Quirks
+    from testworld.mastodon.server import Status
 
 
 class MastodonWorld:

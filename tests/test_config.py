@@ -97,6 +97,7 @@ def test_every_variable_is_read() -> None:
         ),
         ("HQX_ARCHIVE_MAX_RATIO", "-3", "HQX_ARCHIVE_MAX_RATIO: '-3' must be positive"),
         ("HQX_CATCH_UP_MINUTES", "-5", "HQX_CATCH_UP_MINUTES: '-5' must be zero or more"),
+        ("HQX_LOG_LEVEL", "loud", "HQX_LOG_LEVEL: 'loud' is not a log level"),
         ("HQX_CATCH_UP_MINUTES", "nan", "HQX_CATCH_UP_MINUTES: 'nan' is not a finite number"),
         ("HQX_ARCHIVE_MAX_BYTES", "lots", "HQX_ARCHIVE_MAX_BYTES: 'lots' is not a whole number"),
     ],

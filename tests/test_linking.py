@@ -210,7 +210,7 @@ def test_linking_while_the_other_network_is_down_says_so(world: World) -> None:
     async def down(_handle: str) -> None:
         raise HqxError("Mastodon: cannot look up @alice@masto.test: 502")
 
-    world.mastodon.resolve = down  # type: ignore[method-assign]
+    world.mastodon.resolve = down  # type: ignore[method-assign,assignment]
     assert world.say(ALICE_B, "link alice@masto.test") == (
         "I can't reach Mastodon right now: please try again later."
     )

@@ -127,7 +127,9 @@ def test_polling_slows_down_when_the_budget_runs_low(world: World, db: Engine) -
     adapter = MastodonAdapter(db, world.url, world.bot.token)
     assert adapter.pause_sec() == 10.0
     adapter._api.ratelimit_remaining = 10
-    adapter._api.ratelimit_reset = datetime.now(UTC).timestamp() + 200
+    reset: float
+    reset = datetime.now(UTC).timestamp() + 200
+    adapter._api.ratelimit_reset = reset  # type: ignore[assignment]
     assert 19.0 < adapter.pause_sec() <= 20.0
     adapter._api.ratelimit_remaining = 0
     assert 199.0 < adapter.pause_sec() <= 200.0

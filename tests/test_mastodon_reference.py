@@ -28,11 +28,6 @@ BOT_ENDPOINTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def recordings() -> reference.Recordings:
-    return reference.load()
-
-
 @pytest.mark.parametrize("endpoint", BOT_ENDPOINTS, ids=" ".join)
 def test_every_endpoint_the_bots_use_was_recorded(
     recordings: reference.Recordings, endpoint: tuple[str, str]
@@ -69,7 +64,5 @@ def test_endpoints_are_named_without_their_ids() -> None:
 
 
 def test_missing_recordings_say_how_to_get_them(tmp_path: Path) -> None:
-    with pytest.raises(
-        reference.RecordingsMissingError, match=r"python -m mastodon_bot\.testserver"
-    ):
+    with pytest.raises(reference.RecordingsMissingError, match=r"python -m testworld\.mastodon"):
         reference.load(tmp_path / "nowhere")

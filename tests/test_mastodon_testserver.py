@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.mastodon_world import MastodonWorld as World
-from testworld.mastodon import reference
 from testworld.mastodon.profiles import PROFILES, Quirks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from testworld.mastodon import reference
 
 
 @pytest.fixture
@@ -20,11 +21,6 @@ def world() -> Iterator[World]:
     running = World()
     yield running
     running.background.stop()
-
-
-@pytest.fixture(scope="module")
-def recordings() -> reference.Recordings:
-    return reference.load()
 
 
 def test_a_mention_becomes_a_notification_of_the_mentioned(world: World) -> None:
@@ -171,7 +167,7 @@ def test_the_user_stream_delivers_mentions_as_they_happen(
     received: list[Any] = []
     arrived = threading.Event()
 
-    class Listener(StreamListener):  # type: ignore[misc]
+    class Listener(StreamListener):
         def on_notification(self, notification: Any) -> None:
             received.append(notification)
             arrived.set()
@@ -228,6 +224,7 @@ def test_each_server_writes_its_own_ids_and_pages_by_them(any_server: World) -> 
     newest = bot.notifications(types=["mention"], limit=2)
     assert [n.status.id for n in newest] == [posted[4].id, posted[3].id]
     older = bot.fetch_next(newest)  # the server's Link header
+    assert older is not None
     assert [n.status.id for n in older] == [posted[2].id, posted[1].id]
     after = bot.notifications(types=["mention"], min_id=newest[1].id, limit=2)
     assert [n.status.id for n in after] == [posted[4].id]

@@ -82,7 +82,7 @@ def test_forget_erases_the_person_after_a_confirmation(
     # Her X archive too: an imported follow graph owned by her.
     import_archive(engine, make_archive(tmp_path / "x.zip", [11, 12, 13], [14]))
     with Session(engine) as session, session.begin():
-        person_id = session.exec(select(Identity.person_id)).first()
+        person_id = session.exec(select(Identity.person_id)).one()
         for x in session.exec(select(XIdentity)):
             old = x.person_id
             x.person_id = person_id

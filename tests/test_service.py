@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 KEY = "reply:mastodon:111"
 
 
-def post(text: str = "aide", post_id: str = "111", languages: tuple[str, ...] = ("fr",)):
+def post(
+    text: str = "aide", post_id: str = "111", languages: tuple[str, ...] = ("fr",)
+) -> IncomingPost:
     return IncomingPost(
         network=Network.MASTODON,
         post_id=post_id,
@@ -247,3 +249,65 @@ def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(engine: Engi
 
     asyncio.run(next_post())
     assert list(adapter.sent) == ["reply:mastodon:after"]
+
+
+class RefusedAdapter(FakeAdapter):
+    """A network that refuses the bot's credentials: receiving cannot heal."""
+
+    def __init__(self, permanent: bool) -> None:
+        super().__init__()
+        self.permanent, self.attempts = permanent, 0
+
+    async def receive_forever(self, receive: object) -> None:
+        from shared.protocol import ReceiveError
+
+        self.attempts += 1
+        raise ReceiveError("the token is refused", permanent=self.permanent)
+
+
+@pytest.mark.parametrize("permanent", [True, False], ids=["permanent", "temporary"])
+def test_a_permanent_receive_failure_stops_the_loop_and_is_reported(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, permanent: bool
+) -> None:
+    monkeypatch.setattr(service, "Backoff", lambda: backoff.Backoff(first_sec=0.01))
+    adapter = RefusedAdapter(permanent)
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        await core.start()
+        try:
+            await asyncio.sleep(0.5)
+        finally:
+            await core.stop()
+
+    asyncio.run(scenario())
+    state = core.receiving()["mastodon"]
+    if permanent:
+        assert (adapter.attempts, state.current()) == (1, "stopped"), "not retried forever"
+    else:
+        assert adapter.attempts > 2 and state.current() == "failing", "retried with backoff"
+    assert state.reason == "the token is refused"
+
+
+def test_stopping_awaits_the_scheduled_jobs_it_owns(engine: Engine) -> None:
+    core = Service(engine, [FakeAdapter()], default_registry())
+    events: list[str] = []
+
+    async def slow_job() -> None:
+        events.append("started")
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0.05)  # cleaning up takes a moment: stop() waits for it
+            events.append("cleaned up")
+
+    async def scenario() -> None:
+        await core.start()
+        job = asyncio.ensure_future(core._owned(slow_job)())
+        await asyncio.sleep(0.1)
+        await core.stop()
+        events.append("stopped")
+        assert job.done()
+
+    asyncio.run(scenario())
+    assert events == ["started", "cleaned up", "stopped"]

@@ -69,7 +69,7 @@ def serve(engine: Engine, database_url: str, **limits: Any):  # type: ignore[no-
     return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
 
 
-async def upload(client: TestClient, token: str, data: bytes) -> tuple[int, str]:
+async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str]:
     form = aiohttp.FormData()
     form.add_field("archive", data, filename="twitter.zip", content_type="application/zip")
     response = await client.post(f"/x/upload/{token}", data=form)
@@ -90,7 +90,7 @@ def test_an_uploaded_archive_is_claimed_for_the_asker(
     token = private_link(world)
     archive = make_archive(tmp_path / "x.zip", [11, 12, 13], [14]).read_bytes()
 
-    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
         page = await client.get(f"/x/upload/{token}")
         assert page.status == 200
         assert 'type="file" name="archive"' in await page.text()
@@ -130,7 +130,7 @@ def test_a_refused_archive_stores_nothing_and_gives_the_link_back(
 ) -> None:
     token = private_link(world)
 
-    async def scenario(client: TestClient) -> tuple[tuple[int, str], int]:
+    async def scenario(client: TestClient[Any, Any]) -> tuple[tuple[int, str], int]:
         refused = await upload(client, token, data)
         page = await client.get(f"/x/upload/{token}")
         return refused, page.status
@@ -148,7 +148,7 @@ def test_a_file_over_the_bound_is_cut_off(
     token = private_link(world)
     archive = make_archive(tmp_path / "x.zip", list(range(1, 2000)), [14]).read_bytes()
 
-    async def scenario(client: TestClient) -> tuple[int, str]:
+    async def scenario(client: TestClient[Any, Any]) -> tuple[int, str]:
         return await upload(client, token, archive)
 
     code, text = run(engine, database_url, scenario, max_total_bytes=1000)
@@ -160,10 +160,10 @@ def test_an_expired_or_unknown_link_is_refused(
     world: World, engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = private_link(world)
-    later = uploads.utcnow() + uploads.UPLOAD_TTL + timedelta(seconds=1)
+    later = uploads.utcnow() + uploads.UPLOAD_TTL + timedelta(seconds=1)  # type: ignore[attr-defined]
     monkeypatch.setattr(uploads, "utcnow", lambda: later)
 
-    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
         pages = [await client.get(f"/x/upload/{t}") for t in (token, "forged-token")]
         return [(p.status, await p.text()) for p in pages]
 
@@ -179,7 +179,7 @@ def test_an_x_account_linked_to_someone_else_cannot_be_claimed(
     first, second = private_link(world), token_from(world.say(ALICE_B, "link x", direct=True))
     # Alice's two accounts are two persons here (not linked): the second cannot take it.
 
-    async def scenario(client: TestClient) -> list[tuple[int, str]]:
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
         return [await upload(client, first, archive), await upload(client, second, archive)]
 
     ok, taken = run(engine, database_url, scenario)

@@ -23,7 +23,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
 )
-from sqlmodel import Field, SQLModel, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, UniqueConstraint, col, select
 
 
 def utcnow() -> datetime:
@@ -164,6 +164,12 @@ class XIdentity(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
+    @classmethod
+    def of_person(cls, session: Session, person_id: int) -> list[XIdentity]:
+        """A person's X accounts, in id order."""
+        query = select(cls).where(cls.person_id == person_id).order_by(col(cls.x_account_id))
+        return list(session.exec(query))
+
 
 class Identity(SQLModel, table=True):
     """An account on a network the bots act on: a Bluesky DID or a Mastodon account URI."""
@@ -180,6 +186,18 @@ class Identity(SQLModel, table=True):
     trust: str = Field(default=TrustLevel.PROVEN, sa_type=String(16))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+    @classmethod
+    def of_person(cls, session: Session, person_id: int) -> list[Identity]:
+        """A person's accounts on the networks the bots act on, oldest first."""
+        query = select(cls).where(cls.person_id == person_id).order_by(col(cls.id))
+        return list(session.exec(query))
+
+    @classmethod
+    def find(cls, session: Session, network: str, subject: str) -> Identity | None:
+        """The identity of an account, if the service knows it."""
+        query = select(cls).where(cls.network == network, cls.subject == subject)
+        return session.exec(query).one_or_none()
 
 
 class LinkProof(SQLModel, table=True):

@@ -64,7 +64,7 @@ def bot_posts(bot: Person) -> list[Any]:
     listed = bot.client.com.atproto.repo.list_records(
         {"repo": bot.did, "collection": "app.bsky.feed.post", "limit": 100}
     )
-    return listed.records
+    return list(listed.records)
 
 
 def answers_to(bot: Person, uri: str) -> list[Any]:
@@ -202,11 +202,17 @@ def test_an_interrupted_reply_is_posted_exactly_once(
 
 
 def test_mentions_are_received_when_the_chat_service_is_broken(
-    bluesky: BlueskyDevNetwork, db: Engine, caplog: pytest.LogCaptureFixture
+    bluesky: BlueskyDevNetwork,
+    db: Engine,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The receive loop keeps running through chat failures: no restart, no delay."""
+    """The receive loop keeps running through chat failures: no restart, no delay; the
+    failure is said once, and the chat service is asked again later and later."""
     import asyncio
+    import time
 
+    monkeypatch.setattr(bsky_adapter, "CHAT_RETRY_FIRST_SEC", 0.05)
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     adapter = BlueskyAdapter(
@@ -219,6 +225,19 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
         catch_up=CATCH_UP,
     )
     received: list[IncomingPost] = []
+    calls = {"polls": 0, "chats": 0}
+    poll_once, poll_messages = adapter.poll_once, adapter.poll_messages
+
+    async def counted_poll(receive: Any) -> int:
+        calls["polls"] += 1
+        return await poll_once(receive)
+
+    async def counted_chat(receive: Any) -> int:
+        calls["chats"] += 1
+        return await poll_messages(receive)
+
+    adapter.poll_once = counted_poll  # type: ignore[method-assign]
+    adapter.poll_messages = counted_chat  # type: ignore[method-assign]
 
     async def receive(post: IncomingPost) -> None:
         received.append(post)
@@ -227,8 +246,12 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
         await adapter.start()
         loop = asyncio.create_task(adapter.receive_forever(receive))
         try:
-            await asyncio.sleep(1.0)  # several polls, each with a failing chat call
+            deadline = time.monotonic() + WAIT_SEC
+            while calls["chats"] < 3 and not loop.done():  # each chat call fails
+                assert time.monotonic() < deadline, f"too few attempts: {calls}"
+                await asyncio.sleep(0.05)
             assert not loop.done(), "a broken chat must not stop the loop"
+            assert calls["polls"] > calls["chats"], "mentions are read between chat attempts"
             await asyncio.to_thread(alice.post, "help", bot)
             for _ in range(100):
                 await asyncio.to_thread(bluesky.process_all)

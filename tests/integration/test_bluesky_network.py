@@ -46,7 +46,7 @@ def test_installing_again_is_a_no_op(
         raise AssertionError(f"an installed network ran {args!r}")
 
     installed = install.ensure_installed()
-    monkeypatch.setattr(install.subprocess, "run", no_commands)
+    monkeypatch.setattr("subprocess.run", no_commands)
     assert install.ensure_installed() == installed
     assert (installed.root / install.INSTALLED_MARKER).read_text().strip() == install.fingerprint()
 
@@ -101,7 +101,7 @@ def test_a_port_taken_meanwhile_is_survived(monkeypatch: pytest.MonkeyPatch) -> 
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     ports = iter([taken.getsockname()[1]])
-    real_free_port = devnet.free_port
+    real_free_port = devnet.free_port  # type: ignore[attr-defined]
     started = devnet.BlueskyDevNetwork(ensure_installed())
     monkeypatch.setattr(devnet, "free_port", lambda: next(ports, None) or real_free_port())
     try:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,9 +142,32 @@ def _run(argv: list[str], cwd: Path, step: str, env: dict[str, str] | None = Non
         argv, cwd=cwd, env=env or os.environ.copy(), capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise InstallError(f"{step} failed (exit {result.returncode}): {' | '.join(tail)}")
+        raise InstallError(
+            f"{step} failed (exit {result.returncode}): "
+            + " | ".join(_error_lines(result.stderr + result.stdout))
+        )
+
+
+def _error_lines(output: str, most: int = 8) -> list[str]:
+    """The lines that say what went wrong (npm's and node-gyp's ``ERR!``/``error`` lines),
+    not its notices (an upgrade notice is often the last thing npm prints)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [
+        line for line in lines if " ERR!" in line or line.lower().startswith(("npm error", "error"))
+    ]
+    kept = errors or [line for line in lines if not line.startswith("npm notice")]
+    return kept[-most:]
+
+
+def main() -> int:
+    """Install (a no-op once installed) and say where; a failure is one clear line."""
+    try:
+        print(ensure_installed(log=lambda line: print(line, flush=True)).root)
+    except InstallError as e:
+        print(f"error: the local Bluesky network: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    print(ensure_installed(log=print).root)
+    raise SystemExit(main())

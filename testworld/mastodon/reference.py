@@ -197,5 +197,15 @@ def differences(
     return []
 
 
+def main() -> int:
+    """Fetch (a no-op once cached) and say where; a failure is one clear line after pip's."""
+    try:
+        print(fetch())
+    except (subprocess.CalledProcessError, OSError, tarfile.TarError) as e:
+        print(f"error: the recorded Mastodon responses could not be fetched: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    print(fetch())
+    raise SystemExit(main())

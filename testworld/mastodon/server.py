@@ -154,6 +154,13 @@ class MastodonTestServer:
     async def _end_streams(self, _app: web.Application) -> None:
         self.drop_streams()
 
+    def revoke(self, account: Account) -> None:
+        """Revoke the account's access token, as its owner or an admin would: every call with
+        it is refused (401) from now on, and its open streams end."""
+        account.token = ""
+        for queue in self._streams.get(account.id, []):
+            queue.put_nowait(_STREAM_END)
+
     def drop_streams(self) -> None:
         """End every open stream, as a restarting server or a broken link would."""
         for queues in self._streams.values():
