@@ -33,6 +33,14 @@ from atproto_client.exceptions import (
 
 from bsky_service.tid import tid
 from shared import attestation, botstate
+from shared.actions import (
+    Delete,
+    DirectMessage,
+    Recipient,
+    Reply,
+    WithdrawAttestation,
+    WriteAttestation,
+)
 from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
 from shared.linking import Account
@@ -41,6 +49,7 @@ from shared.protocol import (
     Delivered,
     DeliveryError,
     IncomingPost,
+    Outgoing,
     Protocol,
     ReceiveError,
 )
@@ -51,7 +60,6 @@ if TYPE_CHECKING:
     from atproto_client.client.session import Session as AtSession
     from sqlalchemy.engine import Engine
 
-    from shared.db.models import OutboundAction
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,7 @@ class BlueskyAdapter(Protocol):
     """The bot's account on a PDS, driven through the atproto SDK's async client."""
 
     network = Network.BLUESKY
+    delivers = frozenset({Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation})
 
     def __init__(
         self,
@@ -411,31 +420,36 @@ class BlueskyAdapter(Protocol):
                     handles[profile.did] = profile.handle
         return handles
 
-    async def deliver(self, action: OutboundAction) -> Delivered:
+    async def deliver(self, outgoing: Outgoing) -> Delivered:
         """One action; the SDK's errors are converted here, once: a 429 waits for its reset,
         a refusal (400: MessagesDisabled, InvalidConvo, a bad record) is permanent, anything
         else is tried again."""
+        kind = outgoing.action.kind
         try:
-            return await self._deliver(action)
+            return await self._deliver(outgoing)
         except RateLimitExceededError as e:
             raise _rate_limited(e) from e
         except BadRequestError as e:
-            raise DeliveryError(f"Bluesky refused the {action.kind}: {e}", permanent=True) from e
+            raise DeliveryError(f"Bluesky refused the {kind}: {e}", permanent=True) from e
         except RequestErrorBase as e:
-            raise DeliveryError(f"Bluesky: the {action.kind} failed: {e}") from e
+            raise DeliveryError(f"Bluesky: the {kind} failed: {e}") from e
 
-    async def _deliver(self, action: OutboundAction) -> Delivered:
-        if action.kind == "reply" and action.payload["direct"]:
-            return await self._message(action)
-        if action.kind == "reply":
-            return await self._reply(action)
-        if action.kind == "delete":
-            return await self._delete(action.payload["ref"])
-        if action.kind == attestation.ATTEST:
-            return await self._attest(action.payload["rkey"], action.payload["record"])
-        if action.kind == attestation.WITHDRAW:
-            rkey = action.payload["rkey"]
-            return await self._delete(f"at://{self.did}/{attestation.COLLECTION}/{rkey}")
+    async def _deliver(self, outgoing: Outgoing) -> Delivered:
+        action = outgoing.action
+        match action:
+            case Reply(direct=True):
+                convo_id = action.context.get("convo_id")  # None: asked in public
+                return await self._message(outgoing, action.to, action.text, convo_id)
+            case Reply():
+                return await self._reply(outgoing, action)
+            case DirectMessage():
+                return await self._message(outgoing, action.to, action.text, None)
+            case Delete():
+                return await self._delete(action.ref)
+            case WriteAttestation():
+                return await self._attest(action.rkey, action.record)
+            case WithdrawAttestation():
+                return await self._delete(f"at://{self.did}/{attestation.COLLECTION}/{action.rkey}")
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
 
     async def _attest(self, rkey: str, record: dict[str, Any]) -> Delivered:
@@ -451,17 +465,18 @@ class BlueskyAdapter(Protocol):
         )
         return Delivered(written.uri)
 
-    async def _message(self, action: OutboundAction) -> Delivered:
-        """Answer in the conversation the request came from (or one opened with the person)."""
+    async def _message(
+        self, outgoing: Outgoing, to: Recipient, text: str, convo_id: str | None
+    ) -> Delivered:
+        """A message in the conversation ``convo_id`` (one a request came from), else in
+        the bot's conversation with ``to`` (opened if need be)."""
         if self._chat_proxy is None:
-            raise DeliveryError("Bluesky direct messages are not configured", permanent=True)
-        text = _fit(action.payload["text"], MESSAGE_MAX_GRAPHEMES)
+            raise DeliveryError("Bluesky direct messages are turned off", permanent=True)
+        text = _fit(text, MESSAGE_MAX_GRAPHEMES)
         chat = self._chat()
-        convo_id = action.payload["context"].get("convo_id")
-        if convo_id is None:  # asked in public, answered in private: open the conversation
-            members = [action.payload["to_author"]["subject"]]
-            convo_id = (await chat.get_convo_for_members({"members": members})).convo.id
-        if action.attempts > 1:  # it may have been sent before a crash: look first
+        if convo_id is None:
+            convo_id = (await chat.get_convo_for_members({"members": [to.subject]})).convo.id
+        if outgoing.attempts > 1:  # it may have been sent before a crash: look first
             page = await chat.get_messages({"convoId": convo_id, "limit": CHAT_PAGE})
             for message in page.messages:
                 if message.sender.did == self.did and getattr(message, "text", None) == text:
@@ -482,16 +497,16 @@ class BlueskyAdapter(Protocol):
         )
         return Delivered(uri)
 
-    async def _reply(self, action: OutboundAction) -> Delivered:
-        assert action.id is not None  # noqa: S101  (a stored action)
-        rkey = tid(action.created_at, action.id)
+    async def _reply(self, outgoing: Outgoing, reply: Reply) -> Delivered:
+        rkey = tid(outgoing.created_at, outgoing.action_id)
         uri = f"at://{self.did}/{POST}/{rkey}"
         # A retry may follow a crash after the post was made: look before posting again.
-        if action.attempts > 1 and await self._exists(rkey):
+        if outgoing.attempts > 1 and await self._exists(rkey):
             return Delivered(uri)
+        record = _reply_record(reply, outgoing.created_at)
         try:
             await self._client.com.atproto.repo.create_record(
-                {"repo": self.did, "collection": POST, "rkey": rkey, "record": _reply(action)}
+                {"repo": self.did, "collection": POST, "rkey": rkey, "record": record}
             )
         except (RateLimitExceededError, BadRequestError):
             raise
@@ -529,19 +544,17 @@ def _rate_limited(error: RateLimitExceededError) -> DeliveryError:
     return DeliveryError(f"Bluesky rate limit until {reset.isoformat()}", retry_at=reset)
 
 
-def _reply(action: OutboundAction) -> models.AppBskyFeedPost.Record:
+def _reply_record(reply: Reply, created_at: datetime) -> models.AppBskyFeedPost.Record:
     """The reply record: a mention of the person, the text, and the thread references."""
-    payload = action.payload
-    to = payload["to_author"]
-    context = payload["context"]
-    mention = f"@{to['handle']}"
-    text = _fit(payload["text"], POST_MAX_GRAPHEMES - len(mention) - 1)
-    builder = client_utils.TextBuilder().mention(mention, to["subject"]).text(f" {text}")
+    context = reply.context
+    mention = f"@{reply.to.handle}"
+    text = _fit(reply.text, POST_MAX_GRAPHEMES - len(mention) - 1)
+    builder = client_utils.TextBuilder().mention(mention, reply.to.subject).text(f" {text}")
     return models.AppBskyFeedPost.Record(
         text=builder.build_text(),
         facets=builder.build_facets(),
-        langs=[payload["lang"]],
-        created_at=iso_utc(action.created_at),
+        langs=[reply.lang],
+        created_at=iso_utc(created_at),
         reply=models.AppBskyFeedPost.ReplyRef(
             root=models.ComAtprotoRepoStrongRef.Main(
                 uri=context["root_uri"], cid=context["root_cid"]

@@ -36,6 +36,7 @@ from sqlmodel import Session
 from mastodon_bot import stream
 from mastodon_bot.text import html_to_text
 from shared import botstate, linking
+from shared.actions import Delete, DirectMessage, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
@@ -45,6 +46,7 @@ from shared.protocol import (
     Delivered,
     DeliveryError,
     IncomingPost,
+    Outgoing,
     Protocol,
     ReceiveError,
 )
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-    from shared.db.models import OutboundAction
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class MastodonAdapter(Protocol):
     """The bot's account on a Mastodon-API server."""
 
     network = Network.MASTODON
+    delivers = frozenset({Reply, DirectMessage, Delete})
 
     def __init__(
         self,
@@ -171,10 +173,16 @@ class MastodonAdapter(Protocol):
         """The user stream, and polling: often while the stream is down, seldom while it is up
         (a reconnection may miss events). The core drops what both deliver. Either failing
         leaves the other running."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._supervised("stream", self._stream_forever, receive))
-            group.create_task(self._supervised("polling", self._poll_forever, receive))
-            group.create_task(self._migrate_once(), name="migrate-ids")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._supervised("stream", self._stream_forever, receive))
+                group.create_task(self._supervised("polling", self._poll_forever, receive))
+                group.create_task(self._migrate_once(), name="migrate-ids")
+        except ExceptionGroup as e:  # the core is told why, not handed a group
+            refused = [x for x in e.exceptions if isinstance(x, ReceiveError)]
+            if refused:
+                raise refused[0] from e
+            raise
 
     async def _migrate_once(self) -> None:
         try:
@@ -496,12 +504,21 @@ class MastodonAdapter(Protocol):
                 return account
         return None
 
-    async def deliver(self, action: OutboundAction) -> Delivered:
+    async def deliver(self, outgoing: Outgoing) -> Delivered:
+        """One action; Mastodon.py's errors are converted here, once: a 429 waits for the
+        window's reset, a 4xx refusal is permanent, a network or server error is retried."""
+        action = outgoing.action
         try:
-            if action.kind == "reply":
-                return await self._reply(action)
-            if action.kind == "delete":
-                return await self._delete(action.payload["ref"])
+            match action:
+                case Reply():
+                    status_id = str(action.context["status_id"])
+                    return await self._post(outgoing, action.to, action.text, action.lang,
+                                            reply_to=status_id, direct=action.direct)  # fmt: skip
+                case DirectMessage():
+                    return await self._post(outgoing, action.to, action.text, action.lang,
+                                            reply_to=None, direct=True)  # fmt: skip
+                case Delete():
+                    return await self._delete(action.ref)
         except MastodonRatelimitError as e:
             reset = self._api.ratelimit_reset
             retry_at = (
@@ -513,7 +530,7 @@ class MastodonAdapter(Protocol):
         except (MastodonNetworkError, MastodonServerError) as e:
             raise DeliveryError(f"Mastodon: {e}") from e
         except MastodonAPIError as e:  # 4xx: refused as it is
-            raise DeliveryError(f"Mastodon refused {action.kind}: {e}", permanent=True) from e
+            raise DeliveryError(f"Mastodon refused the {action.kind}: {e}", permanent=True) from e
         raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
 
     async def _delete(self, status_id: str) -> Delivered:
@@ -522,34 +539,53 @@ class MastodonAdapter(Protocol):
             await asyncio.to_thread(self._api.status_delete, status_id)
         return Delivered(status_id)
 
-    async def _reply(self, action: OutboundAction) -> Delivered:
-        payload = action.payload
-        reply_to = payload["context"]["status_id"]
-        if action.attempts > 1 and action.created_at < _now() - IDEMPOTENCY_KEPT:
-            earlier = await asyncio.to_thread(self._sent_reply_to, reply_to)
+    async def _post(
+        self,
+        outgoing: Outgoing,
+        to: Recipient,
+        text: str,
+        lang: str,
+        *,
+        reply_to: str | None,
+        direct: bool,
+    ) -> Delivered:
+        """A status mentioning ``to``: in reply to ``reply_to`` (a status id), else starting
+        a conversation; direct, or unlisted (out of public timelines)."""
+        body = self._fitted(to, text)
+        if outgoing.attempts > 1 and outgoing.created_at < _now() - IDEMPOTENCY_KEPT:
+            earlier = await asyncio.to_thread(self._sent_before, reply_to, body)
             if earlier is not None:
                 return Delivered(earlier)
         status = await asyncio.to_thread(
             self._api.status_post,
-            self._reply_text(payload),
+            body,
             in_reply_to_id=reply_to,
-            visibility="direct" if payload["direct"] else "unlisted",
-            language=payload["lang"],
-            idempotency_key=action.idempotency_key,
+            visibility="direct" if direct else "unlisted",
+            language=lang,
+            idempotency_key=outgoing.key,
         )
         return Delivered(str(status.id))  # the id: what deleting it takes
 
-    def _reply_text(self, payload: dict[str, Any]) -> str:
-        mention = f"@{payload['to_author']['handle']}"
+    def _fitted(self, to: Recipient, text: str) -> str:
+        """``@handle text``, the text cut to the server's status length."""
+        mention = f"@{to.handle}"
         room = self._max_characters - len(mention) - 1
-        text = str(payload["text"])
         if len(text) > room:
             text = text[: room - 1].rstrip() + "…"
         return f"{mention} {text}"
 
-    def _sent_reply_to(self, status_id: str) -> str | None:
+    def _sent_before(self, reply_to: str | None, body: str) -> str | None:
+        """The bot's status sent for this action before a crash, if any: the reply to
+        ``reply_to``, or (starting a conversation) one with the same words."""
+        words = body.split(" ", 1)[1]
         for status in self._api.account_statuses(self.account_id, limit=PAGE_LIMIT):
-            if str(status.in_reply_to_id) == status_id:
+            if reply_to is not None and str(status.in_reply_to_id) == reply_to:
+                return str(status.id)
+            if (
+                reply_to is None
+                and status.in_reply_to_id is None
+                and html_to_text(status.content).endswith(words)
+            ):
                 return str(status.id)
         return None
 

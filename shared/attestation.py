@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
+from shared.actions import WithdrawAttestation, WriteAttestation
 from shared.commands import Outbound
 from shared.db.models import (
     Consent,
@@ -27,9 +28,9 @@ from shared.db.models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from shared.commands import Environment
+
 COLLECTION = "org.helloquittex.attestation"
-ATTEST = "attest"
-WITHDRAW = "unattest"
 
 
 def consented(session: Session, person_id: int) -> bool:
@@ -81,41 +82,38 @@ def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | 
     }
 
 
-def publish(
-    session: Session, person_id: int, *, trigger: str, now: datetime, bots: set[str]
-) -> list[Outbound]:
+def publish(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:
     """The write of a consenting person's attestation (none without consent, without two
-    accounts, or without a Bluesky bot). ``trigger`` names what caused it, once."""
-    if Network.BLUESKY not in bots or not consented(session, person_id):
+    accounts, or without a bot that writes attestations). ``trigger`` names what caused it,
+    once."""
+    network = env.network_delivering(WriteAttestation)
+    if network is None or not consented(session, person_id):
         return []
-    built = record(session, person_id, now)
+    built = record(session, person_id, env.now)
     if built is None:
         return []
     rkey = built.pop("rkey")
     return [
         Outbound(
-            key=f"{ATTEST}:{trigger}",
-            network=Network.BLUESKY,
-            kind=ATTEST,
-            payload={"rkey": rkey, "record": built},
+            key=f"{WriteAttestation.kind}:{trigger}",
+            network=network,
+            action=WriteAttestation(rkey, built),
             person_id=person_id,
         )
     ]
 
 
-def withdraw(session: Session, person_id: int, *, trigger: str, bots: set[str]) -> list[Outbound]:
+def withdraw(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:
     """The deletion of a person's attestation."""
-    if Network.BLUESKY not in bots:
-        return []
+    network = env.network_delivering(WithdrawAttestation)
     identities = Identity.of_person(session, person_id)
-    if not identities:
+    if network is None or not identities:
         return []
     return [
         Outbound(
-            key=f"{WITHDRAW}:{trigger}",
-            network=Network.BLUESKY,
-            kind=WITHDRAW,
-            payload={"rkey": record_key(identities)},
+            key=f"{WithdrawAttestation.kind}:{trigger}",
+            network=network,
+            action=WithdrawAttestation(record_key(identities)),
             person_id=person_id,
         )
     ]

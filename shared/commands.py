@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
+    from shared.actions import Action
     from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
@@ -57,6 +58,12 @@ class Environment:
     public_url: str | None
     bot_handles: Mapping[str, str]
     """The bot's handle on each network it runs on."""
+    delivers: Mapping[str, frozenset[type[Action]]]
+    """What each network's bot delivers (see :attr:`shared.protocol.Protocol.delivers`)."""
+
+    def network_delivering(self, kind: type[Action]) -> str | None:
+        """A network whose bot delivers ``kind`` (the first one configured), if any."""
+        return next((n for n, kinds in self.delivers.items() if kind in kinds), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +72,7 @@ class Outbound:
 
     key: str
     network: str
-    kind: str
-    payload: dict[str, Any]
+    action: Action
     person_id: int | None = None
 
 

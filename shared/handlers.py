@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from shared import attestation, challenge, linking, privacy, uploads
+from shared import actions, attestation, challenge, linking, privacy, uploads
 from shared.accounts import Named, parse_account
+from shared.actions import Reply
 from shared.challenge import Binding, ChallengeError
 from shared.commands import (
     PROOF,
@@ -20,7 +21,7 @@ from shared.commands import (
 from shared.db.models import Identity, Network, TrustLevel
 from shared.errors import HqxError
 from shared.messages import Lang, say
-from shared.outbox import REPLY, reply_payload
+from shared.outbox import reply_to
 
 if TYPE_CHECKING:
     from shared.commands import Resolver
@@ -95,7 +96,7 @@ def link(context: Context) -> Answer | str:
         key=context.env.secret_key,
         requester=requester,
         target=target.account,
-        reply=reply_payload(context.post, "", lang),
+        reply=actions.encode(reply_to(context.post, "", lang)),
         now=context.env.now,
     )
     bot = context.env.bot_handles[target.account.network]
@@ -121,8 +122,7 @@ def upload_link(context: Context) -> Answer | str:
     private = Outbound(
         key=f"upload-link:{post.network}:{post.post_id}",
         network=post.network,
-        kind=REPLY,
-        payload={**reply_payload(post, text, lang), "direct": True},
+        action=replace(reply_to(post, text, lang), direct=True),
         person_id=requester.person_id,
     )
     return Answer(say("link.x_sent", lang), lang, (private,), person_id=requester.person_id)
@@ -165,11 +165,7 @@ def x_proof(context: Context) -> Answer | str:
         key = f"x.{e.reason}" if e.reason in ("no_code", "not_yours") else f"proof.{e.reason}"
         return say(key, lang, author=read.author)
     also = attestation.publish(
-        session,
-        sender.person_id,
-        trigger=f"{post.network}:{post.post_id}",
-        now=context.env.now,
-        bots=set(context.env.bot_handles),
+        session, sender.person_id, trigger=f"{post.network}:{post.post_id}", env=context.env
     )
     return Answer(say("x.proven", lang, username=x.username), lang, tuple(also), sender.person_id)
 
@@ -195,7 +191,9 @@ def proof(context: Context) -> Answer | str:
     also: list[Outbound] = []
     if linked.request is not None:  # confirm in the request's thread, in its language
         request = linked.request
-        request_lang = Lang(request.reply["lang"])
+        asked = actions.decode(Reply.kind, request.reply)
+        assert isinstance(asked, Reply)  # noqa: S101  (stored as one)
+        request_lang = Lang(asked.lang)
         confirmation = say(
             "proof.linked",
             request_lang,
@@ -206,8 +204,7 @@ def proof(context: Context) -> Answer | str:
             Outbound(
                 key=f"confirm:{request.nonce}",
                 network=first.network,
-                kind=REPLY,
-                payload={**request.reply, "text": confirmation},
+                action=replace(asked, text=confirmation),
                 person_id=first.person_id,
             )
         )
@@ -215,8 +212,7 @@ def proof(context: Context) -> Answer | str:
         context.session,
         first.person_id,
         trigger=f"{context.post.network}:{context.post.post_id}",
-        now=context.env.now,
-        bots=set(context.env.bot_handles),
+        env=context.env,
     )
     return Answer(text, lang, tuple(also), person_id=first.person_id)
 
@@ -256,11 +252,10 @@ def unlink(context: Context) -> Answer | str:
         return say("unlink.unknown", lang, handle=handle)
     also: list[Outbound] = []
     if attestation.consented(session, me.person_id):  # rewritten, or withdrawn under two
-        trigger, bots = f"{post.network}:{post.post_id}", set(context.env.bot_handles)
-        now = context.env.now
+        trigger, env = f"{post.network}:{post.post_id}", context.env
         also = attestation.publish(
-            session, me.person_id, trigger=trigger, now=now, bots=bots
-        ) or attestation.withdraw(session, me.person_id, trigger=trigger, bots=bots)
+            session, me.person_id, trigger=trigger, env=env
+        ) or attestation.withdraw(session, me.person_id, trigger=trigger, env=env)
     return Answer(say("unlink.done", lang, handle=handle), lang, tuple(also), me.person_id)
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from shared import actions
+from shared.actions import Action, Recipient, Reply
 from shared.db.models import ActionStatus, OutboundAction, utcnow
 
 if TYPE_CHECKING:
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
     from shared.protocol import IncomingPost
 
-REPLY = "reply"
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SEC = 5.0
 LAST_ERROR_MAX_CHARS = 2000
@@ -35,36 +36,37 @@ def queue(
     *,
     key: str,
     network: str,
-    kind: str,
-    payload: dict[str, Any],
+    action: Action,
     person_id: int | None = None,
 ) -> bool:
     """Add an action in the caller's transaction; ``False`` if ``key`` was queued before."""
-    action = OutboundAction(
-        idempotency_key=key, network=network, kind=kind, payload=payload, person_id=person_id
+    row = OutboundAction(
+        idempotency_key=key,
+        network=network,
+        kind=action.kind,
+        payload=actions.encode(action),
+        person_id=person_id,
     )
     try:
         with session.begin_nested():
-            session.add(action)
+            session.add(row)
     except IntegrityError:
         return False
     return True
 
 
-def reply_payload(
-    post: IncomingPost, text: str, lang: str, *, scrub: bool = False
-) -> dict[str, Any]:
-    """What an adapter needs to answer ``post`` with ``text``, in a storable form; with
-    ``scrub``, the payload is emptied once sent (it names someone who asked to be forgotten)."""
-    return {
-        "scrub": scrub,
-        "text": text,
-        "lang": lang,
-        "to_post": post.post_id,
-        "to_author": {"subject": post.author.subject, "handle": post.author.handle},
-        "direct": post.direct,
-        "context": post.reply_context,
-    }
+def reply_to(post: IncomingPost, text: str, lang: str, *, scrub: bool = False) -> Reply:
+    """The answer ``text`` to ``post``, in its thread (privately if it was private); with
+    ``scrub``, it is forgotten once sent (it names someone who asked to be forgotten)."""
+    return Reply(
+        to_post=post.post_id,
+        to=Recipient(post.author.subject, post.author.handle),
+        text=text,
+        lang=lang,
+        direct=post.direct,
+        context=post.reply_context,
+        scrub=scrub,
+    )
 
 
 def recover(engine: Engine) -> int:

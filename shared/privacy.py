@@ -8,6 +8,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from shared import attestation, linking
+from shared.actions import Delete
 from shared.commands import Answer, Context, Outbound, fold
 from shared.db.models import (
     ActionStatus,
@@ -25,7 +26,6 @@ from shared.db.models import (
 from shared.messages import Lang, say
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
-DELETE = "delete"
 FORGOTTEN = "forgotten"
 """What stays of a forgotten author on the posts they sent (kept so none is handled twice)."""
 
@@ -116,14 +116,11 @@ def settings(context: Context) -> Answer | str:
     also: list[Outbound] = []
     if purpose is Purpose.PUBLIC_ATTESTATION:
         session.flush()
-        trigger, bots = (
-            f"{context.post.network}:{context.post.post_id}",
-            set(context.env.bot_handles),
-        )
+        trigger, env = f"{context.post.network}:{context.post.post_id}", context.env
         also = (
-            attestation.publish(session, person.id, trigger=trigger, now=context.env.now, bots=bots)
+            attestation.publish(session, person.id, trigger=trigger, env=env)
             if granted
-            else attestation.withdraw(session, person.id, trigger=trigger, bots=bots)
+            else attestation.withdraw(session, person.id, trigger=trigger, env=env)
         )
     return Answer(text, lang, tuple(also), person_id=person.id)
 
@@ -173,10 +170,9 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
     )
     deletions = [
         Outbound(
-            key=f"{DELETE}:{action.idempotency_key}",
+            key=f"{Delete.kind}:{action.idempotency_key}",
             network=action.network,
-            kind=DELETE,
-            payload={"ref": action.remote_ref},
+            action=Delete(str(action.remote_ref)),
         )
         for action in published
     ]

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
     from datetime import datetime
 
-    from shared.db.models import Network, OutboundAction
+    from shared.actions import Action
+    from shared.db.models import Network
     from shared.linking import Account
 
 
@@ -57,6 +58,20 @@ class IncomingPost:
 
 
 @dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One outbound action to deliver, with what its idempotency needs."""
+
+    action: Action
+    key: str
+    """The outbox's idempotency key: the same action is never queued twice."""
+    action_id: int
+    """The outbox row's id (adapters derive record keys from it)."""
+    created_at: datetime
+    attempts: int
+    """Attempts so far, this one included: more than one means it may have been sent."""
+
+
+@dataclass(frozen=True, slots=True)
 class Delivered:
     """Where an outbound action landed: the network's reference of what it created."""
 
@@ -88,6 +103,10 @@ class Protocol(ABC):
     """One network's adapter: it receives posts addressed to the bot and delivers actions."""
 
     network: ClassVar[Network]
+    delivers: ClassVar[frozenset[type[Action]]] = frozenset()
+    """The kinds of :mod:`shared.actions` this network's bot can deliver: the core asks
+    here (can the bot attest? send a message that is not a reply?) instead of naming
+    networks, and never queues what an adapter cannot deliver."""
 
     @property
     @abstractmethod
@@ -115,8 +134,8 @@ class Protocol(ABC):
         when there is none. Raises :class:`HqxError` when the network cannot be asked."""
 
     @abstractmethod
-    async def deliver(self, action: OutboundAction) -> Delivered:
-        """Send one outbound action.
+    async def deliver(self, outgoing: Outgoing) -> Delivered:
+        """Send one outbound action (of a kind in :attr:`delivers`).
 
         Must be idempotent for the same action: a second call after a crash between sending
         and recording must not send it twice (adapters use the network's own idempotency:

@@ -20,13 +20,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import linking, outbox, retention
+from shared import actions, linking, outbox, retention
+from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
 from shared.db.models import Identity, InboundPost, utcnow
 from shared.errors import HqxError
 from shared.messages import say
-from shared.protocol import DeliveryError, ReceiveError
+from shared.protocol import DeliveryError, Outgoing, ReceiveError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -317,6 +318,11 @@ class Service:
                 InboundPost(network=post.network, post_id=post.post_id, author=post.author.subject)
             )
 
+    def delivers(self, network: str, kind: type[Action]) -> bool:
+        """Whether a running bot on ``network`` delivers actions of ``kind``."""
+        adapter = self._adapters.get(network)
+        return adapter is not None and kind in adapter.delivers
+
     def _environment(self) -> Environment:
         handles = {network: a.bot_handle for network, a in self._adapters.items()}
         return Environment(
@@ -324,6 +330,7 @@ class Service:
             now=utcnow(),
             public_url=self._public_url,
             bot_handles=handles,
+            delivers={network: a.delivers for network, a in self._adapters.items()},
         )
 
     def _handle(self, post: IncomingPost, parsed: Parsed, prepared: object) -> bool:
@@ -370,20 +377,21 @@ class Service:
         if answer.text is not None:
             queued = outbox.queue(
                 session,
-                key=f"{outbox.REPLY}:{post.network}:{post.post_id}",
+                key=f"{Reply.kind}:{post.network}:{post.post_id}",
                 network=post.network,
-                kind=outbox.REPLY,
-                payload=outbox.reply_payload(post, answer.text, answer.lang, scrub=answer.scrub),
+                action=outbox.reply_to(post, answer.text, answer.lang, scrub=answer.scrub),
                 person_id=answer.person_id,
             )
-        for action in answer.also:
+        for outbound in answer.also:
+            if not self.delivers(outbound.network, type(outbound.action)):
+                log.warning("no %s bot delivers %s: not queued", outbound.network, outbound.key)
+                continue
             queued |= outbox.queue(
                 session,
-                key=action.key,
-                network=action.network,
-                kind=action.kind,
-                payload=action.payload,
-                person_id=action.person_id,
+                key=outbound.key,
+                network=outbound.network,
+                action=outbound.action,
+                person_id=outbound.person_id,
             )
         return queued
 
@@ -419,7 +427,24 @@ class Service:
         if claimed is None:
             return 0
         try:
-            delivered = await adapter.deliver(claimed)
+            typed = actions.decode(claimed.kind, claimed.payload)
+            if type(typed) not in adapter.delivers:
+                raise DeliveryError(
+                    f"the {adapter.network} bot does not deliver {typed.kind!r}", permanent=True
+                )
+            outgoing = Outgoing(
+                action=typed,
+                key=claimed.idempotency_key,
+                action_id=action_id,
+                created_at=claimed.created_at,
+                attempts=claimed.attempts,
+            )
+        except (UnknownActionError, DeliveryError) as e:
+            log.error("%s %s cannot be delivered: %s", action.network, action.idempotency_key, e)
+            await asyncio.to_thread(outbox.mark_failed, self._engine, action_id, str(e))
+            return 0
+        try:
+            delivered = await adapter.deliver(outgoing)
         except DeliveryError as e:
             if e.permanent:
                 log.warning("%s %s failed: %s", action.network, action.idempotency_key, e)

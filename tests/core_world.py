@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from shared import challenge
-from shared.db.models import Identity, Network, OutboundAction
+from shared.actions import Reply
+from shared.db.models import Identity, Network
 from shared.handlers import default_registry
 from shared.linking import Account
 from shared.protocol import Author, IncomingPost
@@ -74,17 +75,22 @@ class World:
 
     def answer_to(self, post_id: str) -> str:
         for adapter in (self.bluesky, self.mastodon):
-            for action in adapter.sent.values():
-                if action.payload.get("to_post") == post_id and action.idempotency_key.startswith(
-                    "reply:"
-                ):
-                    return str(action.payload["text"])
+            for sent in adapter.sent.values():
+                answer = sent.action
+                ours = isinstance(answer, Reply) and answer.to_post == post_id
+                if ours and sent.key.startswith("reply:"):
+                    assert isinstance(answer, Reply)
+                    return answer.text
         return ""
 
-    def confirmations(self) -> list[OutboundAction]:
+    def confirmations(self) -> list[tuple[str, Reply]]:
+        """Confirmations sent, with their network."""
         return [
-            a for a in self.bluesky.sent.values() if a.idempotency_key.startswith("confirm:")
-        ] + [a for a in self.mastodon.sent.values() if a.idempotency_key.startswith("confirm:")]
+            (adapter.network, sent.action)
+            for adapter in (self.bluesky, self.mastodon)
+            for sent in adapter.sent.values()
+            if sent.key.startswith("confirm:") and isinstance(sent.action, Reply)
+        ]
 
     def persons(self) -> dict[str, int]:
         with Session(self.engine) as session:

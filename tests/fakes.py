@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
+from shared.actions import KINDS
 from shared.db.models import Network
-from shared.protocol import Delivered, DeliveryError, IncomingPost, Protocol
+from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from shared.db.models import OutboundAction
     from shared.linking import Account
 
 
@@ -20,9 +20,10 @@ class FakeAdapter(Protocol):
     would); :attr:`failures` are raised, one per delivery, before anything is sent."""
 
     network: ClassVar[Network] = Network.MASTODON
+    delivers = frozenset(KINDS.values())
 
     def __init__(self) -> None:
-        self.sent: dict[str, OutboundAction] = {}
+        self.sent: dict[str, Outgoing] = {}
         self.deliveries: list[str] = []
         self.failures: list[Exception] = []
         self.inbox: asyncio.Queue[IncomingPost] = asyncio.Queue()
@@ -44,12 +45,12 @@ class FakeAdapter(Protocol):
     async def resolve(self, handle: str) -> Account | None:
         return self.accounts.get(handle.casefold())
 
-    async def deliver(self, action: OutboundAction) -> Delivered:
-        self.deliveries.append(action.idempotency_key)
+    async def deliver(self, outgoing: Outgoing) -> Delivered:
+        self.deliveries.append(outgoing.key)
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.setdefault(action.idempotency_key, action)
-        return Delivered(f"fake:{action.idempotency_key}")
+        self.sent.setdefault(outgoing.key, outgoing)
+        return Delivered(f"fake:{outgoing.key}")
 
     async def close(self) -> None:
         self.closed = True

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from shared.actions import Action, WithdrawAttestation, WriteAttestation
 from shared.attestation import COLLECTION
 from tests.core_world import ALICE_B, ALICE_M, World, code_in
 from testworld.bluesky.lexicon import Lexicons
@@ -16,7 +17,6 @@ from testworld.bluesky.lexicon import Lexicons
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from shared.db.models import OutboundAction
 
 LEXICON = Path(__file__).parents[1] / "lexicons" / f"{COLLECTION}.json"
 
@@ -30,8 +30,8 @@ def world(engine: Engine) -> World:
     return World(engine)
 
 
-def written(world: World, kind: str) -> list[OutboundAction]:
-    return [a for a in world.bluesky.sent.values() if a.kind == kind]
+def written(world: World, kind: str) -> list[Action]:
+    return [o.action for o in world.bluesky.sent.values() if o.action.kind == kind]
 
 
 def test_nothing_is_attested_without_consent(world: World) -> None:
@@ -43,8 +43,9 @@ def test_consent_after_linking_attests_the_two_accounts(world: World) -> None:
     world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
     assert world.say(ALICE_B, "settings attestation yes") == "Noted: attestation yes."
     [action] = written(world, "attest")
-    assert action.payload["rkey"] == ALICE_B.subject
-    record = action.payload["record"]
+    assert isinstance(action, WriteAttestation)
+    assert action.rkey == ALICE_B.subject
+    record = action.record
     lexicons().validate_record(COLLECTION, record)
     accounts = {a["network"]: a for a in record["accounts"]}
     assert accounts["bluesky"]["id"] == ALICE_B.subject
@@ -63,7 +64,8 @@ def test_consent_first_then_each_link_rewrites_it(world: World) -> None:
     assert written(world, "attest") == [], "one account: nothing to attest yet"
     world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
     [action] = written(world, "attest")
-    assert len(action.payload["record"]["accounts"]) == 2
+    assert isinstance(action, WriteAttestation)
+    assert len(action.record["accounts"]) == 2
 
 
 def test_saying_no_withdraws_it(world: World) -> None:
@@ -71,7 +73,7 @@ def test_saying_no_withdraws_it(world: World) -> None:
     world.say(ALICE_B, "settings attestation yes")
     world.say(ALICE_M, "settings attestation no")
     [withdrawal] = written(world, "unattest")
-    assert withdrawal.payload == {"rkey": ALICE_B.subject}
+    assert withdrawal == WithdrawAttestation(ALICE_B.subject)
 
 
 def test_unlinking_withdraws_it_and_the_account(world: World) -> None:
@@ -81,5 +83,5 @@ def test_unlinking_withdraws_it_and_the_account(world: World) -> None:
         "Done: @alice@masto.test is no longer linked."
     )
     [withdrawal] = written(world, "unattest")
-    assert withdrawal.payload == {"rkey": ALICE_B.subject}
+    assert withdrawal == WithdrawAttestation(ALICE_B.subject)
     assert world.say(ALICE_B, "status").startswith("No other account is linked")

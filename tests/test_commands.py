@@ -23,7 +23,9 @@ def post(text: str, languages: tuple[str, ...] = ()) -> IncomingPost:
     )
 
 
-ENV = Environment(secret_key=None, now=datetime.now(UTC), public_url=None, bot_handles={})
+ENV = Environment(
+    secret_key=None, now=datetime.now(UTC), public_url=None, bot_handles={}, delivers={}
+)
 
 
 def said(answer: Answer) -> str:

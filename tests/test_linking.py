@@ -41,10 +41,10 @@ def test_link_from_bluesky_then_prove_on_mastodon(world: World) -> None:
     persons = world.persons()
     assert persons["alice.test"] == persons["alice@masto.test"]
     # Confirmed on the other network too, in the request's thread.
-    [confirmation] = world.confirmations()
-    assert confirmation.network == "bluesky"
-    assert confirmation.payload["to_author"]["subject"] == ALICE_B.subject
-    assert confirmation.payload["text"] == done
+    [(network, confirmation)] = world.confirmations()
+    assert network == "bluesky"
+    assert confirmation.to.subject == ALICE_B.subject
+    assert confirmation.text == done
     assert world.say(ALICE_B, "status") == (
         "Linked accounts: @alice.test (Bluesky, proven), @alice@masto.test (Mastodon, proven)."
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session, select
 
+from shared.actions import Delete
 from shared.archive_import import import_archive
 from shared.db.models import (
     ActionStatus,
@@ -82,7 +83,8 @@ def test_forget_erases_the_person_after_a_confirmation(
     # Her X archive too: an imported follow graph owned by her.
     import_archive(engine, make_archive(tmp_path / "x.zip", [11, 12, 13], [14]))
     with Session(engine) as session, session.begin():
-        person_id = session.exec(select(Identity.person_id)).one()
+        person_id = session.exec(select(Identity.person_id)).first()
+        assert person_id is not None
         for x in session.exec(select(XIdentity)):
             old = x.person_id
             x.person_id = person_id
@@ -104,10 +106,10 @@ def test_forget_erases_the_person_after_a_confirmation(
     assert authors == {"forgotten"}
     # Everything the bot published about her is deleted, on each network.
     deleted = {
-        a.payload["ref"]
+        o.action.ref
         for adapter in (world.bluesky, world.mastodon)
-        for a in adapter.sent.values()
-        if a.kind == "delete"
+        for o in adapter.sent.values()
+        if isinstance(o.action, Delete)
     }
     assert deleted == published
     # What remains of the last answer names nobody.

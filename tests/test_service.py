@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from shared import backoff, outbox, service
+from shared.actions import Recipient, Reply
 from shared.commands import CommandRegistry
 from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
 from shared.handlers import default_registry
@@ -60,13 +61,11 @@ def test_a_post_is_answered_once_however_often_it_arrives(engine: Engine) -> Non
 
     asyncio.run(scenario())
     assert adapter.deliveries == [KEY]
-    payload = adapter.sent[KEY].payload
-    assert payload["lang"] == "fr"
-    assert payload["text"].startswith("Bonjour ! Je suis HelloQuitteX")
-    assert payload["to_author"] == {
-        "subject": "https://fake.test/users/alice",
-        "handle": "alice@fake.test",
-    }
+    answer = adapter.sent[KEY].action
+    assert isinstance(answer, Reply)
+    assert answer.lang == "fr"
+    assert answer.text.startswith("Bonjour ! Je suis HelloQuitteX")
+    assert answer.to == Recipient("https://fake.test/users/alice", "alice@fake.test")
     [action] = actions(engine)
     assert (action.status, action.remote_ref, action.attempts) == ("done", f"fake:{KEY}", 1)
     with Session(engine) as session:
@@ -222,7 +221,8 @@ def test_the_running_service_answers_and_survives_a_crashing_receiver(
     assert crashes == [], "the receiver crashed once"
     # Delivered right away (the interval is an hour): queuing wakes the delivery job.
     assert list(adapter.sent) == ["reply:mastodon:222"]
-    assert adapter.sent["reply:mastodon:222"].payload["text"].startswith("Hello! I'm")
+    answer = adapter.sent["reply:mastodon:222"].action
+    assert isinstance(answer, Reply) and answer.text.startswith("Hello! I'm")
     assert adapter.closed
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from hqx.app import create_app
 from shared import uploads
+from shared.actions import Reply
 from shared.config import ArchiveLimits, Settings
 from shared.db.models import ArchiveImport, FollowEdge, Identity, TrustLevel, XIdentity
 from tests.archives import OWNER, OWNER_ID, make_archive
@@ -44,10 +45,10 @@ def private_link(world: World) -> str:
     """Alice asks in public on Mastodon; the link comes in a direct answer."""
     public = world.say(ALICE_M, "link x")
     assert public == "I've sent you a private message with a link to upload your X archive."
-    [private] = [a for a in world.mastodon.sent.values() if a.idempotency_key.startswith("upload")]
-    assert private.payload["direct"] is True
-    assert "Your own link to upload your X archive" in private.payload["text"]
-    return token_from(private.payload["text"])
+    [private] = [o.action for o in world.mastodon.sent.values() if o.key.startswith("upload")]
+    assert isinstance(private, Reply) and private.direct is True
+    assert "Your own link to upload your X archive" in private.text
+    return token_from(private.text)
 
 
 def test_the_link_goes_privately_and_only_to_the_asker(world: World) -> None:

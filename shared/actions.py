@@ -1,0 +1,124 @@
+"""What the service asks a network to do: typed, versioned values, stored in the outbox.
+
+Each action is a frozen dataclass with a ``kind`` (the outbox's ``kind`` column) and a
+``version`` of its stored form; :func:`encode` writes it as JSON data, :func:`decode` reads
+it back and refuses, in one clear line, a kind or a version this code does not know (a row
+written by a newer release, or damaged). Adapters say which kinds they deliver
+(:attr:`shared.protocol.Protocol.delivers`); the core asks them rather than naming networks.
+
+Room is left for the reconnection's writes (lists, starter packs) and follows: each will be
+one more class here and one more entry in :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from shared.errors import HqxError
+
+VERSION = 1
+"""The stored form of every kind below."""
+
+
+class UnknownActionError(HqxError):
+    """A stored action of a kind or version this code cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who an action is for, as their network knows them."""
+
+    subject: str
+    """The stable id: a DID, an ActivityPub id."""
+    handle: str
+    """What the text mentions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer in the thread of a post the bot received; ``direct``: privately (a
+    Bluesky message, a Mastodon direct status), even when the post was public."""
+
+    kind: ClassVar[str] = "reply"
+    to_post: str
+    to: Recipient
+    text: str
+    lang: str
+    direct: bool
+    context: dict[str, Any]
+    """The adapter's own reply context (thread references, conversation id): opaque here."""
+    scrub: bool = False
+    """Forget the text and the addressee once sent (they asked to be forgotten)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectMessage:
+    """A private message that starts (or continues) the bot's conversation with a person,
+    not in answer to a post of theirs."""
+
+    kind: ClassVar[str] = "message"
+    to: Recipient
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete something the bot published, by the reference its network gave it."""
+
+    kind: ClassVar[str] = "delete"
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAttestation:
+    """Write (or rewrite) a person's public attestation in the bot's repository."""
+
+    kind: ClassVar[str] = "attest"
+    rkey: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawAttestation:
+    """Delete a person's public attestation from the bot's repository."""
+
+    kind: ClassVar[str] = "unattest"
+    rkey: str
+
+
+Action = Reply | DirectMessage | Delete | WriteAttestation | WithdrawAttestation
+KINDS: dict[str, type[Action]] = {
+    cls.kind: cls for cls in (Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation)
+}
+
+
+def encode(action: Action) -> dict[str, Any]:
+    """The action as stored in the outbox's ``payload`` (its kind goes beside it)."""
+    return {"v": VERSION, **dataclasses.asdict(action)}
+
+
+def decode(kind: str, payload: dict[str, Any]) -> Action:
+    """The action stored as ``kind`` and ``payload``.
+
+    Raises:
+        UnknownActionError: a kind or a version this code does not read, or fields that do
+            not fit the kind.
+    """
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise UnknownActionError(f"outbound action of unknown kind {kind!r}")
+    version = payload.get("v")
+    if version != VERSION:
+        raise UnknownActionError(
+            f"outbound {kind!r} of version {version!r}: this release reads version {VERSION}"
+        )
+    fields = {k: v for k, v in payload.items() if k != "v"}
+    if isinstance(fields.get("to"), dict):
+        fields["to"] = Recipient(**fields["to"])
+    try:
+        return cls(**fields)
+    except TypeError as e:
+        raise UnknownActionError(f"outbound {kind!r} does not fit its kind: {e}") from None
