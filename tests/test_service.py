@@ -257,11 +257,14 @@ class RefusedAdapter(FakeAdapter):
     def __init__(self, permanent: bool) -> None:
         super().__init__()
         self.permanent, self.attempts = permanent, 0
+        self.tried_thrice = asyncio.Event()
 
     async def receive_forever(self, receive: object) -> None:
         from shared.protocol import ReceiveError
 
         self.attempts += 1
+        if self.attempts == 3:
+            self.tried_thrice.set()
         raise ReceiveError("the token is refused", permanent=self.permanent)
 
 
@@ -275,26 +278,32 @@ def test_a_permanent_receive_failure_stops_the_loop_and_is_reported(
 
     async def scenario() -> None:
         await core.start()
+        receiving = next(t for t in core._tasks if t.get_name() == "receive-mastodon")
         try:
-            await asyncio.sleep(0.5)
+            if permanent:
+                await asyncio.wait({receiving}, timeout=10)
+            else:
+                await asyncio.wait_for(adapter.tried_thrice.wait(), 10)
         finally:
             await core.stop()
 
     asyncio.run(scenario())
     state = core.receiving()["mastodon"]
-    if permanent:
+    if permanent:  # its loop returned: it cannot try again
         assert (adapter.attempts, state.current()) == (1, "stopped"), "not retried forever"
     else:
-        assert adapter.attempts > 2 and state.current() == "failing", "retried with backoff"
+        assert adapter.attempts >= 3 and state.current() == "failing", "retried with backoff"
     assert state.reason == "the token is refused"
 
 
 def test_stopping_awaits_the_scheduled_jobs_it_owns(engine: Engine) -> None:
     core = Service(engine, [FakeAdapter()], default_registry())
     events: list[str] = []
+    started = asyncio.Event()
 
     async def slow_job() -> None:
         events.append("started")
+        started.set()
         try:
             await asyncio.sleep(60)
         finally:
@@ -304,7 +313,7 @@ def test_stopping_awaits_the_scheduled_jobs_it_owns(engine: Engine) -> None:
     async def scenario() -> None:
         await core.start()
         job = asyncio.ensure_future(core._owned(slow_job)())
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(started.wait(), 10)
         await core.stop()
         events.append("stopped")
         assert job.done()

@@ -64,11 +64,12 @@ def status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(current=current, head=head)
 
 
-def upgrade(engine: Engine) -> SchemaStatus:
-    """Apply every migration the database lacks, in one transaction per run."""
+def upgrade(engine: Engine, to: str = "head") -> SchemaStatus:
+    """Apply every migration the database lacks (up to revision ``to``), in one
+    transaction per run."""
     status(engine)
     with engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), to)
     return status(engine)
 
 

@@ -5,8 +5,10 @@ world's data files included) and plays the story."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,16 +37,19 @@ def test_a_wheel_in_a_fresh_venv_runs_the_sandbox(tmp_path: Path) -> None:
     assert venv in package.parents, "the world comes from the wheel, not from this checkout"
     assert (package / "package-lock.json").is_file() and (package / "network.mjs").is_file()
 
-    work = tmp_path / "work"
-    work.mkdir()
-    work.chmod(0o755)  # PostgreSQL, run as its own user, enters the sandbox's TMPDIR
-    tmp_path.chmod(0o755)
+    # A TMPDIR that PostgreSQL, run as its own user, can enter (pytest's is private).
+    work = Path(tempfile.mkdtemp(prefix="hqx-test-wheel-"))
+    work.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
     env["TMPDIR"] = str(work)
-    done = subprocess.run(
-        [str(venv / "bin" / "hqx"), "sandbox"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SEC, check=False,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [str(venv / "bin" / "hqx"), "sandbox"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SEC,
+            check=False,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "@alice Done: @alice.test (Bluesky) and @alice (Mastodon) are now linked." in done.stdout
     assert done.stdout.rstrip().endswith("Stopped; nothing is left running.")
