@@ -11,6 +11,7 @@ import pytest
 
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from tests.mastodon_world import MastodonWorld
 from testworld.bluesky.install import ensure_installed
 from testworld.bluesky.network import BlueskyDevNetwork
 from testworld.bluesky.services import PostgresServer
@@ -57,6 +58,15 @@ def bluesky() -> Iterator[BlueskyDevNetwork]:
     installation = ensure_installed(log=lambda line: print(f"[devnet] {line}"))
     with BlueskyDevNetwork(installation) as network:
         yield network
+
+
+@pytest.fixture
+def mastodon() -> Iterator[MastodonWorld]:
+    """The Mastodon-API test server (Mastodon's profile) with the bot's account, not flagged
+    a bot yet, and Alice's."""
+    world = MastodonWorld(bot_flagged=False)
+    yield world
+    world.stop()
 
 
 @pytest.fixture(scope="session")

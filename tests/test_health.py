@@ -7,27 +7,18 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hqx.app import create_app
 from shared.config import Settings
-from tests.mastodon_world import MastodonWorld
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from sqlalchemy.engine import Engine
+
+    from tests.mastodon_world import MastodonWorld
 
 KEY = "a-test-secret-key-that-is-long-enough-0123"
 WAIT_SEC = 20.0
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonWorld]:
-    world = MastodonWorld(bot_flagged=False)
-    yield world
-    world.stop()
 
 
 def test_no_bot_configured_is_down(engine: Engine, database_url: str) -> None:

@@ -14,22 +14,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.mastodon_world import MastodonWorld
 from testworld.bluesky.services import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from tests.mastodon_world import MastodonWorld
 
 pytestmark = pytest.mark.integration
 HQX = str(Path(sys.executable).with_name("hqx"))
 START_TIMEOUT_SEC = 60.0
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonWorld]:
-    world = MastodonWorld(bot_flagged=False)
-    yield world
-    world.stop()
 
 
 def hqx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
