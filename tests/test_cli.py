@@ -140,3 +140,18 @@ def test_import_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert b"Imported @" in result.stdout
     assert b"importing" in drawn and b"100%" in drawn
+
+
+def test_the_sandbox_without_the_local_world_says_how_to_get_it(tmp_path: Path) -> None:
+    """The product installed alone (no `sandbox` extra): one line, not a traceback."""
+    script = (
+        "import sys; sys.modules['testworld'] = None\n"  # as if the world were not installed
+        "from hqx.cli import main; sys.exit(main(['sandbox']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("hqx: error: the sandbox needs the local test world (")
+    assert done.stderr.rstrip().endswith("pip install 'helloquittex[sandbox]'")
+    assert "Traceback" not in done.stderr
