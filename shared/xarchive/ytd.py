@@ -40,6 +40,11 @@ JSON_WHITESPACE = b" \t\r\n"
 # Fed to yajl before the remaining bytes: "[" at the start of the array; after an element and
 # its comma, "[0," and a dummy element to skip, so that "[a, ]" stays the error it is.
 AT_START, AFTER_COMMA = b"[", b"[0,"
+MAX_NESTING = 8
+"""Arrays and objects inside one another: a row needs three (the list, the row, its object).
+yajl's memory grows with the square of the depth (973 bytes of nesting took 20 GB), so the
+slow path refuses deeper input before yajl sees it; orjson stops at 1024 by itself."""
+_STRUCTURE = re.compile(rb'["\\\[\]{}]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +77,59 @@ class _DamagedError(Exception):
     """The zip member's compressed data or checksum is wrong."""
 
 
-class _AfterHead:
-    """Bytes already read, then the rest of a stream: what yajl reads in the slow path."""
+class _Nesting:
+    """Follows how deep arrays and objects are nested in the bytes fed to it (strings and
+    their escapes skipped, across chunks) and refuses more than :data:`MAX_NESTING`."""
 
-    def __init__(self, head: bytes, stream: Counted) -> None:
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._depth = 0
+        self._in_string = False
+        self._escape_next = False
+
+    def check(self, data: bytes) -> None:
+        skip_at = 0 if self._escape_next else -1
+        self._escape_next = False
+        for match in _STRUCTURE.finditer(data):
+            at = match.start()
+            if at == skip_at:
+                continue
+            char = data[at]
+            if self._in_string:
+                if char == 0x5C:  # a backslash escapes the next byte, maybe the next chunk's
+                    skip_at = at + 1
+                    self._escape_next = skip_at == len(data)
+                elif char == 0x22:
+                    self._in_string = False
+            elif char == 0x22:
+                self._in_string = True
+            elif char in b"[{":
+                self._depth += 1
+                if self._depth > MAX_NESTING:
+                    raise ArchiveError(
+                        f"{self._name} nests arrays or objects deeper than an archive row "
+                        f"can ({MAX_NESTING} levels): refused"
+                    )
+            elif char in b"]}":
+                self._depth -= 1
+
+
+class _AfterHead:
+    """Bytes already read, then the rest of a stream: what yajl reads in the slow path, each
+    chunk checked for nesting before yajl sees it."""
+
+    def __init__(self, head: bytes, stream: Counted, name: str) -> None:
         self._head = head
         self._stream = stream
+        self._nesting = _Nesting(name)
         self.ended = False
 
     def read(self, size: int = -1) -> bytes:
+        data = self._read(size)
+        self._nesting.check(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
         if size == 0:  # ijson probes the stream's type with read(0)
             return b""
         if self._head:
@@ -188,7 +237,7 @@ def _cut(pending: bytes) -> tuple[list[Any], int] | None:
 
 
 def _slow(name: str, counted: Counted, head: bytes, *, skip_first: bool) -> Iterator[list[Any]]:
-    source = _AfterHead(head, counted)
+    source = _AfterHead(head, counted, name)
     batch: list[Any] = []
     try:
         items = ijson.items(source, "item", buf_size=READ_BYTES)
