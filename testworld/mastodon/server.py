@@ -28,6 +28,7 @@ MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
 TOKEN_APP = {"name": "helloquittex tests", "website": None}
 STATUS_MAX_CHARACTERS = 500
 STREAM_HEARTBEAT_SEC = 10.0
+WEBSOCKET_PING_SEC = 30.0
 _STREAM_END: tuple[str, Any] = ("", {})
 
 
@@ -90,6 +91,8 @@ class MastodonTestServer:
         self._idempotency: dict[tuple[str, str], str] = {}
         self._streams: dict[str, list[asyncio.Queue[tuple[str, Any]]]] = {}
         self.streams_opened = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop serving the streams (known once one is open)."""
         """How many stream connections were accepted, ever."""
         self.refuse_statuses: int = 0
         """How many next status posts to refuse with 429 Too Many Requests."""
@@ -158,14 +161,17 @@ class MastodonTestServer:
         """Revoke the account's access token, as its owner or an admin would: every call with
         it is refused (401) from now on, and its open streams end."""
         account.token = ""
-        for queue in self._streams.get(account.id, []):
-            queue.put_nowait(_STREAM_END)
+        self._end(self._streams.get(account.id, []))
 
     def drop_streams(self) -> None:
         """End every open stream, as a restarting server or a broken link would."""
-        for queues in self._streams.values():
-            for queue in queues:
-                queue.put_nowait(_STREAM_END)
+        self._end([queue for queues in self._streams.values() for queue in queues])
+
+    def _end(self, queues: list[asyncio.Queue[tuple[str, Any]]]) -> None:
+        # Tests call this from their own thread: the queues belong to the server's loop.
+        for queue in queues:
+            assert self._loop is not None  # noqa: S101  (a queue means a stream was opened)
+            self._loop.call_soon_threadsafe(queue.put_nowait, _STREAM_END)
 
     @property
     def open_streams(self) -> int:
@@ -177,6 +183,7 @@ class MastodonTestServer:
             queue.put_nowait((event, payload))
 
     def _subscribe(self, account: Account) -> asyncio.Queue[tuple[str, Any]]:
+        self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._streams.setdefault(account.id, []).append(queue)
         self.streams_opened += 1
@@ -200,7 +207,9 @@ class MastodonTestServer:
             raise web.HTTPBadRequest(
                 text='{"error":"Unknown stream type"}', content_type="application/json"
             )
-        socket = web.WebSocketResponse(protocols=protocols, heartbeat=self.stream_heartbeat_sec)
+        # Pings as Mastodon's streaming server sends them (every 30 s or so): a short
+        # interval would close a busy client's socket for a pong that came a little late.
+        socket = web.WebSocketResponse(protocols=protocols, heartbeat=WEBSOCKET_PING_SEC)
         await socket.prepare(request)
         queue = self._subscribe(account)
         reader = asyncio.create_task(self._drain(socket))
