@@ -64,3 +64,13 @@ def test_static_files_are_served(engine: Engine, database_url: str, tmp_path: Pa
     status, css, headers = get(database_url, "/static/style.css")
     assert status == 200 and headers["Content-Type"].startswith("text/css")
     assert ":focus-visible" in css
+
+
+def test_every_answer_carries_the_security_headers(engine: Engine, database_url: str) -> None:
+    for path in ("/", "/static/style.css", "/x/upload/unknown", "/healthz"):
+        _, _, headers = get(database_url, path)
+        assert headers["Content-Security-Policy"].endswith("frame-ancestors 'none'"), path
+        assert "script-src" not in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Server"] == "helloquittex", "no version for scanners"
