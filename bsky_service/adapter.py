@@ -32,7 +32,7 @@ from atproto_client.exceptions import (
 )
 
 from bsky_service.tid import tid
-from shared import attestation, botstate
+from shared import attestation, botstate, sealed
 from shared.actions import (
     Delete,
     DirectMessage,
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_SEC = 2.0
+SESSION_PURPOSE = "bluesky session"
 NOTIFICATIONS_PAGE = 100
 ADDRESSED_REASONS = ("mention", "reply")
 POST = "app.bsky.feed.post"
@@ -96,10 +97,12 @@ class BlueskyAdapter(Protocol):
         poll_interval_sec: float = POLL_INTERVAL_SEC,
         chat_proxy: str | None = None,
         catch_up: timedelta = timedelta(0),
+        session_key: str | None = None,
     ) -> None:
         """``chat_proxy``: the chat service for direct messages (``None``: no messages; the
         bot declares it accepts none). ``catch_up``: on a first start (a database that has
-        never seen this bot account), also answer the mentions this old."""
+        never seen this bot account), also answer the mentions this old. ``session_key``:
+        the secret that seals the session kept across restarts (``None``: none is kept)."""
         self._engine = engine
         self._catch_up = catch_up
         self._pds_url = pds_url.rstrip("/")
@@ -108,6 +111,7 @@ class BlueskyAdapter(Protocol):
         self._poll_interval_sec = poll_interval_sec
         self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
         self._chat_proxy = chat_proxy
+        self._session_key = session_key
         self._did: str | None = None
         self._handed_over: dict[str, datetime] = {}
         """Notifications handed over within the overlap window: URI -> sort time."""
@@ -148,9 +152,12 @@ class BlueskyAdapter(Protocol):
 
     async def _login(self) -> None:
         saved = await asyncio.to_thread(botstate.load, self._engine, self._key("session"))
-        if saved is not None:
+        session = None
+        if saved is not None and self._session_key is not None:
+            session = sealed.unseal(self._session_key, SESSION_PURPOSE, saved)
+        if session is not None:
             try:
-                await self._client.login(session_string=saved, fetch_bsky_profile=False)
+                await self._client.login(session_string=session, fetch_bsky_profile=False)
                 self._did = (await self._client.com.atproto.server.get_session()).did
                 return
             except AtProtocolError:
@@ -159,10 +166,11 @@ class BlueskyAdapter(Protocol):
         self._did = (await self._client.com.atproto.server.get_session()).did
 
     async def _session_changed(self, event: SessionEvent, session: AtSession) -> None:
-        if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
-            await asyncio.to_thread(
-                botstate.save, self._engine, self._key("session"), session.encode()
-            )
+        """Keep the session, sealed, so a restart does not log in again (createSession is
+        rate-limited); without a key to seal it, keep none."""
+        if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._session_key:
+            kept = sealed.seal(self._session_key, SESSION_PURPOSE, session.encode())
+            await asyncio.to_thread(botstate.save, self._engine, self._key("session"), kept)
 
     async def _label_as_bot(self) -> None:
         """Self-label the profile ``bot``, as Bluesky's bot guidelines ask; keep the rest."""

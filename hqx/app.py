@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ from bsky_service.adapter import BlueskyAdapter
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
 from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web.access_log import RedactedAccessLogger
 from mastodon_bot.adapter import MastodonAdapter
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
@@ -47,6 +48,11 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def server_options() -> dict[str, Any]:
+    """How the application is served (by ``hqx run``, and by the tests as it runs)."""
+    return {"access_log_class": RedactedAccessLogger}
+
+
 def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
     """One adapter per configured network."""
     adapters: list[Protocol] = []
@@ -59,6 +65,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 settings.bsky_app_password,
                 chat_proxy=settings.bsky_chat_proxy,
                 catch_up=settings.catch_up,
+                session_key=settings.secret_key,
             )
         )
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:

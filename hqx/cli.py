@@ -255,7 +255,7 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
 
     from aiohttp import web
 
-    from hqx.app import create_app
+    from hqx.app import create_app, server_options
 
     if settings.bluesky_configured or settings.mastodon_configured:
         settings.require_secret_key()  # the bots sign link challenges with it
@@ -263,7 +263,7 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # One line per HTTP request or job run is noise while idle: those say only what goes wrong.
-    for chatty in ("httpx", "apscheduler"):
+    for chatty in ("httpx", "apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     _say_which_bots(settings)
     web.run_app(
@@ -271,6 +271,7 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
         host=settings.http_host,
         port=settings.http_port,
         print=lambda line: print(line, flush=True),
+        **server_options(),
     )
     return 0
 

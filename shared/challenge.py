@@ -3,8 +3,12 @@
 A code is a MAC under ``HQX_SECRET_KEY`` over the requesting identity (its database id and
 its stable subject: DID or account URI), the target network and the target account's stable
 subject (never a handle, so look-alike handles cannot match), an expiry and a nonce. It
-carries the identity id, the expiry and the nonce in the clear, so it is verified without
-looking anything up; single use is enforced where proofs are stored (the nonce is unique).
+carries the identity id, which key signed it, the expiry and the nonce in the clear, so it is
+verified without looking anything up; single use is enforced where proofs are stored, by the
+whole code (:attr:`Code.digest`): two people's codes never collide, however many proofs exist.
+
+Keys rotate: codes name their key by a one-byte id, and keys set aside
+(``HQX_OLD_SECRET_KEYS``) still verify the codes they signed until those expire.
 
 Text form: ``HQX-`` then Crockford base32 in groups of four, e.g. ``HQX-0J4K-8M2P-…``;
 reading is case-insensitive and forgiving of O/0, I/L/1, spaces and dashes.
@@ -25,6 +29,7 @@ PREFIX = "HQX"
 DEFAULT_TTL = timedelta(hours=24)
 MAC_BYTES = 6  # 48 bits: each guess costs a post on a rate-limited network
 NONCE_BYTES = 3
+KEY_ID_BYTES = 1
 EXPIRY_BYTES = 3  # minutes since EPOCH: 31 years
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 GROUP = 4
@@ -48,14 +53,39 @@ class Code:
     """What a code carries in the clear."""
 
     requester_id: int
+    key_id: int | None
+    """Which key signed it (``None``: a code of the first format, signed by the current key)."""
     expires_at: datetime
     nonce: bytes
     mac: bytes
 
     @property
-    def nonce_hex(self) -> str:
-        """The nonce as stored with a proof (unique: a code is accepted once)."""
-        return self.nonce.hex()
+    def digest(self) -> str:
+        """The code as stored with its proof and its request (unique: a code is accepted
+        once). It holds the requester, so two people's codes never collide. (A code of the
+        first format is known by its nonce, as its proof was stored then.)"""
+        if self.key_id is None:
+            return self.nonce.hex()
+        return (
+            _varint(self.requester_id) + bytes(_key_prefix(self.key_id)) + self._clear_tail()
+        ).hex() + self.mac.hex()
+
+    def _clear_tail(self) -> bytes:
+        minutes = int((self.expires_at - EPOCH).total_seconds() // 60)
+        return minutes.to_bytes(EXPIRY_BYTES, "big") + self.nonce
+
+    def signed(self) -> bytes:
+        """What the MAC covers besides the two accounts."""
+        return _varint(self.requester_id) + _key_prefix(self.key_id) + self._clear_tail()
+
+
+def _key_prefix(key_id: int | None) -> bytes:
+    return b"" if key_id is None else key_id.to_bytes(KEY_ID_BYTES, "big")
+
+
+def key_id(key: str) -> int:
+    """The one-byte id a code carries for the key that signed it."""
+    return hashlib.sha256(_DOMAIN + b" key id" + key.encode()).digest()[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +111,12 @@ def issue(
     if not 0 < minutes < 2 ** (8 * EXPIRY_BYTES):
         raise ValueError(f"expiry {now + ttl} is outside what a code can carry")
     nonce = nonce or secrets.token_bytes(NONCE_BYTES)
-    clear = _varint(binding.requester_id) + minutes.to_bytes(EXPIRY_BYTES, "big") + nonce
+    clear = (
+        _varint(binding.requester_id)
+        + _key_prefix(key_id(key))
+        + minutes.to_bytes(EXPIRY_BYTES, "big")
+        + nonce
+    )
     return _text(clear + _mac(key, binding, clear))
 
 
@@ -101,28 +136,37 @@ def read(text: str) -> Code:
         requester_id, rest = _read_varint(raw)
     except (KeyError, ValueError):
         raise ChallengeError("malformed", f"{text!r} is not a helloquittex code") from None
-    if len(rest) != EXPIRY_BYTES + NONCE_BYTES + MAC_BYTES:
+    fixed = EXPIRY_BYTES + NONCE_BYTES + MAC_BYTES
+    if len(rest) == fixed:  # the first format, without a key id
+        identified: int | None = None
+    elif len(rest) == KEY_ID_BYTES + fixed:
+        identified, rest = int.from_bytes(rest[:KEY_ID_BYTES], "big"), rest[KEY_ID_BYTES:]
+    else:
         raise ChallengeError("malformed", f"{text!r} has the wrong length")
     minutes = int.from_bytes(rest[:EXPIRY_BYTES], "big")
     nonce = rest[EXPIRY_BYTES : EXPIRY_BYTES + NONCE_BYTES]
-    return Code(requester_id, EPOCH + timedelta(minutes=minutes), nonce, rest[-MAC_BYTES:])
+    return Code(
+        requester_id, identified, EPOCH + timedelta(minutes=minutes), nonce, rest[-MAC_BYTES:]
+    )
 
 
-def verify(key: str, code: Code, binding: Binding, *, now: datetime) -> None:
-    """Check that ``code`` was issued for ``binding`` and has not expired.
+def verify(
+    key: str, code: Code, binding: Binding, *, now: datetime, old_keys: tuple[str, ...] = ()
+) -> None:
+    """Check that ``code`` was issued for ``binding`` and has not expired: signed by ``key``,
+    or by one of ``old_keys`` (keys rotated out, kept while their codes may live).
 
     Raises:
         ChallengeError: ``forged`` (not issued by us for these two accounts: tampered, posted
             by someone else, or for another account) or ``expired``.
     """
-    clear = (
-        _varint(code.requester_id)
-        + int((code.expires_at - EPOCH).total_seconds() // 60).to_bytes(EXPIRY_BYTES, "big")
-        + code.nonce
-    )
-    if code.requester_id != binding.requester_id or not hmac.compare_digest(
-        _mac(key, binding, clear), code.mac
-    ):
+    if code.key_id is None:
+        candidates = [key]
+    else:
+        candidates = [k for k in (key, *old_keys) if key_id(k) == code.key_id]
+    clear = code.signed()
+    genuine = any(hmac.compare_digest(_mac(k, binding, clear), code.mac) for k in candidates)
+    if code.requester_id != binding.requester_id or not genuine:
         raise ChallengeError("forged", "the code was not issued for these two accounts")
     if now >= code.expires_at:
         raise ChallengeError("expired", f"the code expired at {code.expires_at.isoformat()}")

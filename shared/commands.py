@@ -60,6 +60,8 @@ class Environment:
     """The bot's handle on each network it runs on."""
     delivers: Mapping[str, frozenset[type[Action]]]
     """What each network's bot delivers (see :attr:`shared.protocol.Protocol.delivers`)."""
+    old_keys: tuple[str, ...] = ()
+    """Secret keys rotated out, still verifying the codes they signed."""
 
     def network_delivering(self, kind: type[Action]) -> str | None:
         """A network whose bot delivers ``kind`` (the first one configured), if any."""

@@ -172,6 +172,10 @@ class Settings:
             )
         return self.secret_key
 
+    def __repr__(self) -> str:  # never the secrets, wherever settings get printed
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
+        return f"Settings({shown})"
+
     def redacted(self) -> dict[str, str]:
         """The effective settings as text, secrets masked, for `hqx config check`."""
         secret = {"secret_key", "bsky_app_password", "mastodon_access_token"}
@@ -318,4 +322,13 @@ def _positive_float(raw: str) -> float:
 
 
 def _mask_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """``url`` with every password in it masked: in the user part (which ends at the last
+    ``@``, since passwords hold ``@`` too) and in ``password=`` parameters."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = rest.rfind("@")
+        user, colon, _ = rest[: max(at, 0)].partition(":")
+        if at >= 0 and colon:
+            rest = f"{user}:***{rest[at:]}"
+        url = scheme + sep + rest
+    return re.sub(r"((?:^|[?&\s])(?:ssl)?password=)[^&\s]*", r"\1***", url, flags=re.IGNORECASE)

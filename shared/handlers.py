@@ -100,7 +100,15 @@ def link(context: Context) -> Answer | str:
         now=context.env.now,
     )
     bot = context.env.bot_handles[target.account.network]
-    text = say("link.challenge", lang, handle=f"@{target.account.handle}", bot=f"@{bot}", code=code)
+    ready = say(
+        "link.to_post",
+        lang,
+        bot=f"@{bot}",
+        asker=requester.handle,
+        network=network_name(requester.network, lang),
+        code=code,
+    )
+    text = say("link.challenge", lang, handle=f"@{target.account.handle}", ready=ready)
     return Answer(text, lang, person_id=requester.person_id)
 
 
@@ -159,7 +167,12 @@ def x_proof(context: Context) -> Answer | str:
     sender = linking.identity_of(session, post.network, post.author)
     try:
         x = linking.prove_x(
-            session, key=context.env.secret_key, sender=sender, post=read, now=context.env.now
+            session,
+            key=context.env.secret_key,
+            sender=sender,
+            post=read,
+            now=context.env.now,
+            old_keys=context.env.old_keys,
         )
     except ChallengeError as e:
         key = f"x.{e.reason}" if e.reason in ("no_code", "not_yours") else f"proof.{e.reason}"
@@ -183,11 +196,15 @@ def proof(context: Context) -> Answer | str:
             post=context.post,
             code_text=context.args[0],
             now=context.env.now,
+            old_keys=context.env.old_keys,
         )
     except ChallengeError as e:
         return say(f"proof.{e.reason}", lang)
     first, second = linked.requester, linked.target
     text = say("proof.linked", lang, first=shown(first, lang), second=shown(second, lang))
+    if linked.left_apart:  # the poster's other accounts stay theirs until they say so
+        others = ", ".join(shown_account(account, lang) for account in linked.left_apart)
+        text = say("proof.left_apart", lang, first=shown(first, lang), others=others)
     also: list[Outbound] = []
     if linked.request is not None:  # confirm in the request's thread, in its language
         request = linked.request
@@ -202,7 +219,7 @@ def proof(context: Context) -> Answer | str:
         )
         also.append(
             Outbound(
-                key=f"confirm:{request.nonce}",
+                key=f"confirm:{request.code}",
                 network=first.network,
                 action=replace(asked, text=confirmation),
                 person_id=first.person_id,
@@ -217,23 +234,39 @@ def proof(context: Context) -> Answer | str:
     return Answer(text, lang, tuple(also), person_id=first.person_id)
 
 
+def shown_account(account: tuple[str, str, str], lang: Lang) -> str:
+    """(network, handle, trust) as people read it."""
+    network, handle, trust = account
+    return say(
+        "status.account",
+        lang,
+        handle=f"@{handle}",
+        network=network_name(network, lang),
+        trust=say(f"trust.{trust}", lang),
+    )
+
+
 def status(context: Context) -> str:
     lang, post, session = context.lang, context.post, context.session
     me = Identity.find(session, post.network, post.author.subject)
     accounts = [] if me is None else linking.accounts_of(session, me.person_id)
     if len(accounts) < 2:
         return say("status.alone", lang, handle=f"@{post.author.handle}")
-    shown_accounts = ", ".join(
-        say(
-            "status.account",
-            lang,
-            handle=f"@{handle}",
-            network=network_name(network, lang),
-            trust=say(f"trust.{trust}", lang),
-        )
-        for network, handle, trust in accounts
-    )
+    shown_accounts = ", ".join(shown_account(account, lang) for account in accounts)
     return say("status.linked", lang, accounts=shown_accounts)
+
+
+def join(context: Context) -> Answer | str:
+    """Join the accounts a proof left apart, on the word of one of them."""
+    lang, post, session = context.lang, context.post, context.session
+    me = Identity.find(session, post.network, post.author.subject)
+    joined = None if me is None else linking.join(session, me, now=context.env.now)
+    if joined is None:
+        return say("join.nothing", lang)
+    accounts = ", ".join(
+        shown_account(account, lang) for account in linking.accounts_of(session, joined)
+    )
+    return Answer(say("join.done", lang, accounts=accounts), lang, person_id=joined)
 
 
 def unlink(context: Context) -> Answer | str:
@@ -269,6 +302,7 @@ def default_registry() -> CommandRegistry:
     registry.register("link", fr=("lier", "relier"), en=("link",), prepare=find_link_target)(link)
     registry.register("unlink", fr=("délier",), en=("unlink",))(unlink)
     registry.register("status", fr=("statut", "état"), en=("status",))(status)
+    registry.register("join", fr=("réunir", "joindre"), en=("join",), listed=False)(join)
     registry.register("settings", fr=("réglages", "réglage", "paramètres"), en=("settings",))(
         privacy.settings
     )

@@ -7,7 +7,9 @@ never one named in the text. Everything here runs inside the caller's transactio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, update
@@ -21,6 +23,7 @@ from shared.db.models import (
     FollowEdge,
     Identity,
     InboundPost,
+    JoinOffer,
     LinkProof,
     LinkRequest,
     OutboundAction,
@@ -34,6 +37,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.protocol import Author, IncomingPost
+
+
+JOIN_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,8 @@ class Linked:
     target: Identity
     request: LinkRequest | None
     """The request, when it is still known: the confirmation goes to its thread."""
+    left_apart: list[tuple[str, str, str]]
+    """Accounts that belonged with the target and stayed apart: (network, handle, trust)."""
 
 
 def identity_of(session: Session, network: str, author: Author) -> Identity:
@@ -168,7 +176,7 @@ def request_link(
     code = challenge.read(text)
     session.add(
         LinkRequest(
-            nonce=code.nonce_hex,
+            code=code.digest,
             identity_id=requester.id,
             target_network=target.network,
             target_handle=target.handle,
@@ -180,40 +188,120 @@ def request_link(
 
 
 def prove(
-    session: Session, *, key: str, post: IncomingPost, code_text: str, now: datetime
+    session: Session,
+    *,
+    key: str,
+    post: IncomingPost,
+    code_text: str,
+    now: datetime,
+    old_keys: tuple[str, ...] = (),
 ) -> Linked:
     """Accept ``code_text`` posted in ``post`` as proof, and link the two accounts.
 
+    The post must name the account that asked (the text the bot handed over does), so a
+    person tricked into posting someone else's code sees whom they link to. The posting
+    account joins the asker's person; if it belonged with other accounts, they stay apart
+    until their person confirms (:func:`join`).
+
     Raises:
-        ChallengeError: ``malformed``, ``forged``, ``expired`` or ``used``.
+        ChallengeError: ``malformed``, ``forged``, ``expired``, ``unnamed`` or ``used``.
     """
     code = challenge.read(code_text)
     requester = session.get(Identity, code.requester_id)
     if requester is None:
         raise ChallengeError("forged", "the code names no known account")
     binding = Binding(code.requester_id, requester.subject, post.network, post.author.subject)
-    challenge.verify(key, code, binding, now=now)
+    challenge.verify(key, code, binding, now=now, old_keys=old_keys)
+    if not names(post.text, requester.handle):
+        raise ChallengeError("unnamed", f"the post does not name {requester.handle}")
     _record_proof(
         session,
         LinkProof(
             person_id=requester.person_id,
             network=post.network,
             subject=post.author.subject,
-            nonce=code.nonce_hex,
+            code=code.digest,
             post_uri=post.post_id,
             post_url=post.url,
         ),
     )
     target = identity_of(session, post.network, post.author)
+    left_apart: list[tuple[str, str, str]] = []
     if target.person_id != requester.person_id:
-        merge_persons(session, keep=requester.person_id, gone=target.person_id)
-        session.refresh(target)
+        left_apart = _join_alone(session, target, requester.person_id, now=now)
     target.trust, target.updated_at = TrustLevel.PROVEN, utcnow()
     session.add(target)
-    request = session.get(LinkRequest, code.nonce_hex)
+    request = session.get(LinkRequest, code.digest)
     if request is not None:
         session.delete(request)
-    return Linked(requester=requester, target=target, request=request)
+    return Linked(requester=requester, target=target, request=request, left_apart=left_apart)
+
+
+def names(text: str, handle: str) -> bool:
+    """Whether ``text`` names the account ``handle`` (as a whole word, with or without ``@``)."""
+    pattern = rf"(?<![\w.@-])@?{re.escape(handle)}(?![\w@-]|\.\w)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _join_alone(
+    session: Session, target: Identity, person_id: int, *, now: datetime
+) -> list[tuple[str, str, str]]:
+    """Move ``target`` to ``person_id``: its former person goes with it only if ``target``
+    was all it had. Otherwise return the accounts left apart, and offer to join them."""
+    former = target.person_id
+    others = [a for a in _accounts(session, former) if a[0] is not target]
+    if not others:
+        merge_persons(session, keep=person_id, gone=former)
+        session.refresh(target)
+        return []
+    target.person_id = person_id
+    session.add(target)
+    session.execute(
+        update(LinkProof)
+        .where(col(LinkProof.network) == target.network, col(LinkProof.subject) == target.subject)
+        .values(person_id=person_id)
+    )
+    assert target.id is not None  # noqa: S101  (stored)
+    session.add(
+        JoinOffer(
+            identity_id=target.id,
+            from_person=former,
+            to_person=person_id,
+            expires_at=now + JOIN_TTL,
+        )
+    )
+    session.flush()
+    return [shown for _, shown in others]
+
+
+def _accounts(
+    session: Session, person_id: int
+) -> list[tuple[Identity | XIdentity, tuple[str, str, str]]]:
+    return [(i, (i.network, i.handle, i.trust)) for i in Identity.of_person(session, person_id)] + [
+        (x, ("x", x.username, x.trust)) for x in XIdentity.of_person(session, person_id)
+    ]
+
+
+def join(session: Session, me: Identity, *, now: datetime) -> int | None:
+    """Join the accounts left apart by a proof, on the word of one of them (or of the account
+    that moved): return the person they joined, or ``None`` when there is nothing to join."""
+    offer = session.exec(
+        select(JoinOffer)
+        .where(
+            (col(JoinOffer.identity_id) == me.id) | (col(JoinOffer.from_person) == me.person_id),
+            col(JoinOffer.expires_at) > now,
+        )
+        .order_by(col(JoinOffer.id).desc())
+    ).first()
+    if offer is None:
+        return None
+    keep, gone = offer.to_person, offer.from_person
+    session.delete(offer)
+    session.flush()
+    if session.get(Person, keep) is None or session.get(Person, gone) is None:
+        return None
+    merge_persons(session, keep=keep, gone=gone)
+    return keep
 
 
 def merge_persons(session: Session, *, keep: int, gone: int) -> None:
@@ -234,9 +322,7 @@ def merge_persons(session: Session, *, keep: int, gone: int) -> None:
 
 def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
     """A person's accounts on every network, X included: (network, handle, trust)."""
-    accounts = [(i.network, i.handle, i.trust) for i in Identity.of_person(session, person_id)]
-    xs = XIdentity.of_person(session, person_id)
-    return accounts + [("x", x.username, x.trust) for x in xs]
+    return [shown for _, shown in _accounts(session, person_id)]
 
 
 def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
@@ -271,7 +357,13 @@ def x_account(session: Session, person_id: int, username: str | None = None) -> 
 
 
 def prove_x(
-    session: Session, *, key: str, sender: Identity, post: XPost, now: datetime
+    session: Session,
+    *,
+    key: str,
+    sender: Identity,
+    post: XPost,
+    now: datetime,
+    old_keys: tuple[str, ...] = (),
 ) -> XIdentity:
     """Accept a post on X carrying a code as proof that its author's X account is the
     sender's person's.
@@ -291,14 +383,14 @@ def prove_x(
     if requester is None or requester.person_id != sender.person_id:
         raise ChallengeError("forged", "the code was not issued to this person")
     binding = Binding(code.requester_id, requester.subject, "x", str(x.x_account_id))
-    challenge.verify(key, code, binding, now=now)
+    challenge.verify(key, code, binding, now=now, old_keys=old_keys)
     _record_proof(
         session,
         LinkProof(
             person_id=sender.person_id,
             network="x",
             subject=str(x.x_account_id),
-            nonce=code.nonce_hex,
+            code=code.digest,
             post_uri=post.url,
             post_url=post.url,
         ),

@@ -246,13 +246,44 @@ CATALOG: dict[str, dict[Lang, str]] = {
     },
     "link.challenge": {
         Lang.FR: (
-            "Pour prouver que {handle} est à vous, publiez depuis ce compte un message qui "
-            "mentionne {bot} avec ce code : {code} (valable 24 h)."
+            "Pour prouver que {handle} est à vous, publiez depuis ce compte ce message tel quel "
+            "(valable 24 h) :\n{ready}"
+        ),
+        Lang.EN: "To prove {handle} is yours, post this from it as it is (valid 24 h):\n{ready}",
+    },
+    "link.to_post": {
+        Lang.FR: "{bot} je relie ce compte à {asker} ({network}) : {code}",
+        Lang.EN: "{bot} I link this account to {asker} ({network}): {code}",
+    },
+    "proof.unnamed": {
+        Lang.FR: (
+            "Ce message ne dit pas à quel compte vous reliez celui-ci : publiez le message "
+            "donné avec le code, tel quel."
         ),
         Lang.EN: (
-            "To prove {handle} is yours, post from it a message that mentions {bot} with this "
-            "code: {code} (valid for 24 h)."
+            "This post doesn't say which account you link this one to: post the message that "
+            "came with the code, as it is."
         ),
+    },
+    "proof.left_apart": {
+        Lang.FR: (
+            "C'est fait : ce compte est relié à {first}. Vos autres comptes ({others}) restent "
+            "à part : qui tient {first} les verrait et pourrait les effacer. Si {first} est "
+            "aussi à vous, répondez « réunir » d'ici 24 h."
+        ),
+        Lang.EN: (
+            "Done: this account is linked to {first}. Your other accounts ({others}) stay "
+            "apart: whoever holds {first} would see them and could erase them. If {first} is "
+            "yours too, answer “join” within 24 h."
+        ),
+    },
+    "join.done": {
+        Lang.FR: "C'est fait : vos comptes sont réunis : {accounts}.",
+        Lang.EN: "Done: your accounts are together: {accounts}.",
+    },
+    "join.nothing": {
+        Lang.FR: "Il n'y a rien à réunir : aucun compte n'attend votre accord.",
+        Lang.EN: "There is nothing to join: no account is waiting for your word.",
     },
     "proof.linked": {
         Lang.FR: "C'est fait : {first} et {second} sont reliés.",

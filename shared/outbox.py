@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from shared import actions
 from shared.actions import Action, Recipient, Reply
-from shared.db.models import ActionStatus, OutboundAction, utcnow
+from shared.db.models import ActionStatus, OutboundAction, ServiceLease, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -70,12 +70,19 @@ def reply_to(post: IncomingPost, text: str, lang: str, *, scrub: bool = False) -
 
 
 def recover(engine: Engine) -> int:
-    """At start-up: actions a crash left ``sending`` become ``pending`` again; return how many."""
+    """Actions a crash left ``sending`` become ``pending`` again, once the lease of the
+    process that was sending them has expired (a live process's sends are never touched);
+    return how many."""
+    live = select(ServiceLease.holder).where(col(ServiceLease.expires_at) > utcnow())
     with Session(engine) as session, session.begin():
         result = session.execute(
             update(OutboundAction)
-            .where(col(OutboundAction.status) == ActionStatus.SENDING)
-            .values(status=ActionStatus.PENDING, updated_at=utcnow())
+            .where(
+                col(OutboundAction.status) == ActionStatus.SENDING,
+                col(OutboundAction.claimed_by).is_(None)  # no lease: earlier releases
+                | col(OutboundAction.claimed_by).not_in(live),
+            )
+            .values(status=ActionStatus.PENDING, claimed_by=None, updated_at=utcnow())
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -96,9 +103,10 @@ def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
         return list(session.exec(statement))
 
 
-def claim(engine: Engine, action_id: int) -> OutboundAction | None:
+def claim(engine: Engine, action_id: int, by: str | None = None) -> OutboundAction | None:
     """Record that a send starts (committed before the network is called), if the action is
-    still pending; ``None`` when another delivery (task or process) claimed it first."""
+    still pending, by the holder of the lease ``by``; ``None`` when another delivery (task or
+    process) claimed it first."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         claimed = session.execute(
             update(OutboundAction)
@@ -109,6 +117,7 @@ def claim(engine: Engine, action_id: int) -> OutboundAction | None:
             .values(
                 status=ActionStatus.SENDING,
                 attempts=OutboundAction.attempts + 1,
+                claimed_by=by,
                 updated_at=utcnow(),
             )
         )
@@ -118,14 +127,15 @@ def claim(engine: Engine, action_id: int) -> OutboundAction | None:
 
 
 def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
-    """Record where the action landed (and forget whom it was for, if it must be scrubbed)."""
+    """Record where the action landed, and forget what it said (a message may hold a
+    one-time link): only where it landed is kept, for erasure on request, unless it must be
+    scrubbed (it names someone who asked to be forgotten)."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         action = session.get_one(OutboundAction, action_id)
         scrub = bool(action.payload.get("scrub"))
         action.status, action.last_error, action.updated_at = ActionStatus.DONE, None, utcnow()
-        action.remote_ref = None if scrub else remote_ref
-        if scrub:
-            action.payload = {}
+        action.remote_ref, action.claimed_by = None if scrub else remote_ref, None
+        action.payload = {}
         session.add(action)
     return action
 
@@ -161,6 +171,6 @@ def _change(engine: Engine, action_id: int, **values: Any) -> OutboundAction:
         action = session.get_one(OutboundAction, action_id)
         for name, value in values.items():
             setattr(action, name, value)
-        action.updated_at = utcnow()
+        action.updated_at, action.claimed_by = utcnow(), None
         session.add(action)
     return action

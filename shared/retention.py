@@ -7,10 +7,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col
 
-from shared.db.models import InboundPost, LinkRequest, UploadToken, utcnow
+from shared.db.models import (
+    ActionStatus,
+    InboundPost,
+    JoinOffer,
+    LinkRequest,
+    OutboundAction,
+    UploadToken,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -19,6 +27,9 @@ if TYPE_CHECKING:
 
 # Far beyond any watermark overlap or replay: a post older than this is never fetched again.
 INBOUND_KEPT = timedelta(days=30)
+# Sent actions, for an operator looking into a complaint; those that record a post of the
+# bot's about a person stay while the person does (erasing them on request needs them).
+OUTBOX_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +39,12 @@ class Pruned:
     inbound_posts: int
     link_requests: int
     upload_tokens: int
+    outbound_actions: int
 
 
 def prune(engine: Engine, now: datetime | None = None) -> Pruned:
-    """Delete handled posts past :data:`INBOUND_KEPT`, expired link requests and tokens."""
+    """Delete handled posts past :data:`INBOUND_KEPT`, expired link requests, tokens and
+    join offers, and finished actions past :data:`OUTBOX_KEPT`."""
     now = now or utcnow()
     with Session(engine) as session, session.begin():
         posts = session.execute(
@@ -39,8 +52,23 @@ def prune(engine: Engine, now: datetime | None = None) -> Pruned:
         )
         requests = session.execute(delete(LinkRequest).where(col(LinkRequest.expires_at) < now))
         tokens = session.execute(delete(UploadToken).where(col(UploadToken.expires_at) < now))
+        session.execute(delete(JoinOffer).where(col(JoinOffer.expires_at) < now))
+        finished = session.execute(
+            delete(OutboundAction).where(
+                col(OutboundAction.updated_at) < now - OUTBOX_KEPT,
+                or_(
+                    col(OutboundAction.status) == ActionStatus.FAILED,
+                    (col(OutboundAction.status) == ActionStatus.DONE)
+                    & (
+                        col(OutboundAction.person_id).is_(None)
+                        | col(OutboundAction.remote_ref).is_(None)
+                    ),
+                ),
+            )
+        )
     return Pruned(
         int(posts.rowcount),  # type: ignore[attr-defined]
         int(requests.rowcount),  # type: ignore[attr-defined]
         int(tokens.rowcount),  # type: ignore[attr-defined]
+        int(finished.rowcount),  # type: ignore[attr-defined]
     )

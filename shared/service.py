@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import actions, linking, outbox, retention
+from shared import actions, lease, linking, outbox, retention
 from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
@@ -108,9 +108,11 @@ class Service:
         delivery_interval_sec: float = DELIVERY_INTERVAL_SEC,
         public_url: str | None = None,
         x_posts: XPostReader | None = None,
+        old_keys: tuple[str, ...] = (),
     ) -> None:
         self._engine = engine
         self._secret_key = secret_key
+        self._old_keys = old_keys
         self._public_url = public_url
         self._x_posts = x_posts
         self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
@@ -124,6 +126,7 @@ class Service:
         self._delivering = asyncio.Lock()
         self._wake = asyncio.Event()
         """Set when something was queued: the delivery task goes at once."""
+        self._lease: lease.Lease | None = None
         self._failures: dict[tuple[str, str], int] = {}
         """Failed attempts at handling a post, by (network, post id)."""
 
@@ -138,7 +141,21 @@ class Service:
         return list(self._adapters.values())
 
     async def start(self) -> None:
-        """Recover the outbox, log the adapters in, start delivering and receiving."""
+        """Take the database's lease, recover the outbox, log the adapters in, start
+        delivering and receiving.
+
+        Raises:
+            LeaseHeldError: another service runs on this database.
+        """
+        self._lease = await asyncio.to_thread(lease.acquire, self._engine)
+        try:
+            await self._start()
+        except BaseException:
+            await asyncio.to_thread(lease.release, self._engine, self._lease)
+            self._lease = None
+            raise
+
+    async def _start(self) -> None:
         recovered = await asyncio.to_thread(outbox.recover, self._engine)
         if recovered:
             log.info("%d outbound actions interrupted by a stop will be completed", recovered)
@@ -161,6 +178,7 @@ class Service:
         )
         self._scheduler.start()
         self._wake = asyncio.Event()  # of this event loop: a service may be started again
+        self._tasks.append(asyncio.create_task(self._hold_lease(), name="lease"))
         self._tasks.append(asyncio.create_task(self._deliver_forever(), name="deliver"))
         for adapter in self._adapters.values():
             task = asyncio.create_task(self._supervise(adapter), name=f"receive-{adapter.network}")
@@ -182,6 +200,29 @@ class Service:
             await adapter.close()
         if self._x_posts is not None:
             await self._x_posts.close()
+        if self._lease is not None:
+            await asyncio.to_thread(lease.release, self._engine, self._lease)
+            self._lease = None
+
+    async def _hold_lease(self) -> None:
+        """Renew the lease while running; if another process took it over (this one was
+        frozen past its expiry), stop delivering and receiving: two must never send."""
+        assert self._lease is not None  # noqa: S101  (taken at start)
+        while True:
+            await asyncio.sleep(lease.LEASE_TTL.total_seconds() / 3)
+            try:
+                held = await asyncio.to_thread(lease.renew, self._engine, self._lease)
+            except Exception:  # the database is away: the lease may outlive it a while
+                log.exception("renewing the database lease failed; trying again")
+                continue
+            if not held:
+                log.critical("another process took over the database lease: stopping work")
+                for network, state in self._receiving.items():
+                    state.stopped(f"{network}: the database lease was lost")
+                for task in self._tasks:
+                    if task is not asyncio.current_task():
+                        task.cancel()
+                return
 
     async def _supervise(self, adapter: Protocol) -> None:
         """Run an adapter's receive loop; restart it after a failure, with backoff; stop it
@@ -331,6 +372,7 @@ class Service:
             public_url=self._public_url,
             bot_handles=handles,
             delivers={network: a.delivers for network, a in self._adapters.items()},
+            old_keys=self._old_keys,
         )
 
     def _handle(self, post: IncomingPost, parsed: Parsed, prepared: object) -> bool:
@@ -423,7 +465,8 @@ class Service:
     async def _deliver(self, adapter: Protocol, action: OutboundAction) -> int:
         assert action.id is not None  # noqa: S101  (a stored action)
         action_id = action.id
-        claimed = await asyncio.to_thread(outbox.claim, self._engine, action_id)
+        holder = self._lease.holder if self._lease is not None else None
+        claimed = await asyncio.to_thread(outbox.claim, self._engine, action_id, holder)
         if claimed is None:
             return 0
         try:

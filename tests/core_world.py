@@ -101,3 +101,9 @@ def code_in(answer: str) -> str:
     found = challenge.find(answer)
     assert found is not None, f"no code in {answer!r}"
     return found
+
+
+def to_post(answer: str) -> str:
+    """The text the bot handed over to post as proof (the line holding the code)."""
+    code = code_in(answer)
+    return next(line for line in answer.splitlines() if code in line)

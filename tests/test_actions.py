@@ -5,10 +5,12 @@ earlier releases are migrated to the typed form."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from shared import actions
@@ -127,9 +129,14 @@ def test_rows_of_the_earlier_release_are_migrated(tmp_path: Path) -> None:
         session.add(alice)
         session.flush()
         assert alice.id is not None
-        session.add(LinkRequest(nonce="abc", identity_id=alice.id, target_network="bluesky",
-                                target_handle="alice.test", reply={**old_reply, "text": ""},
-                                expires_at=utcnow()))  # fmt: skip
+        session.execute(  # as that release's table was (today's model has other columns)
+            text(
+                "INSERT INTO link_request (nonce, identity_id, target_network, target_handle,"
+                " reply, expires_at, created_at) VALUES ('abc', :id, 'bluesky', 'alice.test',"
+                " :reply, :now, :now)"
+            ),
+            {"id": alice.id, "reply": json.dumps({**old_reply, "text": ""}), "now": utcnow()},
+        )
         stored: list[tuple[str, str, dict[str, Any]]] = [
             ("reply:a", "reply", old_reply),
             ("delete:b", "delete", {"ref": "110"}),
@@ -138,8 +145,14 @@ def test_rows_of_the_earlier_release_are_migrated(tmp_path: Path) -> None:
             ("reply:e", "reply", {}),  # sent and scrubbed: nothing left to read
         ]
         for key, kind, payload in stored:
-            session.add(OutboundAction(idempotency_key=key, network="mastodon", kind=kind,
-                                       payload=payload))  # fmt: skip
+            session.execute(
+                text(
+                    "INSERT INTO outbound_action (idempotency_key, network, kind, payload,"
+                    " status, attempts, not_before, created_at, updated_at) VALUES"
+                    " (:key, 'mastodon', :kind, :payload, 'pending', 0, :now, :now, :now)"
+                ),
+                {"key": key, "kind": kind, "payload": json.dumps(payload), "now": utcnow()},
+            )
     migrate.upgrade(engine)
     with Session(engine) as session:
         rows = {r.idempotency_key: r for r in session.exec(select(OutboundAction))}

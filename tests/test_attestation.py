@@ -11,7 +11,7 @@ import pytest
 
 from shared.actions import Action, WithdrawAttestation, WriteAttestation
 from shared.attestation import COLLECTION
-from tests.core_world import ALICE_B, ALICE_M, World, code_in
+from tests.core_world import ALICE_B, ALICE_M, World, to_post
 from testworld.bluesky.lexicon import Lexicons
 
 if TYPE_CHECKING:
@@ -35,12 +35,12 @@ def written(world: World, kind: str) -> list[Action]:
 
 
 def test_nothing_is_attested_without_consent(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     assert written(world, "attest") == []
 
 
 def test_consent_after_linking_attests_the_two_accounts(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     assert world.say(ALICE_B, "settings attestation yes") == "Noted: attestation yes."
     [action] = written(world, "attest")
     assert isinstance(action, WriteAttestation)
@@ -62,14 +62,14 @@ def test_consent_after_linking_attests_the_two_accounts(world: World) -> None:
 def test_consent_first_then_each_link_rewrites_it(world: World) -> None:
     world.say(ALICE_B, "settings attestation yes")
     assert written(world, "attest") == [], "one account: nothing to attest yet"
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     [action] = written(world, "attest")
     assert isinstance(action, WriteAttestation)
     assert len(action.record["accounts"]) == 2
 
 
 def test_saying_no_withdraws_it(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     world.say(ALICE_B, "settings attestation yes")
     world.say(ALICE_M, "settings attestation no")
     [withdrawal] = written(world, "unattest")
@@ -77,7 +77,7 @@ def test_saying_no_withdraws_it(world: World) -> None:
 
 
 def test_unlinking_withdraws_it_and_the_account(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     world.say(ALICE_B, "settings attestation yes")
     assert world.say(ALICE_B, "unlink alice@masto.test") == (
         "Done: @alice@masto.test is no longer linked."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,7 +33,7 @@ def check(text: str, binding: Binding = ALICE, now: datetime = NOW) -> None:
 def test_a_code_is_short_and_verifies_for_its_two_accounts() -> None:
     text = issued()
     assert text.startswith("HQX-")
-    assert len(text) <= 30, "short enough to type"
+    assert len(text) <= 32, "short enough to copy by hand"
     check(text)
     code = challenge.read(text)
     assert code.requester_id == 7
@@ -68,9 +69,7 @@ def test_a_code_expires() -> None:
 def test_an_expired_code_cannot_be_extended_by_editing_it() -> None:
     text = issued(ttl=timedelta(minutes=5))
     code = challenge.read(text)
-    later = challenge.Code(
-        code.requester_id, code.expires_at + timedelta(days=1), code.nonce, code.mac
-    )
+    later = replace(code, expires_at=code.expires_at + timedelta(days=1))
     with pytest.raises(ChallengeError) as raised:
         challenge.verify(KEY, later, ALICE, now=NOW + timedelta(hours=1))
     assert raised.value.reason == "forged"
@@ -124,3 +123,31 @@ def test_malformed_codes_are_named_as_such(text: str) -> None:
 def test_another_key_verifies_nothing() -> None:
     with pytest.raises(ChallengeError):
         challenge.verify("other" * 10, challenge.read(issued()), ALICE, now=NOW)
+
+
+def test_codes_signed_by_a_key_rotated_out_verify_while_it_is_kept() -> None:
+    old = issued()
+    new_key = "another-secret-key-for-tests-0123456789"
+    assert challenge.read(old).key_id == challenge.key_id(KEY), "a code names its key"
+    challenge.verify(new_key, challenge.read(old), ALICE, now=NOW, old_keys=(KEY,))
+    with pytest.raises(ChallengeError) as raised:  # once the old key is dropped, it is gone
+        challenge.verify(new_key, challenge.read(old), ALICE, now=NOW)
+    assert raised.value.reason == "forged"
+    # Codes of the first format (no key id, issued before this release) still verify.
+    first_format = _first_format(ALICE, nonce=b"\x01\x02\x03")
+    code = challenge.read(first_format)
+    assert code.key_id is None and code.digest == "010203", "known by its nonce, as stored then"
+    challenge.verify(KEY, code, ALICE, now=NOW)
+
+
+def test_two_peoples_codes_with_the_same_nonce_are_two_codes() -> None:
+    bob = Binding(8, "did:plc:bob", "mastodon", "https://mastodon.test/users/bob")
+    alices, bobs = issued(nonce=b"\x00\x00\x01"), issued(bob, nonce=b"\x00\x00\x01")
+    assert challenge.read(alices).digest != challenge.read(bobs).digest
+
+
+def _first_format(binding: Binding, nonce: bytes) -> str:
+    """A code as the first release wrote it: no key id."""
+    minutes = int((NOW + challenge.DEFAULT_TTL - challenge.EPOCH).total_seconds() // 60)
+    clear = bytes([binding.requester_id]) + minutes.to_bytes(3, "big") + nonce
+    return challenge._text(clear + challenge._mac(KEY, binding, clear))

@@ -154,3 +154,30 @@ def test_a_first_start_catches_up_only_when_asked() -> None:
     assert Settings.from_env({}, env_file=None).catch_up == timedelta(0)
     asked = Settings.from_env({"HQX_CATCH_UP_MINUTES": "90"}, env_file=None)
     assert asked.catch_up == timedelta(minutes=90)
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://hqx:s3cr@t/pw@db.example:5432/hqx", "s3cr@t/pw"),
+        ("postgresql://db.example/hqx?user=hqx&password=s3cret&sslmode=require", "s3cret"),
+        ("postgresql+psycopg://hqx:p%40ss@db.example/hqx?sslpassword=k3y", "k3y"),
+    ],
+    ids=["at-and-slash-in-password", "password-parameter", "ssl-key-password"],
+)
+def test_no_password_or_key_is_ever_shown(url: str, password: str) -> None:
+    settings = Settings.from_env(
+        {
+            "HQX_DATABASE_URL": url,
+            "HQX_SECRET_KEY": KEY,
+            "HQX_BSKY_HANDLE": "helloquittex.example",
+            "HQX_BSKY_APP_PASSWORD": "app-pass-1234",
+            "HQX_MASTODON_API_BASE_URL": "https://masto.example",
+            "HQX_MASTODON_ACCESS_TOKEN": "masto-token-5678",
+        },
+        env_file=None,
+    )
+    for shown in (repr(settings), str(settings), str(settings.redacted())):
+        for secret in (password, KEY, "app-pass-1234", "masto-token-5678"):
+            assert secret not in shown
+    assert "db.example" in settings.redacted()["database_url"], "the rest still helps"

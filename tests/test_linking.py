@@ -21,6 +21,7 @@ from tests.core_world import (
     MALLORY_M,
     World,
     code_in,
+    to_post,
 )
 
 if TYPE_CHECKING:
@@ -34,9 +35,11 @@ def world(engine: Engine) -> World:
 
 def test_link_from_bluesky_then_prove_on_mastodon(world: World) -> None:
     answer = world.say(ALICE_B, "link alice@masto.test")
-    assert answer.startswith("To prove @alice@masto.test is yours, post from it a message that")
-    assert "mentions @helloquittex@fake.test with this code: HQX-" in answer
-    done = world.say(ALICE_M, f"@helloquittex here is my code {code_in(answer)}")
+    assert answer.startswith("To prove @alice@masto.test is yours, post this from it as it is")
+    assert to_post(answer).startswith(
+        "@helloquittex@fake.test I link this account to alice.test (Bluesky): HQX-"
+    )
+    done = world.say(ALICE_M, to_post(answer))
     assert done == "Done: @alice.test (Bluesky) and @alice@masto.test (Mastodon) are now linked."
     persons = world.persons()
     assert persons["alice.test"] == persons["alice@masto.test"]
@@ -53,14 +56,16 @@ def test_link_from_bluesky_then_prove_on_mastodon(world: World) -> None:
 def test_link_from_mastodon_in_french_then_prove_on_bluesky(world: World) -> None:
     answer = world.say(ALICE_M, "lier alice.test", languages=("fr",))
     assert answer.startswith("Pour prouver que @alice.test est à vous")
-    assert "@helloquittex.fake.test" in answer
-    done = world.say(ALICE_B, code_in(answer), languages=("fr",))
+    assert to_post(answer).startswith(
+        "@helloquittex.fake.test je relie ce compte à alice@masto.test (Mastodon) : HQX-"
+    )
+    done = world.say(ALICE_B, to_post(answer), languages=("fr",))
     assert done == "C'est fait : @alice@masto.test (Mastodon) et @alice.test (Bluesky) sont reliés."
     assert world.say(ALICE_M, "statut", languages=("fr",)).startswith("Comptes reliés : ")
 
 
 def test_linking_a_third_time_finds_it_done(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     assert world.say(ALICE_B, "link alice@masto.test") == (
         "@alice@masto.test is already linked to this account."
     )
@@ -73,7 +78,7 @@ def test_asking_for_help_stores_nobody(world: World) -> None:
 
 
 def test_two_persons_who_asked_from_each_side_become_one(world: World, engine: Engine) -> None:
-    from_bluesky = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    from_bluesky = to_post(world.say(ALICE_B, "link alice@masto.test"))
     world.say(ALICE_M, "link alice.test")
     assert len(set(world.persons().values())) == 2
     world.say(ALICE_M, from_bluesky)
@@ -83,7 +88,7 @@ def test_two_persons_who_asked_from_each_side_become_one(world: World, engine: E
 
 
 def test_someone_else_posting_your_code_links_nothing(world: World) -> None:
-    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    code = to_post(world.say(ALICE_B, "link alice@masto.test"))
     assert world.say(MALLORY_M, code).startswith("This code isn't valid for this account")
     assert "mallory@masto.test" not in world.persons(), "a failed proof stores nobody"
     # ...and the code still works for Alice afterwards.
@@ -91,21 +96,21 @@ def test_someone_else_posting_your_code_links_nothing(world: World) -> None:
 
 
 def test_a_code_for_another_account_links_nothing(world: World) -> None:
-    meant_for_mallory = code_in(world.say(MALLORY_B, "link mallory@masto.test"))
+    meant_for_mallory = to_post(world.say(MALLORY_B, "link mallory@masto.test"))
     assert world.say(ALICE_M, meant_for_mallory).startswith("This code isn't valid")
     assert "alice@masto.test" not in world.persons()
 
 
 def test_an_expired_code_links_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
-    later = challenge.read(code).expires_at + timedelta(seconds=1)
+    code = to_post(world.say(ALICE_B, "link alice@masto.test"))
+    later = challenge.read(code_in(code)).expires_at + timedelta(seconds=1)
     monkeypatch.setattr("shared.service.utcnow", lambda: later)
     assert world.say(ALICE_M, code) == "This code has expired: ask for a new one with “link”."
     assert world.persons()["alice.test"] != world.persons().get("alice@masto.test")
 
 
 def test_a_tampered_code_links_nothing(world: World) -> None:
-    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    code = to_post(world.say(ALICE_B, "link alice@masto.test"))
     last = "0" if code[-1] != "0" else "2"
     answer = world.say(ALICE_M, code[:-1] + last)
     assert answer.startswith(("This code isn't valid", "This code is incomplete"))
@@ -113,7 +118,7 @@ def test_a_tampered_code_links_nothing(world: World) -> None:
 
 
 def test_a_code_is_accepted_once(world: World, engine: Engine) -> None:
-    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    code = to_post(world.say(ALICE_B, "link alice@masto.test"))
     assert world.say(ALICE_M, code).startswith("Done:")
     assert world.say(ALICE_M, f"again {code}") == (
         "This code was already used: ask for a new one with “link”."
@@ -123,7 +128,7 @@ def test_a_code_is_accepted_once(world: World, engine: Engine) -> None:
 
 
 def test_an_edited_post_proves_nothing(world: World) -> None:
-    code = code_in(world.say(ALICE_B, "link alice@masto.test"))
+    code = to_post(world.say(ALICE_B, "link alice@masto.test"))
     answer = world.say(ALICE_M, code, edited=True)
     assert answer == "An edited post proves nothing: post the code in a new post."
     assert world.say(ALICE_M, code).startswith("Done:"), "a new post still can"
@@ -137,11 +142,11 @@ def test_an_edited_post_proves_nothing(world: World) -> None:
 def test_look_alike_handles_name_the_real_account_or_nobody(world: World, named: str) -> None:
     answer = world.say(ALICE_B, f"link {named}")
     if "To prove" in answer:  # case differences name the same account, found by the network
-        assert world.say(ALICE_M, code_in(answer)).startswith("Done:")
+        assert world.say(ALICE_M, to_post(answer)).startswith("Done:")
     else:
         assert answer.startswith(("I can't find", "I don't recognise")), answer
     # Whatever was named, a look-alike account cannot use a code meant for Alice.
-    code = code_in(world.say(MALLORY_B, "link mallory@masto.test"))
+    code = to_post(world.say(MALLORY_B, "link mallory@masto.test"))
     assert world.say(ALICE_M, code).startswith("This code isn't valid")
 
 
@@ -188,18 +193,18 @@ def test_a_flood_gets_one_polite_answer_then_silence(world: World) -> None:
     ],
 )
 def test_unlinking_what_cannot_be_unlinked_says_why(world: World, text: str, answer: str) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     assert world.say(ALICE_B, text).startswith(answer)
     assert len(set(world.persons().values())) == 1
 
 
 def test_an_unlinked_account_can_be_linked_again(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     assert world.say(ALICE_M, "délier alice.test", languages=("fr",)) == (
         "C'est fait : @alice.test n'est plus relié."
     )
     assert "alice.test" not in world.persons()
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     persons = world.persons()
     assert persons["alice.test"] == persons["alice@masto.test"]
 
@@ -228,7 +233,7 @@ def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
     profile_url = "https://masto.test/@alice"
     before = Author(profile_url, ALICE_M.handle)
     world.mastodon.accounts[ALICE_M.handle] = Account("mastodon", profile_url, ALICE_M.handle)
-    world.say(before, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(before, to_post(world.say(ALICE_B, "link alice@masto.test")))
     now = Author(ALICE_M.subject, ALICE_M.handle, former_subjects=(profile_url,))
     assert "alice@masto.test" in world.say(now, "status")
     with Session(engine) as session:
@@ -237,3 +242,64 @@ def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
     assert subjects == {"bluesky": ALICE_B.subject, "mastodon": ALICE_M.subject}
     assert proof.subject == ALICE_M.subject
     assert len(world.persons()) == 2 and len(set(world.persons().values())) == 1
+
+
+def _alice_on_both(world: World) -> None:
+    assert world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test"))).startswith(
+        "Done:"
+    )
+
+
+def test_a_phished_code_posted_without_its_words_links_nothing(world: World) -> None:
+    """Mallory asks to link Alice's account and tricks Alice into posting the bare code."""
+    _alice_on_both(world)
+    phished = code_in(world.say(MALLORY_M, "link alice.test"))
+    answer = world.say(ALICE_B, f"@helloquittex {phished}")
+    assert answer.startswith("This post doesn't say which account you link this one to")
+    persons = world.persons()
+    assert persons["alice.test"] == persons["alice@masto.test"] != persons["mallory@masto.test"]
+    assert "alice" not in world.say(MALLORY_M, "status")
+
+
+def test_a_phished_post_moves_the_posting_account_alone(world: World) -> None:
+    """Even with the words posted, Mallory never reaches Alice's other accounts."""
+    _alice_on_both(world)
+    ready = to_post(world.say(MALLORY_M, "link alice.test"))
+    assert "mallory@masto.test (Mastodon)" in ready, "the text names who asked"
+    answer = world.say(ALICE_B, ready)
+    assert answer.startswith(
+        "Done: this account is linked to @mallory@masto.test (Mastodon). Your other accounts "
+        "(@alice@masto.test (Mastodon, proven)) stay apart"
+    )
+    mallory_sees = world.say(MALLORY_M, "status")
+    assert "alice.test" in mallory_sees and "alice@masto.test" not in mallory_sees
+    assert world.say(MALLORY_M, "unlink alice@masto.test") == (
+        "@alice@masto.test is not linked to this account."
+    )
+    world.say(MALLORY_M, "forget")
+    world.say(MALLORY_M, "forget confirm")
+    assert "alice@masto.test" in world.persons(), "Mallory's erasure spares Alice's accounts"
+    assert world.say(ALICE_M, "join") == (
+        "There is nothing to join: no account is waiting for your word."
+    ), "the person Alice's account joined is gone"
+
+
+def test_join_brings_the_accounts_left_apart_on_their_word(world: World) -> None:
+    _alice_on_both(world)
+    # Alice's other Mastodon account (here "mallory@masto.test") asks for her Bluesky one.
+    world.say(ALICE_B, to_post(world.say(MALLORY_M, "link alice.test")))
+    assert world.say(MALLORY_B, "join").startswith("There is nothing to join"), "not theirs"
+    assert world.say(MALLORY_M, "join").startswith("There is nothing to join"), "not the asker"
+    done = world.say(ALICE_M, "réunir", languages=("fr",))
+    assert done.startswith("C'est fait : vos comptes sont réunis : ")
+    persons = world.persons()
+    assert persons["alice.test"] == persons["alice@masto.test"] == persons["mallory@masto.test"]
+
+
+def test_codes_sharing_a_nonce_all_prove(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nonce is short; at 100,000 proofs, one code in 170 shared it with an earlier one
+    and was refused as used. A code is now known by all it holds, the asker included."""
+    monkeypatch.setattr("shared.challenge.secrets.token_bytes", lambda n: b"\x00" * n)
+    _alice_on_both(world)
+    answer = world.say(MALLORY_M, to_post(world.say(MALLORY_B, "link mallory@masto.test")))
+    assert answer.startswith("Done:")

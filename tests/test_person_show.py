@@ -9,7 +9,7 @@ import pytest
 
 from hqx.cli import main
 from shared.protocol import Author
-from tests.core_world import ALICE_B, ALICE_M, World, code_in
+from tests.core_world import ALICE_B, ALICE_M, World, to_post
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -24,7 +24,7 @@ def show(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 @pytest.fixture
 def linked(engine: Engine, monkeypatch: pytest.MonkeyPatch, database_url: str) -> World:
     world = World(engine)
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
     monkeypatch.setenv("HQX_DATABASE_URL", database_url)
     return world
 

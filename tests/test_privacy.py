@@ -24,7 +24,7 @@ from shared.db.models import (
     utcnow,
 )
 from tests.archives import make_archive
-from tests.core_world import ALICE_B, ALICE_M, MALLORY_M, World, code_in
+from tests.core_world import ALICE_B, ALICE_M, MALLORY_M, World, to_post
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,7 @@ def world(engine: Engine) -> World:
 
 
 def linked_alice(world: World) -> None:
-    world.say(ALICE_M, code_in(world.say(ALICE_B, "link alice@masto.test")))
+    world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
 
 
 def test_settings_are_shown_and_changed_in_both_languages(world: World, engine: Engine) -> None:
@@ -152,12 +152,18 @@ def test_what_only_served_once_is_pruned_in_time(world: World, engine: Engine) -
     from shared import retention
     from shared.db.models import LinkRequest
 
-    code_in(world.say(ALICE_B, "link alice@masto.test"))
+    to_post(world.say(ALICE_B, "link alice@masto.test"))
     world.say(ALICE_M, "link x")  # no public URL here: no token; a request and posts remain
+    world.say(MALLORY_M, "help")  # a stranger: the answer is about nobody the service keeps
     with Session(engine) as session:
-        assert len(list(session.exec(select(InboundPost)))) == 2
+        assert len(list(session.exec(select(InboundPost)))) == 3
         assert len(list(session.exec(select(LinkRequest)))) == 1
-    assert retention.prune(engine) == retention.Pruned(0, 0, 0)
+    assert retention.prune(engine) == retention.Pruned(0, 0, 0, 0)
+    assert [a.payload for a in actions(engine)] == [{}] * 3, "what was said is forgotten once sent"
     later = utcnow() + retention.INBOUND_KEPT + timedelta(seconds=1)
-    assert retention.prune(engine, now=later) == retention.Pruned(2, 1, 0)
+    assert retention.prune(engine, now=later) == retention.Pruned(3, 1, 0, 1)
     assert identities(engine), "people and their links stay"
+    kept = actions(engine)
+    assert len(kept) == 2 and all(a.person_id and a.remote_ref for a in kept), (
+        "the bot's posts about Alice stay, for erasure on request"
+    )

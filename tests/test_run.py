@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,6 +84,19 @@ def test_run_starts_the_configured_bot_and_answers(tmp_path: Path, mastodon: Mas
         bot = health["bots"]["mastodon"]
         assert bot["handle"] == f"helloquittex@{server.domain}"
         assert (bot["loop"], bot["receiving"]) == ("running", "streaming (websocket)")
+        second = subprocess.run(  # one service per database: a second one says so, once
+            [HQX, "run"],
+            cwd=tmp_path,
+            env={**env, "HQX_HTTP_PORT": str(free_port())},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert second.returncode == 1
+        [refusal] = second.stderr.strip().splitlines()
+        assert refusal.startswith(f"hqx: error: another hqx run ({socket.gethostname()} pid ")
+        assert "is running on this database" in refusal and refusal.endswith("stop it first")
         asked = alice.post("@helloquittex help")
         deadline = time.monotonic() + START_TIMEOUT_SEC
         while not alice.answers_to(asked):

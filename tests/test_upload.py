@@ -4,6 +4,7 @@ the network vouches for; the upload page; the import; and every refusal, in one 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import Session, select
 
-from hqx.app import create_app
+from hqx.app import create_app, server_options
 from shared import uploads
 from shared.actions import Reply
 from shared.config import ArchiveLimits, Settings
@@ -79,7 +80,9 @@ async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple
 
 def run(engine: Engine, database_url: str, scenario: Any, **limits: Any) -> Any:
     async def main() -> Any:
-        async with serve(engine, database_url, **limits) as client:
+        client = serve(engine, database_url, **limits)
+        await client.server.start_server(**server_options())  # served as `hqx run` serves it
+        async with client:
             return await scenario(client)
 
     return asyncio.run(main())
@@ -187,3 +190,19 @@ def test_an_x_account_linked_to_someone_else_cannot_be_claimed(
     assert ok[0] == 200
     assert taken[0] == 400
     assert f"the X account @{OWNER} is already linked to someone else" in taken[1]
+
+
+def test_upload_links_never_reach_the_access_log(
+    world: World, engine: Engine, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = private_link(world)
+
+    async def scenario(client: TestClient[Any, Any]) -> int:
+        page = await client.get(f"/x/upload/{token}?lang=en")
+        return page.status
+
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        assert run(engine, database_url, scenario) == 200
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any('"GET /x/upload/…?… HTTP/1.1" 200' in line for line in logged), logged
+    assert not any(token in line for line in logged)

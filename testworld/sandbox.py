@@ -274,9 +274,11 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
     if code is None:
         transcript.line("  the bot gave Alice no code")
         return False
+    # What the bot handed over to post, as it is: it names the account that asked.
+    ready = next(line for line in (asked or "").splitlines() if code in line)
     before = len(await asyncio.to_thread(people.alice.answers_from, people.bot_bsky))
     proven = await stage.on_mastodon(
-        people.alice_mastodon, f"@{bot_acct} {code}", " posts the code from her Mastodon account"
+        people.alice_mastodon, ready, " posts the text from her Mastodon account"
     )
     confirmed = await stage.answer_on_bluesky(people.alice, before)
     transcript.line("3. Alice brings her X archive, through a link the bot gives her privately.")

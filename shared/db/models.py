@@ -209,7 +209,8 @@ class LinkProof(SQLModel, table=True):
     person_id: int = _person_fk()
     network: str = Field(sa_type=String(16))
     subject: str = Field(sa_type=String(512))
-    nonce: str = Field(sa_type=String(64), unique=True)
+    code: str = Field(sa_type=String(64), unique=True)
+    """The code's digest (:attr:`shared.challenge.Code.digest`): a code proves once."""
     post_uri: str = Field(sa_type=String(1024))
     post_url: str | None = Field(default=None, sa_type=String(1024))
     verified_at: datetime = _ts()
@@ -287,6 +288,9 @@ class OutboundAction(SQLModel, table=True):
     attempts: int = 0
     not_before: datetime = _ts()
     remote_ref: str | None = Field(default=None, sa_type=String(1024))
+    claimed_by: str | None = Field(default=None, sa_type=String(200))
+    """While ``sending``: the lease holder sending it (:mod:`shared.lease`). Recovery puts it
+    back only once that lease has expired: a live process's sends are never touched."""
     last_error: str | None = Field(default=None, sa_type=String(2000))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -322,7 +326,8 @@ class LinkRequest(SQLModel, table=True):
 
     __tablename__ = "link_request"
 
-    nonce: str = Field(sa_type=String(16), primary_key=True)
+    code: str = Field(sa_type=String(64), primary_key=True)
+    """The code's digest (:attr:`shared.challenge.Code.digest`)."""
     identity_id: int = Field(
         sa_column=Column(ID, ForeignKey("identity.id", ondelete="CASCADE"), nullable=False)
     )
@@ -330,6 +335,38 @@ class LinkRequest(SQLModel, table=True):
     target_handle: str = Field(sa_type=String(512))
     reply: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+    created_at: datetime = _ts()
+
+
+class ServiceLease(SQLModel, table=True):
+    """A lease on the database: held by the one ``hqx run`` working on it (:mod:`shared.lease`)."""
+
+    __tablename__ = "service_lease"
+
+    name: str = Field(sa_type=String(64), primary_key=True)
+    holder: str = Field(sa_type=String(200))
+    acquired_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+
+
+class JoinOffer(SQLModel, table=True):
+    """An account moved alone to a person by a proof; its former person's other accounts
+    join too only when the person confirms from one of their accounts (``join``)."""
+
+    __tablename__ = "join_offer"
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    identity_id: int = Field(
+        sa_column=Column(ID, ForeignKey("identity.id", ondelete="CASCADE"), nullable=False)
+    )
+    """The account that moved."""
+    from_person: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), nullable=False)
+    )
+    to_person: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), nullable=False)
+    )
     expires_at: datetime = Field(sa_type=UtcDateTime())
     created_at: datetime = _ts()
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from bsky_service import adapter as bsky_adapter
 from bsky_service.adapter import BlueskyAdapter
-from shared.db.models import ActionStatus, OutboundAction
+from shared.db.models import ActionStatus, BotState, OutboundAction
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.running import run_until
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 WAIT_SEC = 20.0
+SESSION_KEY = "a-secret-key-for-tests-only-0123456789"
 # People post before the bot's first start in these tests: it is asked to catch up.
 CATCH_UP = timedelta(minutes=5)
 _names = (f"b{n}" for n in itertools.count())
@@ -49,7 +50,13 @@ def run_bot(
     """Run the service with the Bluesky bot until ``until()`` holds (or fail)."""
     assert bluesky.urls is not None
     adapter = BlueskyAdapter(
-        engine, bluesky.urls.pds, bot.handle, password, poll_interval_sec=0.1, catch_up=CATCH_UP
+        engine,
+        bluesky.urls.pds,
+        bot.handle,
+        password,
+        poll_interval_sec=0.1,
+        catch_up=CATCH_UP,
+        session_key=SESSION_KEY,
     )
     service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.2)
 
@@ -152,6 +159,10 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
     )
     assert len(answers_to(bot, first.uri)) == 1
     assert len(bot_posts(bot)) == 2
+    with Session(db) as session:  # kept sealed: the database alone gives no access
+        kept = " ".join(session.exec(select(BotState.value)))
+    assert "sealed1:" in kept
+    assert "eyJ" not in kept and bot.did not in kept, "no JWT, not even the account, in clear"
     profile = alice.client.app.bsky.actor.get_profile({"actor": bot.did})
     assert profile.display_name == "Le bot HQX"
     assert [label.val for label in profile.labels or []] == ["bot"], "labelled once"

@@ -32,6 +32,13 @@ pytestmark = pytest.mark.integration
 KEY = "integration-tests-secret-key-0123456789abcdef"
 WAIT_SEC = 30.0
 CODE = re.compile(r"HQX(?:-[0-9A-Z]{1,4})+")
+
+
+def ready(answer: str) -> str:
+    """The text the bot handed over to post as proof: the line holding the code."""
+    return next(line for line in answer.splitlines() if CODE.search(line))
+
+
 _names = (f"l{n}" for n in itertools.count())
 # People post before the service's first start here: it catches up with that.
 CATCH_UP = timedelta(minutes=5)
@@ -109,11 +116,11 @@ def test_linking_started_on_bluesky_proven_on_mastodon(both: Both) -> None:
     both.run_until(lambda: bool(both.bsky_answers()))
     [challenge] = both.bsky_answers()
     assert f"To prove @{both.mastodon_acct} is yours" in challenge
-    assert f"mentions @helloquittex@{both.mastodon.server.domain}" in challenge
-    code = CODE.search(challenge)
-    assert code is not None
-
-    proof = both.alice_m.post(f"@helloquittex {code.group(0)}")
+    assert ready(challenge).startswith(
+        f"@helloquittex@{both.mastodon.server.domain} I link this account to "
+        f"{both.alice_b.handle} (Bluesky): HQX-"
+    )
+    proof = both.alice_m.post(ready(challenge))
     both.run_until(lambda: bool(both.mastodon_answers(proof)) and len(both.bsky_answers()) == 2)
     linked = (
         f"Done: @{both.alice_b.handle} (Bluesky) and @{both.mastodon_acct} (Mastodon) "
@@ -130,10 +137,7 @@ def test_linking_started_on_mastodon_by_direct_message_proven_on_bluesky(both: B
     both.run_until(lambda: bool(both.mastodon_answers(asked)))
     [answer] = both.alice_m.answers_to(asked)
     assert answer.visibility == "direct", "asked privately, answered privately"
-    code = CODE.search(both.mastodon_answers(asked)[0])
-    assert code is not None
-
-    both.alice_b.post(f"Voici mon code {code.group(0)}", mention=both.bot, langs=["fr"])
+    both.alice_b.post(ready(both.mastodon_answers(asked)[0]), mention=both.bot, langs=["fr"])
     both.run_until(lambda: bool(both.bsky_answers()) and len(both.mastodon_answers(asked)) == 2)
     [done] = both.bsky_answers()
     assert "C'est fait" in done
@@ -152,9 +156,7 @@ def bot_post_uris(both: Both) -> set[str]:
 def test_forget_deletes_what_the_bot_published_on_both_networks(both: Both) -> None:
     both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
     both.run_until(lambda: bool(both.bsky_answers()))
-    code = CODE.search(both.bsky_answers()[0])
-    assert code is not None
-    proof = both.alice_m.post(f"@helloquittex {code.group(0)}")
+    proof = both.alice_m.post(ready(both.bsky_answers()[0]))
     both.run_until(lambda: bool(both.mastodon_answers(proof)) and len(both.bsky_answers()) == 2)
     assert len(bot_post_uris(both)) == 2
     assert len(both.mastodon.bot_statuses()) == 1
@@ -218,9 +220,7 @@ def test_linking_by_bluesky_direct_message(both_with_chat: Both, chat: RunningCh
     [challenge] = messages_from_bot(convo[0])
     assert challenge.startswith(f"Pour prouver que @{both.mastodon_acct} est à vous")
     assert not challenge.startswith("@"), "a message needs no mention"
-    code = CODE.search(challenge)
-    assert code is not None
-    both.alice_m.client.status_post(f"@helloquittex {code.group(0)}", language="fr")
+    both.alice_m.client.status_post(ready(challenge), language="fr")
     both.run_until(lambda: len(messages_from_bot(convo[0])) == 2)
     assert messages_from_bot(convo[0])[1].startswith("C'est fait : @"), "confirmed by message"
     assert both.bsky_answers() == [], "nothing public on Bluesky"
@@ -241,9 +241,7 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     both.alice_b.post("réglages attestation oui", mention=both.bot, langs=["fr"])
     both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])
     both.run_until(lambda: len(both.bsky_answers()) == 2)
-    code = CODE.search(" ".join(both.bsky_answers()))
-    assert code is not None
-    both.alice_m.post(f"@helloquittex {code.group(0)}")
+    both.alice_m.post(ready("\n".join(both.bsky_answers())))
     pds = both.bot.client  # any client of the PDS: the repo is public
     query = {"repo": both.bot.did, "collection": COLLECTION, "rkey": both.alice_b.did}
 

@@ -104,7 +104,7 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     # Alice links her two accounts: a code on Bluesky, posted from Mastodon, confirmed on both.
     assert "[Bluesky] @alice.test asks to link:" in out
     assert "Pour prouver que @alice@127.0.0.1:" in out
-    assert "[Mastodon] @alice posts the code from her Mastodon account:" in out
+    assert "[Mastodon] @alice posts the text from her Mastodon account:" in out
     assert "@alice Done: @alice.test (Bluesky) and @alice (Mastodon) are now linked." in out
     assert "C'est fait : @alice.test (Bluesky) et @alice@127.0.0.1:" in out
     assert "Comptes reliés : @alice.test (Bluesky, prouvé), @alice@127.0.0.1:" in out
