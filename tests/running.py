@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from shared import outbox
 from shared.db.models import ActionStatus, OutboundAction, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
+    import pytest
     from sqlalchemy.engine import Engine
 
     from shared.service import Service
@@ -55,3 +58,29 @@ def idle(engine: Engine) -> bool:
             )
         ).one()
     return busy == 0
+
+
+class Crashes:
+    """Puts a delivered action back as a crash mid-send would have left it: ``sending``,
+    with what it says (the outbox forgets that once it is delivered, so it is kept here)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._payloads: dict[int, dict[str, Any]] = {}
+        original = outbox.mark_done
+
+        def remembering(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
+            with Session(engine) as session:
+                self._payloads[action_id] = session.get_one(OutboundAction, action_id).payload
+            return original(engine, action_id, remote_ref)
+
+        monkeypatch.setattr(outbox, "mark_done", remembering)
+
+    def after_sending(self, engine: Engine, created_at: datetime | None = None) -> None:
+        """The one action was sent, but the process died before recording it."""
+        with Session(engine) as session, session.begin():
+            [action] = session.exec(select(OutboundAction))
+            assert action.id is not None
+            action.status, action.payload = ActionStatus.SENDING, self._payloads[action.id]
+            if created_at is not None:
+                action.created_at = created_at
+            session.add(action)

@@ -17,7 +17,7 @@ from shared.db.models import ActionStatus, OutboundAction
 from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld as World
-from tests.running import run_until
+from tests.running import Crashes, run_until
 from testworld.mastodon.people import create_person
 from testworld.mastodon.profiles import GOTOSOCIAL, MASTODON, PROFILES
 
@@ -135,22 +135,14 @@ def test_polling_slows_down_when_the_budget_runs_low(world: World, db: Engine) -
     assert 199.0 < adapter.pause_sec() <= 200.0
 
 
-def interrupted_after_sending(db: Engine, *, hours_ago: float) -> None:
-    """As if the process died after the server accepted the answer, before recording it."""
-    with Session(db) as session, session.begin():
-        [action] = session.exec(select(OutboundAction))
-        action.status = ActionStatus.SENDING
-        action.created_at = datetime.now(UTC) - timedelta(hours=hours_ago)
-        session.add(action)
-
-
 @pytest.mark.parametrize("hours_ago", [0, 2], ids=["idempotency-key", "lookup"])
 def test_an_interrupted_answer_is_not_sent_twice(
-    world: World, db: Engine, hours_ago: float
+    world: World, db: Engine, hours_ago: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    crashes = Crashes(monkeypatch)
     status = world.alice_person.post("@helloquittex help")
     run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
-    interrupted_after_sending(db, hours_ago=hours_ago)
+    crashes.after_sending(db, created_at=datetime.now(UTC) - timedelta(hours=hours_ago))
     if hours_ago:
         world.server._idempotency.clear()  # the server forgot the key after an hour
 

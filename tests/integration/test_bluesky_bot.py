@@ -16,7 +16,7 @@ from bsky_service.adapter import BlueskyAdapter
 from shared.db.models import ActionStatus, BotState, OutboundAction
 from shared.handlers import default_registry
 from shared.service import Service
-from tests.running import run_until
+from tests.running import Crashes, run_until
 from testworld.bluesky.people import PASSWORD, create_person
 
 if TYPE_CHECKING:
@@ -178,27 +178,21 @@ def test_a_backlog_of_several_pages_is_answered_in_full(
     assert sorted(r.value.reply.parent.uri for r in bot_posts(bot)) == sorted(asked)
 
 
-def set_sending(db: Engine) -> None:
-    with Session(db) as session, session.begin():
-        [action] = session.exec(select(OutboundAction))
-        action.status = ActionStatus.SENDING
-        session.add(action)
-
-
 def action_done(db: Engine) -> bool:
     with Session(db) as session:
         return session.exec(select(OutboundAction)).one().status == ActionStatus.DONE
 
 
 def test_an_interrupted_reply_is_posted_exactly_once(
-    bluesky: BlueskyDevNetwork, db: Engine
+    bluesky: BlueskyDevNetwork, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    crashes = Crashes(monkeypatch)
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     asked = alice.post("help", mention=bot)
     run_bot(bluesky, db, bot, lambda: bool(answers_to(bot, asked.uri)))
     [posted] = bot_posts(bot)
 
-    set_sending(db)  # died after the PDS stored the reply, before recording it
+    crashes.after_sending(db)  # died after the PDS stored the reply, before recording it
     run_bot(bluesky, db, bot, lambda: action_done(db))
     assert [r.uri for r in bot_posts(bot)] == [posted.uri]
 
@@ -207,7 +201,7 @@ def test_an_interrupted_reply_is_posted_exactly_once(
     bot.client.com.atproto.repo.delete_record(
         {"repo": bot.did, "collection": "app.bsky.feed.post", "rkey": rkey}
     )
-    set_sending(db)
+    crashes.after_sending(db)
     run_bot(bluesky, db, bot, lambda: action_done(db))
     assert [r.uri for r in bot_posts(bot)] == [posted.uri]
 
