@@ -14,8 +14,9 @@ from aiohttp import web
 from bsky_service.adapter import BlueskyAdapter
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
-from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.state import ENGINE, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.access_log import RedactedAccessLogger
+from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
@@ -43,9 +44,16 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_service)
+    if settings.x_client_id and settings.public_url and settings.secret_key:
+        app[X_SIGNIN] = XSignIn(settings)
+        app.on_cleanup.append(_close_x_signin)
     app.add_routes([web.get("/healthz", _health)])
     portal.setup(app)
     return app
+
+
+async def _close_x_signin(app: web.Application) -> None:
+    await app[X_SIGNIN].close()
 
 
 def server_options() -> dict[str, Any]:
@@ -93,6 +101,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             settings.secret_key,
             public_url=settings.public_url,
             x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
+            old_keys=settings.old_secret_keys,
         )
         await service.start()
         app[SERVICE] = service

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -17,6 +17,8 @@ from shared.config import Settings
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.engine import Engine
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -90,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=_person_show)
+
+    x = commands.add_parser("x", help="X accounts: disputes between claims").add_subparsers(
+        title="x commands", metavar="COMMAND"
+    )
+    disputes = x.add_parser("disputes", help="X accounts two people claim, used for nothing")
+    disputes.add_argument("--json", action="store_true", help="print one JSON object")
+    disputes.set_defaults(handler=_x_disputes)
+    settle = x.add_parser("settle", help="give a disputed X account to one of its claimants")
+    settle.add_argument("x_account_id", type=int, help="the X account's numeric id")
+    settle.add_argument("--to", type=int, required=True, metavar="PERSON", help="the winner")
+    settle.set_defaults(handler=_x_settle)
 
     db = commands.add_parser("db", help="the database schema").add_subparsers(
         title="db commands", metavar="COMMAND"
@@ -224,6 +237,68 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
             )
     for purpose, granted in found["consents"].items():
         print(f"  consent   {purpose}: {'yes' if granted else 'no'}")
+    return 0
+
+
+def _x_disputes(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import xtrust
+    from shared.db.migrate import require_current
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session:
+            found: list[dict[str, Any]] = [
+                {
+                    "x_account_id": held.x_account_id,
+                    "holder": _claimant(held.person_id, held.username, held.created_at)
+                    | {"trust": held.trust},
+                    "claims": [_claimant(c.person_id, c.username, c.created_at) for c in claims],
+                }
+                for held, claims in xtrust.disputes(session)
+            ]
+    if args.json:
+        print(json.dumps({"disputes": found}, ensure_ascii=False))
+        return 0
+    if not found:
+        print("No disputed X account.")
+    for dispute in found:
+        holder = dispute["holder"]
+        print(f"X account {dispute['x_account_id']}:")
+        print(
+            f"  held by person {holder['person']} as @{holder['username']}"
+            f" ({holder['trust']}, since {holder['since']})"
+        )
+        for claim in dispute["claims"]:
+            print(
+                f"  claimed by person {claim['person']} as @{claim['username']}"
+                f" (since {claim['since']})"
+            )
+    return 0
+
+
+def _claimant(person_id: int, username: str, since: datetime) -> dict[str, Any]:
+    from shared.db.models import iso_utc
+
+    return {"person": person_id, "username": username, "since": iso_utc(since)}
+
+
+def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import notices, xtrust
+    from shared.db.migrate import require_current
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session, session.begin():
+            told = xtrust.settle(session, args.x_account_id, args.to)
+            sent = notices.queue(session, told, settings.message_networks)
+    print(
+        f"X account {args.x_account_id} is person {args.to}'s; "
+        f"{sent} of {len(told)} people will be told by message"
+    )
     return 0
 
 

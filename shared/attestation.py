@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
+from shared import linking
 from shared.actions import WithdrawAttestation, WriteAttestation
 from shared.commands import Outbound
 from shared.db.models import (
@@ -21,6 +22,7 @@ from shared.db.models import (
     LinkProof,
     Network,
     Purpose,
+    TrustLevel,
     XIdentity,
     iso_utc,
 )
@@ -50,8 +52,7 @@ def record_key(identities: list[Identity]) -> str:
 def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | None:
     """The attestation of a person's accounts, or ``None`` with fewer than two."""
     identities = Identity.of_person(session, person_id)
-    xs = XIdentity.of_person(session, person_id)
-    if len(identities) + len(xs) < 2 or not identities:
+    if not identities:
         return None
     proofs = {
         (p.network, p.subject): p
@@ -70,16 +71,32 @@ def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | 
             account["proof"] = proof.post_url or proof.post_uri
             account["provenAt"] = iso_utc(proof.verified_at)
         accounts.append(account)
-    accounts += [
-        {"network": "x", "id": str(x.x_account_id), "handle": x.username, "trust": x.trust}
-        for x in xs
-    ]
+    xs = XIdentity.of_person(session, person_id)
+    accounts += [shown for x in xs if (shown := _x_account(session, x)) is not None]
+    if len(accounts) < 2:  # a disputed or reserved X account does not count
+        return None
     return {
         "$type": COLLECTION,
         "rkey": record_key(identities),
         "accounts": accounts,
         "createdAt": iso_utc(now),
     }
+
+
+def _x_account(session: Session, x: XIdentity) -> dict[str, Any] | None:
+    """An X account as far as it is known, never further: its id only when X itself
+    reported it; a username proven by a post, with that post; a disputed or reserved one
+    not at all."""
+    standing = linking.x_standing(session, x)
+    if standing in ("disputed", TrustLevel.RESERVED):
+        return None
+    account: dict[str, Any] = {"network": "x", "handle": x.username, "trust": standing}
+    if standing == TrustLevel.VERIFIED:
+        account["id"] = str(x.x_account_id)
+    elif standing == "username" and x.username_proven_at is not None:
+        account["proof"] = x.username_proof
+        account["provenAt"] = iso_utc(x.username_proven_at)
+    return account
 
 
 def publish(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:
@@ -101,6 +118,16 @@ def publish(session: Session, person_id: int, *, trigger: str, env: Environment)
             person_id=person_id,
         )
     ]
+
+
+def refresh(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:
+    """After a change to a consenting person's accounts: their attestation rewritten, or
+    withdrawn when fewer than two accounts are left to attest."""
+    if not consented(session, person_id):
+        return []
+    return publish(session, person_id, trigger=trigger, env=env) or withdraw(
+        session, person_id, trigger=trigger, env=env
+    )
 
 
 def withdraw(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:

@@ -37,6 +37,8 @@ DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
 # Bluesky's chat service, as the app reaches it: the PDS proxies to this DID's service.
 DEFAULT_BSKY_CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
+DEFAULT_X_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
+DEFAULT_X_API_URL = "https://api.x.com"
 
 _HANDLE_RE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -61,7 +63,10 @@ class Settings:
 
     database_url: str
     cutover_at: datetime = DEFAULT_CUTOVER_AT
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    old_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Keys rotated out: still verify the link codes they signed (``HQX_OLD_SECRET_KEYS``,
+    comma-separated), until those expire (24 h)."""
     public_url: str | None = None
     http_host: str = DEFAULT_HTTP_HOST
     http_port: int = DEFAULT_HTTP_PORT
@@ -79,6 +84,12 @@ class Settings:
     mastodon_access_token: str | None = field(default=None, repr=False)
     mastodon_poll_sec: float = DEFAULT_MASTODON_POLL_SEC
     x_oembed_url: str | None = None
+    x_client_id: str | None = None
+    """The operator's X app (OAuth 2.0 client id) for "Sign in with X"; unset: not offered."""
+    x_client_secret: str | None = field(default=None, repr=False)
+    """Set for a confidential X app (HTTP Basic at X's token endpoint)."""
+    x_authorize_url: str = DEFAULT_X_AUTHORIZE_URL
+    x_api_url: str = DEFAULT_X_API_URL
     """X's public oEmbed endpoint, to prove X accounts by a post; unset: not offered."""
     archive_limits: ArchiveLimits = ArchiveLimits()
 
@@ -100,6 +111,7 @@ class Settings:
             database_url=get("DATABASE_URL", _database_url, _default_database_url()),
             cutover_at=get("CUTOVER_AT", _datetime, DEFAULT_CUTOVER_AT),
             secret_key=get("SECRET_KEY", _secret_key, None),
+            old_secret_keys=get("OLD_SECRET_KEYS", _secret_keys, ()),
             public_url=get("PUBLIC_URL", _http_url, None),
             http_host=get("HTTP_HOST", str, DEFAULT_HTTP_HOST),
             http_port=get("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
@@ -115,6 +127,10 @@ class Settings:
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
             x_oembed_url=get("X_OEMBED_URL", _http_url, None),
+            x_client_id=get("X_CLIENT_ID", str, None),
+            x_client_secret=get("X_CLIENT_SECRET", str, None),
+            x_authorize_url=get("X_AUTHORIZE_URL", _http_url, DEFAULT_X_AUTHORIZE_URL),
+            x_api_url=get("X_API_URL", _http_url, DEFAULT_X_API_URL),
             archive_limits=ArchiveLimits(
                 max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
                 max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
@@ -163,6 +179,16 @@ class Settings:
         """Whether the Mastodon bot has an account to run as."""
         return self.mastodon_access_token is not None
 
+    @property
+    def message_networks(self) -> tuple[str, ...]:
+        """The networks whose bot can message people privately, preferred first."""
+        networks = []
+        if self.mastodon_configured:
+            networks.append("mastodon")
+        if self.bluesky_configured and self.bsky_chat_proxy is not None:
+            networks.append("bluesky")
+        return tuple(networks)
+
     def require_secret_key(self) -> str:
         """The secret key, for commands that sign or verify; a clear error when unset."""
         if self.secret_key is None:
@@ -178,12 +204,20 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """The effective settings as text, secrets masked, for `hqx config check`."""
-        secret = {"secret_key", "bsky_app_password", "mastodon_access_token"}
+        secret = {
+            "secret_key",
+            "old_secret_keys",
+            "bsky_app_password",
+            "mastodon_access_token",
+            "x_client_secret",
+        }
         shown: dict[str, str] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name in secret and value is not None:
+            if name in secret and value:
                 shown[name] = "(set)"
+            elif name in secret:
+                shown[name] = "(unset)"
             elif name == "database_url":
                 shown[name] = _mask_password(value)
             elif name == "bsky_chat_proxy" and value is None:
@@ -248,6 +282,10 @@ def _secret_key(raw: str) -> str:
     if len(raw) < MIN_SECRET_KEY_CHARS:
         raise ValueError(f"must be at least {MIN_SECRET_KEY_CHARS} characters, got {len(raw)}")
     return raw
+
+
+def _secret_keys(raw: str) -> tuple[str, ...]:
+    return tuple(_secret_key(key.strip()) for key in raw.split(",") if key.strip())
 
 
 def _http_url(raw: str) -> str:

@@ -138,7 +138,7 @@ def upload_link(context: Context) -> Answer | str:
 
 def x_challenge(context: Context, requester: Identity, x: XIdentity) -> Answer | str:
     lang = context.lang
-    if x.trust == TrustLevel.PROVEN:
+    if x.username_proven_at is not None or x.trust == TrustLevel.VERIFIED:
         return say("x.already", lang, username=x.username)
     if context.env.secret_key is None:
         return say("link.closed", lang)
@@ -283,12 +283,8 @@ def unlink(context: Context) -> Answer | str:
         return say("unlink.self", lang)
     if not linking.unlink(session, me.person_id, named.network, named.handle):
         return say("unlink.unknown", lang, handle=handle)
-    also: list[Outbound] = []
-    if attestation.consented(session, me.person_id):  # rewritten, or withdrawn under two
-        trigger, env = f"{post.network}:{post.post_id}", context.env
-        also = attestation.publish(
-            session, me.person_id, trigger=trigger, env=env
-        ) or attestation.withdraw(session, me.person_id, trigger=trigger, env=env)
+    trigger = f"{post.network}:{post.post_id}"
+    also = attestation.refresh(session, me.person_id, trigger=trigger, env=context.env)
     return Answer(say("unlink.done", lang, handle=handle), lang, tuple(also), me.person_id)
 
 

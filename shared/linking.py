@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from shared import challenge
+from shared import challenge, xtrust
 from shared.challenge import Binding, ChallengeError
 from shared.db.models import (
     Consent,
@@ -29,6 +29,7 @@ from shared.db.models import (
     OutboundAction,
     Person,
     TrustLevel,
+    XClaim,
     XIdentity,
     utcnow,
 )
@@ -276,10 +277,28 @@ def _join_alone(
 
 def _accounts(
     session: Session, person_id: int
-) -> list[tuple[Identity | XIdentity, tuple[str, str, str]]]:
-    return [(i, (i.network, i.handle, i.trust)) for i in Identity.of_person(session, person_id)] + [
-        (x, ("x", x.username, x.trust)) for x in XIdentity.of_person(session, person_id)
-    ]
+) -> list[tuple[Identity | XIdentity | XClaim, tuple[str, str, str]]]:
+    """A person's accounts with how each is known: X accounts as :func:`x_standing` says,
+    and their claims on X accounts others hold, ``disputed``."""
+    claims = session.exec(select(XClaim).where(XClaim.person_id == person_id))
+    return (
+        [(i, (i.network, i.handle, i.trust)) for i in Identity.of_person(session, person_id)]
+        + [
+            (x, ("x", x.username, x_standing(session, x)))
+            for x in XIdentity.of_person(session, person_id)
+        ]
+        + [(c, ("x", c.username, "disputed")) for c in claims]
+    )
+
+
+def x_standing(session: Session, x: XIdentity) -> str:
+    """How an X account stands, in one word: ``disputed``, ``verified``, ``username`` (its
+    username proven by a post, its id claimed), ``claimed`` or ``reserved``."""
+    if xtrust.disputed(session, x.x_account_id):
+        return "disputed"
+    if x.trust == TrustLevel.CLAIMED and x.username_proven_at is not None:
+        return "username"
+    return x.trust
 
 
 def join(session: Session, me: Identity, *, now: datetime) -> int | None:
@@ -328,10 +347,19 @@ def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
 def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
     """Remove the person's account ``handle`` on ``network`` (for X: their X accounts, with
     their archives); ``False`` if they have no such account."""
-    if network == "x":
-        ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
+    if network == "x":  # "x" alone names them all; "@name@x" one of them
+        named = None if handle.casefold() in ("", "x") else handle.casefold()
+        ids = [
+            x.x_account_id
+            for x in XIdentity.of_person(session, person_id)
+            if named is None or x.username.casefold() == named
+        ]
+        mine = col(XClaim.person_id) == person_id
+        claims = session.execute(
+            delete(XClaim).where(mine, func.lower(XClaim.username) == named if named else mine)
+        )
         if not ids:
-            return False
+            return bool(claims.rowcount)  # type: ignore[attr-defined]
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(ids)))
         session.execute(delete(XIdentity).where(col(XIdentity.x_account_id).in_(ids)))
         return True
@@ -365,8 +393,8 @@ def prove_x(
     now: datetime,
     old_keys: tuple[str, ...] = (),
 ) -> XIdentity:
-    """Accept a post on X carrying a code as proof that its author's X account is the
-    sender's person's.
+    """Accept a post on X carrying a code as proof that the sender's person controls the
+    username of their X account (not its id: see :mod:`shared.xtrust`).
 
     Raises:
         ChallengeError: ``no_code``, ``not_yours``, ``malformed``, ``forged``, ``expired``,
@@ -395,7 +423,8 @@ def prove_x(
             post_url=post.url,
         ),
     )
-    x.trust, x.updated_at = TrustLevel.PROVEN, utcnow()
+    # Control of the username at this moment; the id stays as the archive claimed it.
+    x.username_proven_at, x.username_proof, x.updated_at = now, post.url, utcnow()
     session.add(x)
     return x
 

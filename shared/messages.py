@@ -151,6 +151,40 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "network.x": {Lang.FR: "X", Lang.EN: "X"},
     "trust.proven": {Lang.FR: "prouvé", Lang.EN: "proven"},
     "trust.claimed": {Lang.FR: "déclaré", Lang.EN: "claimed"},
+    "trust.username": {Lang.FR: "nom prouvé", Lang.EN: "username proven"},
+    "trust.verified": {Lang.FR: "vérifié par X", Lang.EN: "verified by X"},
+    "trust.reserved": {Lang.FR: "réservé", Lang.EN: "reserved"},
+    "trust.disputed": {Lang.FR: "contesté", Lang.EN: "disputed"},
+    "x.disputed": {
+        Lang.FR: (
+            "Quelqu'un d'autre revendique aussi votre compte X @{username} avec une archive. "
+            "Il est contesté : il ne sert à rien tant qu'un opérateur n'a pas tranché, ou que "
+            "vous ne l'avez pas prouvé par « Se connecter avec X » (demandez-moi « lier x »)."
+        ),
+        Lang.EN: (
+            "Someone else also claims your X account @{username} with an archive. It is "
+            "disputed: it is used for nothing until an operator settles it, or you prove it "
+            "with “Sign in with X” (ask me “link x”)."
+        ),
+    },
+    "x.superseded": {
+        Lang.FR: (
+            "X a confirmé à quelqu'un d'autre qu'il est @{username} : ce compte X n'est plus "
+            "relié à vous, et ce que votre archive en disait est effacé."
+        ),
+        Lang.EN: (
+            "X confirmed to someone else that they are @{username}: that X account is no "
+            "longer linked to you, and what your archive said of it is erased."
+        ),
+    },
+    "x.settled_won": {
+        Lang.FR: "Un opérateur a tranché : le compte X contesté est à vous.",
+        Lang.EN: "An operator settled it: the disputed X account is yours.",
+    },
+    "x.settled_lost": {
+        Lang.FR: "Un opérateur a tranché : le compte X contesté n'est pas relié à vous.",
+        Lang.EN: "An operator settled it: the disputed X account is not linked to you.",
+    },
     "link.missing": {
         Lang.FR: (
             "Dites-moi quel compte relier, par exemple : « lier alice@piaille.fr » ou "
@@ -223,8 +257,14 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.EN: "That post is by @{author} on X, not by an X account linked to yours.",
     },
     "x.proven": {
-        Lang.FR: "C'est fait : @{username} sur X est prouvé.",
-        Lang.EN: "Done: @{username} on X is proven.",
+        Lang.FR: (
+            "C'est fait : votre post prouve que vous teniez @{username} sur X. (Seul « Se "
+            "connecter avec X » prouve le compte lui-même.)"
+        ),
+        Lang.EN: (
+            "Done: your post proves you held @{username} on X. (Only “Sign in with X” proves "
+            "the account itself.)"
+        ),
     },
     "link.x_sent": {
         Lang.FR: "Je vous ai envoyé en message privé un lien pour importer votre archive X.",

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.db.models import ArchiveImport, Consent, Identity, LinkProof, Person, XIdentity
+from shared.db.models import (
+    ArchiveImport,
+    Consent,
+    Identity,
+    LinkProof,
+    Person,
+    XClaim,
+    XIdentity,
+)
+from shared.linking import x_standing
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,7 +68,7 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
                 "network": "x",
                 "handle": x.username,
                 "subject": str(x.x_account_id),
-                "trust": x.trust,
+                "trust": x_standing(session, x),
                 "since": _iso(x.created_at),
                 "archive": None
                 if archive is None
@@ -68,6 +77,16 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
                     "following": archive.following,
                     "imported_at": _iso(archive.imported_at),
                 },
+            }
+        )
+    for claim in session.exec(select(XClaim).where(XClaim.person_id == person_id)):
+        accounts.append(
+            {
+                "network": "x",
+                "handle": claim.username,
+                "subject": str(claim.x_account_id),
+                "trust": "disputed",
+                "since": _iso(claim.created_at),
             }
         )
     consents = {

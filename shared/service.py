@@ -30,11 +30,11 @@ from shared.messages import say
 from shared.protocol import DeliveryError, Outgoing, ReceiveError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from sqlalchemy.engine import Engine
 
-    from shared.commands import CommandRegistry, Parsed
+    from shared.commands import CommandRegistry, Outbound, Parsed
     from shared.db.models import OutboundAction
     from shared.linking import Account, XPost
     from shared.protocol import IncomingPost, Protocol
@@ -364,7 +364,8 @@ class Service:
         adapter = self._adapters.get(network)
         return adapter is not None and kind in adapter.delivers
 
-    def _environment(self) -> Environment:
+    def environment(self) -> Environment:
+        """What handlers (and the portal) may use besides the database, as of now."""
         handles = {network: a.bot_handle for network, a in self._adapters.items()}
         return Environment(
             secret_key=self._secret_key,
@@ -387,7 +388,7 @@ class Service:
                     session.flush()
                     linking.refresh_author(session, post.network, post.author)
                     answer = self._throttled(session, post, parsed) or self._commands.answer(
-                        parsed, post, session, self._environment(), prepared
+                        parsed, post, session, self.environment(), prepared
                     )
                     return self._queue(session, post, answer)
             except IntegrityError:
@@ -424,7 +425,13 @@ class Service:
                 action=outbox.reply_to(post, answer.text, answer.lang, scrub=answer.scrub),
                 person_id=answer.person_id,
             )
-        for outbound in answer.also:
+        return self.queue(session, answer.also) or queued
+
+    def queue(self, session: Session, outbounds: Iterable[Outbound]) -> bool:
+        """Queue what a handler (or the portal) wants sent, in ``session``'s transaction,
+        where a bot delivers it; whether anything new was queued."""
+        queued = False
+        for outbound in outbounds:
             if not self.delivers(outbound.network, type(outbound.action)):
                 log.warning("no %s bot delivers %s: not queued", outbound.network, outbound.key)
                 continue

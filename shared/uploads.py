@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 UPLOAD_TTL = timedelta(hours=24)
 UPLOAD_PATH = "/x/upload/"
+SIGNIN_PATH = "/x/signin/"
+"""Followed by an upload link's token: "Sign in with X" for the same person."""
 
 
 class UploadLinkError(HqxError):

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from shared import challenge
+from shared import challenge, linking
 from shared.actions import Reply
-from shared.db.models import Identity, Network
+from shared.db.models import Identity, Network, OutboundAction
 from shared.handlers import default_registry
 from shared.linking import Account
 from shared.protocol import Author, IncomingPost
@@ -91,6 +91,18 @@ class World:
             for sent in adapter.sent.values()
             if sent.key.startswith("confirm:") and isinstance(sent.action, Reply)
         ]
+
+    def persons_of(self, author: Author) -> int:
+        """The person of ``author``'s account, stored now if new (as a first proof would)."""
+        network = Network.BLUESKY if author.subject.startswith("did:") else Network.MASTODON
+        with Session(self.engine) as session, session.begin():
+            return linking.identity_of(session, network, author).person_id
+
+    def mastodon_outbox(self) -> list[OutboundAction]:
+        """What is queued or sent for the Mastodon bot."""
+        with Session(self.engine) as session:
+            query = select(OutboundAction).where(OutboundAction.network == Network.MASTODON)
+            return list(session.exec(query))
 
     def persons(self) -> dict[str, int]:
         with Session(self.engine) as session:

@@ -52,7 +52,7 @@ def test_import_stores_every_edge_and_the_owner(engine: Engine, tmp_path: Path) 
         assert (identity.x_account_id, identity.username, identity.trust) == (
             OWNER_ID,
             OWNER,
-            "claimed",
+            "reserved",  # an operator's import: held for its owner's proof
         )
         record = session.exec(select(ArchiveImport)).one()
         assert (record.followers, record.following, record.duplicate_rows) == (

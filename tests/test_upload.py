@@ -176,20 +176,32 @@ def test_an_expired_or_unknown_link_is_refused(
     assert unknown[0] == 410 and "not one of ours" in unknown[1]
 
 
-def test_an_x_account_linked_to_someone_else_cannot_be_claimed(
+def test_a_second_claim_disputes_the_account_and_tells_nothing_of_the_holder(
     world: World, engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
+    """Squat 1: a forged archive with Alice's X id, uploaded first, no longer makes Alice's
+    real upload fail "already linked"; neither wins: the account is disputed."""
     archive = make_archive(tmp_path / "x.zip", [11], [14]).read_bytes()
     first, second = private_link(world), token_from(world.say(ALICE_B, "link x", direct=True))
-    # Alice's two accounts are two persons here (not linked): the second cannot take it.
+    # Alice's two accounts are two persons here (not linked): two claims of one X account.
 
     async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
-        return [await upload(client, first, archive), await upload(client, second, archive)]
+        return [
+            await upload(client, first, archive),
+            await upload(client, second, archive),
+            await upload(client, second, archive),
+        ]
 
-    ok, taken = run(engine, database_url, scenario)
+    ok, disputed, again = run(engine, database_url, scenario)
     assert ok[0] == 200
-    assert taken[0] == 400
-    assert f"the X account @{OWNER} is already linked to someone else" in taken[1]
+    assert disputed[0] == 409 and "another person claims this X account too" in disputed[1]
+    assert OWNER not in disputed[1].split("<main>")[1], "nothing of the holder is shown"
+    assert again[0] == 410, "a refused claim keeps the link used: no probing with one link"
+    assert "(X, disputed)" in world.say(ALICE_M, "status"), "the holder sees it"
+    assert "(X, disputed)" in world.say(ALICE_B, "status"), "and so does the claimant"
+    with Session(engine) as session:
+        assert session.exec(select(XIdentity.person_id)).one() == world.persons()[ALICE_M.handle]
+        assert len(list(session.exec(select(FollowEdge)))) == 2, "the holder's graph, untouched"
 
 
 def test_upload_links_never_reach_the_access_log(

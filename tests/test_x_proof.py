@@ -66,16 +66,21 @@ def trust(engine: Engine) -> str:
         return session.exec(select(XIdentity)).one().trust
 
 
-def test_a_post_on_x_with_the_code_proves_the_x_account(world: World, x: FakeX) -> None:
+def test_a_post_on_x_with_the_code_proves_the_username_not_the_id(world: World, x: FakeX) -> None:
     asked = world.say(ALICE_M, "link x")
     assert asked.startswith(f"To prove @{OWNER} on X is yours, post this code on X")
     x.posts[POST] = XPost(POST, author=OWNER, text=f"Je quitte X. {code_in(asked)}")
-    assert world.say(ALICE_M, f"here it is: {POST}") == f"Done: @{OWNER} on X is proven."
-    assert trust(world.engine) == TrustLevel.PROVEN
+    assert world.say(ALICE_M, f"here it is: {POST}") == (
+        f"Done: your post proves you held @{OWNER} on X. "
+        "(Only “Sign in with X” proves the account itself.)"
+    )
+    assert trust(world.engine) == TrustLevel.CLAIMED, "the id rests on the archive still"
     with Session(world.engine) as session:
         proof = session.exec(select(LinkProof).where(LinkProof.network == "x")).one()
+        xid = session.exec(select(XIdentity)).one()
     assert proof.post_url == POST
-    assert world.say(ALICE_M, "status").endswith(f"@{OWNER} (X, proven).")
+    assert (xid.username_proof, xid.username_proven_at is not None) == (POST, True)
+    assert world.say(ALICE_M, "status").endswith(f"@{OWNER} (X, username proven).")
     assert world.say(ALICE_M, "link x") == f"@{OWNER} on X is proven already."
 
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from aiohttp.web_response import StreamResponse
 
 # Path segments after these prefixes are secrets; query strings may hold OAuth codes.
-_SECRET_PATHS = re.compile(rf"({re.escape(uploads.UPLOAD_PATH)})[^/?#\s]+")
+_SECRET_PATHS = re.compile(
+    rf"({re.escape(uploads.UPLOAD_PATH)}|{re.escape(uploads.SIGNIN_PATH)})[^/?#\s]+"
+)
 HIDDEN = "…"
 
 

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
+from sqlmodel import Session
 
-from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx import x_signin
+from hqx.state import ENGINE, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.texts import LANGUAGES, TEXTS, language_of
-from shared import uploads
+from shared import attestation, notices, uploads, xtrust
 from shared.archive_import import import_archive
 from shared.errors import HqxError
 
@@ -50,7 +52,74 @@ async def _upload_page(request: web.Request) -> web.Response:
         await asyncio.to_thread(uploads.check, request.app[ENGINE], request.match_info["token"])
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
-    return aiohttp_jinja2.render_template("upload.html", request, _context(request))
+    signin = uploads.SIGNIN_PATH + request.match_info["token"] if X_SIGNIN in request.app else None
+    return aiohttp_jinja2.render_template("upload.html", request, _context(request, signin=signin))
+
+
+@routes.get(uploads.SIGNIN_PATH + "{token}")
+async def _signin(request: web.Request) -> web.Response:
+    """Start "Sign in with X" for the person the link is for: off to X, with the flow
+    remembered in a sealed cookie."""
+    if X_SIGNIN not in request.app:
+        raise web.HTTPNotFound
+    try:
+        person_id = await asyncio.to_thread(
+            uploads.check, request.app[ENGINE], request.match_info["token"]
+        )
+    except uploads.UploadLinkError as e:
+        return _page(request, [str(e)], status=410)
+    started = request.app[X_SIGNIN].start(person_id)
+    response = web.HTTPSeeOther(started.url)
+    response.set_cookie(
+        x_signin.COOKIE,
+        started.cookie,
+        max_age=x_signin.FLOW_TTL_SEC,
+        path=x_signin.CALLBACK_PATH,
+        secure=(request.app[SETTINGS].public_url or "").startswith("https:"),
+        httponly=True,
+        samesite="Lax",  # sent on X's redirect back (a top-level navigation), not otherwise
+    )
+    raise response
+
+
+@routes.get(x_signin.CALLBACK_PATH)
+async def _signin_callback(request: web.Request) -> web.Response:
+    """X sends the person back: who they are on X, from X itself."""
+    if X_SIGNIN not in request.app:
+        raise web.HTTPNotFound
+    signin, query = request.app[X_SIGNIN], request.query
+    try:
+        if "error" in query:
+            raise x_signin.XSignInError(f"X says: {query['error'][:100]}")
+        person_id, verifier = signin.person_of(
+            request.cookies.get(x_signin.COOKIE), query.get("state", "")
+        )
+        account = await signin.account(query.get("code", ""), verifier)
+    except x_signin.XSignInError as e:
+        response = _page(request, [f"X : {e}"], status=400)
+    else:
+        await asyncio.to_thread(_verified, request.app, person_id, account)
+        response = _page(
+            request, [f"X ✓ @{account.username}", TEXTS[language_of(request)]["signin_done"]]
+        )
+    response.del_cookie(x_signin.COOKIE, path=x_signin.CALLBACK_PATH)
+    return response
+
+
+def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) -> None:
+    """Record what X said, tell whoever loses the account, rewrite attestations, at once."""
+    service, settings = app[SERVICE], app[SETTINGS]
+    env = service.environment()
+    with Session(app[ENGINE]) as session, session.begin():
+        done = xtrust.verify(session, person_id, account.id, account.username)
+        notices.queue(session, done.notices, settings.message_networks)
+        trigger = f"x-verified:{account.id}:{env.now.isoformat()}"
+        for someone in sorted({person_id, *(n.person_id for n in done.notices)}):
+            service.queue(
+                session,
+                attestation.refresh(session, someone, trigger=f"{trigger}:{someone}", env=env),
+            )
+    service.wake_delivery()
 
 
 @routes.post(uploads.UPLOAD_PATH + "{token}")
@@ -64,13 +133,22 @@ async def _upload(request: web.Request) -> web.Response:
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
     limit = settings.archive_limits.max_total_bytes
+    messages = settings.message_networks
     with tempfile.TemporaryDirectory(prefix="hqx-upload-") as folder:
         path = Path(folder) / "archive.zip"
         try:
             await _receive_file(request, path, limit)
             result = await asyncio.to_thread(
-                import_archive, engine, path, settings.archive_limits, for_person=person_id
+                import_archive,
+                engine,
+                path,
+                settings.archive_limits,
+                for_person=person_id,
+                notify_on=messages,
             )
+        except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
+            # The link stays used: one link must not probe who holds which X account.
+            return _page(request, [f"Archive refusée / refused: {e}"], status=409)
         except (HqxError, ValueError) as e:
             await asyncio.to_thread(uploads.release, engine, token)
             status = 413 if isinstance(e, UploadTooLargeError) else 400

@@ -23,6 +23,14 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "upload_field": "Votre archive X (.zip)",
         "upload_button": "Importer",
+        "signin_title": "Prouver votre compte X",
+        "signin_intro": (
+            "Une archive se fabrique : seul X peut confirmer que ce compte est à vous. "
+            "Connectez-vous sur X : il nous dira votre identifiant, rien d'autre, et nous ne "
+            "gardons aucun accès à votre compte."
+        ),
+        "signin_button": "Se connecter avec X",
+        "signin_done": "C'est fait : X a confirmé que ce compte est le vôtre.",
     },
     "en": {
         "tagline": "Leave X without losing your audience.",
@@ -35,6 +43,13 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "upload_field": "Your X archive (.zip)",
         "upload_button": "Upload",
+        "signin_title": "Prove your X account",
+        "signin_intro": (
+            "An archive can be forged: only X can confirm the account is yours. Sign in on X: "
+            "it tells us your account id, nothing else, and we keep no access to your account."
+        ),
+        "signin_button": "Sign in with X",
+        "signin_done": "Done: X confirmed this account is yours.",
     },
 }
 

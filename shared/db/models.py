@@ -79,9 +79,13 @@ class TrustLevel(StrEnum):
     """How sure the service is that an identity belongs to its person."""
 
     PROVEN = "proven"
-    """Shown by a challenge post from the account itself."""
+    """Shown by a challenge post from the account itself (Bluesky, Mastodon)."""
     CLAIMED = "claimed"
-    """Asserted (e.g. by uploading the account's archive) but not proven by a post."""
+    """An X account asserted by an uploaded archive, which anyone can write."""
+    RESERVED = "reserved"
+    """An X account an operator imported (a media outlet), held for its owner's proof."""
+    VERIFIED = "verified"
+    """An X account whose id X itself reported to the person (Sign in with X)."""
 
 
 class PersonKind(StrEnum):
@@ -161,6 +165,12 @@ class XIdentity(SQLModel, table=True):
     person_id: int = _person_fk()
     username: str = Field(sa_type=String(64))
     trust: str = Field(default=TrustLevel.CLAIMED, sa_type=String(16))
+    """What the id rests on: ``claimed``, ``reserved`` or ``verified`` (:mod:`shared.xtrust`)."""
+    username_proven_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    """When a post on X by @username carried the person's code: control of the username then,
+    not of the id."""
+    username_proof: str | None = Field(default=None, sa_type=String(1024))
+    """That post's URL."""
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -169,6 +179,28 @@ class XIdentity(SQLModel, table=True):
         """A person's X accounts, in id order."""
         query = select(cls).where(cls.person_id == person_id).order_by(col(cls.x_account_id))
         return list(session.exec(query))
+
+
+class XClaim(SQLModel, table=True):
+    """A claim on an X account someone else holds: while one exists, the account is disputed
+    and used for nothing (:mod:`shared.xtrust`)."""
+
+    __tablename__ = "x_claim"
+    __table_args__ = (UniqueConstraint("x_account_id", "person_id"),)
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    x_account_id: int = Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    person_id: int = _person_fk()
+    username: str = Field(sa_type=String(64))
+    """The username the claimant's archive gives."""
+    created_at: datetime = _ts()
 
 
 class Identity(SQLModel, table=True):
