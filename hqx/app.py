@@ -14,8 +14,9 @@ from aiohttp import web
 from bsky_service.adapter import BlueskyAdapter
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
-from hqx.state import ENGINE, SERVICE, SETTINGS, X_SIGNIN
+from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.access_log import RedactedAccessLogger
+from hqx.web.imports import Imports
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
 from shared.db import migrate
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     """The application; the service starts with it and stops with it."""
     app = web.Application()
     app[SETTINGS] = settings
+    app[IMPORTS] = Imports(settings)
     app.cleanup_ctx.append(_service)
     if settings.x_client_id and settings.public_url and settings.secret_key:
         app[X_SIGNIN] = XSignIn(settings)
@@ -103,12 +105,16 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
             old_keys=settings.old_secret_keys,
         )
-        await service.start()
+        await service.start()  # holds the database's lease from here: the sweep is ours
         app[SERVICE] = service
         app[ENGINE] = engine
+        swept = await asyncio.to_thread(app[IMPORTS].sweep)
+        if swept:
+            log.info("removed %d uploads an earlier run left in %s", swept, app[IMPORTS].folder)
         try:
             yield
         finally:
+            await asyncio.to_thread(app[IMPORTS].close)
             await service.stop()
     finally:
         engine.dispose()

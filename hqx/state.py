@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from hqx.web.imports import Imports
 from hqx.x_signin import XSignIn
 from shared.config import Settings
 from shared.service import Service
@@ -13,5 +14,6 @@ from shared.service import Service
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", Service)
 ENGINE = web.AppKey("engine", Engine)
+IMPORTS = web.AppKey("imports", Imports)
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""

@@ -51,6 +51,7 @@ def import_archive(
     progress: Progress | None = None,
     for_person: int | None = None,
     notify_on: tuple[str, ...] = (),
+    spill_dir: Path | None = None,
 ) -> ImportResult:
     """Read the archive at ``path`` whole, then store it in one transaction.
 
@@ -67,7 +68,7 @@ def import_archive(
             disputed, nothing of the archive is stored.
     """
     require_current(engine)
-    with read_archive(path, limits, progress=progress) as archive:
+    with read_archive(path, limits, progress=progress, spill_dir=spill_dir) as archive:
         return store_archive(engine, archive, kind=kind, for_person=for_person, notify_on=notify_on)
 
 

@@ -32,6 +32,12 @@ MIN_SECRET_KEY_CHARS = 32
 DEFAULT_ARCHIVE_MAX_RATIO = 100.0
 DEFAULT_ARCHIVE_MAX_BYTES = 16 * 1024**3
 DEFAULT_ARCHIVE_MAX_MEMBERS = 500_000
+# An upload is the whole zip X sends, media included; over this, people send a zip of its
+# data/account.js and data/follower*.js, data/following*.js (the refusal says so).
+DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024**3
+DEFAULT_IMPORT_CONCURRENCY = 2
+DEFAULT_UPLOAD_READ_TIMEOUT_SEC = 30.0
+DEFAULT_UPLOAD_MIN_BYTES_PER_SEC = 16 * 1024
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
@@ -55,6 +61,25 @@ class ArchiveLimits:
     """Largest decompressed/compressed ratio of one zip member (zip bombs)."""
     max_members: int = DEFAULT_ARCHIVE_MAX_MEMBERS
     """Most entries a zip (or files a folder) may hold."""
+    max_processes: int = 0
+    """Most worker processes to parse one large file with (0: every usable CPU)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """How the portal takes archives: body size and pace, and how many imports at once."""
+
+    max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    """The largest request body (the zip), separate from what an archive may hold."""
+    import_concurrency: int = DEFAULT_IMPORT_CONCURRENCY
+    """Imports run at once, on their own threads; more uploads wait their turn."""
+    read_timeout_sec: float = DEFAULT_UPLOAD_READ_TIMEOUT_SEC
+    """The longest wait for the next piece of a body."""
+    min_bytes_per_sec: int = DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
+    """The slowest a body may come, on average, once it has had the read timeout to start."""
+    folder: Path | None = None
+    """Where uploads are kept while imported (swept at start: a crash leaves nothing);
+    ``None``: a folder of the system's temporary folder, named for the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +117,7 @@ class Settings:
     x_api_url: str = DEFAULT_X_API_URL
     """X's public oEmbed endpoint, to prove X accounts by a post; unset: not offered."""
     archive_limits: ArchiveLimits = ArchiveLimits()
+    upload_limits: UploadLimits = UploadLimits()
 
     @classmethod
     def from_env(
@@ -135,6 +161,19 @@ class Settings:
                 max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
                 max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
                 max_members=get("ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS),
+            ),
+            upload_limits=UploadLimits(
+                max_bytes=get("UPLOAD_MAX_BYTES", _positive_int, DEFAULT_UPLOAD_MAX_BYTES),
+                import_concurrency=get(
+                    "IMPORT_CONCURRENCY", _positive_int, DEFAULT_IMPORT_CONCURRENCY
+                ),
+                read_timeout_sec=get(
+                    "UPLOAD_READ_TIMEOUT_SEC", _positive_float, DEFAULT_UPLOAD_READ_TIMEOUT_SEC
+                ),
+                min_bytes_per_sec=get(
+                    "UPLOAD_MIN_BYTES_PER_SEC", _positive_int, DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
+                ),
+                folder=get("UPLOAD_DIR", Path, None),
             ),
         )
         settings._check_pairs()

@@ -55,21 +55,26 @@ def check(engine: Engine, token: str) -> int:
 
 
 def claim(engine: Engine, token: str) -> int:
-    """Take the token for one upload (only one upload at a time can); return its person."""
+    """Take the token for one upload (one at a time: a second claim is refused clearly);
+    return its person. The write comes first, so concurrent claims queue on it, never
+    deadlock (SQLite refuses a read transaction's upgrade to a write when another writes)."""
+    now = utcnow()
     with Session(engine) as session, session.begin():
-        found = session.get(UploadToken, _hash(token))
-        _usable(found)
-        assert found is not None  # noqa: S101  (checked)
         taken = session.execute(
             update(UploadToken)
             .where(
-                col(UploadToken.token_hash) == found.token_hash, col(UploadToken.used_at).is_(None)
+                col(UploadToken.token_hash) == _hash(token),
+                col(UploadToken.used_at).is_(None),
+                col(UploadToken.expires_at) > now,
             )
-            .values(used_at=utcnow())
+            .values(used_at=now)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise UploadLinkError("this link was used already")
-        return found.person_id
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            found = session.get(UploadToken, _hash(token))
+            assert found is not None  # noqa: S101  (just updated)
+            return found.person_id
+    check(engine, token)  # says why: unknown, expired, or in use right now
+    raise UploadLinkError("this link was used already: ask the bot for a new one")
 
 
 def release(engine: Engine, token: str) -> None:

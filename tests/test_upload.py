@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from hqx.app import create_app, server_options
 from shared import uploads
 from shared.actions import Reply
-from shared.config import ArchiveLimits, Settings
+from shared.config import Settings, UploadLimits
 from shared.db.models import ArchiveImport, FollowEdge, Identity, TrustLevel, XIdentity
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.core_world import ALICE_B, ALICE_M, World
@@ -64,10 +64,9 @@ def test_no_public_url_no_archives(engine: Engine) -> None:
     assert closed.say(ALICE_M, "link x") == "This service does not take X archives."
 
 
-def serve(engine: Engine, database_url: str, **limits: Any):  # type: ignore[no-untyped-def]
-    settings = Settings(
-        database_url=database_url, public_url=PUBLIC, archive_limits=ArchiveLimits(**limits)
-    )
+def serve(engine: Engine, database_url: str, **changes: Any):  # type: ignore[no-untyped-def]
+    """The portal, with ``changes`` to its settings."""
+    settings = Settings(database_url=database_url, public_url=PUBLIC, **changes)
     return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
 
 
@@ -78,9 +77,9 @@ async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple
     return response.status, await response.text()
 
 
-def run(engine: Engine, database_url: str, scenario: Any, **limits: Any) -> Any:
+def run(engine: Engine, database_url: str, scenario: Any, **changes: Any) -> Any:
     async def main() -> Any:
-        client = serve(engine, database_url, **limits)
+        client = serve(engine, database_url, **changes)
         await client.server.start_server(**server_options())  # served as `hqx run` serves it
         async with client:
             return await scenario(client)
@@ -155,9 +154,10 @@ def test_a_file_over_the_bound_is_cut_off(
     async def scenario(client: TestClient[Any, Any]) -> tuple[int, str]:
         return await upload(client, token, archive)
 
-    code, text = run(engine, database_url, scenario, max_total_bytes=1000)
+    bounded = UploadLimits(max_bytes=1000)
+    code, text = run(engine, database_url, scenario, upload_limits=bounded)
     assert code == 413
-    assert "larger than 1,000 bytes" in text
+    assert "larger than 1,000 bytes: send a zip of only data/account.js" in text
 
 
 def test_an_expired_or_unknown_link_is_refused(

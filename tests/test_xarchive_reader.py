@@ -356,3 +356,23 @@ def test_the_fast_path_and_the_streaming_parser_agree(tmp_path: Path) -> None:
     with mock.patch.object(ytd, "_cut", return_value=None), read(path) as slow:
         assert (ids_of(slow.followers), ids_of(slow.following)) == fast_ids
     assert fast_ids == (sorted(followers), sorted(FOLLOWING))
+
+
+def test_small_members_that_add_up_to_a_bomb_are_refused_together(tmp_path: Path) -> None:
+    """Each part under the size where one member's ratio is judged (the 0.87 MB upload that
+    made the service parse 270 MiB for 40 s): together, they are judged all the same."""
+    path = tmp_path / "parts.zip"
+    padding = b"window.YTD.follower.part{n} = [" + b" " * ((1 << 20) - 64) + b"]"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("data/account.js", b"")  # would fail if read: refused before reading
+        for n in range(40):
+            z.writestr(f"data/follower-part{n}.js", padding.replace(b"{n}", str(n).encode()))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(ArchiveError, match=r"the 41 files to read would expand \d+ times"):
+        read(path)
+
+
+def test_real_archives_are_far_from_the_ratio(tmp_path: Path) -> None:
+    path = make_archive(tmp_path / "a.zip", list(range(10**12, 10**12 + 200_000)))
+    with read(path) as archive:
+        assert archive.summary.followers == 200_000

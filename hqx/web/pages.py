@@ -4,23 +4,26 @@ within the size bound, then imported for the person the link was given to)."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
 from sqlmodel import Session
 
 from hqx import x_signin
-from hqx.state import ENGINE, SERVICE, SETTINGS, X_SIGNIN
+from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.texts import LANGUAGES, TEXTS, language_of
 from shared import attestation, notices, uploads, xtrust
 from shared.archive_import import import_archive
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable
+    from pathlib import Path
+
+    from shared.config import UploadLimits
+
+T = TypeVar("T")
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 routes = web.RouteTableDef()
@@ -124,35 +127,34 @@ def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) 
 
 @routes.post(uploads.UPLOAD_PATH + "{token}")
 async def _upload(request: web.Request) -> web.Response:
-    """The archive, streamed to a temporary file within the size bound, then imported for
-    the person the link was given to. A refused archive gives the link back."""
-    engine, settings = request.app[ENGINE], request.app[SETTINGS]
+    """The archive, streamed to the imports' folder within the size and pace bounds, then
+    imported (in its turn) for the person the link was given to. An archive refused for
+    what it is gives the link back; one refused for whose it is does not."""
+    engine, settings, imports = request.app[ENGINE], request.app[SETTINGS], request.app[IMPORTS]
     token = request.match_info["token"]
     try:
         person_id = await asyncio.to_thread(uploads.claim, engine, token)
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
-    limit = settings.archive_limits.max_total_bytes
-    messages = settings.message_networks
-    with tempfile.TemporaryDirectory(prefix="hqx-upload-") as folder:
-        path = Path(folder) / "archive.zip"
+    with imports.workspace() as folder:
+        path = folder / "archive.zip"
         try:
-            await _receive_file(request, path, limit)
-            result = await asyncio.to_thread(
+            await _receive_file(request, path, settings.upload_limits)
+            result = await imports.run(
                 import_archive,
                 engine,
                 path,
-                settings.archive_limits,
+                imports.archive_limits,
                 for_person=person_id,
-                notify_on=messages,
+                notify_on=settings.message_networks,
+                spill_dir=folder,
             )
         except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
             # The link stays used: one link must not probe who holds which X account.
             return _page(request, [f"Archive refusée / refused: {e}"], status=409)
         except (HqxError, ValueError) as e:
             await asyncio.to_thread(uploads.release, engine, token)
-            status = 413 if isinstance(e, UploadTooLargeError) else 400
-            return _page(request, [f"Archive refusée / refused: {e}"], status=status)
+            return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
     summary = result.summary
     return _page(
         request,
@@ -168,25 +170,57 @@ class UploadTooLargeError(HqxError):
     """The upload is larger than the service takes."""
 
 
-async def _receive_file(request: web.Request, path: Path, limit: int) -> None:
+class UploadTooSlowError(HqxError):
+    """The upload stalled, or came too slowly to be anything but an attack."""
+
+
+def _status(error: Exception) -> int:
+    if isinstance(error, UploadTooLargeError):
+        return 413
+    return 408 if isinstance(error, UploadTooSlowError) else 400
+
+
+async def _receive_file(request: web.Request, path: Path, limits: UploadLimits) -> None:
     """Write the uploaded file (a multipart ``archive`` field, or the raw body) to ``path``,
-    refusing it as soon as it passes ``limit`` bytes."""
+    refusing it as soon as it passes the size bound, stalls for the read timeout, or comes
+    slower than the minimum rate (once it has had the read timeout to get going)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def within(step: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(step, limits.read_timeout_sec)
+        except TimeoutError:
+            raise UploadTooSlowError(
+                f"nothing came for {limits.read_timeout_sec:g} s: the upload stalled"
+            ) from None
+
+    chunks: AsyncIterator[bytes]
     if request.content_type == "multipart/form-data":
         reader = await request.multipart()
-        part = await reader.next()
+        part = await within(reader.next())
         while part is not None and getattr(part, "name", None) != "archive":
-            part = await reader.next()
+            part = await within(reader.next())
         if part is None or not isinstance(part, BodyPartReader):
             raise HqxError("the form holds no 'archive' file")
-        chunks: AsyncIterator[bytes] = _part_chunks(part)
+        chunks = _part_chunks(part)
     else:
         chunks = request.content.iter_chunked(UPLOAD_CHUNK_BYTES)
     written = 0
     with path.open("wb") as out:
-        async for chunk in chunks:
+        while (chunk := await within(anext(chunks, b""))) != b"":
             written += len(chunk)
-            if written > limit:
-                raise UploadTooLargeError(f"the file is larger than {limit:,} bytes")
+            if written > limits.max_bytes:
+                raise UploadTooLargeError(
+                    f"the file is larger than {limits.max_bytes:,} bytes: send a zip of only "
+                    "data/account.js and the data/follower*.js and data/following*.js files"
+                )
+            elapsed = loop.time() - started
+            if elapsed > limits.read_timeout_sec and written < limits.min_bytes_per_sec * elapsed:
+                raise UploadTooSlowError(
+                    f"the upload came at {written / elapsed:,.0f} bytes/s, under the "
+                    f"{limits.min_bytes_per_sec:,} bytes/s the service waits for"
+                )
             await asyncio.to_thread(out.write, chunk)
     if written == 0:
         raise HqxError("the upload is empty")

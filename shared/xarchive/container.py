@@ -48,25 +48,29 @@ class Container(ABC):
         """Release the underlying file handles."""
 
     def check_bounds(self, names: list[str]) -> None:
-        """Refuse before reading if the members to read are too large or compress too well."""
-        total = 0
+        """Refuse before reading if the members to read are too large or compress too well,
+        one by one and together (many small members add up: each is judged with the rest)."""
+        total = compressed = 0
         for name in names:
             member = self.members[name]
             total += member.size
-            ratio_checked = member.compressed_size is not None and member.size >= (
-                MIN_RATIO_CHECKED_BYTES
-            )
-            if ratio_checked and member.size > self._limits.max_ratio * max(
-                member.compressed_size or 0, 1
-            ):
-                raise ArchiveError(
-                    f"{name} would expand {member.size / max(member.compressed_size or 0, 1):.0f}"
-                    f" times (limit {self._limits.max_ratio:g}): refused as a possible zip bomb"
-                )
+            compressed += member.compressed_size or 0
+            if member.compressed_size is not None and member.size >= MIN_RATIO_CHECKED_BYTES:
+                self._check_ratio(name, member.size, member.compressed_size)
         if total > self._limits.max_total_bytes:
             raise ArchiveError(
                 f"the follower/following files hold {total:,} bytes, over the limit of "
                 f"{self._limits.max_total_bytes:,} bytes (HQX_ARCHIVE_MAX_BYTES)"
+            )
+        zipped = any(self.members[name].compressed_size is not None for name in names)
+        if zipped and total >= MIN_RATIO_CHECKED_BYTES:
+            self._check_ratio(f"the {len(names)} files to read", total, compressed)
+
+    def _check_ratio(self, what: str, size: int, compressed: int) -> None:
+        if size > self._limits.max_ratio * max(compressed, 1):
+            raise ArchiveError(
+                f"{what} would expand {size / max(compressed, 1):.0f} times (limit "
+                f"{self._limits.max_ratio:g}): refused as a possible zip bomb"
             )
 
     def __enter__(self) -> Container:

@@ -152,7 +152,9 @@ def read_archive(
         rejections = _Rejections()
         sets = [IdSet(run_capacity, spill_dir) for _ in EDGE_KINDS]
         large = any(container.members[n].size >= PARALLEL_MIN_BYTES for n in to_read)
-        workers = usable_cpus() if large and parallel else 1
+        cpus = usable_cpus()
+        most = (limits.max_processes if limits else 0) or cpus
+        workers = min(cpus, most) if large and parallel else 1
         try:
             with BlockPool(workers) if workers > 1 else nullcontext() as pool:
                 for kind, ids in zip(EDGE_KINDS, sets, strict=True):
