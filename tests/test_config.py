@@ -174,10 +174,15 @@ def test_no_password_or_key_is_ever_shown(url: str, password: str) -> None:
             "HQX_BSKY_APP_PASSWORD": "app-pass-1234",
             "HQX_MASTODON_API_BASE_URL": "https://masto.example",
             "HQX_MASTODON_ACCESS_TOKEN": "masto-token-5678",
+            "HQX_OLD_SECRET_KEYS": f"{'o' * 40}, {'p' * 40}",
+            "HQX_X_CLIENT_ID": "x-client",
+            "HQX_X_CLIENT_SECRET": "x-secret-9012",
         },
         env_file=None,
     )
+    assert settings.old_secret_keys == ("o" * 40, "p" * 40)
+    secrets = (password, KEY, "o" * 40, "app-pass-1234", "masto-token-5678", "x-secret-9012")
     for shown in (repr(settings), str(settings), str(settings.redacted())):
-        for secret in (password, KEY, "app-pass-1234", "masto-token-5678"):
+        for secret in secrets:
             assert secret not in shown
     assert "db.example" in settings.redacted()["database_url"], "the rest still helps"

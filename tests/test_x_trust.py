@@ -300,3 +300,16 @@ def test_notices_go_to_a_network_where_the_person_is(world: World, engine: Engin
         assert notices.queue(session, told, ("bluesky", "mastodon")) == 1, "once per event"
     [dm] = [o for o in world.mastodon_outbox() if o.kind == "message"]
     assert dm.network == "mastodon"
+
+
+def test_an_archive_cannot_claim_an_account_x_verified(
+    world: World, engine: Engine, tmp_path: Path
+) -> None:
+    alice, mallory = world.persons_of(ALICE_M), world.persons_of(MALLORY_M)
+    with Session(engine) as session, session.begin():
+        xtrust.verify(session, alice, OWNER_ID, OWNER)
+    with pytest.raises(xtrust.ClaimRefusedError) as refused:
+        import_archive(engine, make_archive(tmp_path / "m.zip", [9]), for_person=mallory)
+    assert OWNER not in str(refused.value) and "alice" not in str(refused.value)
+    [held], claims = x_rows(engine)
+    assert (held.person_id, held.trust, claims) == (alice, TrustLevel.VERIFIED, [])

@@ -111,13 +111,20 @@ async def _signin_callback(request: web.Request) -> web.Response:
 
 def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) -> None:
     """Record what X said, tell whoever loses the account, rewrite attestations, at once."""
-    service, settings = app[SERVICE], app[SETTINGS]
-    env = service.environment()
+    settings, env = app[SETTINGS], app[SERVICE].environment()
     with Session(app[ENGINE]) as session, session.begin():
         done = xtrust.verify(session, person_id, account.id, account.username)
         notices.queue(session, done.notices, settings.message_networks)
-        trigger = f"x-verified:{account.id}:{env.now.isoformat()}"
-        for someone in sorted({person_id, *(n.person_id for n in done.notices)}):
+    trigger = f"x-verified:{account.id}:{env.now.isoformat()}"
+    _reattest(app, [person_id, *(n.person_id for n in done.notices)], trigger)
+
+
+def _reattest(app: web.Application, person_ids: list[int], trigger: str) -> None:
+    """Rewrite (or withdraw) the attestations of people whose X accounts changed standing."""
+    service = app[SERVICE]
+    env = service.environment()
+    with Session(app[ENGINE]) as session, session.begin():
+        for someone in sorted(set(person_ids)):
             service.queue(
                 session,
                 attestation.refresh(session, someone, trigger=f"{trigger}:{someone}", env=env),
@@ -151,6 +158,10 @@ async def _upload(request: web.Request) -> web.Response:
             )
         except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
             # The link stays used: one link must not probe who holds which X account.
+            if isinstance(e, xtrust.ClaimDisputedError):  # the holder's attestation drops it
+                for notice in e.notices:
+                    trigger = f"disputed:{notice.event}"
+                    await asyncio.to_thread(_reattest, request.app, [notice.person_id], trigger)
             return _page(request, [f"Archive refusée / refused: {e}"], status=409)
         except (HqxError, ValueError) as e:
             await asyncio.to_thread(uploads.release, engine, token)
