@@ -131,12 +131,7 @@ class XSignIn:
             "redirect_uri": self.redirect_uri,
             "code_verifier": verifier,
         }
-        auth = None
-        if self._client_secret is None:  # a public client names itself
-            form["client_id"] = self._client_id
-        else:
-            auth = aiohttp.BasicAuth(self._client_id, self._client_secret)
-        answer = await self._call("POST", "/2/oauth2/token", data=form, auth=auth)
+        answer = await self._call("POST", "/2/oauth2/token", **self._as_client(form))
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str):
             raise XSignInError("X gave no access token")
@@ -144,13 +139,15 @@ class XSignIn:
 
     async def _revoke(self, token: str) -> None:
         form = {"token": token, "token_type_hint": "access_token"}
-        auth = None
-        if self._client_secret is None:
-            form["client_id"] = self._client_id
-        else:
-            auth = aiohttp.BasicAuth(self._client_id, self._client_secret)
         with contextlib.suppress(XSignInError):  # it expires in 2 h anyway; never stored
-            await self._call("POST", "/2/oauth2/revoke", data=form, auth=auth)
+            await self._call("POST", "/2/oauth2/revoke", **self._as_client(form))
+
+    def _as_client(self, form: dict[str, str]) -> dict[str, object]:
+        """A request to X's token endpoints as this app: a public client names itself in the
+        form, a confidential one authenticates with HTTP Basic."""
+        if self._client_secret is None:
+            return {"data": {**form, "client_id": self._client_id}}
+        return {"data": form, "auth": aiohttp.BasicAuth(self._client_id, self._client_secret)}
 
     async def _call(self, method: str, path: str, **kwargs: object) -> object:
         if self._http is None:

@@ -52,7 +52,7 @@ from shared.protocol import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from sqlalchemy.engine import Engine
 
@@ -335,17 +335,15 @@ class MastodonAdapter(Protocol):
         if await asyncio.to_thread(botstate.load, self._engine, self._watermark_key) is not None:
             return
         cutoff = _now() - self._catch_up
-        watermark, max_id = "", None
-        for _ in range(CATCH_UP_MAX_PAGES):
-            page = await self._notifications_page(max_id=max_id)
+        watermark = ""  # nothing older: every notification is in the window
+        async for page in self._pages_back():
             older = next((n for n in page if _moment(n.created_at) < cutoff), None)
             if older is not None:
                 watermark = str(older.id)
                 break
-            if len(page) < PAGE_LIMIT:
-                watermark = ""  # nothing older: every notification is in the window
-                break
-            max_id = watermark = str(page[-1].id)  # if the catch-up is capped, start here
+            # A full page: if the catch-up is capped here, start here; a short one is the
+            # end: every notification is in the window.
+            watermark = str(page[-1].id) if len(page) == PAGE_LIMIT else ""
         await asyncio.to_thread(botstate.save, self._engine, self._watermark_key, watermark)
         log.info("Mastodon: first start on this database; answering from %s", cutoff)
 
@@ -372,15 +370,18 @@ class MastodonAdapter(Protocol):
         order is the server's, ids are never compared here. ``""``: from the beginning."""
         if watermark:
             return list(reversed(await self._notifications_page(min_id=watermark)))
-        everything: list[Any] = []
+        return list(reversed([n async for page in self._pages_back() for n in page]))
+
+    async def _pages_back(self) -> AsyncIterator[list[Any]]:
+        """The mentions, newest first, a page at a time (each from the last one's end), up
+        to :data:`CATCH_UP_MAX_PAGES`, until a page comes short."""
         max_id: str | None = None
         for _ in range(CATCH_UP_MAX_PAGES):
             page = await self._notifications_page(max_id=max_id)
-            everything.extend(page)
+            yield page
             if len(page) < PAGE_LIMIT:
-                break
+                return
             max_id = str(page[-1].id)
-        return list(reversed(everything))
 
     async def _notifications_page(
         self, *, min_id: str | None = None, max_id: str | None = None

@@ -45,11 +45,12 @@ def link(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}{UPLOAD_PATH}{token}"
 
 
-def check(engine: Engine, token: str) -> int:
-    """The person a usable token is for; :class:`UploadLinkError` otherwise."""
+def check(engine: Engine, token: str, *, used_ok: bool = False) -> int:
+    """The person a usable token is for (``used_ok``: even once an upload used it, as
+    "Sign in with X" may, until it expires); :class:`UploadLinkError` otherwise."""
     with Session(engine) as session:
         found = session.get(UploadToken, _hash(token))
-        _usable(found)
+        _usable(found, used_ok=used_ok)
         assert found is not None  # noqa: S101  (checked)
         return found.person_id
 
@@ -87,10 +88,10 @@ def release(engine: Engine, token: str) -> None:
         )
 
 
-def _usable(found: UploadToken | None) -> None:
+def _usable(found: UploadToken | None, *, used_ok: bool = False) -> None:
     if found is None:
         raise UploadLinkError("this upload link is not one of ours")
-    if found.used_at is not None:
+    if found.used_at is not None and not used_ok:
         raise UploadLinkError("this link was used already: ask the bot for a new one")
     if found.expires_at <= utcnow():
         raise UploadLinkError("this link has expired: ask the bot for a new one")

@@ -162,12 +162,13 @@ def test_a_slow_body_is_cut_off_and_its_link_given_back(
         except aiohttp.ClientError as e:  # the server may close before the client is done
             status, text = 0, repr(e)
         again = await client.get(f"/x/upload/{token}")
+        assert list(folder.iterdir()) == [], "nothing of it is left on disk"
         return status, text, again.status
 
     status, text, again = portal(settings, scenario)
     assert (status, message in text) in ((408, True), (0, False)), text
     assert again == 200, "the link is free again"
-    assert list(folder.iterdir()) == [], "nothing of it is left on disk"
+    assert not folder.exists(), "the folder goes with the service"
 
 
 def test_one_link_claimed_ten_times_at_once_imports_once(
@@ -200,7 +201,7 @@ def test_what_a_crash_left_in_the_uploads_folder_is_swept_at_start(
         left_at_start = sorted(p.name for p in folder.iterdir())
         status, _ = await upload(client, token, archive)
         assert status == 200
+        assert list(folder.iterdir()) == [], "an upload leaves nothing once imported"
         return left_at_start
 
     assert portal(_settings(database_url, folder), scenario) == []
-    assert list(folder.iterdir()) == [], "an upload leaves nothing once imported"

@@ -10,6 +10,7 @@ and everything it started is stopped and removed when it ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from aiohttp import web
 from hqx.app import create_app
 from mastodon_bot.text import html_to_text
 from shared import challenge
-from shared.config import Settings
+from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from testworld.bluesky.chat import ChatDouble
@@ -37,6 +38,7 @@ from testworld.bluesky.people import PASSWORD, create_person
 from testworld.bluesky.services import free_port
 from testworld.mastodon import people as mastodon_people
 from testworld.mastodon.server import MastodonTestServer
+from testworld.x.server import XApp, XDouble, XUser
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from testworld.bluesky.people import Person
     from testworld.mastodon.people import MastodonPerson
 
+X_CLIENT_ID = "helloquittex-sandbox"
+ALICE_X = XUser("1000000042", "alice_x", "Alice")
 ANSWER_TIMEOUT_SEC = 60.0
 ANSWER_POLL_SEC = 0.3
 BOT_NAME = "helloquittex"
@@ -59,6 +63,7 @@ class World:
     mastodon_url: str = ""
     portal_url: str = ""
     mastodon: MastodonTestServer | None = None
+    x: XDouble | None = None
     addresses: dict[str, str] = field(default_factory=dict)
 
 
@@ -167,6 +172,13 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
 
     port = free_port()
     assert network.urls is not None  # noqa: S101  (started)
+    # X, as far as "Sign in with X" goes: Alice is signed in there, and approves.
+    world.x = XDouble(
+        apps={X_CLIENT_ID: XApp(X_CLIENT_ID, f"http://127.0.0.1:{port}/x/signin/callback")},
+        at_browser=ALICE_X,
+    )
+    x_url = await _serve(stack, world.x.app())
+    world.addresses["X sign-in double"] = x_url
     settings = Settings(
         database_url=f"sqlite:///{world.root / 'sandbox.db'}",
         secret_key=secrets.token_urlsafe(48),
@@ -179,6 +191,10 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         mastodon_api_base_url=url,
         mastodon_access_token=bot_mastodon.account.token,
         mastodon_poll_sec=1.0,  # a local server: no budget to spare
+        x_client_id=X_CLIENT_ID,
+        x_authorize_url=f"{x_url}/i/oauth2/authorize",
+        x_api_url=x_url,
+        upload_limits=UploadLimits(folder=world.root / "uploads"),
     )
     await asyncio.to_thread(_create_database, settings.database_url)
     transcript.line("Starting the service (both bots, the scheduler, the web portal) on SQLite…")
@@ -287,8 +303,32 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
     )
     uploaded = await _upload_archive(world, answer or "", transcript)
     status = await stage.on_bluesky(people.alice, "statut", " asks what is linked")
-    told = "(X, déclaré)" in (status or "")
-    return all((greeted, helped, proven, confirmed, uploaded, status)) and told
+    claimed = "(X, déclaré)" in (status or "")
+    transcript.line("4. An archive only claims: Alice has X itself confirm her account.")
+    signed = await _sign_in_with_x(answer or "", transcript)
+    status = await stage.on_bluesky(people.alice, "statut", " asks again")
+    verified = "(X, vérifié par X)" in (status or "")
+    steps = (greeted, helped, proven, confirmed, uploaded, claimed, signed, verified)
+    return all(steps)
+
+
+async def _sign_in_with_x(answer: str, transcript: Transcript) -> bool:
+    """Alice follows "Sign in with X" from her link; X (the double) sends her back."""
+    from aiohttp import ClientSession, CookieJar
+
+    link = re.search(r"http://127\.0\.0\.1:\d+/x/upload/([\w-]+)", answer)
+    if link is None:
+        return False
+    start = link.group(0).replace("/x/upload/", "/x/signin/")
+    # A browser keeps the portal's cookie for the way back (here the host is an address).
+    jar = CookieJar(unsafe=True)
+    # To X, approved there, and back.
+    async with ClientSession(cookie_jar=jar) as browser, browser.get(start) as response:
+        page = await response.text()
+    shown = _page_text(page)
+    transcript.line("  [Web] Alice clicks “Se connecter avec X”, approves on X, comes back:")
+    transcript.line(f"      {response.status} {shown}")
+    return response.status == 200
 
 
 async def _upload_archive(world: World, answer: str, transcript: Transcript) -> bool:
@@ -308,10 +348,15 @@ async def _upload_archive(world: World, answer: str, transcript: Transcript) -> 
     form.add_field("archive", archive.read_bytes(), filename=archive.name)
     async with ClientSession() as session, session.post(link.group(0), data=form) as response:
         page = await response.text()
-    shown = " ".join(re.sub(r"<[^>]+>", " ", page.split("<h1>", 1)[-1]).split())
+    shown = _page_text(page)
     transcript.line(f"  [Web] Alice uploads {archive.name} to her link:")
     transcript.line(f"      {response.status} {shown}")
     return response.status == 200
+
+
+def _page_text(page: str) -> str:
+    """What a person reads on a portal page, below its title."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.split("<h1>", 1)[-1])).split())
 
 
 def _where_to_look(world: World, transcript: Transcript) -> None:

@@ -77,5 +77,7 @@ class Imports:
             )
 
     def close(self) -> None:
-        """Stop taking imports; wait for those under way (their transactions end cleanly)."""
+        """Stop taking imports; wait for those under way (their transactions end cleanly);
+        remove the folder, which only ever holds uploads in progress."""
         self._threads.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)

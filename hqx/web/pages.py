@@ -35,9 +35,11 @@ def _context(request: web.Request, **values: Any) -> dict[str, Any]:
     return {"lang": lang, "other": other, "t": TEXTS[lang], **values}
 
 
-def _page(request: web.Request, lines: list[str], status: int = 200) -> web.Response:
+def _page(
+    request: web.Request, lines: list[str], status: int = 200, signin: str | None = None
+) -> web.Response:
     response = aiohttp_jinja2.render_template(
-        "message.html", request, _context(request, lines=lines)
+        "message.html", request, _context(request, lines=lines, signin=signin)
     )
     response.set_status(status)
     return response
@@ -67,7 +69,7 @@ async def _signin(request: web.Request) -> web.Response:
         raise web.HTTPNotFound
     try:
         person_id = await asyncio.to_thread(
-            uploads.check, request.app[ENGINE], request.match_info["token"]
+            uploads.check, request.app[ENGINE], request.match_info["token"], used_ok=True
         )
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
@@ -167,6 +169,7 @@ async def _upload(request: web.Request) -> web.Response:
             await asyncio.to_thread(uploads.release, engine, token)
             return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
     summary = result.summary
+    signin = uploads.SIGNIN_PATH + token if X_SIGNIN in request.app else None
     return _page(
         request,
         [
@@ -174,6 +177,7 @@ async def _upload(request: web.Request) -> web.Response:
             f"{summary.followers:,} abonnés / followers, "
             f"{summary.following:,} abonnements / following.",
         ],
+        signin=signin,
     )
 
 

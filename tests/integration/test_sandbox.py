@@ -113,6 +113,10 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "Your own link to upload your X archive" in out
     assert "200 HelloQuitteX Archive importée / imported: @alice_x 1,200 abonnés" in out
     assert "@alice_x (X, déclaré)." in out
+    # Then "Sign in with X" (X's OAuth, a local double of it): X itself confirms the account.
+    assert "[Web] Alice clicks “Se connecter avec X”, approves on X, comes back:" in out
+    assert "200 HelloQuitteX X ✓ @alice_x C'est fait : X a confirmé" in out
+    assert "@alice_x (X, vérifié par X)." in out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
