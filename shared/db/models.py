@@ -289,6 +289,24 @@ class FollowEdge(SQLModel, table=True):
     other_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
 
 
+class XMatch(SQLModel, table=True):
+    """A former X contact found on the networks: ``contact_id``'s person was, on X, a
+    follower of ``person_id``'s (``relation`` 1) or followed by them (2). Kept current by
+    :mod:`shared.matching`; what is delivered of it is recorded apart."""
+
+    __tablename__ = "x_match"
+    __table_args__ = (Index("ix_x_match_contact", "contact_id"),)
+
+    person_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    relation: int = Field(sa_type=SmallInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+    found_at: datetime = _ts()
+
+
 class Consent(SQLModel, table=True):
     """Whether a person allows one purpose; absence means no."""
 

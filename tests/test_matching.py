@@ -1,0 +1,120 @@
+"""Matching former X contacts, on SQLite and PostgreSQL: both directions, the watch list
+that keeps matching as people join, and everyone who must never be matched."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlmodel import Session
+
+from shared import matching, xtrust
+from shared.archive_import import import_archive
+from shared.db.models import Identity, Person
+from shared.matching import Relation
+from tests.archives import make_archive
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+ALICE_X, BOB_X, CAROL_X, DAVE_X, ERIN_X = 100, 200, 300, 400, 500
+
+
+def join(engine: Engine, name: str, x_id: int | None = None) -> int:
+    """A person with a Mastodon account, and an X account if given (no archive)."""
+    with Session(engine) as session, session.begin():
+        person = Person()
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        session.add(
+            Identity(
+                person_id=person.id,
+                network="mastodon",
+                subject=f"https://m.test/users/{name}",
+                handle=f"{name}@m.test",
+            )
+        )
+        if x_id is not None:
+            xtrust.claim(session, person.id, x_id, f"{name}_x")
+        return person.id
+
+
+def upload(engine: Engine, tmp: Path, person: int, x_id: int, followers: list[int],
+           following: list[int]) -> None:  # fmt: skip
+    path = make_archive(tmp / f"{x_id}.zip", followers, following, account_id=x_id,
+                        username=f"u{x_id}")  # fmt: skip
+    import_archive(engine, path, for_person=person)
+
+
+def of(engine: Engine, person: int) -> list[tuple[int, Relation]]:
+    with Session(engine) as session:
+        return sorted(matching.matches_of(session, person))
+
+
+@pytest.fixture
+def people(engine: Engine, tmp_path: Path) -> dict[str, int]:
+    """Alice uploaded: Bob and Dave followed her, she followed Carol. Bob uploaded: he
+    followed Erin, who never uploaded. Dave is not on the service yet."""
+    joining = (("alice", ALICE_X), ("bob", BOB_X), ("carol", CAROL_X), ("erin", ERIN_X))
+    found = {name: join(engine, name, x) for name, x in joining}
+    upload(engine, tmp_path, found["alice"], ALICE_X, [BOB_X, DAVE_X], [CAROL_X])
+    upload(engine, tmp_path, found["bob"], BOB_X, [], [ALICE_X, ERIN_X])
+    return found
+
+
+def test_contacts_are_found_both_ways_from_any_archive(
+    engine: Engine, people: dict[str, int]
+) -> None:
+    run = matching.match_all(engine)
+    alice, bob, carol, erin = (people[n] for n in ("alice", "bob", "carol", "erin"))
+    assert of(engine, alice) == sorted([(bob, Relation.FOLLOWER), (carol, Relation.FOLLOWING)])
+    assert of(engine, bob) == sorted([(alice, Relation.FOLLOWING), (erin, Relation.FOLLOWING)])
+    assert of(engine, carol) == [(alice, Relation.FOLLOWER)], "found without an archive"
+    assert of(engine, erin) == [(bob, Relation.FOLLOWER)], "found from Bob's archive alone"
+    assert (run.found, run.gone, run.total) == (6, 0, 6)
+    assert matching.match_all(engine) == matching.Matched(0, 0, 6), "a second run finds nothing"
+
+
+def test_someone_joining_later_is_matched_alone_and_both_sides_learn_it(
+    engine: Engine, people: dict[str, int]
+) -> None:
+    matching.match_all(engine)
+    dave = join(engine, "dave", DAVE_X)  # Alice's archive had him on her watch list
+    run = matching.match_person(engine, dave)
+    assert (run.found, run.gone) == (2, 0)
+    assert of(engine, dave) == [(people["alice"], Relation.FOLLOWING)]
+    assert (dave, Relation.FOLLOWER) in of(engine, people["alice"])
+    assert matching.match_all(engine).found == 0, "the incremental run missed nothing"
+
+
+def test_nobody_stopped_disputed_or_matched_with_themself(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    with Session(engine) as session, session.begin():
+        person = session.get(Person, carol)
+        assert person is not None
+        person.stopped = True  # Carol said "stop"
+        session.add(person)
+        xtrust.claim(session, alice, 600, "alice_second")  # Alice's second X account
+    upload(engine, tmp_path, alice, 600, [ALICE_X], [])  # ...followed her first one
+    mallory = join(engine, "mallory")
+    with pytest.raises(xtrust.ClaimDisputedError):  # Bob's X account is now disputed
+        upload(engine, tmp_path, mallory, BOB_X, [ALICE_X], [])
+    matching.match_all(engine)
+    assert of(engine, alice) == [], "not Carol (stopped), not Bob (disputed), not herself"
+    assert of(engine, carol) == [] and of(engine, bob) == []
+    assert of(engine, people["erin"]) == [], "Bob's disputed archive finds nobody"
+
+
+def test_a_contact_who_leaves_is_unmatched(engine: Engine, people: dict[str, int]) -> None:
+    matching.match_all(engine)
+    with Session(engine) as session, session.begin():
+        person = session.get(Person, people["carol"])
+        assert person is not None
+        session.delete(person)  # forgotten
+    assert of(engine, people["alice"]) == [(people["bob"], Relation.FOLLOWER)]
+    assert matching.match_person(engine, people["alice"]).gone == 0, "the cascade did it"
