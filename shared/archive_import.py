@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from shared import notices, xtrust
+from shared import matching, notices, xtrust
 from shared.db import bulk
 from shared.db.migrate import require_current
 from shared.db.models import (
@@ -113,6 +113,7 @@ def _store_graph(
     record.files = summary.files
     record.imported_at = utcnow()
     session.add(record)
+    matching.request(session, person_id)  # who the new graph finds, and who finds it
     return ImportResult(summary, person_id, replaced, new_person)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from shared import challenge, xtrust
+from shared import challenge, matching, xtrust
 from shared.challenge import Binding, ChallengeError
 from shared.db.models import (
     Consent,
@@ -255,6 +255,7 @@ def _join_alone(
         merge_persons(session, keep=person_id, gone=former)
         session.refresh(target)
         return []
+    matching.request(session, person_id, former)
     target.person_id = person_id
     session.add(target)
     session.execute(
@@ -337,6 +338,7 @@ def merge_persons(session: Session, *, keep: int, gone: int) -> None:
     session.execute(update(Consent).where(col(Consent.person_id) == gone).values(person_id=keep))
     session.execute(delete(Person).where(col(Person.id) == gone))
     session.flush()
+    matching.request(session, keep)
 
 
 def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
@@ -362,6 +364,7 @@ def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
             return bool(claims.rowcount)  # type: ignore[attr-defined]
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(ids)))
         session.execute(delete(XIdentity).where(col(XIdentity.x_account_id).in_(ids)))
+        matching.request(session, person_id)
         return True
     for identity in Identity.of_person(session, person_id):
         if identity.network == network and identity.handle.casefold() == handle.casefold():
@@ -372,6 +375,7 @@ def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
             )
             session.delete(identity)
             session.flush()
+            matching.request(session, person_id)  # with no account left, unmatched
             return True
     return False
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, delete, exists, insert, or_, select
+from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -176,3 +176,37 @@ def matches_of(session: Session, person_id: int) -> list[tuple[int, Relation]]:
         .order_by(col(XMatch.found_at), col(XMatch.contact_id))
     )
     return [(int(c), Relation(r)) for c, r in session.execute(query)]
+
+
+def request(session: Session, *person_ids: int) -> None:
+    """Ask, in the caller's transaction, for these people's matches to be recomputed (what
+    can be matched of them changed): done by :func:`run_requested`, even after a crash."""
+    if person_ids:
+        session.execute(
+            update(Person)
+            .where(col(Person.id).in_(sorted(set(person_ids))))
+            .values(match_requested_at=utcnow())
+        )
+
+
+def run_requested(engine: Engine, limit: int = 100) -> int:
+    """Recompute the matches of people whose request is pending, oldest first; a request
+    made again meanwhile stays pending. Return how many people were matched."""
+    with Session(engine) as session:
+        due = list(
+            session.execute(
+                select(Person.id, Person.match_requested_at)  # type: ignore[call-overload]
+                .where(col(Person.match_requested_at).is_not(None))
+                .order_by(col(Person.match_requested_at))
+                .limit(limit)
+            )
+        )
+    for person_id, asked in due:
+        match_person(engine, person_id)
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(Person)
+                .where(col(Person.id) == person_id, col(Person.match_requested_at) == asked)
+                .values(match_requested_at=None)
+            )
+    return len(due)

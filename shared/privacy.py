@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from shared import attestation, linking
+from shared import attestation, linking, matching
 from shared.actions import Delete
 from shared.commands import Answer, Context, Outbound, fold
 from shared.db.models import (
@@ -111,6 +111,7 @@ def settings(context: Context) -> Answer | str:
     if purpose is Purpose.SUGGESTIONS_BY_MESSAGE:
         person.stopped = not granted
         session.add(person)
+        matching.request(session, person.id)
     name = _SETTING_NAMES[purpose][lang]
     text = say("settings.set", lang, setting=name, value=say("yes" if granted else "no", lang))
     also: list[Outbound] = []
@@ -131,6 +132,7 @@ def stop(context: Context) -> str:
     assert person.id is not None  # noqa: S101  (stored)
     person.stopped = True
     context.session.add(person)
+    matching.request(context.session, person.id)
     _grant(context.session, person.id, Purpose.SUGGESTIONS_BY_MESSAGE, False)
     return say("stop.done", context.lang)
 

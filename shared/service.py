@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import actions, lease, linking, outbox, retention
+from shared import actions, lease, linking, matching, outbox, retention
 from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
@@ -57,6 +57,8 @@ PRUNE_INTERVAL_HOURS = 24
 # Handles change (on Bluesky, a person points their DID at a new name): they are read again
 # from the networks this often, besides on every post a person sends.
 HANDLE_REFRESH_HOURS = 24
+# People whose X accounts, links or consents changed are matched again this often.
+MATCH_INTERVAL_SEC = 60
 HANDLE_REFRESH_BATCH = 100
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
@@ -170,6 +172,13 @@ class Service:
             max_instances=1,
         )
         self._scheduler.add_job(
+            self._owned(self.match_requested),
+            "interval",
+            seconds=MATCH_INTERVAL_SEC,
+            id="match",
+            max_instances=1,
+        )
+        self._scheduler.add_job(
             self._owned(self.refresh_handles),
             "interval",
             hours=HANDLE_REFRESH_HOURS,
@@ -266,6 +275,16 @@ class Service:
                 self._jobs.discard(task)
 
         return run
+
+    async def match_requested(self) -> int:
+        """Recompute the matches of people whose request is pending (the watch list at
+        work); return how many people."""
+        matched = 0
+        while done := await asyncio.to_thread(matching.run_requested, self._engine):
+            matched += done
+        if matched:
+            log.info("matched %d people again", matched)
+        return matched
 
     def receiving(self) -> dict[str, LoopState]:
         """How each adapter's receive loop is, by network."""

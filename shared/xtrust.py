@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, exists
 from sqlmodel import Session, col, select
 
+from shared import matching
 from shared.db.models import (
     ArchiveImport,
     FollowEdge,
@@ -96,6 +97,7 @@ def claim(session: Session, person_id: int, x_account_id: int, username: str) ->
         )
         session.add(held)
         session.flush()
+        matching.request(session, person_id)
         return Claimed(held, [])
     if held.person_id == person_id:
         if held.username.casefold() != username.casefold():  # a new name, not the one proven
@@ -113,6 +115,7 @@ def claim(session: Session, person_id: int, x_account_id: int, username: str) ->
             "this X account is held on X's own word: an archive cannot claim it"
         )
     _record_claim(session, person_id, x_account_id, username)
+    matching.request(session, held.person_id)  # its X account is disputed now: unmatched
     event = f"{x_account_id}:{person_id}"
     raise ClaimDisputedError(
         "another person claims this X account too: it is now disputed, and used for nothing "
@@ -156,6 +159,7 @@ def verify(session: Session, person_id: int, x_account_id: int, username: str) -
     held.username, held.trust, held.updated_at = username, TrustLevel.VERIFIED, utcnow()
     session.add(held)
     session.flush()
+    matching.request(session, person_id, *(n.person_id for n in notices))
     return Claimed(held, notices)
 
 
@@ -192,6 +196,7 @@ def settle(session: Session, x_account_id: int, winner: int) -> list[Notice]:
     held.updated_at = utcnow()
     session.add(held)
     session.flush()
+    matching.request(session, *claimants)
     return notices
 
 

@@ -118,3 +118,28 @@ def test_a_contact_who_leaves_is_unmatched(engine: Engine, people: dict[str, int
         session.delete(person)  # forgotten
     assert of(engine, people["alice"]) == [(people["bob"], Relation.FOLLOWER)]
     assert matching.match_person(engine, people["alice"]).gone == 0, "the cascade did it"
+
+
+def test_every_change_asks_for_a_rematch_that_survives_a_restart(
+    engine: Engine, people: dict[str, int]
+) -> None:
+    """Uploads, claims and the like only ask (in their own transaction); the scheduled run
+    does the work later, so nothing is lost if the service stops in between."""
+    assert matching.run_requested(engine) == 4, "the four who claimed or uploaded"
+    assert matching.run_requested(engine) == 0
+    alice = people["alice"]
+    assert of(engine, people["carol"]) == [(alice, Relation.FOLLOWER)]
+    dave = join(engine, "dave", DAVE_X)  # asks by claiming his X account
+    assert matching.run_requested(engine) == 1
+    assert (dave, Relation.FOLLOWER) in of(engine, alice), "Alice's watch list found him"
+
+
+def test_the_service_runs_what_was_asked(engine: Engine, people: dict[str, int]) -> None:
+    import asyncio
+
+    from shared.handlers import default_registry
+    from shared.service import Service
+
+    service = Service(engine, [], default_registry())
+    assert asyncio.run(service.match_requested()) == 4
+    assert of(engine, people["erin"]) == [(people["bob"], Relation.FOLLOWER)]

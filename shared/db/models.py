@@ -152,6 +152,9 @@ class Person(SQLModel, table=True):
     stopped: bool = False
     """Asked for no more messages: the bot only answers when addressed."""
     forget_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    match_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    """Set when what can be matched of this person changed (an X account, a link, a stop):
+    :func:`shared.matching.run_requested` recomputes their matches, then clears it."""
     """When the person asked to be forgotten; a confirmation soon after erases them."""
     created_at: datetime = _ts()
 

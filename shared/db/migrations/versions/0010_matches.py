@@ -1,4 +1,4 @@
-"""Matches: former X contacts found on the networks
+"""Matches: former X contacts found on the networks; people whose matches are due
 
 Revision ID: 0010
 Revises: 0009
@@ -19,6 +19,10 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("match_requested_at", sa.DateTime(timezone=True), nullable=True)
+        )
     op.create_table(
         "x_match",
         sa.Column("person_id", _ID, nullable=False),
@@ -45,3 +49,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("x_match")
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_column("match_requested_at")

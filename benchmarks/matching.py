@@ -1,0 +1,172 @@
+"""Benchmark: matching people's former X contacts, full and incremental, beside DuckDB.
+
+    python benchmarks/matching.py [--persons 100000] [--edges 10000000] [--no-postgres]
+
+A synthetic service: ``--persons`` people with a network account and an X account each, a
+fifth of them having uploaded an archive; the archives hold ``--edges`` follow edges in all,
+towards a universe of ten times as many X accounts (most not on the service: the watch
+list), popular accounts drawn more often (a power law). Measured on SQLite and on
+PostgreSQL (a local server): a full match (:func:`shared.matching.match_all`), then one new
+person linking (:func:`shared.matching.match_person`: their archive, and the archives that
+list them). Beside them, in the same run: DuckDB doing the same join on the same edges in
+memory (the baseline of a full match), and the count of edges the new person touches (what
+the incremental run should be proportional to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from shared import matching  # noqa: E402
+from shared.db import bulk, migrate  # noqa: E402
+from shared.db.engine import create_sync_engine  # noqa: E402
+from shared.db.models import Direction  # noqa: E402
+
+FIRST_X = 10_000_000
+
+
+def graph(persons: int, edges: int, seed: int = 1) -> dict[int, dict[int, np.ndarray]]:
+    """Archives: uploader X id -> direction -> sorted unique other X ids."""
+    rng = np.random.default_rng(seed)
+    universe = persons * 10
+    uploaders = rng.choice(persons, size=max(1, persons // 5), replace=False)
+    per = max(1, edges // (2 * len(uploaders)))
+    archives: dict[int, dict[int, np.ndarray]] = {}
+    for owner in uploaders:
+        archives[FIRST_X + int(owner)] = {
+            int(d): np.unique(FIRST_X + (rng.zipf(1.3, per) - 1) % universe).astype(np.uint64)
+            for d in (Direction.FOLLOWER, Direction.FOLLOWING)
+        }
+    return archives
+
+
+def load(url: str, persons: int, archives: dict[int, dict[int, np.ndarray]]) -> Any:
+    engine = create_sync_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO person (id, kind, reconnect, stopped, created_at) "
+                "VALUES (:id, 'individual', 'both', false, CURRENT_TIMESTAMP)"
+            ),
+            [{"id": n + 1} for n in range(persons)],
+        )
+        connection.execute(
+            text(
+                "INSERT INTO identity (person_id, network, subject, handle, trust, created_at,"
+                " updated_at) VALUES (:p, 'mastodon', :s, :s, 'proven', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"
+            ),
+            [{"p": n + 1, "s": f"https://m.test/users/p{n}"} for n in range(persons)],
+        )
+        connection.execute(
+            text(
+                "INSERT INTO x_identity (x_account_id, person_id, username, trust, created_at,"
+                " updated_at) VALUES (:x, :p, :u, 'claimed', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"
+            ),
+            [{"x": FIRST_X + n, "p": n + 1, "u": f"p{n}"} for n in range(persons - 1)],
+        )
+        for owner, by_direction in archives.items():
+            for direction, others in by_direction.items():
+                bulk.insert_edges(connection, owner, Direction(direction), [others])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("ANALYZE"))
+    return engine
+
+
+def timed(step: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = step()
+    return time.perf_counter() - started, result
+
+
+def duckdb_full(archives: dict[int, dict[int, np.ndarray]], persons: int) -> tuple[float, int]:
+    import duckdb
+
+    owners = np.concatenate(
+        [np.full(len(o), k, np.int64) for k, d in archives.items() for o in d.values()]
+    )
+    directions = np.concatenate(
+        [np.full(len(o), dr, np.int64) for d in archives.values() for dr, o in d.items()]
+    )
+    others = np.concatenate([o.astype(np.int64) for d in archives.values() for o in d.values()])
+    linked = np.arange(FIRST_X, FIRST_X + persons - 1, dtype=np.int64)
+    con = duckdb.connect()
+    con.register("edge", {"owner": owners, "direction": directions, "other": others})
+    con.register("linked", {"xid": linked, "pid": linked - FIRST_X + 1})
+    started = time.perf_counter()
+    [(count,)] = con.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT"
+        " CASE WHEN e.direction = 2 THEN a.pid ELSE b.pid END,"
+        " CASE WHEN e.direction = 2 THEN b.pid ELSE a.pid END"
+        " FROM edge e JOIN linked a ON a.xid = e.owner JOIN linked b ON b.xid = e.other"
+        " WHERE a.pid <> b.pid)"
+    ).fetchall()
+    return time.perf_counter() - started, 2 * int(count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--edges", type=int, default=10_000_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    archives = graph(args.persons, args.edges)
+    total = sum(len(o) for d in archives.values() for o in d.values())
+    newcomer = args.persons  # the one person without an X account yet: it links last
+    newcomer_x = FIRST_X + newcomer - 1
+    touching = sum(
+        int(np.isin(np.uint64(newcomer_x), o)) for d in archives.values() for o in d.values()
+    ) + sum(len(o) for o in archives.get(newcomer_x, {}).values())
+    print(f"{args.persons:,} persons, {len(archives):,} archives, {total:,} edges")
+    took, pairs = duckdb_full(archives, args.persons)
+    print(f"  {'duckdb (baseline)':22} full {took:8.2f} s  {pairs:,} matches")
+    with tempfile.TemporaryDirectory() as folder:
+        databases = [("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}")]
+        server = None
+        if not args.no_postgres:
+            from testworld.bluesky.services import PostgresServer
+
+            server = PostgresServer().start()
+            databases.append(("postgresql", server.create_database("hqx_bench")))
+        try:
+            for name, url in databases:
+                engine = load(url, args.persons, archives)
+                took, run = timed(lambda e=engine: matching.match_all(e))
+                print(f"  {name:22} full {took:8.2f} s  {run.total:,} matches")
+                with Session(engine) as session, session.begin():
+                    session.execute(
+                        text(
+                            "INSERT INTO x_identity (x_account_id, person_id, username, trust,"
+                            " created_at, updated_at) VALUES (:x, :p, 'new', 'claimed',"
+                            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                        ),
+                        {"x": newcomer_x, "p": newcomer},
+                    )
+                took, run = timed(lambda e=engine: matching.match_person(e, newcomer))
+                print(
+                    f"  {name:22} one person linking {took * 1000:8.1f} ms  "
+                    f"{run.found} new matches ({touching} edges touch them)"
+                )
+                engine.dispose()
+        finally:
+            if server is not None:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
