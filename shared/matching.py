@@ -19,26 +19,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, text, update
 from sqlmodel import Session, col
 
-from shared.db.models import (
-    Direction,
-    FollowEdge,
-    Identity,
-    Person,
-    XClaim,
-    XIdentity,
-    XMatch,
-    utcnow,
-)
+from shared.db.models import Person, XMatch, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from sqlalchemy.engine import Engine
-    from sqlalchemy.sql import Subquery
 
 
 class Relation(IntEnum):
@@ -62,110 +49,93 @@ class Matched:
     """Matches of the people concerned, after the run."""
 
 
-def _matchable() -> Subquery:
-    """X accounts of people who can be matched: they have an account on a network, have
-    not said ``stop`` nor asked to be forgotten, and the X account is not disputed."""
-    person, identity, claim = Person, Identity, XClaim
-    return (
-        select(col(XIdentity.x_account_id).label("xid"), col(XIdentity.person_id).label("pid"))
-        .join(person, col(person.id) == col(XIdentity.person_id))
-        .where(
-            col(person.stopped).is_(False),
-            col(person.forget_requested_at).is_(None),
-            exists().where(col(identity.person_id) == col(person.id)),
-            ~exists().where(col(claim.x_account_id) == col(XIdentity.x_account_id)),
+# Set-based, in the database, the same SQL on SQLite and PostgreSQL: who can be matched is
+# materialised once (an indexed temporary table), edges are joined to it on both ends, and
+# the difference with the stored matches is applied with two statements.
+_MATCHABLE = """
+CREATE TEMPORARY TABLE hqx_matchable (xid BIGINT PRIMARY KEY, pid BIGINT NOT NULL)
+"""
+_FILL_MATCHABLE = """
+INSERT INTO hqx_matchable (xid, pid)
+SELECT x.x_account_id, x.person_id FROM x_identity x JOIN person p ON p.id = x.person_id
+WHERE p.stopped = false AND p.forget_requested_at IS NULL
+  AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id)
+  AND NOT EXISTS (SELECT 1 FROM x_claim c WHERE c.x_account_id = x.x_account_id)
+"""
+_FRESH = """
+CREATE TEMPORARY TABLE hqx_fresh (
+    person_id BIGINT NOT NULL, contact_id BIGINT NOT NULL, relation SMALLINT NOT NULL,
+    PRIMARY KEY (person_id, contact_id, relation))
+"""
+# One follow edge, as follower -> followee between two people: direction 2 (FOLLOWING) says
+# the owner follows the other, direction 1 (FOLLOWER) the reverse.
+_PAIRS = """
+SELECT CASE WHEN e.direction = 2 THEN a.pid ELSE b.pid END AS follower,
+       CASE WHEN e.direction = 2 THEN b.pid ELSE a.pid END AS followee
+FROM follow_edge e
+JOIN hqx_matchable a ON a.xid = e.owner_x_id
+JOIN hqx_matchable b ON b.xid = e.other_x_id
+WHERE a.pid <> b.pid
+"""
+# Relation.FOLLOWING is 2 (the follower followed the contact), Relation.FOLLOWER is 1.
+_FILL_FRESH = """
+INSERT INTO hqx_fresh (person_id, contact_id, relation)
+SELECT DISTINCT follower, followee, 2 FROM ({pairs}) f
+UNION
+SELECT DISTINCT followee, follower, 1 FROM ({pairs}) g
+"""
+_FOUND = """
+INSERT INTO x_match (person_id, contact_id, relation, found_at)
+SELECT f.person_id, f.contact_id, f.relation, :now FROM hqx_fresh f
+WHERE NOT EXISTS (SELECT 1 FROM x_match m WHERE m.person_id = f.person_id
+                  AND m.contact_id = f.contact_id AND m.relation = f.relation)
+"""
+_GONE = """
+DELETE FROM x_match
+WHERE {concerned} NOT EXISTS (SELECT 1 FROM hqx_fresh f WHERE f.person_id = x_match.person_id
+                  AND f.contact_id = x_match.contact_id AND f.relation = x_match.relation)
+"""
+
+
+def _run(session: Session, person_id: int | None) -> Matched:
+    """Match everyone, or (``person_id``) only the edges touching that person's X accounts
+    and the stored matches they are part of."""
+    connection = session.connection()
+    for table in ("hqx_matchable", "hqx_fresh"):  # a pooled connection may keep them
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    connection.execute(text(_MATCHABLE))
+    connection.execute(text(_FRESH))
+    connection.execute(text(_FILL_MATCHABLE))
+    pairs = _PAIRS
+    params: dict[str, object] = {}
+    if person_id is not None:  # two indexed lookups, not one scan for an OR
+        mine = "SELECT x_account_id FROM x_identity WHERE person_id = :person"
+        pairs = (
+            f"{_PAIRS} AND e.owner_x_id IN ({mine}) UNION ALL {_PAIRS} AND e.other_x_id IN "
+            f"({mine}) AND e.owner_x_id NOT IN ({mine})"
         )
-        .subquery("matchable")
-    )
-
-
-def _pairs(session: Session, touching: list[int] | None) -> set[tuple[int, int]]:
-    """(follower person, followee person) for every edge between two matchable X accounts
-    of two different people; only edges touching the X accounts ``touching``, if given."""
-    edge = FollowEdge.__table__  # type: ignore[attr-defined]
-    owner, other = aliased(_matchable()), aliased(_matchable())
-    follows = edge.c.direction == int(Direction.FOLLOWING)  # the owner follows the other
-    query = (
-        select(
-            case((follows, owner.c.pid), else_=other.c.pid),
-            case((follows, other.c.pid), else_=owner.c.pid),
-        )
-        .select_from(edge)
-        .join(owner, owner.c.xid == edge.c.owner_x_id)
-        .join(other, other.c.xid == edge.c.other_x_id)
-        .where(owner.c.pid != other.c.pid)
-    )
-    if touching is not None:
-        query = query.where(or_(edge.c.owner_x_id.in_(touching), edge.c.other_x_id.in_(touching)))
-    return {(int(f), int(g)) for f, g in session.execute(query)}
-
-
-def _rows(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int, int]]:
-    """Each follow as the two matches it makes: (person, contact, relation)."""
-    rows: set[tuple[int, int, int]] = set()
-    for follower, followee in pairs:
-        rows.add((follower, followee, Relation.FOLLOWING))
-        rows.add((followee, follower, Relation.FOLLOWER))
-    return rows
+        params["person"] = person_id
+    connection.execute(text(_FILL_FRESH.format(pairs=pairs)), params)
+    found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
+    concerned = "" if person_id is None else "(person_id = :person OR contact_id = :person) AND"
+    gone = connection.execute(text(_GONE.format(concerned=concerned)), params).rowcount
+    [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
+    for table in ("hqx_matchable", "hqx_fresh"):
+        connection.execute(text(f"DROP TABLE {table}"))
+    return Matched(int(found), int(gone), int(total))
 
 
 def match_all(engine: Engine) -> Matched:
     """Recompute every match (at the cutover, and as a safety net on a schedule)."""
     with Session(engine) as session, session.begin():
-        now = set(_rows(_pairs(session, None)))
-        before = {
-            (int(p), int(c), int(r))
-            for p, c, r in session.execute(
-                select(XMatch.person_id, XMatch.contact_id, XMatch.relation)  # type: ignore[call-overload]
-            )
-        }
-        _apply(session, now - before, before - now)
-    return Matched(len(now - before), len(before - now), len(now))
+        return _run(session, None)
 
 
 def match_person(engine: Engine, person_id: int) -> Matched:
     """Recompute the matches of one person's X accounts, both ways: who they find, and who
     finds them (the people who had them on their watch list)."""
     with Session(engine) as session, session.begin():
-        mine = list(
-            session.execute(
-                select(XIdentity.x_account_id).where(XIdentity.person_id == person_id)  # type: ignore[call-overload]
-            ).scalars()
-        )
-        now = _rows(_pairs(session, mine)) if mine else set()
-        concerned = or_(col(XMatch.person_id) == person_id, col(XMatch.contact_id) == person_id)
-        before = {
-            (int(p), int(c), int(r))
-            for p, c, r in session.execute(
-                select(XMatch.person_id, XMatch.contact_id, XMatch.relation).where(concerned)  # type: ignore[call-overload]
-            )
-        }
-        _apply(session, now - before, before - now)
-    return Matched(len(now - before), len(before - now), len(now))
-
-
-def _apply(
-    session: Session, found: set[tuple[int, int, int]], gone: set[tuple[int, int, int]]
-) -> None:
-    for person, contact, relation in gone:
-        session.execute(
-            delete(XMatch).where(
-                and_(
-                    col(XMatch.person_id) == person,
-                    col(XMatch.contact_id) == contact,
-                    col(XMatch.relation) == relation,
-                )
-            )
-        )
-    if found:
-        when = utcnow()
-        session.execute(
-            insert(XMatch),
-            [
-                {"person_id": p, "contact_id": c, "relation": r, "found_at": when}
-                for p, c, r in sorted(found)
-            ],
-        )
+        return _run(session, person_id)
 
 
 def matches_of(session: Session, person_id: int) -> list[tuple[int, Relation]]:

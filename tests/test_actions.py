@@ -27,10 +27,8 @@ from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import (
     ActionStatus,
-    Identity,
     LinkRequest,
     OutboundAction,
-    Person,
     utcnow,
 )
 from shared.handlers import default_registry
@@ -119,23 +117,30 @@ def test_rows_of_the_earlier_release_are_migrated(tmp_path: Path) -> None:
         "direct": True,
         "context": {"status_id": "111", "visibility": "direct"},
     }
+    # Rows written as that release's tables were (today's models have more columns).
     with Session(engine) as session, session.begin():
-        person = Person()
-        session.add(person)
-        session.flush()
-        assert person.id is not None
-        alice = Identity(person_id=person.id, network="mastodon", subject=ALICE.subject,
-                         handle=ALICE.handle)  # fmt: skip
-        session.add(alice)
-        session.flush()
-        assert alice.id is not None
-        session.execute(  # as that release's table was (today's model has other columns)
+        session.execute(
+            text(
+                "INSERT INTO person (id, kind, reconnect, stopped, created_at) VALUES"
+                " (1, 'individual', 'both', false, :now)"
+            ),
+            {"now": utcnow()},
+        )
+        session.execute(
+            text(
+                "INSERT INTO identity (id, person_id, network, subject, handle, trust,"
+                " created_at, updated_at) VALUES (1, 1, 'mastodon', :subject, :handle,"
+                " 'proven', :now, :now)"
+            ),
+            {"subject": ALICE.subject, "handle": ALICE.handle, "now": utcnow()},
+        )
+        session.execute(
             text(
                 "INSERT INTO link_request (nonce, identity_id, target_network, target_handle,"
                 " reply, expires_at, created_at) VALUES ('abc', :id, 'bluesky', 'alice.test',"
                 " :reply, :now, :now)"
             ),
-            {"id": alice.id, "reply": json.dumps({**old_reply, "text": ""}), "now": utcnow()},
+            {"id": 1, "reply": json.dumps({**old_reply, "text": ""}), "now": utcnow()},
         )
         stored: list[tuple[str, str, dict[str, Any]]] = [
             ("reply:a", "reply", old_reply),

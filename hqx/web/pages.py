@@ -1,5 +1,6 @@
-"""The portal's pages: home, and the one-time archive upload (streamed to a temporary file
-within the size bound, then imported for the person the link was given to)."""
+"""The portal's pages: home; the one-time archive upload (streamed into the imports' folder
+within the size and pace bounds, then imported in its turn for the person the link was given
+to); and "Sign in with X" from the same link."""
 
 from __future__ import annotations
 
