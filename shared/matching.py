@@ -106,6 +106,8 @@ def _run(session: Session, person_id: int | None) -> Matched:
     connection.execute(text(_MATCHABLE))
     connection.execute(text(_FRESH))
     connection.execute(text(_FILL_MATCHABLE))
+    if connection.dialect.name == "postgresql":  # temporary tables are never auto-analysed
+        connection.execute(text("ANALYZE hqx_matchable"))
     pairs = _PAIRS
     params: dict[str, object] = {}
     if person_id is not None:  # two indexed lookups, not one scan for an OR
@@ -116,6 +118,8 @@ def _run(session: Session, person_id: int | None) -> Matched:
         )
         params["person"] = person_id
     connection.execute(text(_FILL_FRESH.format(pairs=pairs)), params)
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE hqx_fresh"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
     concerned = "" if person_id is None else "(person_id = :person OR contact_id = :person) AND"
     gone = connection.execute(text(_GONE.format(concerned=concerned)), params).rowcount
