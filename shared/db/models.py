@@ -134,6 +134,18 @@ def _person_fk(*, nullable: bool = False, index: bool = True) -> Any:
     )
 
 
+def _x_account_fk(**column: Any) -> Any:
+    """A required reference to an X account, gone with it."""
+    return Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
+            nullable=False,
+            **column,
+        )
+    )
+
+
 class Reconnect(StrEnum):
     """Which of a person's former X contacts the service reconnects them with."""
 
@@ -192,14 +204,7 @@ class XClaim(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("x_account_id", "person_id"),)
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    x_account_id: int = Field(
-        sa_column=Column(
-            BigInteger,
-            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
-        )
-    )
+    x_account_id: int = _x_account_fk(index=True)
     person_id: int = _person_fk()
     username: str = Field(sa_type=String(64))
     """The username the claimant's archive gives."""
@@ -257,14 +262,7 @@ class ArchiveImport(SQLModel, table=True):
     __tablename__ = "archive_import"
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    x_account_id: int = Field(
-        sa_column=Column(
-            BigInteger,
-            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
-            nullable=False,
-            unique=True,
-        )
-    )
+    x_account_id: int = _x_account_fk(unique=True)
     followers: int = Field(default=0, sa_type=BigInteger)
     following: int = Field(default=0, sa_type=BigInteger)
     rejected_rows: int = Field(default=0, sa_type=BigInteger)
