@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 SCOPES = "tweet.read users.read"  # what GET /2/users/me needs, and nothing more
 FLOW_TTL_SEC = 600
 TIMEOUT_SEC = 15.0
+MAX_ANSWER_BYTES = 64 * 1024  # X's answers here are a few hundred bytes
 COOKIE = "hqx_x_signin"
 CALLBACK_PATH = "/x/signin/callback"
 _PURPOSE = "x sign-in"
@@ -154,7 +155,10 @@ class XSignIn:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SEC))
         try:
             async with self._http.request(method, self._api_url + path, **kwargs) as response:  # type: ignore[arg-type]
-                body = await response.json(content_type=None)
+                raw = await response.content.read(MAX_ANSWER_BYTES + 1)
+                if len(raw) > MAX_ANSWER_BYTES:
+                    raise XSignInError(f"X answered more than {MAX_ANSWER_BYTES:,} bytes")
+                body = json.loads(raw) if raw else None
                 if response.status >= 400:
                     described = body.get("error_description") if isinstance(body, dict) else None
                     raise XSignInError(f"X refused: {described or response.status}")

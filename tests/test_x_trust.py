@@ -313,3 +313,30 @@ def test_an_archive_cannot_claim_an_account_x_verified(
     assert OWNER not in str(refused.value) and "alice" not in str(refused.value)
     [held], claims = x_rows(engine)
     assert (held.person_id, held.trust, claims) == (alice, TrustLevel.VERIFIED, [])
+
+
+def test_an_answer_from_x_is_read_within_bounds() -> None:
+    """Whatever the X API address answers (misconfigured, hostile), a bounded read."""
+    from aiohttp import web
+
+    from hqx.x_signin import MAX_ANSWER_BYTES, XSignIn, XSignInError
+
+    async def huge(_request: web.Request) -> web.Response:
+        return web.Response(body=b"[" + b"0," * MAX_ANSWER_BYTES + b"0]")
+
+    app = web.Application()
+    app.router.add_post("/2/oauth2/token", huge)
+    server = BackgroundApp(app).start()
+    try:
+        signin = XSignIn(settings("sqlite://", server.url))
+
+        async def exchange() -> None:
+            try:
+                await signin.account("code", "verifier")
+            finally:
+                await signin.close()
+
+        with pytest.raises(XSignInError, match="X answered more than 65,536 bytes"):
+            asyncio.run(exchange())
+    finally:
+        server.stop()
