@@ -31,7 +31,7 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 
-from bsky_service.tid import tid
+from bsky_service.tid import tid, tid_of
 from shared import attestation, botstate, sealed
 from shared.actions import (
     Delete,
@@ -40,6 +40,7 @@ from shared.actions import (
     Reply,
     WithdrawAttestation,
     WriteAttestation,
+    WriteCollection,
 )
 from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
@@ -52,6 +53,7 @@ from shared.protocol import (
     Outgoing,
     Protocol,
     ReceiveError,
+    WriteBudget,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +79,19 @@ MESSAGE_MAX_GRAPHEMES = 1000  # what the Bluesky app allows (the lexicon: 10,000
 CHAT_PAGE = 50
 WATERMARK_OVERLAP = timedelta(minutes=2)
 PROFILES_PAGE = 25  # app.bsky.actor.getProfiles takes at most 25 actors
+LIST = "app.bsky.graph.list"
+LIST_ITEM = "app.bsky.graph.listitem"
+STARTER_PACK = "app.bsky.graph.starterpack"
+REFERENCE_LIST = "app.bsky.graph.defs#referencelist"
+LIST_NAME_MAX = 64
+PACK_NAME_MAX = 50
+FOLLOWS_PAGE = 100
+FOLLOWS_MAX_PAGES = 100  # 10,000 follows: past that, the rest is not checked
+# The record keys of a collection's records are TIDs of a moment long past (no post of the
+# bot's has one), derived from the collection's id and the member's place: written again,
+# a record lands on the same key.
+COLLECTION_EPOCH_MICROS = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
+COLLECTION_SLOTS = 4096
 # A chat service that fails is asked again after this, doubling up to the cap.
 CHAT_RETRY_FIRST_SEC = 10.0
 CHAT_RETRY_MAX_SEC = 600.0
@@ -86,7 +101,10 @@ class BlueskyAdapter(Protocol):
     """The bot's account on a PDS, driven through the atproto SDK's async client."""
 
     network = Network.BLUESKY
-    delivers = frozenset({Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation})
+    delivers = frozenset(
+        {Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation, WriteCollection}
+    )
+    write_budget = WriteBudget(per_hour=5_000, per_day=35_000)
 
     def __init__(
         self,
@@ -428,6 +446,31 @@ class BlueskyAdapter(Protocol):
                     handles[profile.did] = profile.handle
         return handles
 
+    @property
+    def text_limit(self) -> int:
+        return POST_MAX_GRAPHEMES  # a reply in public; a message may hold more
+
+    def collection_url(self, collection: int) -> str | None:
+        return f"https://bsky.app/starter-pack/{self._handle}/{collection_rkey(collection, 1)}"
+
+    async def follows(self, subject: str, handle: str) -> frozenset[str]:
+        """Whom ``subject`` follows, as the AppView lists it (``app.bsky.graph.getFollows``)."""
+        del handle
+        followed: set[str] = set()
+        cursor: str | None = None
+        try:
+            for _ in range(FOLLOWS_MAX_PAGES):
+                page = await self._client.app.bsky.graph.get_follows(
+                    {"actor": subject, "limit": FOLLOWS_PAGE, "cursor": cursor}
+                )
+                followed.update(profile.did for profile in page.follows)
+                cursor = page.cursor
+                if not cursor or not page.follows:
+                    break
+        except RequestErrorBase as e:
+            raise HqxError(f"Bluesky: cannot read whom {subject} follows: {e}") from e
+        return frozenset(followed)
+
     async def deliver(self, outgoing: Outgoing) -> Delivered:
         """One action; the SDK's errors are converted here, once: a 429 waits for its reset,
         a refusal (400: MessagesDisabled, InvalidConvo, a bad record) is permanent, anything
@@ -458,7 +501,57 @@ class BlueskyAdapter(Protocol):
                 return await self._attest(action.rkey, action.record)
             case WithdrawAttestation():
                 return await self._delete(f"at://{self.did}/{attestation.COLLECTION}/{action.rkey}")
+            case WriteCollection():
+                return await self._collect(outgoing, action)
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+
+    async def _collect(self, outgoing: Outgoing, action: WriteCollection) -> Delivered:
+        """A list with its starter pack, and/or members added to it, in one ``applyWrites``:
+        all of it or nothing is written, so after a crash, finding its first record means
+        it was all written."""
+        list_rkey = collection_rkey(action.collection, 0)
+        list_uri = f"at://{self.did}/{LIST}/{list_rkey}"
+        moment = iso_utc(outgoing.created_at)
+        writes: list[tuple[str, str, dict[str, Any]]] = []
+        if action.create:
+            writes.append((LIST, list_rkey, {
+                "$type": LIST, "purpose": REFERENCE_LIST, "name": action.name[:LIST_NAME_MAX],
+                "description": action.description, "createdAt": moment,
+            }))  # fmt: skip
+            writes.append((STARTER_PACK, collection_rkey(action.collection, 1), {
+                "$type": STARTER_PACK, "name": action.name[:PACK_NAME_MAX],
+                "description": action.description, "list": list_uri, "createdAt": moment,
+            }))  # fmt: skip
+        for member in action.members:
+            rkey = collection_rkey(action.collection, 2 + member.seq)
+            writes.append((LIST_ITEM, rkey, {
+                "$type": LIST_ITEM, "subject": member.subject, "list": list_uri,
+                "createdAt": moment,
+            }))  # fmt: skip
+        if not writes:
+            return Delivered(list_uri)
+        first_collection, first_rkey, _ = writes[0]
+        if outgoing.attempts > 1 and await self._exists(first_rkey, first_collection):
+            return Delivered(list_uri)
+        try:
+            await self._client.com.atproto.repo.apply_writes(
+                models.ComAtprotoRepoApplyWrites.Data(
+                    repo=self.did,
+                    writes=[
+                        models.ComAtprotoRepoApplyWrites.Create(
+                            collection=collection, rkey=rkey, value=value
+                        )
+                        for collection, rkey, value in writes
+                    ],
+                )
+            )
+        except (RateLimitExceededError, BadRequestError):
+            raise
+        except RequestErrorBase:
+            if await self._exists(first_rkey, first_collection):  # written, answer lost
+                return Delivered(list_uri)
+            raise
+        return Delivered(list_uri)
 
     async def _attest(self, rkey: str, record: dict[str, Any]) -> Delivered:
         """Write (or rewrite) an attestation; a put under a fixed key is idempotent."""
@@ -525,10 +618,10 @@ class BlueskyAdapter(Protocol):
             raise
         return Delivered(uri)
 
-    async def _exists(self, rkey: str) -> bool:
+    async def _exists(self, rkey: str, collection: str = POST) -> bool:
         try:
             await self._client.com.atproto.repo.get_record(
-                {"repo": self.did, "collection": POST, "rkey": rkey}
+                {"repo": self.did, "collection": collection, "rkey": rkey}
             )
         except BadRequestError:
             return False
@@ -543,6 +636,14 @@ class _Proxied:
 
     def __getattr__(self, name: str) -> Any:
         return functools.partial(getattr(self._namespace, name), headers=self._headers)
+
+
+def collection_rkey(collection: int, slot: int) -> str:
+    """The record key of a collection's record: slot 0 its list, 1 its starter pack, 2 and
+    on its members in order."""
+    if not 0 <= slot < COLLECTION_SLOTS:
+        raise DeliveryError(f"collection {collection} has no slot {slot}", permanent=True)
+    return tid_of(COLLECTION_EPOCH_MICROS + collection * COLLECTION_SLOTS + slot, 0)
 
 
 def _rate_limited(error: RateLimitExceededError) -> DeliveryError:

@@ -104,6 +104,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             public_url=settings.public_url,
             x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
             old_keys=settings.old_secret_keys,
+            reconnection=settings.reconnection,
         )
         await service.start()  # holds the database's lease from here: the sweep is ours
         app[SERVICE] = service

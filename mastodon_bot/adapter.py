@@ -71,6 +71,8 @@ CATCH_UP_MAX_PAGES = 25
 # Actor ids found through WebFinger, kept for this many accounts.
 ACTOR_CACHE_SIZE = 10_000
 RATE_LIMIT_FALLBACK_SEC = 300.0
+FOLLOWING_PAGE = 80  # Mastodon's largest page of accounts
+FOLLOWING_MAX_PAGES = 50
 # While the stream is up, polling is only a safety net for what a reconnection may miss.
 STREAMING_POLL_SEC = 120.0
 # A server that does not stream is asked again this seldom.
@@ -496,6 +498,35 @@ class MastodonAdapter(Protocol):
         if subject is None:
             return None
         return Account(Network.MASTODON, subject, self._full_acct(found.acct))
+
+    @property
+    def text_limit(self) -> int:
+        return self._max_characters
+
+    async def follows(self, subject: str, handle: str) -> frozenset[str]:
+        """Whom an account follows, as the bot's server knows it (for an account of another
+        server, what that server told it), by ActivityPub id; the account's own server is
+        asked by address: ``subject`` is not searchable."""
+        del subject
+        followed: set[str] = set()
+        try:
+            account = await asyncio.to_thread(self._search_account, handle)
+            if account is None:
+                return frozenset()
+            page = await asyncio.to_thread(
+                self._api.account_following, account.id, limit=FOLLOWING_PAGE
+            )
+            for _ in range(FOLLOWING_MAX_PAGES):
+                if not page:
+                    break
+                for other in page:
+                    found = await self._subject(other)
+                    if found is not None:
+                        followed.add(found)
+                page = await asyncio.to_thread(self._api.fetch_next, page)
+        except MastodonError as e:
+            raise HqxError(f"Mastodon: cannot read whom {handle} follows: {e}") from e
+        return frozenset(followed)
 
     def _search_account(self, handle: str) -> Any:
         """Search with webfinger resolution: finds accounts of other servers too."""

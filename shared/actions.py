@@ -6,8 +6,8 @@ it back and refuses, in one clear line, a kind or a version this code does not k
 written by a newer release, or damaged). Adapters say which kinds they deliver
 (:attr:`shared.protocol.Protocol.delivers`); the core asks them rather than naming networks.
 
-Room is left for the reconnection's writes (lists, starter packs) and follows: each will be
-one more class here and one more entry in :data:`KINDS`.
+Room is left for follows made on a person's behalf: one more class here and one more entry
+in :data:`KINDS`.
 """
 
 from __future__ import annotations
@@ -89,9 +89,40 @@ class WithdrawAttestation:
     rkey: str
 
 
-Action = Reply | DirectMessage | Delete | WriteAttestation | WithdrawAttestation
+@dataclass(frozen=True, slots=True)
+class Member:
+    """An account put in a collection; ``seq`` is its place there (record keys derive from
+    it, so writing it again cannot make a second item)."""
+
+    seq: int
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCollection:
+    """Write a collection the bot keeps (on Bluesky a list and its starter pack): create it
+    (``create``) with its name, and/or add members, all in one atomic write."""
+
+    kind: ClassVar[str] = "collection"
+    collection: int
+    create: bool
+    name: str
+    description: str
+    lang: str
+    members: list[Member]
+
+
+Action = Reply | DirectMessage | Delete | WriteAttestation | WithdrawAttestation | WriteCollection
 KINDS: dict[str, type[Action]] = {
-    cls.kind: cls for cls in (Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation)
+    cls.kind: cls
+    for cls in (
+        Reply,
+        DirectMessage,
+        Delete,
+        WriteAttestation,
+        WithdrawAttestation,
+        WriteCollection,
+    )
 }
 
 
@@ -119,6 +150,8 @@ def decode(kind: str, payload: dict[str, Any]) -> Action:
     if isinstance(fields.get("to"), dict):
         fields["to"] = Recipient(**fields["to"])
     try:
+        if isinstance(fields.get("members"), list):
+            fields["members"] = [Member(**m) for m in fields["members"]]
         return cls(**fields)
     except TypeError as e:
         raise UnknownActionError(f"outbound {kind!r} does not fit its kind: {e}") from None

@@ -83,6 +83,18 @@ class UploadLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconnection:
+    """When contacts are delivered: the first full delivery at the cutover, then everything
+    matched again on a schedule; in between, what new people bring, checked this often."""
+
+    cutover_at: datetime = DEFAULT_CUTOVER_AT
+    rematch_hours: float = 24.0
+    """``HQX_REMATCH_HOURS``: a full re-match this often after the cutover."""
+    check_sec: float = 60.0
+    """``HQX_RECONNECT_CHECK_SEC``: how often the cutover and new matches are looked for."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service is configured with. Build it with :meth:`from_env`."""
 
@@ -118,6 +130,13 @@ class Settings:
     """X's public oEmbed endpoint, to prove X accounts by a post; unset: not offered."""
     archive_limits: ArchiveLimits = ArchiveLimits()
     upload_limits: UploadLimits = UploadLimits()
+    rematch_hours: float = 24.0
+    reconnect_check_sec: float = 60.0
+
+    @property
+    def reconnection(self) -> Reconnection:
+        """When contacts are delivered."""
+        return Reconnection(self.cutover_at, self.rematch_hours, self.reconnect_check_sec)
 
     @classmethod
     def from_env(
@@ -148,6 +167,8 @@ class Settings:
             if get.set_empty("BSKY_CHAT_PROXY")
             else get("BSKY_CHAT_PROXY", _service_proxy, chat_default),
             catch_up_minutes=get("CATCH_UP_MINUTES", _non_negative_float, 0.0),
+            rematch_hours=get("REMATCH_HOURS", _positive_float, 24.0),
+            reconnect_check_sec=get("RECONNECT_CHECK_SEC", _positive_float, 60.0),
             log_level=get("LOG_LEVEL", _log_level, "INFO"),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),

@@ -112,6 +112,20 @@ def refresh_author(session: Session, network: str, author: Author) -> Identity |
     return identity
 
 
+def keep_thread(session: Session, post: IncomingPost, lang: str) -> None:
+    """Remember the author's last post to the bot (and the language they were answered in):
+    what the service has to say to them later goes there, in a thread they started."""
+    identity = Identity.find(session, post.network, post.author.subject)
+    if identity is not None:
+        identity.thread = {
+            "post": post.post_id,
+            "direct": post.direct,
+            "context": post.reply_context,
+            "lang": lang,
+        }
+        session.add(identity)
+
+
 def rekey(session: Session, network: str, old: str, new: str) -> bool:
     """Everything stored under an account's former id, under its stable id; ``False`` (and
     nothing changed) when the stable id is already stored for another identity."""

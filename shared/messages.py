@@ -367,6 +367,47 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "{handle} ({network}, {trust})",
         Lang.EN: "{handle} ({network}, {trust})",
     },
+    "pack.own": {Lang.FR: "Mes contacts de X", Lang.EN: "My X contacts"},
+    "pack.own_about": {
+        Lang.FR: "Mes contacts de X retrouvés ici par HelloQuitteX.",
+        Lang.EN: "My contacts from X, found here by HelloQuitteX.",
+    },
+    "pack.shared": {Lang.FR: "Très suivis sur X", Lang.EN: "Widely followed on X"},
+    "pack.shared_about": {
+        Lang.FR: "Les comptes que beaucoup de personnes de HelloQuitteX suivaient sur X.",
+        Lang.EN: "Accounts many HelloQuitteX people followed on X.",
+    },
+    "suggest.first": {
+        Lang.FR: "La reconnexion commence : {count} de vos contacts de X sont sur {network}.",
+        Lang.EN: "Reconnection has started: {count} of your X contacts are on {network}.",
+    },
+    "suggest.new": {
+        Lang.FR: "{count} de vos contacts de X ont rejoint {network} depuis.",
+        Lang.EN: "{count} of your X contacts joined {network} since.",
+    },
+    "suggest.pack": {
+        Lang.FR: "Ils sont dans votre pack de démarrage ({count}) : {url}",
+        Lang.EN: "They are in your starter pack ({count}): {url}",
+    },
+    "suggest.pack_more": {
+        Lang.FR: "Et {count} dans ce pack : {url}",
+        Lang.EN: "And {count} in this pack: {url}",
+    },
+    "suggest.follow": {Lang.FR: "Suivez-les :", Lang.EN: "Follow them:"},
+    "suggest.bridge": {
+        Lang.FR: ("Sur l'autre réseau, par le pont Bridgy Fed (seulement s'ils l'ont activé) :"),
+        Lang.EN: "On the other network, through the Bridgy Fed bridge (only if they opted in):",
+    },
+    "suggest.csv": {
+        Lang.FR: (
+            "Tout suivre d'un coup : téléchargez la liste ici (lien personnel, 7 jours) puis "
+            "importez-la dans Préférences > Importation et exportation : {url}"
+        ),
+        Lang.EN: (
+            "Follow them all at once: download the list here (a personal link, 7 days), then "
+            "import it in Preferences > Import and export: {url}"
+        ),
+    },
     "throttled": {
         Lang.FR: (
             "Vous m'écrivez beaucoup : je vous répondrai de nouveau dans quelques minutes. Merci "

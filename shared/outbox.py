@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from shared import actions
@@ -38,14 +39,22 @@ def queue(
     network: str,
     action: Action,
     person_id: int | None = None,
+    after: str | None = None,
+    cost: int = 0,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Add an action in the caller's transaction; ``False`` if ``key`` was queued before."""
+    """Add an action in the caller's transaction; ``False`` if ``key`` was queued before.
+    ``after``: the key of an action that must be done first; ``cost``: what it spends of the
+    network's write budget; ``not_before``: not sent before then (pacing)."""
     row = OutboundAction(
         idempotency_key=key,
         network=network,
         kind=action.kind,
         payload=actions.encode(action),
         person_id=person_id,
+        after=after,
+        cost=cost,
+        not_before=not_before or utcnow(),
     )
     try:
         with session.begin_nested():
@@ -88,7 +97,17 @@ def recover(engine: Engine) -> int:
 
 
 def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
-    """Pending actions of ``network`` whose time has come, oldest first."""
+    """Pending actions of ``network`` whose time has come and whose prerequisite is done
+    (or gone: finished rows are pruned), oldest first."""
+    first = aliased(OutboundAction)
+    waiting = (
+        select(first.id)
+        .where(
+            first.idempotency_key == OutboundAction.after,
+            first.status != ActionStatus.DONE,
+        )
+        .exists()
+    )
     with Session(engine) as session:
         statement = (
             select(OutboundAction)
@@ -96,6 +115,7 @@ def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
                 OutboundAction.network == network,
                 OutboundAction.status == ActionStatus.PENDING,
                 col(OutboundAction.not_before) <= utcnow(),
+                col(OutboundAction.after).is_(None) | ~waiting,
             )
             .order_by(col(OutboundAction.id))
             .limit(limit)
@@ -160,10 +180,32 @@ def mark_retry(
 
 
 def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
-    """Record that the action will not be sent (trying again cannot help)."""
-    return _change(
+    """Record that the action will not be sent (trying again cannot help), nor anything
+    that was to come after it."""
+    failed = _change(
         engine, action_id, status=ActionStatus.FAILED, last_error=error[:LAST_ERROR_MAX_CHARS]
     )
+    keys = [failed.idempotency_key]
+    with Session(engine) as session, session.begin():
+        while keys:  # a chain: each failure fails the next
+            keys = list(
+                session.exec(
+                    select(OutboundAction.idempotency_key).where(
+                        col(OutboundAction.after).in_(keys),
+                        OutboundAction.status == ActionStatus.PENDING,
+                    )
+                )
+            )
+            session.execute(
+                update(OutboundAction)
+                .where(col(OutboundAction.idempotency_key).in_(keys))
+                .values(
+                    status=ActionStatus.FAILED,
+                    last_error=f"{failed.idempotency_key} before it failed",
+                    updated_at=utcnow(),
+                )
+            )
+    return failed
 
 
 def _change(engine: Engine, action_id: int, **values: Any) -> OutboundAction:

@@ -21,6 +21,20 @@ if TYPE_CHECKING:
     from shared.linking import Account
 
 
+DEFAULT_TEXT_LIMIT = 500
+"""A status's length on Mastodon unless the server says otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBudget:
+    """What a network lets the bot write: points an hour and a day (Bluesky: 5,000 and
+    35,000; a created record costs 3). A share is kept back for answers and attestations."""
+
+    per_hour: int
+    per_day: int
+    reserve: float = 0.2
+
+
 @dataclass(frozen=True, slots=True)
 class Author:
     """Who wrote a post, as the network's server reports it (never as the text claims)."""
@@ -103,6 +117,8 @@ class Protocol(ABC):
     """One network's adapter: it receives posts addressed to the bot and delivers actions."""
 
     network: ClassVar[Network]
+    write_budget: ClassVar[WriteBudget | None] = None
+    """What the network lets the bot write (points an hour and a day), when it counts."""
     delivers: ClassVar[frozenset[type[Action]]] = frozenset()
     """The kinds of :mod:`shared.actions` this network's bot can deliver: the core asks
     here (can the bot attest? send a message that is not a reply?) instead of naming
@@ -144,6 +160,27 @@ class Protocol(ABC):
         Raises:
             DeliveryError: it was not sent; see its ``retry_at`` and ``permanent``.
         """
+
+    @property
+    def text_limit(self) -> int:
+        """Characters a message of the bot may hold there, its mention included."""
+        return DEFAULT_TEXT_LIMIT
+
+    def collection_url(self, collection: int) -> str | None:
+        """Where a person opens a collection the bot keeps (a starter pack), if the network
+        has them."""
+        del collection
+        return None
+
+    async def follows(self, subject: str, handle: str) -> frozenset[str]:
+        """The accounts (subjects) an account follows there, as far as the bot can read
+        them; the default knows none.
+
+        Raises:
+            HqxError: the network cannot be asked now.
+        """
+        del subject, handle
+        return frozenset()
 
     def health(self) -> dict[str, str]:
         """How receiving goes, in words, for ``/healthz`` (``receiving``: streaming, polling

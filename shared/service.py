@@ -20,11 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import actions, lease, linking, matching, outbox, retention
+from shared import actions, lease, linking, matching, outbox, reconnect, retention, uploads
 from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
-from shared.db.models import Identity, InboundPost, utcnow
+from shared.db.models import Identity, InboundPost, RunKind, utcnow
 from shared.errors import HqxError
 from shared.messages import say
 from shared.protocol import DeliveryError, Outgoing, ReceiveError
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shared.commands import CommandRegistry, Outbound, Parsed
-    from shared.db.models import OutboundAction
+    from shared.config import Reconnection
+    from shared.db.models import OutboundAction, ReconnectRun
     from shared.linking import Account, XPost
     from shared.protocol import IncomingPost, Protocol
 
@@ -60,6 +61,8 @@ HANDLE_REFRESH_HOURS = 24
 # People whose X accounts, links or consents changed are matched again this often.
 MATCH_INTERVAL_SEC = 60
 HANDLE_REFRESH_BATCH = 100
+# People whose contacts are delivered in one transaction (their follows read first).
+RECONNECT_BATCH = 200
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -111,8 +114,12 @@ class Service:
         public_url: str | None = None,
         x_posts: XPostReader | None = None,
         old_keys: tuple[str, ...] = (),
+        reconnection: Reconnection | None = None,
     ) -> None:
+        """``reconnection``: when to deliver people's contacts; ``None``: never (a service
+        that only answers)."""
         self._engine = engine
+        self._reconnection = reconnection
         self._secret_key = secret_key
         self._old_keys = old_keys
         self._public_url = public_url
@@ -178,6 +185,15 @@ class Service:
             id="match",
             max_instances=1,
         )
+        if self._reconnection is not None:
+            self._scheduler.add_job(
+                self._owned(self.reconnect_when_due),
+                "interval",
+                seconds=self._reconnection.check_sec,
+                id="reconnect",
+                max_instances=1,
+                next_run_time=utcnow(),
+            )
         self._scheduler.add_job(
             self._owned(self.refresh_handles),
             "interval",
@@ -285,6 +301,94 @@ class Service:
         if matched:
             log.info("matched %d people again", matched)
         return matched
+
+    async def reconnect_when_due(self) -> list[int]:
+        """Deliver people's contacts when it is time: an interrupted run first, then the
+        cutover's full delivery, the scheduled re-match, or what new matches brought. Each
+        run is recorded before it starts (never made twice); return the runs made."""
+        plan = self._reconnection
+        if plan is None or utcnow() < plan.cutover_at:
+            return []
+        made = []
+        for run in await asyncio.to_thread(reconnect.unfinished, self._engine):
+            made.append(await self._run(run))
+        due = await asyncio.to_thread(self._next_run, plan)
+        if due is not None:
+            made.append(await self._run(due))
+        return made
+
+    def _next_run(self, plan: Reconnection) -> ReconnectRun | None:
+        now = utcnow()
+        if not reconnect.cutover_done(self._engine):
+            return reconnect.start_run(self._engine, RunKind.CUTOVER.value, RunKind.CUTOVER)
+        last = reconnect.last_rematch(self._engine)
+        if last is None or now - last >= timedelta(hours=plan.rematch_hours):
+            key = f"rematch:{now.isoformat(timespec='minutes')}"
+            return reconnect.start_run(self._engine, key, RunKind.REMATCH)
+        if reconnect.news(self._engine):
+            key = f"watch:{now.isoformat(timespec='seconds')}"
+            return reconnect.start_run(self._engine, key, RunKind.WATCH)
+        return None
+
+    async def _run(self, run: ReconnectRun) -> int:
+        assert run.id is not None  # noqa: S101  (stored)
+        log.info("reconnection run %s starts", run.key)
+        if run.kind != RunKind.WATCH:
+            found = await asyncio.to_thread(matching.match_all, self._engine)
+            await asyncio.to_thread(reconnect.count_found, self._engine, run.id, found.found)
+        for adapter in self._adapters.values():
+            await self._deliver_contacts(adapter, run)
+        await asyncio.to_thread(reconnect.finish_run, self._engine, run.id)
+        log.info("reconnection run %s done", run.key)
+        self.wake_delivery()
+        return run.id
+
+    async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
+        """Every person's due contacts on ``adapter``'s network, a batch at a time: their
+        follows read, then one transaction records and queues it all."""
+        channel = reconnect.Channel(
+            network=str(adapter.network),
+            collections=actions.WriteCollection in adapter.delivers,
+            text_limit=adapter.text_limit,
+            collection_url=adapter.collection_url,
+            budget=adapter.write_budget,
+            csv_link=self._following_link if self._public_url else None,
+        )
+        after = 0
+        while batch := await asyncio.to_thread(self._due, channel.network, after):
+            after = batch[-1].person
+            follows: dict[int, frozenset[str]] = {}
+            for item in batch:
+                try:
+                    follows[item.person] = await adapter.follows(item.subject, item.handle)
+                except HqxError as e:  # left due: the next run tries again
+                    log.warning("%s: %s", adapter.network, e)
+            await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
+
+    def _due(self, network: str, after: int) -> list[reconnect.Due]:
+        with Session(self._engine) as session:
+            return reconnect.due(session, network, after=after, limit=RECONNECT_BATCH)
+
+    def _deliver_batch(
+        self,
+        channel: reconnect.Channel,
+        run: ReconnectRun,
+        batch: list[reconnect.Due],
+        follows: dict[int, frozenset[str]],
+    ) -> None:
+        with Session(self._engine) as session, session.begin():
+            passed = reconnect.deliver(
+                session, channel, run, batch, follows, now=utcnow(), issue_csv=self._issue_csv
+            )
+            assert run.id is not None  # noqa: S101  (stored)
+            reconnect.count_pass(session, run.id, passed)
+
+    def _issue_csv(self, session: Session, person_id: int) -> str:
+        return uploads.issue(session, person_id, now=utcnow(), purpose=uploads.FOLLOWING)
+
+    def _following_link(self, token: str) -> str:
+        assert self._public_url is not None  # noqa: S101  (only offered with one)
+        return uploads.link(self._public_url, token, uploads.FOLLOWING_PATH)
 
     def receiving(self) -> dict[str, LoopState]:
         """How each adapter's receive loop is, by network."""
@@ -409,6 +513,7 @@ class Service:
                     answer = self._throttled(session, post, parsed) or self._commands.answer(
                         parsed, post, session, self.environment(), prepared
                     )
+                    linking.keep_thread(session, post, parsed.lang)
                     return self._queue(session, post, answer)
             except IntegrityError:
                 log.debug("%s %s was handled before", post.network, post.post_id)

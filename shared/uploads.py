@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 UPLOAD_TTL = timedelta(hours=24)
+FOLLOWING_TTL = timedelta(days=7)
 UPLOAD_PATH = "/x/upload/"
+FOLLOWING_PATH = "/x/following/"
+"""Followed by a following-list link's token: the person's contacts to import on Mastodon."""
+UPLOAD, FOLLOWING = "upload", "following"
+"""What a token is for."""
 SIGNIN_PATH = "/x/signin/"
 """Followed by an upload link's token: "Sign in with X" for the same person."""
 
@@ -31,31 +36,36 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(session: Session, person_id: int, *, now: datetime) -> str:
+def issue(session: Session, person_id: int, *, now: datetime, purpose: str = UPLOAD) -> str:
     """A new token for ``person_id`` (in the caller's transaction)."""
     token = secrets.token_urlsafe(32)
+    ttl = FOLLOWING_TTL if purpose == FOLLOWING else UPLOAD_TTL
     session.add(
-        UploadToken(token_hash=_hash(token), person_id=person_id, expires_at=now + UPLOAD_TTL)
+        UploadToken(
+            token_hash=_hash(token), person_id=person_id, expires_at=now + ttl, purpose=purpose
+        )
     )
     return token
 
 
-def link(public_url: str, token: str) -> str:
+def link(public_url: str, token: str, path: str = UPLOAD_PATH) -> str:
     """The link a person opens."""
-    return f"{public_url.rstrip('/')}{UPLOAD_PATH}{token}"
+    return f"{public_url.rstrip('/')}{path}{token}"
 
 
-def check(engine: Engine, token: str, *, used_ok: bool = False) -> int:
+def check(engine: Engine, token: str, *, used_ok: bool = False, purpose: str = UPLOAD) -> int:
     """The person a usable token is for (``used_ok``: even once an upload used it, as
     "Sign in with X" may, until it expires); :class:`UploadLinkError` otherwise."""
     with Session(engine) as session:
         found = session.get(UploadToken, _hash(token))
+        if found is not None and found.purpose != purpose:
+            found = None
         _usable(found, used_ok=used_ok)
         assert found is not None  # noqa: S101  (checked)
         return found.person_id
 
 
-def claim(engine: Engine, token: str) -> int:
+def claim(engine: Engine, token: str, purpose: str = UPLOAD) -> int:
     """Take the token for one upload (one at a time: a second claim is refused clearly);
     return its person. The write comes first, so concurrent claims queue on it, never
     deadlock (SQLite refuses a read transaction's upgrade to a write when another writes)."""
@@ -65,6 +75,7 @@ def claim(engine: Engine, token: str) -> int:
             update(UploadToken)
             .where(
                 col(UploadToken.token_hash) == _hash(token),
+                col(UploadToken.purpose) == purpose,
                 col(UploadToken.used_at).is_(None),
                 col(UploadToken.expires_at) > now,
             )
@@ -74,7 +85,7 @@ def claim(engine: Engine, token: str) -> int:
             found = session.get(UploadToken, _hash(token))
             assert found is not None  # noqa: S101  (just updated)
             return found.person_id
-    check(engine, token)  # says why: unknown, expired, or in use right now
+    check(engine, token, purpose=purpose)  # says why: unknown, expired, or in use right now
     raise UploadLinkError("this link was used already: ask the bot for a new one")
 
 

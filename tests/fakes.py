@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
-from shared.actions import KINDS
+from shared.actions import KINDS, WriteCollection
 from shared.db.models import Network
 from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Protocol
 
@@ -20,7 +20,7 @@ class FakeAdapter(Protocol):
     would); :attr:`failures` are raised, one per delivery, before anything is sent."""
 
     network: ClassVar[Network] = Network.MASTODON
-    delivers = frozenset(KINDS.values())
+    delivers = frozenset(KINDS.values()) - {WriteCollection}
 
     def __init__(self) -> None:
         self.sent: dict[str, Outgoing] = {}
@@ -30,6 +30,8 @@ class FakeAdapter(Protocol):
         self.started = self.closed = False
         self.accounts: dict[str, Account] = {}
         """What :meth:`resolve` finds, by folded handle."""
+        self.following: dict[str, set[str]] = {}
+        """Whom each account follows (subjects), as :meth:`follows` reads it."""
 
     @property
     def bot_handle(self) -> str:
@@ -52,6 +54,12 @@ class FakeAdapter(Protocol):
         self.sent.setdefault(outgoing.key, outgoing)
         return Delivered(f"fake:{outgoing.key}")
 
+    async def follows(self, subject: str, handle: str) -> frozenset[str]:
+        return frozenset(self.following.get(subject, ()))
+
+    def collection_url(self, collection: int) -> str | None:
+        return f"https://packs.test/{collection}" if WriteCollection in self.delivers else None
+
     async def close(self) -> None:
         self.closed = True
 
@@ -60,6 +68,7 @@ class FakeBluesky(FakeAdapter):
     """The same, as the Bluesky side."""
 
     network: ClassVar[Network] = Network.BLUESKY
+    delivers = frozenset(KINDS.values())
 
     @property
     def bot_handle(self) -> str:

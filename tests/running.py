@@ -84,3 +84,18 @@ class Crashes:
             if created_at is not None:
                 action.created_at = created_at
             session.add(action)
+
+    def all_after_sending(self, engine: Engine) -> int:
+        """Every delivered action was sent, but the process died before recording any."""
+        with Session(engine) as session, session.begin():
+            done = session.exec(
+                select(OutboundAction).where(OutboundAction.status == ActionStatus.DONE)
+            )
+            count = 0
+            for action in done:
+                assert action.id is not None
+                action.status, action.payload = ActionStatus.SENDING, self._payloads[action.id]
+                action.claimed_by = None
+                session.add(action)
+                count += 1
+        return count

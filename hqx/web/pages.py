@@ -14,13 +14,15 @@ from sqlmodel import Session
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.texts import LANGUAGES, TEXTS, language_of
-from shared import attestation, notices, uploads, xtrust
+from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
 from shared.archive_import import import_archive
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
     from pathlib import Path
+
+    from sqlalchemy.engine import Engine
 
     from shared.config import UploadLimits
 
@@ -60,6 +62,47 @@ async def _upload_page(request: web.Request) -> web.Response:
         return _page(request, [str(e)], status=410)
     signin = uploads.SIGNIN_PATH + request.match_info["token"] if X_SIGNIN in request.app else None
     return aiohttp_jinja2.render_template("upload.html", request, _context(request, signin=signin))
+
+
+@routes.get(uploads.FOLLOWING_PATH + "{token}")
+async def _following_page(request: web.Request) -> web.Response:
+    """What the list holds, and a button to download it: a link preview (servers fetch the
+    links in statuses) only reads this page, it never uses the link."""
+    engine = request.app[ENGINE]
+    try:
+        person = await asyncio.to_thread(
+            uploads.check, engine, request.match_info["token"], purpose=uploads.FOLLOWING
+        )
+    except uploads.UploadLinkError as e:
+        return _page(request, [str(e)], status=410)
+    count = len(await asyncio.to_thread(_following, engine, person))
+    return aiohttp_jinja2.render_template("following.html", request, _context(request, count=count))
+
+
+@routes.post(uploads.FOLLOWING_PATH + "{token}")
+async def _following_download(request: web.Request) -> web.Response:
+    """The following list, in Mastodon's import format; the link is used up."""
+    engine = request.app[ENGINE]
+    try:
+        person = await asyncio.to_thread(
+            uploads.claim, engine, request.match_info["token"], uploads.FOLLOWING
+        )
+    except uploads.UploadLinkError as e:
+        return _page(request, [str(e)], status=410)
+    addresses = await asyncio.to_thread(_following, engine, person)
+    return web.Response(
+        text=suggestions.following_csv(addresses),
+        content_type="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="following_accounts.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _following(engine: Engine, person: int) -> list[str]:
+    with Session(engine) as session:
+        return reconnect.following_list(session, person)
 
 
 @routes.get(uploads.SIGNIN_PATH + "{token}")

@@ -68,8 +68,28 @@ def upgrade(engine: Engine, to: str = "head") -> SchemaStatus:
     """Apply every migration the database lacks (up to revision ``to``), in one
     transaction per run."""
     status(engine)
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), to)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode copies a table and drops the old one: with foreign keys enforced,
+            # that drop would cascade, deleting every row that refers to the table. (The
+            # pragma is a no-op inside a transaction: it is set before one starts.)
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(_config(connection), to)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaError(
+                            f"the upgrade would leave {len(broken)} broken references "
+                            f"(first in table {broken[0][0]}): nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     return status(engine)
 
 

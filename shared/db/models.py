@@ -164,10 +164,12 @@ class Person(SQLModel, table=True):
     stopped: bool = False
     """Asked for no more messages: the bot only answers when addressed."""
     forget_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    """When the person asked to be forgotten; a confirmation soon after erases them."""
     match_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     """Set when what can be matched of this person changed (an X account, a link, a stop):
     :func:`shared.matching.run_requested` recomputes their matches, then clears it."""
-    """When the person asked to be forgotten; a confirmation soon after erases them."""
+    findable: bool = True
+    """Whether former X contacts may find this person (``settings found no`` turns it off)."""
     created_at: datetime = _ts()
 
 
@@ -224,6 +226,10 @@ class Identity(SQLModel, table=True):
     handle: str = Field(sa_type=String(512))
     """What people type: the Bluesky handle, or the Mastodon ``user@domain`` acct."""
     trust: str = Field(default=TrustLevel.PROVEN, sa_type=String(16))
+    thread: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """The last post this account addressed to the bot (id, direct or not, the adapter's
+    reply context): suggestions go there, in a conversation the person started (Mastodon
+    4.3+ filters private mentions from accounts a person does not follow, except there)."""
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -339,6 +345,11 @@ class OutboundAction(SQLModel, table=True):
     attempts: int = 0
     not_before: datetime = _ts()
     remote_ref: str | None = Field(default=None, sa_type=String(1024))
+    after: str | None = Field(default=None, sa_type=String(200))
+    """The idempotency key of an action that must be done first (a pack before the message
+    that gives its link); it is not due before, and fails if that one fails."""
+    cost: int = 0
+    """What it costs of the network's write budget (Bluesky points: a record created is 3)."""
     claimed_by: str | None = Field(default=None, sa_type=String(200))
     """While ``sending``: the lease holder sending it (:mod:`shared.lease`). Recovery puts it
     back only once that lease has expired: a live process's sends are never touched."""
@@ -430,6 +441,102 @@ class UploadToken(SQLModel, table=True):
 
     token_hash: str = Field(sa_type=String(64), primary_key=True)
     person_id: int = _person_fk()
+    purpose: str = Field(default="upload", sa_type=String(16))
+    """``upload`` (an X archive), ``following`` (download one's following list to import)."""
     expires_at: datetime = Field(sa_type=UtcDateTime())
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     created_at: datetime = _ts()
+
+
+class RunKind(StrEnum):
+    """Why a reconnection run happened."""
+
+    CUTOVER = "cutover"
+    """The first full delivery, at ``HQX_CUTOVER_AT``."""
+    REMATCH = "rematch"
+    """Everything matched again on the schedule (daily by default); only what is new goes."""
+    WATCH = "watch"
+    """Someone linked or uploaded: only the pairs touching them, delivered at once."""
+
+
+class ReconnectRun(SQLModel, table=True):
+    """A reconnection run, recorded before it starts: unique by ``key`` (a run is never made
+    twice), finished when ``finished_at`` is set (an unfinished one is resumed)."""
+
+    __tablename__ = "reconnect_run"
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    key: str = Field(sa_type=String(64), unique=True)
+    """``cutover``, ``rematch:2026-12-01``, ``watch:<time>``."""
+    kind: str = Field(sa_type=String(16))
+    started_at: datetime = _ts()
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    found: int = 0
+    """Matches found by the run's matching."""
+    delivered: int = 0
+    """Pairs (person, contact, network) delivered by the run."""
+    actions: int = 0
+    """Outbound actions the run queued."""
+    points: int = 0
+    """Write budget the run planned to spend."""
+    deferred: int = 0
+    """Pairs left for a later run (no budget left today)."""
+
+
+class Delivery(SQLModel, table=True):
+    """A contact delivered to a person on a network: in a pack or list, by message, or by its
+    Bridgy Fed address. Written in the transaction that queues the actions: a contact is
+    delivered once per network, whatever runs come after."""
+
+    __table_args__ = (Index("ix_delivery_contact", "contact_id"),)
+
+    person_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    network: str = Field(sa_type=String(16), primary_key=True)
+    """Where the person received it."""
+    via: str = Field(sa_type=String(16))
+    """``list`` (their own pack), ``shared`` (a pack many share), ``message``, ``bridge``,
+    ``follows`` (they already follow the contact there: nothing sent)."""
+    collection_id: int | None = Field(
+        default=None,
+        sa_column=Column(ID, ForeignKey("collection.id", ondelete="SET NULL"), nullable=True),
+    )
+    run_id: int | None = Field(
+        default=None,
+        sa_column=Column(ID, ForeignKey("reconnect_run.id", ondelete="SET NULL"), nullable=True),
+    )
+    delivered_at: datetime = _ts()
+
+
+class Collection(SQLModel, table=True):
+    """A list with its starter pack that the bot keeps on a network: one person's ("Your X
+    contacts"), or shared by the people who followed the same accounts (``person_id`` None).
+    A pack holds :data:`shared.planner.PACK_SIZE` accounts at most; more go to a next part."""
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    network: str = Field(sa_type=String(16))
+    person_id: int | None = _person_fk(nullable=True)
+    part: int = 1
+    members: int = 0
+    created_at: datetime = _ts()
+
+
+class CollectionMember(SQLModel, table=True):
+    """An account in a collection, by its person; ``seq`` orders members (the adapter derives
+    the item's record key from it)."""
+
+    __tablename__ = "collection_member"
+
+    collection_id: int = Field(
+        sa_column=Column(ID, ForeignKey("collection.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    seq: int = 0
+    subject: str = Field(sa_type=String(512))
+    """The account listed (a DID): what was written, to erase it when asked."""

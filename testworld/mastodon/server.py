@@ -135,6 +135,7 @@ class MastodonTestServer:
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
+            web.get("/api/v1/accounts/{id}/following", self._following),
             web.get("/api/v2/search", self._search),
         ]
         if self.quirks.instance_v2:
@@ -478,6 +479,22 @@ class MastodonTestServer:
             kind = "follow_request" if target.locked else "follow"
             self._notify(Notification(self._id(), kind, target, follower, None))
         return web.json_response(self.relationship(follower, target))
+
+    async def _following(self, request: web.Request) -> web.Response:
+        """Whom an account follows, newest follow first, paged as Mastodon does: by the
+        follow's own id (the ``Link`` header carries it; clients never read it)."""
+        self._caller(request)
+        limit = min(int(request.query.get("limit", 40)), 80)
+        owner = request.match_info["id"]
+        follows = [b for (a, b), s in self.follows.items() if a == owner and s == "following"]
+        follows.reverse()
+        start = int(request.query.get("max_id", 0))
+        page = follows[start : start + limit]
+        response = web.json_response([self.account(self.accounts[i]) for i in page])
+        if start + limit < len(follows):
+            url = f"{self.base_url}{request.path}?limit={limit}&max_id={start + limit}"
+            response.headers["Link"] = f'<{url}>; rel="next"'
+        return response
 
     async def _lookup(self, request: web.Request) -> web.Response:
         account = self._find_acct(request.query.get("acct", ""))

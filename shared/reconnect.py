@@ -1,0 +1,639 @@
+"""Delivering people's former X contacts on the networks: what is due, and recording it.
+
+A pair (person, contact) is delivered once per network where the person has an account:
+the contact in one of the bot's packs (where the network's bot keeps collections), in a
+message with their address, or by their Bridgy Fed address when the contact is only on
+the other network. What is due is what :mod:`shared.matching` found and no
+:class:`~shared.db.models.Delivery` records yet, filtered by what each side allows: the
+person's ``reconnect`` choice, the contact being findable, nobody stopped or forgotten.
+
+One pass (:func:`deliver`) takes a batch of people, and in one transaction records the
+collections, the deliveries and the outbound actions that carry them: a crash before the
+commit leaves everything due, after it the outbox sends each action once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, func, text
+from sqlmodel import Session, col, select
+
+from shared import outbox, planner, suggestions
+from shared.actions import DirectMessage, Member, Recipient, Reply, WriteCollection
+from shared.db.models import (
+    Collection,
+    CollectionMember,
+    Delivery,
+    Identity,
+    Network,
+    OutboundAction,
+    Person,
+    ReconnectRun,
+    RunKind,
+    XMatch,
+    utcnow,
+)
+from shared.messages import Lang
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from sqlalchemy.engine import Engine
+
+    from shared.protocol import WriteBudget
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A contact as a person will find them on one network."""
+
+    person: int
+    subject: str | None
+    """Their account there; ``None`` when they are reached through the bridge."""
+    address: str
+    """What the person types: a handle, ``@user@server``, or the Bridgy Fed address."""
+
+
+@dataclass(slots=True)
+class Due:
+    """One person's contacts due on one network."""
+
+    person: int
+    subject: str
+    handle: str
+    thread: dict[str, Any] | None
+    lang: Lang
+    first: bool
+    """Nothing was delivered to them on this network before."""
+    contacts: list[Contact] = field(default_factory=list)
+    elsewhere: list[int] = field(default_factory=list)
+    """Contacts they get on another of their networks, not here."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """What a pass needs of the network's bot."""
+
+    network: str
+    collections: bool
+    """The bot keeps packs there (Bluesky)."""
+    text_limit: int
+    collection_url: Callable[[int], str | None]
+    budget: WriteBudget | None
+    csv_link: Callable[[str], str] | None = None
+    """The link to a one-time token's following list (``None``: no web portal)."""
+
+
+# The filters every due pair passes; :network is the delivery network.
+_DUE = """
+FROM x_match m
+JOIN person p ON p.id = m.person_id
+JOIN person c ON c.id = m.contact_id
+WHERE p.stopped = false AND p.forget_requested_at IS NULL AND p.kind = 'individual'
+  AND (p.reconnect = 'both' OR (p.reconnect = 'followers' AND m.relation = 1)
+       OR (p.reconnect = 'followings' AND m.relation = 2))
+  AND c.findable = true AND c.stopped = false AND c.forget_requested_at IS NULL
+  AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id AND i.network = :network)
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.person_id = m.person_id
+                  AND d.contact_id = m.contact_id AND d.network = :network)
+"""
+
+
+_DUE_PEOPLE = """
+SELECT DISTINCT m.person_id {due} AND m.person_id > :after ORDER BY m.person_id LIMIT :limit
+"""
+_DUE_PAIRS = """
+SELECT m.person_id, m.contact_id, min(m.found_at) AS found {due} AND m.person_id IN :people
+GROUP BY m.person_id, m.contact_id ORDER BY m.person_id, found, m.contact_id
+"""
+# How many people each contact is due to, natively on the network (a shared pack's demand).
+_DEMAND = """
+SELECT m.contact_id, count(DISTINCT m.person_id) {due}
+  AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = m.contact_id AND k.network = :network)
+GROUP BY m.contact_id HAVING count(DISTINCT m.person_id) >= :least
+"""
+
+
+def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> list[Due]:
+    """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``."""
+    people = [
+        int(p)
+        for (p,) in session.execute(
+            text(_DUE_PEOPLE.format(due=_DUE)),
+            {"network": network, "after": after, "limit": limit},
+        )
+    ]
+    if not people:
+        return []
+    pairs: dict[int, list[int]] = {}
+    for person, contact, _found in session.execute(
+        text(_DUE_PAIRS.format(due=_DUE)).bindparams(bindparam("people", expanding=True)),
+        {"network": network, "people": people},
+    ):
+        pairs.setdefault(int(person), []).append(int(contact))
+    accounts = _accounts(session, {*pairs, *(c for cs in pairs.values() for c in cs)})
+    delivered_before = _delivered_before(session, network, people)
+    result = []
+    for person in people:
+        mine = accounts.get(person, {})
+        here = mine.get(network)
+        if here is None:
+            continue
+        owner = session.get_one(Person, person)
+        item = Due(
+            person=person,
+            subject=here.subject,
+            handle=here.handle,
+            thread=here.thread,
+            lang=_lang(owner, here),
+            first=person not in delivered_before,
+        )
+        for contact in pairs.get(person, []):
+            found = _as_contact(contact, accounts.get(contact, {}), network, set(mine))
+            if found is None:
+                item.elsewhere.append(contact)
+            else:
+                item.contacts.append(found)
+        result.append(item)
+    return result
+
+
+def _accounts(session: Session, people: set[int]) -> dict[int, dict[str, Identity]]:
+    """Each person's oldest account on each network."""
+    found: dict[int, dict[str, Identity]] = {}
+    rows = session.exec(
+        select(Identity).where(col(Identity.person_id).in_(people)).order_by(col(Identity.id))
+    )
+    for identity in rows:
+        found.setdefault(identity.person_id, {}).setdefault(identity.network, identity)
+    return found
+
+
+def _delivered_before(session: Session, network: str, people: list[int]) -> set[int]:
+    rows = session.exec(
+        select(Delivery.person_id)
+        .where(col(Delivery.person_id).in_(people), Delivery.network == network)
+        .distinct()
+    )
+    return {int(p) for p in rows}
+
+
+def _lang(person: Person, identity: Identity) -> Lang:
+    for candidate in (person.locale, (identity.thread or {}).get("lang")):
+        if candidate in tuple(Lang):
+            return Lang(candidate)
+    return Lang.FR
+
+
+def _as_contact(
+    contact: int, accounts: dict[str, Identity], network: str, mine: set[str]
+) -> Contact | None:
+    """The contact on ``network``; through the bridge when they are only on another network
+    and the person is not there; ``None`` when the person gets them elsewhere."""
+    here = accounts.get(network)
+    if here is not None:
+        address = f"@{here.handle}" if network == Network.MASTODON else here.handle
+        return Contact(contact, here.subject, address)
+    if mine & set(accounts):
+        return None
+    for other, identity in accounts.items():
+        bridged = suggestions.bridge_address(other, identity.handle, network)
+        if bridged is not None:
+            return Contact(contact, None, bridged)
+    return None
+
+
+def budget_left(session: Session, network: str, budget: WriteBudget, now: datetime) -> int:
+    """Points left to plan today on ``network``: the daily allowance less the reserve and
+    what is planned in the last 24 hours (by when it is sent)."""
+    planned = session.exec(
+        select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
+            OutboundAction.network == network,
+            col(OutboundAction.not_before) > now - timedelta(days=1),
+        )
+    ).one()
+    return max(0, int(budget.per_day * (1 - budget.reserve)) - int(planned))
+
+
+@dataclass
+class Passed:
+    """What one pass did."""
+
+    people: int = 0
+    delivered: int = 0
+    actions: int = 0
+    points: int = 0
+    deferred: int = 0
+
+
+def deliver(
+    session: Session,
+    channel: Channel,
+    run: ReconnectRun,
+    batch: list[Due],
+    follows: dict[int, frozenset[str]],
+    *,
+    now: datetime,
+    issue_csv: Callable[[Session, int], str] | None = None,
+) -> Passed:
+    """Record and queue, in ``session``'s transaction, the delivery of ``batch`` on the
+    channel's network. ``follows``: whom each person already follows there (those are
+    recorded as delivered, nothing is sent); a person missing from it is left for later."""
+    passed = Passed()
+    assert run.id is not None  # noqa: S101  (stored)
+    ready = [d for d in batch if d.person in follows]
+    for item in ready:
+        followed = follows[item.person]
+        kept = [c for c in item.contacts if c.subject is None or c.subject not in followed]
+        for contact in item.contacts:
+            if contact not in kept:
+                _record(session, item.person, contact.person, channel.network, "follows", run.id)
+        for elsewhere in item.elsewhere:
+            _record(session, item.person, elsewhere, channel.network, "elsewhere", run.id)
+        item.contacts = kept
+    writer = _Writer(session, channel, run.id, now)
+    reached: dict[int, dict[int, int]] = {}
+    if channel.collections:
+        reached, passed.deferred = writer.packs(ready)
+    for item in ready:
+        native = reached.get(item.person, {})
+        packs: dict[int, list[Contact]] = {}
+        addresses: list[Contact] = []
+        for contact in item.contacts:
+            if contact.person in native:
+                packs.setdefault(native[contact.person], []).append(contact)
+                _record(session, item.person, contact.person, channel.network,
+                        writer.via(native[contact.person]), run.id,
+                        native[contact.person])  # fmt: skip
+            elif contact.subject is None or not channel.collections:
+                addresses.append(contact)
+                via = "bridge" if contact.subject is None else "message"
+                _record(session, item.person, contact.person, channel.network, via, run.id)
+        if not packs and not addresses:
+            continue
+        csv = None
+        if addresses and issue_csv is not None and channel.csv_link is not None:
+            csv = channel.csv_link(issue_csv(session, item.person))
+        texts = suggestions.compose(
+            lang=item.lang,
+            first=item.first,
+            packs=[(channel.collection_url(c), len(members)) for c, members in packs.items()],
+            addresses=addresses,
+            csv_link=csv,
+            network=channel.network,
+            room=channel.text_limit - len(item.handle) - 2,
+        )
+        after = writer.last_write_of(packs)
+        for part, words in enumerate(texts):
+            outbox.queue(
+                session,
+                key=f"suggest:{channel.network}:{run.id}:{item.person}:{part}",
+                network=channel.network,
+                action=_message_to(item, words),
+                person_id=item.person,
+                after=after,
+            )
+            passed.actions += 1
+        passed.people += 1
+        passed.delivered += len(addresses) + sum(len(m) for m in packs.values())
+    passed.actions += writer.actions
+    passed.points += writer.points
+    return passed
+
+
+def _message_to(item: Due, words: str) -> Reply | DirectMessage:
+    """A reply in the person's own thread with the bot, privately when they wrote privately
+    there; a new private conversation when they never wrote from this account."""
+    thread = item.thread
+    if not thread:
+        return DirectMessage(Recipient(item.subject, item.handle), words, item.lang)
+    return Reply(
+        to_post=str(thread.get("post", "")),
+        to=Recipient(item.subject, item.handle),
+        text=words,
+        lang=item.lang,
+        direct=bool(thread.get("direct", True)),
+        context=dict(thread.get("context") or {}),
+    )
+
+
+def _record(
+    session: Session,
+    person: int,
+    contact: int,
+    network: str,
+    via: str,
+    run_id: int,
+    collection: int | None = None,
+) -> None:
+    session.add(
+        Delivery(
+            person_id=person,
+            contact_id=contact,
+            network=network,
+            via=via,
+            collection_id=collection,
+            run_id=run_id,
+        )
+    )
+
+
+class _Writer:
+    """Plans and queues a pass's pack writes, chained (each after the one before) and paced
+    under the hourly budget."""
+
+    def __init__(self, session: Session, channel: Channel, run_id: int, now: datetime) -> None:
+        self._session, self._channel, self._run_id, self._now = session, channel, run_id, now
+        self._last: dict[int, tuple[int, str]] = {}
+        """Collection -> (chain position, key) of its last write this pass."""
+        self._chain: str | None = _last_chained(session, channel.network, now)
+        self._position = 0
+        self._shared: set[int] = set()
+        self.actions = 0
+        self.points = 0
+
+    def via(self, collection: int) -> str:
+        return "shared" if collection in self._shared else "list"
+
+    def packs(self, batch: list[Due]) -> tuple[dict[int, dict[int, int]], int]:
+        needs = {d.person: [c.person for c in d.contacts if c.subject is not None] for d in batch}
+        subjects = {c.person: c.subject for d in batch for c in d.contacts if c.subject}
+        existing = _packs(self._session, self._channel.network, list(needs))
+        self._shared = {p.id for p in existing if p.owner is None}
+        budget = self._channel.budget
+        points = (
+            budget_left(self._session, self._channel.network, budget, self._now)
+            if budget is not None
+            else 10**9
+        )
+        demand = _shared_demand(self._session, self._channel.network)
+        plan = planner.plan(needs, existing, points, demand=demand)
+        ids = {}
+        for planned in plan.writes():
+            ids[planned.id] = self._write(planned, subjects)
+        self._shared |= {ids[p.id] for p in plan.packs.values() if p.owner is None and p.id in ids}
+        reach = {
+            person: {contact: ids.get(pack, pack) for contact, pack in contacts.items()}
+            for person, contacts in plan.reach.items()
+        }
+        return reach, plan.deferred
+
+    def _write(self, planned: planner.Planned, subjects: dict[int, str]) -> int:
+        session = self._session
+        if planned.existing:
+            collection = session.get_one(Collection, planned.id)
+        else:
+            collection = Collection(
+                network=self._channel.network, person_id=planned.owner, part=planned.part
+            )
+            session.add(collection)
+            session.flush()
+        assert collection.id is not None  # noqa: S101  (flushed)
+        members = []
+        for contact in planned.added:
+            subject = subjects.get(contact) or _subject_of(session, contact, self._channel)
+            seq = collection.members
+            collection.members += 1
+            session.add(
+                CollectionMember(
+                    collection_id=collection.id, contact_id=contact, seq=seq, subject=subject
+                )
+            )
+            members.append(Member(seq, subject))
+        session.add(collection)
+        lang = _owner_lang(session, planned.owner)
+        name, description = suggestions.pack_name(lang, planned.owner is None, collection.part)
+        create = not planned.existing
+        per_write = planner.CREATE_COST
+        room = suggestions.BATCH_WRITES - (2 if create else 0)
+        chunks = [members[i : i + room] for i in range(0, len(members), room)] or [[]]
+        for index, chunk in enumerate(chunks):
+            first = create and index == 0
+            start = chunk[0].seq if chunk else "new"
+            key = f"collection:{self._channel.network}:{collection.id}:{start}"
+            cost = per_write * (len(chunk) + (2 if first else 0))
+            outbox.queue(
+                session,
+                key=key,
+                network=self._channel.network,
+                action=WriteCollection(
+                    collection=collection.id,
+                    create=first,
+                    name=name,
+                    description=description,
+                    lang=lang,
+                    members=chunk,
+                ),
+                person_id=planned.owner,
+                after=self._chain,
+                cost=cost,
+                not_before=self._paced(cost),
+            )
+            self._chain = key
+            self._position += 1
+            self._last[collection.id] = (self._position, key)
+            self.actions += 1
+            self.points += cost
+        return collection.id
+
+    def _paced(self, cost: int) -> datetime:
+        """When a write of ``cost`` may go: the hour whose share it fits in."""
+        budget = self._channel.budget
+        if budget is None:
+            return self._now
+        hourly = int(budget.per_hour * (1 - budget.reserve))
+        planned = _planned_from(self._session, self._channel.network, self._now)
+        hours = (planned + self.points + cost) // max(hourly, 1)
+        return self._now + timedelta(hours=hours)
+
+    def last_write_of(self, packs: Iterable[int]) -> str | None:
+        """The key of the last write (in chain order) among these collections' this pass."""
+        written = [self._last[c] for c in packs if c in self._last]
+        return max(written)[1] if written else None
+
+
+def _planned_from(session: Session, network: str, now: datetime) -> int:
+    """Points planned from the start of the current hour on."""
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
+                OutboundAction.network == network,
+                col(OutboundAction.not_before) > now - timedelta(hours=1),
+            )
+        ).one()
+    )
+
+
+def _last_chained(session: Session, network: str, now: datetime) -> str | None:
+    """The last collection write not done yet: a new pass's writes come after it."""
+    del now
+    row = session.exec(
+        select(OutboundAction.idempotency_key)
+        .where(
+            OutboundAction.network == network,
+            OutboundAction.kind == WriteCollection.kind,
+            OutboundAction.status != "done",
+        )
+        .order_by(col(OutboundAction.id).desc())
+        .limit(1)
+    ).first()
+    return row
+
+
+def _subject_of(session: Session, person: int, channel: Channel) -> str:
+    identity = session.exec(
+        select(Identity)
+        .where(Identity.person_id == person, Identity.network == channel.network)
+        .order_by(col(Identity.id))
+    ).first()
+    assert identity is not None  # noqa: S101  (planned from a due contact)
+    return identity.subject
+
+
+def _owner_lang(session: Session, owner: int | None) -> Lang:
+    if owner is None:
+        return Lang.FR
+    person = session.get_one(Person, owner)
+    return Lang(person.locale) if person.locale in tuple(Lang) else Lang.FR
+
+
+def _packs(session: Session, network: str, people: list[int]) -> list[planner.Pack]:
+    """The shared packs, and the own packs of ``people``, on ``network``."""
+    rows = list(
+        session.exec(
+            select(Collection).where(
+                Collection.network == network,
+                col(Collection.person_id).is_(None) | col(Collection.person_id).in_(people),
+            )
+        )
+    )
+    members: dict[int, set[int]] = {}
+    ids = [r.id for r in rows if r.id is not None]
+    for collection_id, contact in session.execute(
+        select(CollectionMember.collection_id, CollectionMember.contact_id).where(
+            col(CollectionMember.collection_id).in_(ids)
+        )
+    ):
+        members.setdefault(int(collection_id), set()).add(int(contact))
+    return [
+        planner.Pack(r.id, r.person_id, frozenset(members.get(r.id, ())))
+        for r in rows
+        if r.id is not None
+    ]
+
+
+def _shared_demand(session: Session, network: str) -> dict[int, int]:
+    """How many people each contact is due to on ``network`` (there, natively), for the
+    accounts wanted by at least :data:`planner.SHARED_MIN` people."""
+    rows = session.execute(
+        text(_DEMAND.format(due=_DUE)),
+        {"network": network, "least": planner.SHARED_MIN},
+    )
+    return {int(c): int(n) for c, n in rows}
+
+
+def following_list(session: Session, person_id: int) -> list[str]:
+    """The addresses to follow on Mastodon of everyone delivered to a person there (by
+    message, or through the bridge), oldest delivery first: their following list to import."""
+    delivered = session.exec(
+        select(Delivery.contact_id)
+        .where(
+            Delivery.person_id == person_id,
+            Delivery.network == Network.MASTODON,
+            col(Delivery.via).in_(["message", "bridge"]),
+        )
+        .order_by(col(Delivery.delivered_at), col(Delivery.contact_id))
+    ).all()
+    accounts = _accounts(session, set(delivered))
+    addresses = []
+    for contact in delivered:
+        found = _as_contact(contact, accounts.get(contact, {}), Network.MASTODON, set())
+        if found is not None:
+            addresses.append(found.address.removeprefix("@"))
+    return addresses
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def start_run(engine: Engine, key: str, kind: RunKind) -> ReconnectRun | None:
+    """The run ``key``: recorded now, or the unfinished one to resume; ``None`` when it
+    finished already (a run is never made twice)."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        run = session.exec(select(ReconnectRun).where(ReconnectRun.key == key)).one_or_none()
+        if run is None:
+            run = ReconnectRun(key=key, kind=kind)
+            session.add(run)
+            session.flush()
+            return run
+        return None if run.finished_at is not None else run
+
+
+def finish_run(engine: Engine, run_id: int) -> None:
+    """Record that a run is done."""
+    with Session(engine) as session, session.begin():
+        run = session.get_one(ReconnectRun, run_id)
+        run.finished_at = utcnow()
+        session.add(run)
+
+
+def count_found(engine: Engine, run_id: int, found: int) -> None:
+    """Record what a run's matching found."""
+    with Session(engine) as session, session.begin():
+        run = session.get_one(ReconnectRun, run_id)
+        run.found += found
+        session.add(run)
+
+
+def news(engine: Engine) -> bool:
+    """Whether matches were found since the last run started (someone linked or uploaded)."""
+    with Session(engine) as session:
+        last = session.exec(select(func.max(ReconnectRun.started_at))).one()
+        query = select(XMatch.person_id)
+        if last is not None:
+            query = query.where(col(XMatch.found_at) >= last)
+        return session.exec(query.limit(1)).first() is not None
+
+
+def count_pass(session: Session, run_id: int, passed: Passed) -> None:
+    """Add a pass's figures to its run, in the pass's transaction."""
+    run = session.get_one(ReconnectRun, run_id)
+    run.delivered += passed.delivered
+    run.actions += passed.actions
+    run.points += passed.points
+    run.deferred += passed.deferred
+    session.add(run)
+
+
+def unfinished(engine: Engine) -> list[ReconnectRun]:
+    """Runs a stop interrupted, oldest first."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(
+            session.exec(
+                select(ReconnectRun)
+                .where(col(ReconnectRun.finished_at).is_(None))
+                .order_by(col(ReconnectRun.id))
+            )
+        )
+
+
+def cutover_done(engine: Engine) -> bool:
+    """Whether the cutover's run has finished."""
+    with Session(engine) as session:
+        run = session.exec(
+            select(ReconnectRun).where(ReconnectRun.key == RunKind.CUTOVER.value)
+        ).one_or_none()
+        return run is not None and run.finished_at is not None
+
+
+def last_rematch(engine: Engine) -> datetime | None:
+    """When the last scheduled re-match (or the cutover) started."""
+    with Session(engine) as session:
+        return session.exec(
+            select(func.max(ReconnectRun.started_at)).where(
+                col(ReconnectRun.kind).in_([RunKind.CUTOVER, RunKind.REMATCH])
+            )
+        ).one()

@@ -1,0 +1,105 @@
+"""What a person is told of their found contacts: the messages, cut to the network's length,
+the names of their packs, Bridgy Fed addresses, and the following list to import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING
+
+from shared.db.models import Network
+from shared.messages import Lang, say
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from shared.reconnect import Contact
+
+BATCH_WRITES = 200
+"""Writes one atomic batch may hold (``com.atproto.repo.applyWrites``)."""
+CSV_HEADER = ("Account address", "Show boosts", "Notify on new posts", "Languages")
+"""Mastodon's following-list import format (Preferences > Import and export)."""
+BLUESKY_BRIDGE = "bsky.brid.gy"
+FEDIVERSE_BRIDGE = "ap.brid.gy"
+
+
+def bridge_address(network: str, handle: str, seen_from: str) -> str | None:
+    """Where an account of ``network`` is found from ``seen_from`` through Bridgy Fed, once
+    its owner opted into the bridge: ``@alice.bsky.social@bsky.brid.gy`` on the fediverse,
+    ``user.server.ap.brid.gy`` on Bluesky."""
+    if network == Network.BLUESKY and seen_from == Network.MASTODON:
+        return f"@{handle}@{BLUESKY_BRIDGE}"
+    if network == Network.MASTODON and seen_from == Network.BLUESKY and "@" in handle:
+        user, server = handle.removeprefix("@").split("@", 1)
+        return f"{user}.{server}.{FEDIVERSE_BRIDGE}"
+    return None
+
+
+def pack_name(lang: Lang, shared: bool, part: int) -> tuple[str, str]:
+    """A pack's name (50 graphemes at most) and description."""
+    name = say("pack.shared" if shared else "pack.own", lang)
+    if part > 1:
+        name = f"{name} ({part})"
+    return name, say("pack.shared_about" if shared else "pack.own_about", lang)
+
+
+def compose(
+    *,
+    lang: Lang,
+    first: bool,
+    packs: list[tuple[str | None, int]],
+    addresses: list[Contact],
+    csv_link: str | None,
+    network: str,
+    room: int,
+) -> list[str]:
+    """The messages telling a person of their contacts on ``network``: how many (all of them
+    at first, what is new after), the packs' links, the addresses; each ``room`` characters
+    at most, as many as it takes."""
+    count = sum(n for _, n in packs) + len(addresses)
+    where = say(f"network.{network}", lang)
+    lines = [say("suggest.first" if first else "suggest.new", lang, count=count, network=where)]
+    for index, (url, members) in enumerate(packs):
+        if url is not None:
+            key = "suggest.pack" if index == 0 else "suggest.pack_more"
+            lines.append(say(key, lang, url=url, count=members))
+    native = [c.address for c in addresses if c.subject is not None]
+    bridged = [c.address for c in addresses if c.subject is None]
+    if native:
+        lines.append(say("suggest.follow", lang))
+        lines.extend(native)
+    if bridged:
+        lines.append(say("suggest.bridge", lang))
+        lines.extend(bridged)
+    if csv_link is not None:
+        lines.append(say("suggest.csv", lang, url=csv_link))
+    return _split(lines, room)
+
+
+def _split(lines: Iterable[str], room: int) -> list[str]:
+    """Lines gathered into messages of ``room`` characters at most (a line never cut unless
+    it alone is longer)."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        line = line if len(line) <= room else line[: room - 1] + "…"
+        joined = f"{current}\n{line}" if current else line
+        if len(joined) <= room:
+            current = joined
+            continue
+        messages.append(current)
+        current = line
+    if current:
+        messages.append(current)
+    return messages
+
+
+def following_csv(addresses: Iterable[str]) -> str:
+    """A following list in Mastodon's import format: one ``user@server`` a line, boosts
+    shown, no notifications, no language filter."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for address in addresses:
+        writer.writerow((address.removeprefix("@"), "true", "false", ""))
+    return out.getvalue()

@@ -1,0 +1,209 @@
+"""The reconnection with two fake networks: the cutover's delivery (packs on the network that
+keeps them, messages on the other, Bridgy Fed addresses across), nothing delivered twice,
+and only what is new when someone joins later."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from shared import matching, xtrust
+from shared.actions import DirectMessage, Reply, WriteCollection
+from shared.archive_import import import_archive
+from shared.config import Reconnection
+from shared.db.models import (
+    ActionStatus,
+    Delivery,
+    Identity,
+    OutboundAction,
+    Person,
+    ReconnectRun,
+    utcnow,
+)
+from shared.handlers import default_registry
+from shared.service import Service
+from tests.archives import make_archive
+from tests.fakes import FakeAdapter, FakeBluesky
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+ALICE_X, BOB_X, CAROL_X, DAVE_X = 100, 200, 300, 400
+
+
+class Net:
+    def __init__(self, engine: Engine, *, cutover_in: timedelta = -timedelta(hours=1)) -> None:
+        self.engine = engine
+        self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
+        self.service = Service(
+            engine,
+            [self.bluesky, self.mastodon],
+            default_registry(),
+            public_url="https://hqx.test",
+            reconnection=Reconnection(cutover_at=utcnow() + cutover_in),
+        )
+
+    def person(self, name: str, x_id: int, *networks: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            person = Person(locale="en")
+            session.add(person)
+            session.flush()
+            assert person.id is not None
+            for network in networks:
+                bluesky = network == "bluesky"
+                session.add(
+                    Identity(
+                        person_id=person.id,
+                        network=network,
+                        subject=f"did:plc:{name}" if bluesky else f"https://m.test/users/{name}",
+                        handle=f"{name}.test" if bluesky else f"{name}@m.test",
+                        thread={"post": f"{name}-post", "direct": True,
+                                "context": {"status_id": f"{name}-post"}, "lang": "en"},
+                    )
+                )  # fmt: skip
+            xtrust.claim(session, person.id, x_id, f"{name}_x")
+            matching.request(session, person.id)
+            return person.id
+
+    def run(self) -> list[int]:
+        async def go() -> list[int]:
+            await self.service.match_requested()
+            made = await self.service.reconnect_when_due()
+            while await self.service.deliver_due():
+                pass
+            return made
+
+        return asyncio.run(go())
+
+    def sent(self, adapter: FakeAdapter, kind: type) -> list[Any]:
+        return [o.action for o in adapter.sent.values() if isinstance(o.action, kind)]
+
+
+def texts(actions: list[Any]) -> str:
+    return "\n".join(a.text for a in actions if isinstance(a, Reply | DirectMessage))
+
+
+def test_cutover_delivers_packs_messages_and_bridges_once(engine: Engine, tmp_path: Path) -> None:
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    bob = net.person("bob", BOB_X, "mastodon")
+    carol = net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [BOB_X], [CAROL_X, DAVE_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+
+    runs = net.run()
+    assert len(runs) == 1
+    packs = net.sent(net.bluesky, WriteCollection)
+    by_owner = {p.collection: sorted(m.subject for m in p.members) for p in packs}
+    assert sorted(by_owner.values()) == [["did:plc:alice"], ["did:plc:carol"]]
+    assert all(p.create for p in packs), "each person's first pack is created with its items"
+    to_alice = texts(net.sent(net.bluesky, Reply))
+    assert "2 of your X contacts are on Bluesky" in to_alice
+    assert "https://packs.test/" in to_alice
+    assert "bob.m.test.ap.brid.gy" in to_alice, "Bob is only on Mastodon: his bridged address"
+    to_bob = net.sent(net.mastodon, Reply)
+    assert [r.to_post for r in to_bob] == ["bob-post"], "in Bob's own thread, privately"
+    assert to_bob[0].direct
+    assert "@alice.test@bsky.brid.gy" in to_bob[0].text
+    assert "https://hqx.test/x/following/" in to_bob[0].text
+
+    before = {k for a in (net.bluesky, net.mastodon) for k in a.sent}
+    assert net.run() == [], "nothing new: no run"
+    with Session(engine) as session:
+        later = ReconnectRun(key="rematch:test", kind="rematch")
+        session.add(later)
+        session.commit()
+    net.run()
+    after = {k for a in (net.bluesky, net.mastodon) for k in a.sent}
+    assert after == before, "a second run delivers nothing"
+    with Session(engine) as session:
+        delivered = {(d.person_id, d.contact_id, d.network) for d in session.exec(select(Delivery))}
+    assert delivered == {
+        (alice, carol, "bluesky"),
+        (alice, bob, "bluesky"),
+        (carol, alice, "bluesky"),
+        (bob, alice, "mastodon"),
+    }
+
+
+def test_someone_joining_later_brings_only_what_is_new(engine: Engine, tmp_path: Path) -> None:
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X, DAVE_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    first_packs = net.sent(net.bluesky, WriteCollection)
+    alices_pack = next(p.collection for p in first_packs if p.members[0].subject == "did:plc:carol")
+    sent_before = set(net.bluesky.sent)
+
+    net.person("dave", DAVE_X, "bluesky")
+    net.run()
+    new = [net.bluesky.sent[k].action for k in set(net.bluesky.sent) - sent_before]
+    writes = [a for a in new if isinstance(a, WriteCollection)]
+    to_alice = [w for w in writes if w.collection == alices_pack]
+    assert len(to_alice) == 1 and not to_alice[0].create, "added to her pack, not a new one"
+    assert [m.subject for m in to_alice[0].members] == ["did:plc:dave"]
+    assert [m.seq for m in to_alice[0].members] == [1]
+    news = [a.text for a in new if isinstance(a, Reply)]
+    assert any("1 of your X contacts joined Bluesky since" in t for t in news)
+    assert any("did:plc:alice" in [m.subject for m in w.members] for w in writes), (
+        "Dave finds Alice, who had him on her watch list"
+    )
+
+
+def test_nothing_before_the_cutover(engine: Engine, tmp_path: Path) -> None:
+    net = Net(engine, cutover_in=timedelta(hours=1))
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    assert net.run() == []
+    assert net.sent(net.bluesky, WriteCollection) == []
+
+
+def test_already_followed_and_not_findable_are_not_delivered(
+    engine: Engine, tmp_path: Path
+) -> None:
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    dave = net.person("dave", DAVE_X, "bluesky")
+    with Session(engine) as session, session.begin():
+        session.get_one(Person, dave).findable = False
+    net.bluesky.following["did:plc:alice"] = {"did:plc:carol"}
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X, DAVE_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    members = [m.subject for p in net.sent(net.bluesky, WriteCollection) for m in p.members]
+    assert "did:plc:carol" not in members, "Alice follows Carol already"
+    assert "did:plc:dave" not in members, "Dave turned being found off"
+    assert "did:plc:alice" in members, "Carol still finds Alice"
+
+
+def test_a_failed_pack_fails_the_message_that_gives_its_link(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from shared.protocol import DeliveryError
+
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.bluesky.failures.append(DeliveryError("refused", permanent=True))
+    net.run()
+    with Session(engine) as session:
+        rows = {r.kind: r.status for r in session.exec(select(OutboundAction))}
+    assert rows.get("collection") == ActionStatus.FAILED
+    assert rows.get("reply") == ActionStatus.FAILED, "no link to a pack that is not there"
