@@ -450,6 +450,10 @@ class BlueskyAdapter(Protocol):
     def text_limit(self) -> int:
         return POST_MAX_GRAPHEMES  # a reply in public; a message may hold more
 
+    @property
+    def messages(self) -> bool:
+        return self._chat_proxy is not None
+
     def collection_url(self, collection: int) -> str | None:
         return f"https://bsky.app/starter-pack/{self._handle}/{collection_rkey(collection, 1)}"
 

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.actions import DirectMessage
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
@@ -165,6 +166,11 @@ class Protocol(ABC):
     def text_limit(self) -> int:
         """Characters a message of the bot may hold there, its mention included."""
         return DEFAULT_TEXT_LIMIT
+
+    @property
+    def messages(self) -> bool:
+        """Whether the bot can write privately to someone who never wrote to it there."""
+        return DirectMessage in self.delivers
 
     def collection_url(self, collection: int) -> str | None:
         """Where a person opens a collection the bot keeps (a starter pack), if the network

@@ -83,6 +83,8 @@ class Channel:
     text_limit: int
     collection_url: Callable[[int], str | None]
     budget: WriteBudget | None
+    messages: bool = True
+    """The bot can write privately to someone who never wrote to it there."""
     csv_link: Callable[[str], str] | None = None
     """The link to a one-time token's following list (``None``: no web portal)."""
 
@@ -274,6 +276,8 @@ def deliver(
                 _record(session, item.person, contact.person, channel.network, via, run.id)
         if not packs and not addresses:
             continue
+        if not item.thread and not channel.messages:
+            continue  # no way to tell them: their pack is there, ``status`` shows it
         csv = None
         if addresses and issue_csv is not None and channel.csv_link is not None:
             csv = channel.csv_link(issue_csv(session, item.person))
@@ -589,9 +593,10 @@ def count_found(engine: Engine, run_id: int, found: int) -> None:
 
 
 def news(engine: Engine) -> bool:
-    """Whether matches were found since the last run started (someone linked or uploaded)."""
+    """Whether matches were found since the last run finished (someone linked or uploaded).
+    (What a run misses while it runs is due still: the next run of any kind delivers it.)"""
     with Session(engine) as session:
-        last = session.exec(select(func.max(ReconnectRun.started_at))).one()
+        last = session.exec(select(func.max(ReconnectRun.finished_at))).one()
         query = select(XMatch.person_id)
         if last is not None:
             query = query.where(col(XMatch.found_at) >= last)

@@ -309,6 +309,7 @@ class Service:
         plan = self._reconnection
         if plan is None or utcnow() < plan.cutover_at:
             return []
+        await self.match_requested()  # who joined since: their pairs, before what is due
         made = []
         for run in await asyncio.to_thread(reconnect.unfinished, self._engine):
             made.append(await self._run(run))
@@ -352,6 +353,7 @@ class Service:
             text_limit=adapter.text_limit,
             collection_url=adapter.collection_url,
             budget=adapter.write_budget,
+            messages=adapter.messages,
             csv_link=self._following_link if self._public_url else None,
         )
         after = 0

@@ -45,3 +45,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # A transaction that writes takes the write lock when it begins (the driver begins it
+    # at its first write): one that read first and then wrote would otherwise fail at once
+    # ("database is locked", no waiting) whenever another connection wrote in between.
+    dbapi_connection.isolation_level = "IMMEDIATE"
