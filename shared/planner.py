@@ -7,11 +7,13 @@ an hour and 35,000 a day), so one item in a person's own pack reaches one pair f
 while one item in a pack many people share reaches every person who had that account as a
 contact. The planner therefore:
 
-1. gives each person the shared packs that already hold their contacts (no cost);
-2. puts in shared packs, most wanted first, the accounts that at least
+1. puts in shared packs, most wanted first, the accounts that at least
    :data:`SHARED_MIN` people still need (3 points reach that many pairs or more);
-3. spends what is left on people's own packs, largest first (a new pack costs two records
-   besides its items), filling each person's existing pack before starting a new part.
+2. gives each person the shared packs that hold at least :data:`SHARED_FIT` of their
+   contacts (no cost: packs written before count too);
+3. spends what is left on people's own packs for the rest, largest first (a new pack costs
+   two records besides its items), filling each person's last pack before starting a new
+   part.
 
 :func:`naive` is the baseline it is measured against (``benchmarks/planner.py``): each
 person in turn gets their own pack of everything, until the budget is spent.
@@ -31,6 +33,9 @@ PACK_COST = 2 * CREATE_COST
 """A new pack: its list and its starter pack record."""
 SHARED_MIN = 3
 """A shared pack takes an account only when this many people still need it."""
+SHARED_FIT = 10
+"""A person is given a shared pack only when it holds this many of their contacts: one
+that holds two of them among 150 strangers helps nobody (its "follow all" would harm)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +154,21 @@ def plan(
     is one batch of them); by default, counted in ``needs``."""
     builder = _Builder(packs, budget)
     in_shared = {m: p.id for p in packs if p.owner is None for m in p.members}
+    if demand is None:
+        demand = Counter(c for contacts in needs.values() for c in set(contacts))
+    _share(builder, demand, in_shared)
     remaining: dict[int, list[int]] = {}
     for person, contacts in needs.items():
+        fitting = Counter(in_shared[c] for c in contacts if c in in_shared)
         for contact in contacts:
-            if contact in in_shared:
-                builder.reach(person, contact, in_shared[contact])
+            pack = in_shared.get(contact)
+            if pack is not None and fitting[pack] >= SHARED_FIT:
+                builder.reach(person, contact, pack)
             else:
                 remaining.setdefault(person, []).append(contact)
-    if demand is None:
-        demand = Counter(c for contacts in remaining.values() for c in set(contacts))
-    _share(builder, demand, in_shared)
     largest_first = sorted(remaining.items(), key=lambda item: (-len(item[1]), item[0]))
     for person, contacts in largest_first:
         for contact in contacts:
-            if contact in in_shared:
-                builder.reach(person, contact, in_shared[contact])
-                continue
             own = builder.own_with_room(person) if builder.budget >= CREATE_COST else None
             if own is None:
                 builder.plan.deferred += 1

@@ -74,3 +74,57 @@ def test_every_answer_carries_the_security_headers(engine: Engine, database_url:
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "no-referrer"
         assert headers["Server"] == "helloquittex", "no version for scanners"
+
+
+def test_the_following_list_downloads_once_in_mastodons_import_format(
+    engine: Engine, database_url: str
+) -> None:
+    from sqlmodel import Session
+
+    from shared import uploads
+    from shared.db.models import Delivery, Identity, Person, utcnow
+
+    with Session(engine) as session, session.begin():
+        bob, alice, carol = Person(), Person(), Person()
+        session.add_all([bob, alice, carol])
+        session.flush()
+        assert bob.id and alice.id and carol.id
+        session.add_all(
+            [
+                Identity(person_id=bob.id, network="mastodon", subject="https://m.test/u/bob",
+                         handle="bob@m.test"),
+                Identity(person_id=alice.id, network="bluesky", subject="did:plc:alice",
+                         handle="alice.bsky.test"),
+                Identity(person_id=carol.id, network="mastodon", subject="https://o.test/u/c",
+                         handle="carol@o.test"),
+                Delivery(person_id=bob.id, contact_id=carol.id, network="mastodon",
+                         via="message"),
+                Delivery(person_id=bob.id, contact_id=alice.id, network="mastodon",
+                         via="bridge"),
+            ]
+        )  # fmt: skip
+        token = uploads.issue(session, bob.id, now=utcnow(), purpose=uploads.FOLLOWING)
+        upload_token = uploads.issue(session, bob.id, now=utcnow())
+    path = f"{uploads.FOLLOWING_PATH}{token}"
+
+    async def main() -> list[tuple[int, str, Any]]:
+        app = create_app(Settings(database_url=database_url))
+        seen = []
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            for method, url in (("GET", path), ("POST", path), ("POST", path),
+                                ("GET", f"{uploads.FOLLOWING_PATH}{upload_token}")):  # fmt: skip
+                response = await client.request(method, url, headers={"Accept-Language": "en"})
+                seen.append((response.status, await response.text(), response.headers))
+        return seen
+
+    page, download, again, other = asyncio.run(main())
+    assert page[0] == 200 and "2 accounts" in page[1]
+    assert download[0] == 200 and download[2]["Content-Type"].startswith("text/csv")
+    assert download[2]["Content-Disposition"] == 'attachment; filename="following_accounts.csv"'
+    assert download[1].splitlines() == [
+        "Account address,Show boosts,Notify on new posts,Languages",
+        "carol@o.test,true,false,",
+        "alice.bsky.test@bsky.brid.gy,true,false,",
+    ]
+    assert again[0] == 410 and "used already" in again[1]
+    assert other[0] == 410, "an upload link is not a following-list link"
