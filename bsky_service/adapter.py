@@ -39,6 +39,7 @@ from shared.actions import (
     Recipient,
     Reply,
     WithdrawAttestation,
+    WithdrawMembers,
     WriteAttestation,
     WriteCollection,
 )
@@ -102,7 +103,15 @@ class BlueskyAdapter(Protocol):
 
     network = Network.BLUESKY
     delivers = frozenset(
-        {Reply, DirectMessage, Delete, WriteAttestation, WithdrawAttestation, WriteCollection}
+        {
+            Reply,
+            DirectMessage,
+            Delete,
+            WriteAttestation,
+            WithdrawAttestation,
+            WriteCollection,
+            WithdrawMembers,
+        }
     )
     write_budget = WriteBudget(per_hour=5_000, per_day=35_000)
 
@@ -507,6 +516,8 @@ class BlueskyAdapter(Protocol):
                 return await self._delete(f"at://{self.did}/{attestation.COLLECTION}/{action.rkey}")
             case WriteCollection():
                 return await self._collect(outgoing, action)
+            case WithdrawMembers():
+                return await self._uncollect(action)
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
 
     async def _collect(self, outgoing: Outgoing, action: WriteCollection) -> Delivered:
@@ -556,6 +567,21 @@ class BlueskyAdapter(Protocol):
                 return Delivered(list_uri)
             raise
         return Delivered(list_uri)
+
+    async def _uncollect(self, action: WithdrawMembers) -> Delivered:
+        """Delete a collection's items (and with ``drop`` its pack and list), one record at
+        a time: deleting a record that is gone succeeds, so a retry is harmless."""
+        records = [(LIST_ITEM, collection_rkey(action.collection, 2 + s)) for s in action.seqs]
+        if action.drop:
+            records += [
+                (STARTER_PACK, collection_rkey(action.collection, 1)),
+                (LIST, collection_rkey(action.collection, 0)),
+            ]
+        for collection, rkey in records:
+            await self._client.com.atproto.repo.delete_record(
+                {"repo": self.did, "collection": collection, "rkey": rkey}
+            )
+        return Delivered(f"at://{self.did}/{LIST}/{collection_rkey(action.collection, 0)}")
 
     async def _attest(self, rkey: str, record: dict[str, Any]) -> Delivered:
         """Write (or rewrite) an attestation; a put under a fixed key is idempotent."""

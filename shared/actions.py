@@ -112,7 +112,26 @@ class WriteCollection:
     members: list[Member]
 
 
-Action = Reply | DirectMessage | Delete | WriteAttestation | WithdrawAttestation | WriteCollection
+@dataclass(frozen=True, slots=True)
+class WithdrawMembers:
+    """Take members (by their place) out of a collection the bot keeps; ``drop``: delete the
+    collection whole, its list and its starter pack too."""
+
+    kind: ClassVar[str] = "uncollect"
+    collection: int
+    seqs: list[int]
+    drop: bool
+
+
+Action = (
+    Reply
+    | DirectMessage
+    | Delete
+    | WriteAttestation
+    | WithdrawAttestation
+    | WriteCollection
+    | WithdrawMembers
+)
 KINDS: dict[str, type[Action]] = {
     cls.kind: cls
     for cls in (
@@ -122,6 +141,7 @@ KINDS: dict[str, type[Action]] = {
         WriteAttestation,
         WithdrawAttestation,
         WriteCollection,
+        WithdrawMembers,
     )
 }
 

@@ -62,6 +62,8 @@ class Environment:
     """What each network's bot delivers (see :attr:`shared.protocol.Protocol.delivers`)."""
     old_keys: tuple[str, ...] = ()
     """Secret keys rotated out, still verifying the codes they signed."""
+    reconnect_at: datetime | None = None
+    """When reconnection starts (``None``: the service does not reconnect)."""
 
     def network_delivering(self, kind: type[Action]) -> str | None:
         """A network whose bot delivers ``kind`` (the first one configured), if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from shared import actions, attestation, challenge, linking, privacy, uploads
@@ -15,6 +16,7 @@ from shared.commands import (
     Answer,
     CommandRegistry,
     Context,
+    Environment,
     Outbound,
     help_text,
 )
@@ -202,6 +204,7 @@ def proof(context: Context) -> Answer | str:
         return say(f"proof.{e.reason}", lang)
     first, second = linked.requester, linked.target
     text = say("proof.linked", lang, first=shown(first, lang), second=shown(second, lang))
+    text = f"{text} {what_next(second.network, lang, context.env)}".rstrip()
     if linked.left_apart:  # the poster's other accounts stay theirs until they say so
         others = ", ".join(shown_account(account, lang) for account in linked.left_apart)
         text = say("proof.left_apart", lang, first=shown(first, lang), others=others)
@@ -217,6 +220,8 @@ def proof(context: Context) -> Answer | str:
             first=shown(first, request_lang),
             second=shown(second, request_lang),
         )
+        confirmation = f"{confirmation} {what_next(first.network, request_lang, context.env)}"
+        confirmation = confirmation.rstrip()
         also.append(
             Outbound(
                 key=f"confirm:{request.code}",
@@ -232,6 +237,15 @@ def proof(context: Context) -> Answer | str:
         env=context.env,
     )
     return Answer(text, lang, tuple(also), person_id=first.person_id)
+
+
+def what_next(network: str, lang: Lang, env: Environment) -> str:
+    """What a person will get on ``network``, and when: said when an account is linked."""
+    if env.reconnect_at is None:
+        return ""
+    when = "before" if env.now < env.reconnect_at else "after"
+    date = env.reconnect_at.astimezone(UTC).date().isoformat()
+    return say(f"next.{when}.{network}", lang, date=date)
 
 
 def shown_account(account: tuple[str, str, str], lang: Lang) -> str:

@@ -91,13 +91,13 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "settings.show": {
         Lang.FR: (
             "Vos réglages : messages {messages}, suivre pour vous {follow}, reconnecter "
-            "{reconnect}, annuaire {directory}, attestation {attestation}. Pour changer, par "
-            "exemple : « réglages messages oui »."
+            "{reconnect}, trouvable {found}, annuaire {directory}, attestation {attestation}. "
+            "Pour changer, par exemple : « réglages messages oui »."
         ),
         Lang.EN: (
             "Your settings: messages {messages}, follow for you {follow}, reconnect "
-            "{reconnect}, directory {directory}, attestation {attestation}. To change one, for "
-            "example: “settings messages yes”."
+            "{reconnect}, found {found}, directory {directory}, attestation {attestation}. To "
+            "change one, for example: “settings messages yes”."
         ),
     },
     "settings.set": {
@@ -366,6 +366,42 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "status.account": {
         Lang.FR: "{handle} ({network}, {trust})",
         Lang.EN: "{handle} ({network}, {trust})",
+    },
+    "next.before.bluesky": {
+        Lang.FR: (
+            "La reconnexion commence le {date} : je vous enverrai ici un pack de démarrage de "
+            "vos contacts de X retrouvés sur Bluesky."
+        ),
+        Lang.EN: (
+            "Reconnection starts on {date}: I'll send you here a starter pack of your X "
+            "contacts found on Bluesky."
+        ),
+    },
+    "next.after.bluesky": {
+        Lang.FR: "La reconnexion a commencé : vos contacts de X retrouvés arrivent ici.",
+        Lang.EN: "Reconnection has started: your X contacts found here will come shortly.",
+    },
+    "next.before.mastodon": {
+        Lang.FR: (
+            "La reconnexion commence le {date} : je vous écrirai vos contacts de X retrouvés "
+            "dans cette conversation. Gardez-la : Mastodon masque les messages privés des "
+            "comptes que vous ne suivez pas, sauf dans vos conversations."
+        ),
+        Lang.EN: (
+            "Reconnection starts on {date}: I'll write your X contacts found here in this "
+            "conversation. Keep it: Mastodon hides private mentions from accounts you don't "
+            "follow, except in your own conversations."
+        ),
+    },
+    "next.after.mastodon": {
+        Lang.FR: (
+            "La reconnexion a commencé : vos contacts de X retrouvés arrivent dans cette "
+            "conversation. Gardez-la."
+        ),
+        Lang.EN: (
+            "Reconnection has started: your X contacts found here come in this "
+            "conversation. Keep it."
+        ),
     },
     "pack.own": {Lang.FR: "Mes contacts de X", Lang.EN: "My X contacts"},
     "pack.own_about": {

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from shared import attestation, linking, matching
-from shared.actions import Delete
+from shared import attestation, linking, matching, reconnect
+from shared.actions import Delete, WriteCollection
 from shared.commands import Answer, Context, Outbound, fold
 from shared.db.models import (
     ActionStatus,
@@ -57,6 +57,7 @@ _RECONNECT = {
     "both": Reconnect.BOTH,
     "all": Reconnect.BOTH,
 }
+_FINDABLE = {"trouvable", "found", "findable"}
 _CONFIRM = {"confirmer", "confirme", "confirm", "oui", "yes"}
 
 
@@ -86,6 +87,8 @@ def settings(context: Context) -> Answer | str:
     words = [fold(w) for w in context.args]
     if not words:
         consents = _granted(session, person.id)
+        # Suggestions are what people come for: sent unless they said no (or ``stop``).
+        consents.setdefault(Purpose.SUGGESTIONS_BY_MESSAGE.value, not person.stopped)
         shown = {
             name: say("yes" if consents.get(p.value, False) else "no", lang)
             for name, p in (
@@ -95,14 +98,25 @@ def settings(context: Context) -> Answer | str:
                 ("attestation", Purpose.PUBLIC_ATTESTATION),
             )
         }
-        reconnect = say(f"reconnect.{person.reconnect}", lang)
-        return say("settings.show", lang, reconnect=reconnect, **shown)
+        choice = say(f"reconnect.{person.reconnect}", lang)
+        found = say("yes" if person.findable else "no", lang)
+        return say("settings.show", lang, reconnect=choice, found=found, **shown)
     value = words[1] if len(words) > 1 else ""
     if words[0] in ("reconnecter", "reconnect") and value in _RECONNECT:
         person.reconnect = _RECONNECT[value].value
         session.add(person)
         shown_value = say(f"reconnect.{person.reconnect}", lang)
         return say("settings.set", lang, setting=words[0], value=shown_value)
+    if words[0] in _FINDABLE and value in _YES | _NO:
+        # Who may find them: their former contacts' deliveries check it, and their
+        # matches are recomputed (nothing more is delivered of them from now on).
+        person.findable = value in _YES
+        session.add(person)
+        matching.request(session, person.id)
+        withdrawn = [] if person.findable else reconnect.withdraw(session, person.id, own=False)
+        shown_value = say("yes" if person.findable else "no", lang)
+        text = say("settings.set", lang, setting=words[0], value=shown_value)
+        return Answer(text, lang, tuple(withdrawn), person_id=person.id)
     purpose = _PURPOSES.get(words[0])
     if purpose is None or value not in _YES | _NO:
         return say("settings.unknown", lang)
@@ -168,6 +182,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
             OutboundAction.person_id == person_id,
             OutboundAction.status == ActionStatus.DONE,
             col(OutboundAction.remote_ref).is_not(None),
+            OutboundAction.kind != WriteCollection.kind,  # packs: withdrawn whole below
         )
     )
     deletions = [
@@ -178,6 +193,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
         )
         for action in published
     ]
+    deletions += reconnect.withdraw(session, person_id, own=True)
     x_ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
     if x_ids:
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(x_ids)))

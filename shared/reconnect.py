@@ -18,11 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import bindparam, delete, func, text
 from sqlmodel import Session, col, select
 
 from shared import outbox, planner, suggestions
-from shared.actions import DirectMessage, Member, Recipient, Reply, WriteCollection
+from shared.actions import (
+    DirectMessage,
+    Member,
+    Recipient,
+    Reply,
+    WithdrawMembers,
+    WriteCollection,
+)
+from shared.commands import Outbound
 from shared.db.models import (
     Collection,
     CollectionMember,
@@ -537,6 +545,42 @@ def _shared_demand(session: Session, network: str) -> dict[int, int]:
         {"network": network, "least": planner.SHARED_MIN},
     )
     return {int(c): int(n) for c, n in rows}
+
+
+def withdraw(session: Session, person_id: int, *, own: bool) -> list[Outbound]:
+    """Take a person out of every pack the bot keeps (they turned being found off, or are
+    forgotten), and with ``own`` delete their own packs too; return the deletions to queue.
+    What was delivered of them through packs is forgotten: if they may be found again, they
+    are delivered again."""
+    deletions: list[Outbound] = []
+    places = session.exec(
+        select(CollectionMember, Collection)
+        .join(Collection, col(Collection.id) == col(CollectionMember.collection_id))
+        .where(CollectionMember.contact_id == person_id)
+    )
+    for member, collection in places:
+        deletions.append(_withdrawal(collection, [member.seq], drop=False))
+        session.delete(member)
+    if own:
+        for collection in session.exec(select(Collection).where(Collection.person_id == person_id)):
+            deletions.append(_withdrawal(collection, list(range(collection.members)), drop=True))
+            session.delete(collection)
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.contact_id) == person_id, col(Delivery.via).in_(["list", "shared"])
+        )
+    )
+    return deletions
+
+
+def _withdrawal(collection: Collection, seqs: list[int], *, drop: bool) -> Outbound:
+    assert collection.id is not None  # noqa: S101  (stored)
+    what = "all" if drop else ",".join(map(str, seqs))
+    return Outbound(
+        key=f"{WithdrawMembers.kind}:{collection.network}:{collection.id}:{what}",
+        network=collection.network,
+        action=WithdrawMembers(collection.id, seqs, drop),
+    )
 
 
 def following_list(session: Session, person_id: int) -> list[str]:

@@ -499,6 +499,7 @@ class Service:
             bot_handles=handles,
             delivers={network: a.delivers for network, a in self._adapters.items()},
             old_keys=self._old_keys,
+            reconnect_at=self._reconnection.cutover_at if self._reconnection else None,
         )
 
     def _handle(self, post: IncomingPost, parsed: Parsed, prepared: object) -> bool:

@@ -20,6 +20,8 @@ from tests.fakes import FakeAdapter, FakeBluesky
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from shared.config import Reconnection
+
 KEY = "a-secret-key-for-tests-only-0123456789"
 ALICE_B = Author("did:plc:alice", "alice.test")
 ALICE_M = Author("https://masto.test/users/alice", "alice@masto.test")
@@ -30,7 +32,13 @@ MALLORY_B = Author("did:plc:mallory", "mallory.test")
 class World:
     """The core with a fake Bluesky and a fake Mastodon that know a few accounts."""
 
-    def __init__(self, engine: Engine, public_url: str | None = None, x_posts: Any = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        public_url: str | None = None,
+        x_posts: Any = None,
+        reconnection: Reconnection | None = None,
+    ) -> None:
         self.engine = engine
         self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
         for author in (ALICE_B, MALLORY_B):
@@ -46,6 +54,7 @@ class World:
             KEY,
             public_url=public_url,
             x_posts=x_posts,
+            reconnection=reconnection,
         )
         self._ids = iter(range(1, 10_000))
 

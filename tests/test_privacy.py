@@ -43,8 +43,8 @@ def linked_alice(world: World) -> None:
 
 def test_settings_are_shown_and_changed_in_both_languages(world: World, engine: Engine) -> None:
     assert world.say(ALICE_B, "settings") == (
-        "Your settings: messages no, follow for you no, reconnect both, directory no, "
-        "attestation no. To change one, for example: “settings messages yes”."
+        "Your settings: messages yes, follow for you no, reconnect both, found yes, "
+        "directory no, attestation no. To change one, for example: “settings messages yes”."
     )
     assert world.say(ALICE_B, "settings messages yes") == "Noted: messages yes."
     assert world.say(ALICE_B, "réglages suivre OUI", languages=("fr",)) == (
@@ -55,7 +55,8 @@ def test_settings_are_shown_and_changed_in_both_languages(world: World, engine: 
     )
     assert world.say(ALICE_B, "settings directory maybe").startswith("I don't know that setting")
     assert world.say(ALICE_B, "settings").startswith(
-        "Your settings: messages yes, follow for you yes, reconnect followers, directory no"
+        "Your settings: messages yes, follow for you yes, reconnect followers, found yes, "
+        "directory no"
     )
     with Session(engine) as session:
         consents = {c.purpose: c.granted for c in session.exec(select(Consent))}

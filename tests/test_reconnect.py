@@ -207,3 +207,83 @@ def test_a_failed_pack_fails_the_message_that_gives_its_link(
         rows = {r.kind: r.status for r in session.exec(select(OutboundAction))}
     assert rows.get("collection") == ActionStatus.FAILED
     assert rows.get("reply") == ActionStatus.FAILED, "no link to a pack that is not there"
+
+
+def test_linking_says_when_reconnection_starts_and_where(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from tests.core_world import ALICE_B, ALICE_M, World, to_post
+
+    world = World(engine, reconnection=Reconnection(datetime(2030, 1, 20, 9, tzinfo=UTC)))
+    proved = world.say(ALICE_M, to_post(world.say(ALICE_B, "link alice@masto.test")))
+    assert proved.endswith(
+        "Reconnection starts on 2030-01-20: I'll write your X contacts found here in this "
+        "conversation. Keep it: Mastodon hides private mentions from accounts you don't "
+        "follow, except in your own conversations."
+    )
+    [(_, confirmed)] = world.confirmations()
+    assert "Reconnection starts on 2030-01-20: I'll send you here a starter pack" in confirmed.text
+
+
+def say(net: Net, name: str, words: str) -> None:
+    from shared.protocol import Author, IncomingPost
+
+    post = IncomingPost(
+        network="bluesky",  # type: ignore[arg-type]
+        post_id=f"{name}-{words}",
+        author=Author(f"did:plc:{name}", f"{name}.test"),
+        text=words,
+        languages=("en",),
+    )
+
+    async def go() -> None:
+        await net.service.receive(post)
+        while await net.service.deliver_due():
+            pass
+
+    asyncio.run(go())
+
+
+def test_turning_being_found_off_takes_one_out_of_every_pack(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from shared.actions import WithdrawMembers
+
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    [alices] = [p for p in net.sent(net.bluesky, WriteCollection)
+                if p.members[0].subject == "did:plc:carol"]  # fmt: skip
+    say(net, "carol", "settings found no")
+    withdrawn = net.sent(net.bluesky, WithdrawMembers)
+    assert [(w.collection, w.seqs, w.drop) for w in withdrawn] == [(alices.collection, [0], False)]
+    net.run()
+    members = [m.subject for p in net.sent(net.bluesky, WriteCollection) for m in p.members]
+    assert members.count("did:plc:carol") == 1, "not put back"
+
+
+def test_forgetting_deletes_ones_packs_and_ones_place_in_others(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from shared.actions import WithdrawMembers
+
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    packs = {p.members[0].subject: p.collection for p in net.sent(net.bluesky, WriteCollection)}
+    say(net, "alice", "forget")
+    say(net, "alice", "forget confirm")
+    withdrawn = {(w.collection, tuple(w.seqs), w.drop)
+                 for w in net.sent(net.bluesky, WithdrawMembers)}  # fmt: skip
+    assert withdrawn == {
+        (packs["did:plc:carol"], (0,), True),  # her own pack, whole
+        (packs["did:plc:alice"], (0,), False),  # her place in Carol's
+    }
