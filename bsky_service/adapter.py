@@ -114,6 +114,7 @@ class BlueskyAdapter(Protocol):
         }
     )
     write_budget = WriteBudget(per_hour=5_000, per_day=35_000)
+    message_cost = 3  # a reply is a post created (a private message costs nothing)
 
     def __init__(
         self,

@@ -92,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=_person_show)
+    matches = person.add_parser("matches", help="their former X contacts found, and delivered")
+    matches.add_argument("handle", help="as for `person show`")
+    matches.add_argument("--json", action="store_true", help="print one JSON object")
+    matches.set_defaults(handler=_person_matches)
+
+    reconnect = commands.add_parser(
+        "reconnect", help="the reconnection: runs, budget, who waits"
+    ).add_subparsers(title="reconnect commands", metavar="COMMAND")
+    status = reconnect.add_parser("status", help="the cutover, the last runs, the write budget")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(handler=_reconnect_status)
 
     x = commands.add_parser("x", help="X accounts: disputes between claims").add_subparsers(
         title="x commands", metavar="COMMAND"
@@ -237,6 +248,84 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
             )
     for purpose, granted in found["consents"].items():
         print(f"  consent   {purpose}: {'yes' if granted else 'no'}")
+    return 0
+
+
+def _person_matches(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import reconnect
+    from shared.db.migrate import require_current
+    from shared.people import find_person
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session:
+            person_id = find_person(session, args.handle)
+            if person_id is None:
+                raise HqxError(f"nobody with the account {args.handle!r} uses the service")
+            found = reconnect.matches_report(session, person_id)
+    if args.json:
+        print(json.dumps({"person": person_id, "matches": found}, ensure_ascii=False))
+        return 0
+    print(f"Person {person_id}: {len(found)} former X contacts found")
+    for match in found:
+        accounts = ", ".join(f"{n} @{h}" for n, h in match["accounts"].items()) or "no account"
+        print(f"  person {match['person']} ({'/'.join(match['relation'])}): {accounts}")
+        for delivery in match["delivered"] or [{"network": "-", "via": "waiting", "at": ""}]:
+            print(f"  {'':8} {delivery['network']:9} {delivery['via']:9} {delivery['at']}")
+    return 0
+
+
+def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from bsky_service.adapter import BlueskyAdapter
+    from mastodon_bot.adapter import MastodonAdapter
+    from shared import reconnect
+    from shared.db.migrate import require_current
+    from shared.db.models import iso_utc, utcnow
+
+    now = utcnow()
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session:
+            found: dict[str, Any] = {
+                "cutover_at": iso_utc(settings.cutover_at),
+                "started": now >= settings.cutover_at,
+                "runs": reconnect.runs_report(session),
+                "waiting": {
+                    adapter.network.value: reconnect.waiting(session, adapter.network)
+                    for adapter in (BlueskyAdapter, MastodonAdapter)
+                },
+                "budget": [
+                    reconnect.budget_report(session, adapter.network, budget, now)
+                    for adapter in (BlueskyAdapter, MastodonAdapter)
+                    if (budget := adapter.write_budget) is not None
+                ],
+            }
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
+    state = "started" if found["started"] else "not yet"
+    print(f"Cutover {found['cutover_at']} ({state})")
+    for network, due in found["waiting"].items():
+        print(f"  {network:9} waiting: {due['pairs']:,} contacts for {due['people']:,} people")
+    for budget in found["budget"]:
+        print(
+            f"  {budget['network']:9} budget: {budget['last_hour']:,}/{budget['per_hour']:,} "
+            f"points this hour, {budget['last_day']:,}/{budget['per_day']:,} today, "
+            f"{budget['paced_later']:,} paced later, {budget['left_today']:,} left to plan"
+        )
+    if not found["runs"]:
+        print("No run yet.")
+    for run in found["runs"]:
+        end = run["finished_at"] or "running (resumed at the next start)"
+        print(
+            f"  run {run['key']}: {run['started_at']} -> {end}; found {run['found']:,}, "
+            f"delivered {run['delivered']:,}, {run['actions']:,} actions, "
+            f"{run['points']:,} points, {run['deferred']:,} left for later"
+        )
     return 0
 
 

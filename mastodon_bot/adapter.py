@@ -49,6 +49,7 @@ from shared.protocol import (
     Outgoing,
     Protocol,
     ReceiveError,
+    WriteBudget,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ class MastodonAdapter(Protocol):
 
     network = Network.MASTODON
     delivers = frozenset({Reply, DirectMessage, Delete})
+    # 300 statuses per 3 hours per account: 100 an hour, 2,400 a day.
+    write_budget = WriteBudget(per_hour=100, per_day=2_400)
+    message_cost = 1
 
     def __init__(
         self,

@@ -120,6 +120,8 @@ class Protocol(ABC):
     network: ClassVar[Network]
     write_budget: ClassVar[WriteBudget | None] = None
     """What the network lets the bot write (points an hour and a day), when it counts."""
+    message_cost: ClassVar[int] = 0
+    """What one message (a reply, a private message) costs of that budget."""
     delivers: ClassVar[frozenset[type[Action]]] = frozenset()
     """The kinds of :mod:`shared.actions` this network's bot can deliver: the core asks
     here (can the bot attest? send a message that is not a reply?) instead of naming

@@ -42,6 +42,7 @@ from shared.db.models import (
     ReconnectRun,
     RunKind,
     XMatch,
+    iso_utc,
     utcnow,
 )
 from shared.messages import Lang
@@ -93,6 +94,8 @@ class Channel:
     budget: WriteBudget | None
     messages: bool = True
     """The bot can write privately to someone who never wrote to it there."""
+    message_cost: int = 0
+    """What a message costs of the write budget."""
     csv_link: Callable[[str], str] | None = None
     """The link to a one-time token's following list (``None``: no web portal)."""
 
@@ -307,6 +310,8 @@ def deliver(
                 action=_message_to(item, words),
                 person_id=item.person,
                 after=after,
+                cost=channel.message_cost,
+                not_before=writer.spend(channel.message_cost),
             )
             passed.actions += 1
         passed.people += 1
@@ -363,6 +368,8 @@ class _Writer:
         """Collection -> (chain position, key) of its last write this pass."""
         self._chain: str | None = _last_chained(session, channel.network, now)
         self._position = 0
+        self._planned_before = _planned_from(session, channel.network, now)
+        """Points planned from the current hour on, before this pass."""
         self._shared: set[int] = set()
         self.actions = 0
         self.points = 0
@@ -442,14 +449,19 @@ class _Writer:
                 person_id=planned.owner,
                 after=self._chain,
                 cost=cost,
-                not_before=self._paced(cost),
+                not_before=self.spend(cost),
             )
             self._chain = key
             self._position += 1
             self._last[collection.id] = (self._position, key)
             self.actions += 1
-            self.points += cost
         return collection.id
+
+    def spend(self, cost: int) -> datetime:
+        """Count ``cost`` against the budget; when it may be sent."""
+        when = self._paced(cost)
+        self.points += cost
+        return when
 
     def _paced(self, cost: int) -> datetime:
         """When a write of ``cost`` may go: the hour whose share it fits in."""
@@ -457,8 +469,8 @@ class _Writer:
         if budget is None:
             return self._now
         hourly = int(budget.per_hour * (1 - budget.reserve))
-        planned = _planned_from(self._session, self._channel.network, self._now)
-        hours = (planned + self.points + cost) // max(hourly, 1)
+        spent = self._planned_before + self.points + cost
+        hours = max(0, spent - 1) // max(hourly, 1)
         return self._now + timedelta(hours=hours)
 
     def last_write_of(self, packs: Iterable[int]) -> str | None:
@@ -686,3 +698,94 @@ def last_rematch(engine: Engine) -> datetime | None:
                 col(ReconnectRun.kind).in_([RunKind.CUTOVER, RunKind.REMATCH])
             )
         ).one()
+
+
+# --- what operators see -------------------------------------------------------------------
+
+
+def runs_report(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs, newest first, with their figures."""
+    runs = session.exec(select(ReconnectRun).order_by(col(ReconnectRun.id).desc()).limit(limit))
+    return [
+        {
+            "key": run.key,
+            "kind": run.kind,
+            "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(run.finished_at) if run.finished_at else None,
+            "found": run.found,
+            "delivered": run.delivered,
+            "actions": run.actions,
+            "points": run.points,
+            "deferred": run.deferred,
+        }
+        for run in runs
+    ]
+
+
+def budget_report(
+    session: Session, network: str, budget: WriteBudget, now: datetime
+) -> dict[str, Any]:
+    """How much of a network's write budget is planned: in the last hour and day (by when
+    it is sent), later (paced), and what the pacing keeps back."""
+
+    def planned(since: datetime, until: datetime | None = None) -> int:
+        query = select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
+            OutboundAction.network == network, col(OutboundAction.not_before) > since
+        )
+        if until is not None:
+            query = query.where(col(OutboundAction.not_before) <= until)
+        return int(session.exec(query).one())
+
+    return {
+        "network": network,
+        "per_hour": budget.per_hour,
+        "per_day": budget.per_day,
+        "reserve": budget.reserve,
+        "last_hour": planned(now - timedelta(hours=1), now),
+        "last_day": planned(now - timedelta(days=1), now),
+        "paced_later": planned(now),
+        "left_today": budget_left(session, network, budget, now),
+    }
+
+
+def waiting(session: Session, network: str) -> dict[str, int]:
+    """Pairs due on a network and how many people they are for."""
+    row = session.execute(text(_WAITING.format(due=_DUE)), {"network": network}).one()
+    return {"people": int(row[0]), "pairs": int(row[1])}
+
+
+_WAITING = """
+SELECT count(DISTINCT m.person_id), count(*) FROM (
+  SELECT DISTINCT m.person_id, m.contact_id {due}) m
+"""
+
+
+def matches_report(session: Session, person_id: int) -> list[dict[str, Any]]:
+    """One person's matches: each contact, their accounts, how they were related on X,
+    and where and how they were delivered."""
+    relations: dict[int, list[str]] = {}
+    for contact, relation in session.execute(
+        select(XMatch.contact_id, XMatch.relation)
+        .where(XMatch.person_id == person_id)
+        .order_by(col(XMatch.found_at), col(XMatch.contact_id))
+    ):
+        relations.setdefault(int(contact), []).append("follower" if relation == 1 else "following")
+    deliveries: dict[int, list[dict[str, Any]]] = {}
+    for delivery in session.exec(select(Delivery).where(Delivery.person_id == person_id)):
+        deliveries.setdefault(delivery.contact_id, []).append(
+            {
+                "network": delivery.network,
+                "via": delivery.via,
+                "at": iso_utc(delivery.delivered_at),
+            }
+        )
+    accounts = _accounts(session, set(relations))
+    return [
+        {
+            "person": contact,
+            "accounts": {n: i.handle for n, i in accounts.get(contact, {}).items()},
+            "relation": related,
+            "delivered": deliveries.get(contact, []),
+        }
+        for contact, related in relations.items()
+    ]

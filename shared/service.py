@@ -354,6 +354,7 @@ class Service:
             collection_url=adapter.collection_url,
             budget=adapter.write_budget,
             messages=adapter.messages,
+            message_cost=adapter.message_cost,
             csv_link=self._following_link if self._public_url else None,
         )
         after = 0

@@ -31,6 +31,7 @@ from tests.fakes import FakeAdapter, FakeBluesky
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import pytest
     from sqlalchemy.engine import Engine
 
 ALICE_X, BOB_X, CAROL_X, DAVE_X = 100, 200, 300, 400
@@ -287,3 +288,74 @@ def test_forgetting_deletes_ones_packs_and_ones_place_in_others(
         (packs["did:plc:carol"], (0,), True),  # her own pack, whole
         (packs["did:plc:alice"], (0,), False),  # her place in Carol's
     }
+
+
+def test_operators_see_runs_budget_waiting_and_one_persons_matches(
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from hqx.cli import main
+
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("bob", BOB_X, "mastodon")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [BOB_X], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    monkeypatch.setenv("HQX_DATABASE_URL", database_url)
+    monkeypatch.setenv("HQX_CUTOVER_AT", "2025-01-20T00:00:00+01:00")
+    assert main(["reconnect", "status", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert before["runs"] == [] and before["started"] is True
+    assert before["waiting"]["bluesky"] == {"people": 0, "pairs": 0}, "not matched yet"
+    net.run()
+    assert main(["reconnect", "status", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    [run] = after["runs"]
+    assert (run["key"], run["delivered"]) == ("cutover", 4)
+    assert run["finished_at"] is not None
+    bluesky = next(b for b in after["budget"] if b["network"] == "bluesky")
+    # Two packs (a list and a starter pack each) of one account each; messages are free here.
+    assert bluesky["last_hour"] == run["points"] == 2 * (6 + 3)
+    assert main(["reconnect", "status"]) == 0
+    shown = capsys.readouterr().out
+    assert "run cutover:" in shown and "delivered 4" in shown
+    assert main(["person", "matches", "alice.test"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Person 1: 2 former X contacts found"
+    assert any("(follower): mastodon @bob@m.test" in line for line in lines)
+    assert any("bluesky   bridge" in line for line in lines), "Bob, bridged on Bluesky"
+    assert any("bluesky   list" in line for line in lines), "Carol, in Alice's pack"
+
+
+def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: Path) -> None:
+    from shared.protocol import WriteBudget
+
+    class Paced(FakeAdapter):
+        write_budget = WriteBudget(per_hour=2, per_day=48, reserve=0)
+        message_cost = 1
+
+    net = Net(engine)
+    net.mastodon = Paced()
+    net.service = Service(
+        engine,
+        [net.bluesky, net.mastodon],
+        default_registry(),
+        reconnection=Reconnection(cutover_at=utcnow() - timedelta(hours=1)),
+    )
+    people = [net.person(f"p{n}", 2000 + n, "mastodon") for n in range(5)]
+    archive = make_archive(tmp_path / "a.zip", [], [2001, 2002, 2003, 2004], account_id=2000,
+                           username="p0_x")  # fmt: skip
+    import_archive(engine, archive, for_person=people[0])
+    net.run()
+    with Session(engine) as session:
+        rows = session.exec(select(OutboundAction).where(OutboundAction.kind == "reply")).all()
+    hours = sorted(round((r.not_before - utcnow()).total_seconds() / 3600) for r in rows)
+    assert hours == [0, 0, 1, 1, 2], "two an hour: the five messages over three hours"
+    assert len(net.sent(net.mastodon, Reply)) == 2, "only this hour's are sent now"
