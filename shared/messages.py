@@ -414,22 +414,37 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.EN: "Accounts many HelloQuitteX people followed on X.",
     },
     "suggest.first": {
-        Lang.FR: "La reconnexion commence : {count} de vos contacts de X sont sur {network}.",
+        Lang.FR: "La reconnexion a commencé : {count} de vos contacts de X sont sur {network}.",
         Lang.EN: "Reconnection has started: {count} of your X contacts are on {network}.",
+    },
+    "suggest.first.one": {
+        Lang.FR: "La reconnexion a commencé : 1 de vos contacts de X est sur {network}.",
+        Lang.EN: "Reconnection has started: 1 of your X contacts is on {network}.",
     },
     "suggest.new": {
         Lang.FR: "{count} de vos contacts de X ont rejoint {network} depuis.",
         Lang.EN: "{count} of your X contacts joined {network} since.",
     },
+    "suggest.new.one": {
+        Lang.FR: "1 de vos contacts de X a rejoint {network} depuis.",
+        Lang.EN: "1 of your X contacts joined {network} since.",
+    },
     "suggest.pack": {
         Lang.FR: "Ils sont dans votre pack de démarrage ({count}) : {url}",
         Lang.EN: "They are in your starter pack ({count}): {url}",
+    },
+    "suggest.pack.one": {
+        Lang.FR: "Il est dans votre pack de démarrage : {url}",
+        Lang.EN: "They are in your starter pack: {url}",
     },
     "suggest.pack_more": {
         Lang.FR: "Et {count} dans ce pack : {url}",
         Lang.EN: "And {count} in this pack: {url}",
     },
-    "suggest.follow": {Lang.FR: "Suivez-les :", Lang.EN: "Follow them:"},
+    "suggest.follow": {
+        Lang.FR: "Suivez-les (cherchez ces adresses sur votre serveur) :",
+        Lang.EN: "Follow them (search for these addresses on your server):",
+    },
     "suggest.bridge": {
         Lang.FR: ("Sur l'autre réseau, par le pont Bridgy Fed (seulement s'ils l'ont activé) :"),
         Lang.EN: "On the other network, through the Bridgy Fed bridge (only if they opted in):",

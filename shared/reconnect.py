@@ -208,8 +208,9 @@ def _as_contact(
     and the person is not there; ``None`` when the person gets them elsewhere."""
     here = accounts.get(network)
     if here is not None:
-        address = f"@{here.handle}" if network == Network.MASTODON else here.handle
-        return Contact(contact, here.subject, address)
+        # ``user@server``, never ``@user@server``: a mention would notify the contact and
+        # let them read the person's private message.
+        return Contact(contact, here.subject, here.handle)
     if mine & set(accounts):
         return None
     for other, identity in accounts.items():
@@ -612,7 +613,7 @@ def following_list(session: Session, person_id: int) -> list[str]:
     for contact in delivered:
         found = _as_contact(contact, accounts.get(contact, {}), Network.MASTODON, set())
         if found is not None:
-            addresses.append(found.address.removeprefix("@"))
+            addresses.append(found.address)
     return addresses
 
 

@@ -8,7 +8,7 @@ import io
 from typing import TYPE_CHECKING
 
 from shared.db.models import Network
-from shared.messages import Lang, say
+from shared.messages import CATALOG, Lang, say
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -25,10 +25,11 @@ FEDIVERSE_BRIDGE = "ap.brid.gy"
 
 def bridge_address(network: str, handle: str, seen_from: str) -> str | None:
     """Where an account of ``network`` is found from ``seen_from`` through Bridgy Fed, once
-    its owner opted into the bridge: ``@alice.bsky.social@bsky.brid.gy`` on the fediverse,
-    ``user.server.ap.brid.gy`` on Bluesky."""
+    its owner opted into the bridge: ``alice.bsky.social@bsky.brid.gy`` on the fediverse,
+    ``user.server.ap.brid.gy`` on Bluesky. Never written as a mention (``@user@server``):
+    a mention would notify the contact, and let them read a private message."""
     if network == Network.BLUESKY and seen_from == Network.MASTODON:
-        return f"@{handle}@{BLUESKY_BRIDGE}"
+        return f"{handle}@{BLUESKY_BRIDGE}"
     if network == Network.MASTODON and seen_from == Network.BLUESKY and "@" in handle:
         user, server = handle.removeprefix("@").split("@", 1)
         return f"{user}.{server}.{FEDIVERSE_BRIDGE}"
@@ -58,10 +59,11 @@ def compose(
     at most, as many as it takes."""
     count = sum(n for _, n in packs) + len(addresses)
     where = say(f"network.{network}", lang)
-    lines = [say("suggest.first" if first else "suggest.new", lang, count=count, network=where)]
+    opening = _counted("suggest.first" if first else "suggest.new", count)
+    lines = [say(opening, lang, count=count, network=where)]
     for index, (url, members) in enumerate(packs):
         if url is not None:
-            key = "suggest.pack" if index == 0 else "suggest.pack_more"
+            key = _counted("suggest.pack", members) if index == 0 else "suggest.pack_more"
             lines.append(say(key, lang, url=url, count=members))
     native = [c.address for c in addresses if c.subject is not None]
     bridged = [c.address for c in addresses if c.subject is None]
@@ -74,6 +76,11 @@ def compose(
     if csv_link is not None:
         lines.append(say("suggest.csv", lang, url=csv_link))
     return _split(lines, room)
+
+
+def _counted(key: str, count: int) -> str:
+    """The message for one, where the language says it apart."""
+    return f"{key}.one" if count == 1 and f"{key}.one" in CATALOG else key
 
 
 def _split(lines: Iterable[str], room: int) -> list[str]:

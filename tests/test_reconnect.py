@@ -105,13 +105,14 @@ def test_cutover_delivers_packs_messages_and_bridges_once(engine: Engine, tmp_pa
     assert sorted(by_owner.values()) == [["did:plc:alice"], ["did:plc:carol"]]
     assert all(p.create for p in packs), "each person's first pack is created with its items"
     to_alice = texts(net.sent(net.bluesky, Reply))
-    assert "2 of your X contacts are on Bluesky" in to_alice
+    assert "Reconnection has started: 2 of your X contacts are on Bluesky." in to_alice
     assert "https://packs.test/" in to_alice
     assert "bob.m.test.ap.brid.gy" in to_alice, "Bob is only on Mastodon: his bridged address"
     to_bob = net.sent(net.mastodon, Reply)
     assert [r.to_post for r in to_bob] == ["bob-post"], "in Bob's own thread, privately"
     assert to_bob[0].direct
-    assert "@alice.test@bsky.brid.gy" in to_bob[0].text
+    assert "alice.test@bsky.brid.gy" in to_bob[0].text
+    assert "@alice" not in to_bob[0].text, "addresses, never mentions: nobody else is told"
     assert "https://hqx.test/x/following/" in to_bob[0].text
 
     before = {k for a in (net.bluesky, net.mastodon) for k in a.sent}
@@ -154,7 +155,7 @@ def test_someone_joining_later_brings_only_what_is_new(engine: Engine, tmp_path:
     assert [m.subject for m in to_alice[0].members] == ["did:plc:dave"]
     assert [m.seq for m in to_alice[0].members] == [1]
     news = [a.text for a in new if isinstance(a, Reply)]
-    assert any("1 of your X contacts joined Bluesky since" in t for t in news)
+    assert any("1 of your X contacts joined Bluesky since." in t for t in news)
     assert any("did:plc:alice" in [m.subject for m in w.members] for w in writes), (
         "Dave finds Alice, who had him on her watch list"
     )

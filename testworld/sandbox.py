@@ -19,6 +19,7 @@ import tempfile
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,6 +31,8 @@ from shared import challenge
 from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from shared.db.models import utcnow
+from shared.xarchive.sample import random_ids, write_archive
 from testworld.bluesky.chat import ChatDouble
 from testworld.bluesky.install import ensure_installed
 from testworld.bluesky.lexicon import Lexicons
@@ -48,6 +51,15 @@ if TYPE_CHECKING:
 
 X_CLIENT_ID = "helloquittex-sandbox"
 ALICE_X = XUser("1000000042", "alice_x", "Alice")
+# Alice's archive: 1,200 followers, the first 300 of whom she followed back. Bruno and
+# Camille are two of them.
+ALICE_CONTACTS = list(random_ids(1200, seed=7))
+BRUNO_X, CAMILLE_X = ALICE_CONTACTS[0], ALICE_CONTACTS[1]
+# The cutover comes this long after the service starts: the story has brought everyone by
+# then, and watches the first delivery.
+CUTOVER_AFTER = timedelta(seconds=45)
+DELIVERY_TIMEOUT_SEC = 120.0
+SUGGESTION = re.compile(r"\d+ (of your X contacts|de vos contacts de X)")
 ANSWER_TIMEOUT_SEC = 60.0
 ANSWER_POLL_SEC = 0.3
 BOT_NAME = "helloquittex"
@@ -156,6 +168,7 @@ class People:
 
     bot_bsky: Person
     alice: Person
+    bruno: Person
     bot_mastodon: MastodonPerson
     camille: MastodonPerson
     alice_mastodon: MastodonPerson
@@ -166,6 +179,7 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
     network, mastodon, url = world.network, world.mastodon, world.mastodon_url
     bot_bsky = await asyncio.to_thread(create_person, network, BOT_NAME)
     alice = await asyncio.to_thread(create_person, network, "alice")
+    bruno = await asyncio.to_thread(create_person, network, "bruno")
     bot_mastodon = mastodon_people.create_person(mastodon, url, BOT_NAME)
     camille = mastodon_people.create_person(mastodon, url, "camille")
     alice_mastodon = mastodon_people.create_person(mastodon, url, "alice")
@@ -195,13 +209,15 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         x_authorize_url=f"{x_url}/i/oauth2/authorize",
         x_api_url=x_url,
         upload_limits=UploadLimits(folder=world.root / "uploads"),
+        cutover_at=utcnow() + CUTOVER_AFTER,
+        reconnect_check_sec=1.0,
     )
     await asyncio.to_thread(_create_database, settings.database_url)
     transcript.line("Starting the service (both bots, the scheduler, the web portal) on SQLite…")
     world.portal_url = await _serve(stack, create_app(settings), port)
     world.addresses["Web portal"] = world.portal_url
     world.addresses["Database"] = str(world.root / "sandbox.db")
-    return People(bot_bsky, alice, bot_mastodon, camille, alice_mastodon)
+    return People(bot_bsky, alice, bruno, bot_mastodon, camille, alice_mastodon)
 
 
 def _create_database(url: str) -> None:
@@ -301,7 +317,10 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
     answer = await stage.on_mastodon(
         people.alice_mastodon, f"@{bot_acct} link x", " writes privately", direct=True
     )
-    uploaded = await _upload_archive(world, answer or "", transcript)
+    uploaded = await _upload_archive(
+        world, answer or "", transcript, ("Alice", ALICE_X.id, ALICE_X.username),
+        ALICE_CONTACTS, ALICE_CONTACTS[:300],
+    )  # fmt: skip
     status = await stage.on_bluesky(people.alice, "statut", " asks what is linked")
     claimed = "(X, déclaré)" in (status or "")
     transcript.line("4. An archive only claims: Alice has X itself confirm her account.")
@@ -309,7 +328,139 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
     status = await stage.on_bluesky(people.alice, "statut", " asks again")
     verified = "(X, vérifié par X)" in (status or "")
     steps = (greeted, helped, proven, confirmed, uploaded, claimed, signed, verified)
-    return all(steps)
+    return all(steps) and await _reconnection(stage, bot_acct)
+
+
+async def _reconnection(stage: Stage, bot_acct: str) -> bool:
+    """Bruno (Bluesky) and Camille (Mastodon), whom Alice knew on X, bring their archives;
+    at the cutover everyone gets their contacts: starter packs on Bluesky, messages in their
+    own threads on Mastodon, with the bridge between the two."""
+    world, people, transcript = stage.world, stage.people, stage.transcript
+    transcript.line("5. Bruno and Camille, whom Alice knew on X, bring their archives too.")
+    await asyncio.to_thread(people.bruno.allow_messages_from, "all")
+    await stage.on_bluesky(people.bruno, "lier x", " asks for his upload link")
+    message = await _private_message(stage, people.bruno)
+    bruno = ("Bruno", str(BRUNO_X), "bruno_x")
+    bruno_up = await _upload_archive(world, message or "", transcript, bruno, [], [ALICE_X_ID])
+    answer = await stage.on_mastodon(
+        people.camille, f"@{bot_acct} link x", " writes privately", direct=True
+    )
+    camille = ("Camille", str(CAMILLE_X), "camille_x")
+    camille_up = await _upload_archive(world, answer or "", transcript, camille, [ALICE_X_ID], [])
+    transcript.line("6. The cutover: each of them finds their X contacts.")
+    found = await _delivered(stage)
+    return bruno_up and camille_up and found
+
+
+ALICE_X_ID = int(ALICE_X.id)
+
+
+async def _private_message(stage: Stage, person: Person) -> str | None:
+    """The bot's latest private message to ``person`` on Bluesky (through the chat double)."""
+    bot = stage.people.bot_bsky
+
+    def received() -> str | None:
+        chat = person.chat(stage.world.chat_proxy).convo
+        for convo in chat.list_convos().convos:
+            if bot.did in {m.did for m in convo.members}:
+                texts = [m.text for m in chat.get_messages({"convoId": convo.id}).messages
+                         if m.sender.did == bot.did]  # fmt: skip
+                if texts:
+                    return str(texts[0])  # newest first
+        return None
+
+    return await stage._answer(received, "Bluesky", bot.handle, f"{person.handle} (privately)")
+
+
+async def _delivered(stage: Stage) -> bool:
+    """Wait for the cutover's delivery to reach everyone; show it; Alice downloads her
+    following list for Mastodon."""
+    people, transcript = stage.people, stage.transcript
+    bot = people.bot_bsky
+
+    def on_bluesky(person: Person) -> Callable[[], str | None]:
+        def delivered() -> str | None:
+            stage.world.network.process_all()
+            texts = [a.text for a in person.answers_from(bot) if "starter-pack" in a.text]
+            return texts[0] if texts else None
+
+        return delivered
+
+    def on_mastodon(person: MastodonPerson) -> Callable[[], str | None]:
+        def delivered() -> str | None:
+            texts = [html_to_text(n.status.content) for n in person.mentions()]
+            found = [t for t in texts if SUGGESTION.search(t)]
+            return found[0] if found else None
+
+        return delivered
+
+    waits = [
+        ("Bluesky", bot.handle, people.alice.handle, on_bluesky(people.alice)),
+        ("Bluesky", bot.handle, people.bruno.handle, on_bluesky(people.bruno)),
+        ("Mastodon", people.bot_mastodon.acct, people.alice_mastodon.acct,
+         on_mastodon(people.alice_mastodon)),
+        ("Mastodon", people.bot_mastodon.acct, people.camille.acct,
+         on_mastodon(people.camille)),
+    ]  # fmt: skip
+    shown = []
+    for network, bot_name, person, delivered in waits:
+        shown.append(await _wait(stage, delivered, network, bot_name, person))
+    if not all(shown):
+        return False
+    members = await asyncio.to_thread(_pack_members, stage)
+    transcript.line(f"  [Bluesky] Alice's starter pack, as the AppView shows it: {members}")
+    listed = await _following_list(shown[2] or "", transcript)
+    return "@bruno.test" in members and listed
+
+
+async def _wait(
+    stage: Stage, delivered: Callable[[], str | None], network: str, bot: str, person: str
+) -> str | None:
+    started = time.monotonic()
+    while time.monotonic() - started < DELIVERY_TIMEOUT_SEC:
+        text = await asyncio.to_thread(delivered)
+        if text is not None:
+            stage.transcript.says(network, bot, text, f" writes to @{person}")
+            return text
+        await asyncio.sleep(ANSWER_POLL_SEC)
+    stage.transcript.line(f"  [{network}] nothing reached @{person} in time")
+    return None
+
+
+def _pack_members(stage: Stage) -> str:
+    """Who is in Alice's starter pack (the pack the bot wrote that holds Bruno)."""
+    bot = stage.people.bot_bsky
+    listed = bot.client.com.atproto.repo.list_records(
+        {"repo": bot.did, "collection": "app.bsky.graph.starterpack", "limit": 100}
+    )
+    for record in listed.records:
+        pack = bot.client.app.bsky.graph.get_starter_pack({"starterPack": record.uri})
+        items = bot.client.app.bsky.graph.get_list({"list": pack.starter_pack.list.uri}).items
+        handles = sorted(f"@{item.subject.handle}" for item in items)
+        if "@bruno.test" in handles:
+            return f"“{pack.starter_pack.record.name}”: " + ", ".join(handles)
+    return "none found"
+
+
+async def _following_list(message: str, transcript: Transcript) -> bool:
+    """Alice opens the following-list link of her Mastodon message and downloads it."""
+    from aiohttp import ClientSession
+
+    link = re.search(r"http://127\.0\.0\.1:\d+/x/following/[\w-]+", message)
+    if link is None:
+        transcript.line("  the bot gave Alice no following list")
+        return False
+    async with ClientSession() as session:
+        async with session.get(link.group(0)) as page:
+            shown = _page_text(await page.text())
+        transcript.line("  [Web] Alice opens the link of her Mastodon message:")
+        transcript.line(f"      {page.status} {shown}")
+        async with session.post(link.group(0)) as download:
+            csv = await download.text()
+    transcript.line("  [Web] and downloads the list to import on Mastodon:")
+    for line in csv.splitlines():
+        transcript.line(f"      {line}")
+    return download.status == 200 and len(csv.splitlines()) == 2
 
 
 async def _sign_in_with_x(answer: str, transcript: Transcript) -> bool:
@@ -331,25 +482,31 @@ async def _sign_in_with_x(answer: str, transcript: Transcript) -> bool:
     return response.status == 200
 
 
-async def _upload_archive(world: World, answer: str, transcript: Transcript) -> bool:
-    """Alice opens her link and sends the zip X gave her (a sample in X's format)."""
+async def _upload_archive(
+    world: World,
+    answer: str,
+    transcript: Transcript,
+    who: tuple[str, str, str],
+    followers: list[int],
+    following: list[int],
+) -> bool:
+    """``who`` (name, X id, X username) opens their link and sends the zip X gave them (a
+    sample in X's format)."""
     from aiohttp import ClientSession, FormData
 
-    from shared.xarchive.sample import random_ids, write_archive
-
+    name, x_id, username = who
     link = re.search(r"http://127\.0\.0\.1:\d+/x/upload/[\w-]+", answer)
     if link is None:
-        transcript.line("  the bot gave Alice no upload link")
+        transcript.line(f"  the bot gave {name} no upload link")
         return False
-    archive = world.root / "twitter-2025-01-19-alice.zip"
-    ids = list(random_ids(1200, seed=7))
-    await asyncio.to_thread(write_archive, archive, 1_000_000_042, "alice_x", ids, ids[:300])
+    archive = world.root / f"twitter-2025-01-19-{username}.zip"
+    await asyncio.to_thread(write_archive, archive, int(x_id), username, followers, following)
     form = FormData()
     form.add_field("archive", archive.read_bytes(), filename=archive.name)
     async with ClientSession() as session, session.post(link.group(0), data=form) as response:
         page = await response.text()
     shown = _page_text(page)
-    transcript.line(f"  [Web] Alice uploads {archive.name} to her link:")
+    transcript.line(f"  [Web] {name} uploads {archive.name} to their link:")
     transcript.line(f"      {response.status} {shown}")
     return response.status == 200
 

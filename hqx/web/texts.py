@@ -33,7 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "signin_done": "C'est fait : X a confirmé que ce compte est le vôtre.",
         "following_title": "Vos contacts de X à suivre sur Mastodon",
         "following_intro": (
-            "{count} comptes. Téléchargez la liste, puis sur votre serveur Mastodon ouvrez "
+            "Comptes : {count}. Téléchargez la liste, puis sur votre serveur Mastodon ouvrez "
             "Préférences > Importation et exportation > Importer, choisissez « Liste "
             "d'abonnements » et ce fichier : vous les suivrez tous d'un coup. Ce lien ne sert "
             "qu'une fois."
@@ -60,7 +60,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "signin_done": "Done: X confirmed this account is yours.",
         "following_title": "Your X contacts to follow on Mastodon",
         "following_intro": (
-            "{count} accounts. Download the list, then on your Mastodon server open "
+            "Accounts: {count}. Download the list, then on your Mastodon server open "
             "Preferences > Import and export > Import, choose “Following list” and this "
             "file: you will follow them all at once. This link works once."
         ),

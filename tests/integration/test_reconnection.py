@@ -185,7 +185,8 @@ def test_the_cutover_and_after(
     assert f"{scene.bob.username}.{domain}.ap.brid.gy" in to_alice, "Bob, bridged"
     [to_bob] = scene.to_bob()
     assert to_bob.visibility == "direct", "in Bob's own private thread"
-    assert f"@{scene.alice.handle}@bsky.brid.gy" in to_bob.text
+    assert f"{scene.alice.handle}@bsky.brid.gy" in to_bob.text
+    assert f"@{scene.alice.handle}" not in to_bob.text, "an address, not a mention"
     link = next(w for w in to_bob.text.split() if w.startswith("https://hqx.test/x/following/"))
     assert link
     first = scene.bot_records()

@@ -117,6 +117,18 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "[Web] Alice clicks “Se connecter avec X”, approves on X, comes back:" in out
     assert "200 HelloQuitteX X ✓ @alice_x C'est fait : X a confirmé" in out
     assert "@alice_x (X, vérifié par X)." in out
+    # Bruno and Camille bring their archives; at the cutover everyone finds their contacts.
+    assert "[Web] Bruno uploads twitter-2025-01-19-bruno_x.zip to their link:" in out
+    assert "[Web] Camille uploads twitter-2025-01-19-camille_x.zip to their link:" in out
+    assert "[Bluesky] @helloquittex.test writes to @alice.test:" in out
+    assert "1 de vos contacts de X est sur Bluesky. Il est dans votre pack de démarrage : " in out
+    assert "https://bsky.app/starter-pack/helloquittex.test/" in out
+    assert "[Bluesky] Alice's starter pack, as the AppView shows it: “Mes contacts de X”: " in out
+    assert "[Mastodon] @helloquittex writes to @camille:" in out
+    assert "1 of your X contacts is on Mastodon." in out
+    assert "(search for these addresses on your server): alice@127.0.0.1:" in out
+    assert "Account address,Show boosts,Notify on new posts,Languages" in out
+    assert "camille@127.0.0.1:" in out and ",true,false," in out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
