@@ -30,6 +30,7 @@ from atproto_client.exceptions import (
     RequestErrorBase,
     UnauthorizedError,
 )
+from atproto_client.request import AsyncRequest
 
 from bsky_service.tid import tid, tid_of
 from shared import attestation, botstate, sealed
@@ -60,6 +61,7 @@ from shared.protocol import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
+    import httpx
     from atproto_client.client.session import Session as AtSession
     from sqlalchemy.engine import Engine
 
@@ -80,6 +82,7 @@ MESSAGE_MAX_GRAPHEMES = 1000  # what the Bluesky app allows (the lexicon: 10,000
 CHAT_PAGE = 50
 WATERMARK_OVERLAP = timedelta(minutes=2)
 PROFILES_PAGE = 25  # app.bsky.actor.getProfiles takes at most 25 actors
+RATE_LIMIT_HEADERS = ("ratelimit-remaining", "ratelimit-reset")
 LIST = "app.bsky.graph.list"
 LIST_ITEM = "app.bsky.graph.listitem"
 STARTER_PACK = "app.bsky.graph.starterpack"
@@ -93,9 +96,45 @@ FOLLOWS_MAX_PAGES = 100  # 10,000 follows: past that, the rest is not checked
 # a record lands on the same key.
 COLLECTION_EPOCH_MICROS = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
 COLLECTION_SLOTS = 4096
+CREATE_COST = 3  # points a created record costs of the bot's write budget
 # A chat service that fails is asked again after this, doubling up to the cap.
 CHAT_RETRY_FIRST_SEC = 10.0
 CHAT_RETRY_MAX_SEC = 600.0
+
+
+class WriteLimits:
+    """The PDS's rate-limit headers on the bot's writes, as last read: a batch that would
+    overdraw the window waits for its reset instead of being refused (a 429 costs the
+    attempt, and a refused ``applyWrites`` writes nothing)."""
+
+    def __init__(self) -> None:
+        self.remaining: int | None = None
+        self.reset_at: datetime | None = None
+
+    async def read(self, response: httpx.Response) -> None:
+        """An httpx response hook: keep the window of repository writes."""
+        if "/xrpc/com.atproto.repo." not in response.request.url.path:
+            return
+        remaining, reset = (response.headers.get(h) for h in RATE_LIMIT_HEADERS)
+        if remaining is None or reset is None:
+            return  # a PDS that sends none (a self-hosted one may not)
+        try:
+            self.remaining = int(remaining)
+            self.reset_at = datetime.fromtimestamp(int(reset), UTC)
+        except ValueError:
+            return
+
+    def check(self, cost: int, now: datetime) -> None:
+        """Raise :class:`DeliveryError` (retry at the reset) when ``cost`` points would
+        overdraw what the window has left."""
+        if self.remaining is None or self.reset_at is None or self.reset_at <= now:
+            return
+        if self.remaining < cost:
+            raise DeliveryError(
+                f"Bluesky write budget: {self.remaining} points left, {cost} needed, "
+                f"until {self.reset_at.isoformat()}",
+                retry_at=self.reset_at,
+            )
 
 
 class BlueskyAdapter(Protocol):
@@ -137,7 +176,8 @@ class BlueskyAdapter(Protocol):
         self._handle = handle
         self._password = app_password
         self._poll_interval_sec = poll_interval_sec
-        self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
+        self._limits = WriteLimits()
+        self._client = self._new_client()
         self._chat_proxy = chat_proxy
         self._session_key = session_key
         self._did: str | None = None
@@ -153,6 +193,11 @@ class BlueskyAdapter(Protocol):
     def bot_handle(self) -> str:
         return self._handle
 
+    def _new_client(self) -> AsyncClient:
+        """The SDK's client, reading the rate-limit headers of every answer."""
+        request = AsyncRequest(event_hooks={"response": [self._limits.read]})
+        return AsyncClient(base_url=f"{self._pds_url}/xrpc", request=request)
+
     @property
     def did(self) -> str:
         """The bot's DID (known once started)."""
@@ -165,7 +210,7 @@ class BlueskyAdapter(Protocol):
 
     async def start(self) -> None:
         # One client (one connection pool) per run: close() ends it, a new start opens one.
-        self._client = AsyncClient(base_url=f"{self._pds_url}/xrpc")
+        self._client = self._new_client()
         self._client.on_session_change(self._session_changed)
         try:
             await self._login()
@@ -549,6 +594,7 @@ class BlueskyAdapter(Protocol):
         first_collection, first_rkey, _ = writes[0]
         if outgoing.attempts > 1 and await self._exists(first_rkey, first_collection):
             return Delivered(list_uri)
+        self._limits.check(len(writes) * CREATE_COST, datetime.now(UTC))
         try:
             await self._client.com.atproto.repo.apply_writes(
                 models.ComAtprotoRepoApplyWrites.Data(

@@ -29,3 +29,32 @@ def test_without_a_reset_header_it_waits_a_minute() -> None:
     error = _rate_limited(too_many({}))
     assert error.retry_at is not None
     assert error.retry_at - before >= timedelta(seconds=RATE_LIMIT_FALLBACK_SEC - 1)
+
+
+def test_a_batch_that_would_overdraw_the_window_waits_for_its_reset() -> None:
+    import asyncio
+
+    import httpx
+
+    from bsky_service.adapter import WriteLimits
+    from shared.protocol import DeliveryError
+
+    limits = WriteLimits()
+    now = datetime.now(UTC).replace(microsecond=0)
+    reset = now + timedelta(minutes=20)
+    url = "http://pds.test/xrpc/com.atproto.repo.applyWrites"
+    headers = {"ratelimit-remaining": "30", "ratelimit-reset": str(int(reset.timestamp()))}
+    response = httpx.Response(200, headers=headers, request=httpx.Request("POST", url))
+    asyncio.run(limits.read(response))
+    limits.check(30, now)  # what is left is enough
+    try:
+        limits.check(33, now)
+    except DeliveryError as e:
+        assert e.retry_at == reset and not e.permanent
+    else:
+        raise AssertionError("a write past the window's budget went ahead")
+    limits.check(33, reset + timedelta(seconds=1))  # a new window: it goes
+    reads = httpx.Request("GET", "http://pds.test/xrpc/app.bsky.feed.getTimeline")
+    asyncio.run(limits.read(httpx.Response(200, headers={**headers, "ratelimit-remaining": "0"},
+                                           request=reads)))  # fmt: skip
+    assert limits.remaining == 30, "only the repository's writes count"

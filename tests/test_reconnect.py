@@ -360,3 +360,27 @@ def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: 
     hours = sorted(round((r.not_before - utcnow()).total_seconds() / 3600) for r in rows)
     assert hours == [0, 0, 1, 1, 2], "two an hour: the five messages over three hours"
     assert len(net.sent(net.mastodon, Reply)) == 2, "only this hour's are sent now"
+
+
+def test_a_media_outlet_is_found_by_its_followers_and_gets_nothing_itself(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from shared.db.models import PersonKind
+
+    net = Net(engine)
+    outlet = net.person("outlet", 900, "bluesky")
+    with Session(engine) as session, session.begin():
+        session.get_one(Person, outlet).kind = PersonKind.ORGANISATION
+    net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "mastodon")
+    archive = make_archive(tmp_path / "o.zip", [ALICE_X, CAROL_X], [], account_id=900,
+                           username="outlet_x")  # fmt: skip
+    import_archive(engine, archive, for_person=outlet)  # its followers, as an operator imports
+    net.run()
+    packs = net.sent(net.bluesky, WriteCollection)
+    assert [[m.subject for m in p.members] for p in packs] == [["did:plc:outlet"]], (
+        "in Alice's pack; the outlet gets no pack of its followers"
+    )
+    to_carol = net.sent(net.mastodon, Reply)
+    assert len(to_carol) == 1 and "outlet.test@bsky.brid.gy" in to_carol[0].text
+    assert all(r.to.subject != "did:plc:outlet" for r in net.sent(net.bluesky, Reply))
