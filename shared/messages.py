@@ -437,6 +437,10 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "Il est dans votre pack de démarrage : {url}",
         Lang.EN: "They are in your starter pack: {url}",
     },
+    "suggest.shared": {
+        Lang.FR: "{count} sont dans ce pack de comptes très suivis sur X : {url}",
+        Lang.EN: "{count} are in this pack of accounts many followed on X: {url}",
+    },
     "suggest.pack_more": {
         Lang.FR: "Et {count} dans ce pack : {url}",
         Lang.EN: "And {count} in this pack: {url}",

@@ -98,6 +98,9 @@ class Channel:
     """What a message costs of the write budget."""
     csv_link: Callable[[str], str] | None = None
     """The link to a one-time token's following list (``None``: no web portal)."""
+    demand: dict[int, int] | None = None
+    """How many people each account is due to there (:func:`shared_demand`), counted once
+    a run: shared packs are planned from it, whatever batch is being delivered."""
 
 
 # The filters every due pair passes; :network is the delivery network.
@@ -296,7 +299,10 @@ def deliver(
         texts = suggestions.compose(
             lang=item.lang,
             first=item.first,
-            packs=[(channel.collection_url(c), len(members)) for c, members in packs.items()],
+            packs=[
+                (channel.collection_url(c), len(members), writer.via(c) == "shared")
+                for c, members in sorted(packs.items(), key=lambda p: writer.via(p[0]))
+            ],
             addresses=addresses,
             csv_link=csv,
             network=channel.network,
@@ -389,7 +395,9 @@ class _Writer:
             if budget is not None
             else 10**9
         )
-        demand = _shared_demand(self._session, self._channel.network)
+        demand = self._channel.demand
+        if demand is None:
+            demand = shared_demand(self._session, self._channel.network)
         plan = planner.plan(needs, existing, points, demand=demand)
         ids = {}
         for planned in plan.writes():
@@ -550,7 +558,7 @@ def _packs(session: Session, network: str, people: list[int]) -> list[planner.Pa
     ]
 
 
-def _shared_demand(session: Session, network: str) -> dict[int, int]:
+def shared_demand(session: Session, network: str) -> dict[int, int]:
     """How many people each contact is due to on ``network`` (there, natively), for the
     accounts wanted by at least :data:`planner.SHARED_MIN` people."""
     rows = session.execute(

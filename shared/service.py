@@ -357,6 +357,9 @@ class Service:
             message_cost=adapter.message_cost,
             csv_link=self._following_link if self._public_url else None,
         )
+        if channel.collections:
+            demand = await asyncio.to_thread(self._demand, channel.network)
+            channel = replace(channel, demand=demand)
         after = 0
         while batch := await asyncio.to_thread(self._due, channel.network, after):
             after = batch[-1].person
@@ -367,6 +370,10 @@ class Service:
                 except HqxError as e:  # left due: the next run tries again
                     log.warning("%s: %s", adapter.network, e)
             await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
+
+    def _demand(self, network: str) -> dict[int, int]:
+        with Session(self._engine) as session:
+            return reconnect.shared_demand(session, network)
 
     def _due(self, network: str, after: int) -> list[reconnect.Due]:
         with Session(self._engine) as session:

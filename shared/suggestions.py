@@ -48,23 +48,30 @@ def compose(
     *,
     lang: Lang,
     first: bool,
-    packs: list[tuple[str | None, int]],
+    packs: list[tuple[str | None, int, bool]],
     addresses: list[Contact],
     csv_link: str | None,
     network: str,
     room: int,
 ) -> list[str]:
     """The messages telling a person of their contacts on ``network``: how many (all of them
-    at first, what is new after), the packs' links, the addresses; each ``room`` characters
-    at most, as many as it takes."""
-    count = sum(n for _, n in packs) + len(addresses)
+    at first, what is new after), the links of the packs that hold them (``packs``: link,
+    how many of theirs, shared or their own), the addresses; each ``room`` characters at
+    most, as many as it takes."""
+    count = sum(n for _, n, _ in packs) + len(addresses)
     where = say(f"network.{network}", lang)
     opening = _counted("suggest.first" if first else "suggest.new", count)
     lines = [say(opening, lang, count=count, network=where)]
-    for index, (url, members) in enumerate(packs):
-        if url is not None:
-            key = _counted("suggest.pack", members) if index == 0 else "suggest.pack_more"
-            lines.append(say(key, lang, url=url, count=members))
+    own = 0
+    for url, members, shared in packs:  # their own packs first
+        if url is None:
+            continue
+        if shared:
+            lines.append(say("suggest.shared", lang, url=url, count=members))
+            continue
+        key = _counted("suggest.pack", members) if own == 0 else "suggest.pack_more"
+        lines.append(say(key, lang, url=url, count=members))
+        own += 1
     native = [c.address for c in addresses if c.subject is not None]
     bridged = [c.address for c in addresses if c.subject is None]
     if native:

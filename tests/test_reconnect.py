@@ -384,3 +384,33 @@ def test_a_media_outlet_is_found_by_its_followers_and_gets_nothing_itself(
     to_carol = net.sent(net.mastodon, Reply)
     assert len(to_carol) == 1 and "outlet.test@bsky.brid.gy" in to_carol[0].text
     assert all(r.to.subject != "did:plc:outlet" for r in net.sent(net.bluesky, Reply))
+
+
+def test_accounts_many_followed_go_in_one_shared_pack(engine: Engine, tmp_path: Path) -> None:
+    from shared import planner
+
+    net = Net(engine)
+    popular = [net.person(f"star{n}", 3000 + n, "bluesky") for n in range(planner.SHARED_FIT)]
+    fans = [net.person(f"fan{n}", 4000 + n, "bluesky") for n in range(planner.SHARED_MIN)]
+    for n, fan in enumerate(fans):
+        following = [3000 + s for s in range(len(popular))]
+        archive = make_archive(tmp_path / f"f{n}.zip", [], following, account_id=4000 + n,
+                               username=f"fan{n}_x")  # fmt: skip
+        import_archive(engine, archive, for_person=fan)
+    net.run()
+    packs = net.sent(net.bluesky, WriteCollection)
+    with Session(engine) as session:
+        from shared.db.models import Collection
+
+        owners = {c.id: c.person_id for c in session.exec(select(Collection))}
+    shared = [p for p in packs if owners[p.collection] is None]
+    assert len(shared) == 1
+    stars = {f"did:plc:star{n}" for n in range(len(popular))}
+    assert stars <= {m.subject for m in shared[0].members}
+    assert not any(owners[p.collection] in fans for p in packs), "no fan needs a pack of their own"
+    to_fans = [
+        r.text for r in net.sent(net.bluesky, Reply) if r.to.subject.startswith("did:plc:fan")
+    ]
+    assert len(to_fans) == len(fans)
+    assert len({t.rsplit("/", 1)[1] for t in to_fans}) == 1, "one pack serves them all"
+    assert all("10 are in this pack of accounts many followed on X: " in t for t in to_fans)
