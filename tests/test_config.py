@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.config import DEFAULT_CUTOVER_AT, Settings
+from shared.config import DEFAULT_CUTOVER_AT, Reconnection, Settings
 from shared.db.engine import sync_url
 from shared.errors import ConfigError
 
@@ -51,10 +51,13 @@ def test_every_variable_is_read() -> None:
             "HQX_ARCHIVE_MAX_BYTES": "1_000_000",
             "HQX_ARCHIVE_MAX_RATIO": "20",
             "HQX_ARCHIVE_MAX_MEMBERS": "10",
+            "HQX_REMATCH_HOURS": "6",
+            "HQX_RECONNECT_CHECK_SEC": "2.5",
         },
         env_file=None,
     )
     assert settings.cutover_at == datetime(2025, 1, 20, tzinfo=UTC)
+    assert settings.reconnection == Reconnection(datetime(2025, 1, 20, tzinfo=UTC), 6.0, 2.5)
     assert settings.bsky_handle == "helloquittex.bsky.social"
     assert settings.bluesky_configured and settings.mastodon_configured
     assert settings.archive_limits.max_total_bytes == 1_000_000
@@ -96,6 +99,8 @@ def test_every_variable_is_read() -> None:
             "HQX_BSKY_HANDLE: 'not a handle' is not a Bluesky handle",
         ),
         ("HQX_ARCHIVE_MAX_RATIO", "-3", "HQX_ARCHIVE_MAX_RATIO: '-3' must be positive"),
+        ("HQX_REMATCH_HOURS", "0", "HQX_REMATCH_HOURS: '0' must be positive"),
+        ("HQX_RECONNECT_CHECK_SEC", "soon", "HQX_RECONNECT_CHECK_SEC: 'soon' is not a"),
         ("HQX_CATCH_UP_MINUTES", "-5", "HQX_CATCH_UP_MINUTES: '-5' must be zero or more"),
         ("HQX_LOG_LEVEL", "loud", "HQX_LOG_LEVEL: 'loud' is not a log level"),
         ("HQX_CATCH_UP_MINUTES", "nan", "HQX_CATCH_UP_MINUTES: 'nan' is not a finite number"),
