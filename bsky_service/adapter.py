@@ -55,6 +55,7 @@ from shared.protocol import (
     Outgoing,
     Protocol,
     ReceiveError,
+    ThrottledError,
     WriteBudget,
 )
 
@@ -526,6 +527,9 @@ class BlueskyAdapter(Protocol):
                 cursor = page.cursor
                 if not cursor or not page.follows:
                     break
+        except RateLimitExceededError as e:
+            until = _rate_limited(e).retry_at or datetime.now(UTC)
+            raise ThrottledError(f"Bluesky: rate limited ({e})", until=until) from e
         except RequestErrorBase as e:
             raise HqxError(f"Bluesky: cannot read whom {subject} follows: {e}") from e
         return frozenset(followed)

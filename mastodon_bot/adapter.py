@@ -49,6 +49,7 @@ from shared.protocol import (
     Outgoing,
     Protocol,
     ReceiveError,
+    ThrottledError,
     WriteBudget,
 )
 
@@ -74,6 +75,8 @@ ACTOR_CACHE_SIZE = 10_000
 RATE_LIMIT_FALLBACK_SEC = 300.0
 FOLLOWING_PAGE = 80  # Mastodon's largest page of accounts
 FOLLOWING_MAX_PAGES = 50
+# Requests of the window (300 per 5 minutes) never spent on reading follows.
+READS_RESERVE = 60
 # While the stream is up, polling is only a safety net for what a reconnection may miss.
 STREAMING_POLL_SEC = 120.0
 # A server that does not stream is asked again this seldom.
@@ -514,9 +517,11 @@ class MastodonAdapter(Protocol):
         del subject
         followed: set[str] = set()
         try:
+            self._keep_for_answers()
             account = await asyncio.to_thread(self._search_account, handle)
             if account is None:
                 return frozenset()
+            self._keep_for_answers()
             page = await asyncio.to_thread(
                 self._api.account_following, account.id, limit=FOLLOWING_PAGE
             )
@@ -527,10 +532,30 @@ class MastodonAdapter(Protocol):
                     found = await self._subject(other)
                     if found is not None:
                         followed.add(found)
+                self._keep_for_answers()
                 page = await asyncio.to_thread(self._api.fetch_next, page)
+        except MastodonRatelimitError as e:
+            raise ThrottledError(f"Mastodon: rate limited ({e})", until=self._reset()) from e
         except MastodonError as e:
             raise HqxError(f"Mastodon: cannot read whom {handle} follows: {e}") from e
         return frozenset(followed)
+
+    def _keep_for_answers(self) -> None:
+        """Raise :class:`ThrottledError` when what the window has left is what answering
+        people needs: reading follows never starves the bot's answers."""
+        remaining = self._api.ratelimit_remaining
+        if remaining is not None and int(remaining) < READS_RESERVE:
+            raise ThrottledError(
+                f"Mastodon: {remaining} requests left in the window, kept for answers",
+                until=self._reset(),
+            )
+
+    def _reset(self) -> datetime:
+        """When the server's rate-limit window resets (as its headers said last)."""
+        reset = self._api.ratelimit_reset
+        if reset:
+            return datetime.fromtimestamp(float(reset), UTC)
+        return _now() + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
 
     def _search_account(self, handle: str) -> Any:
         """Search with webfinger resolution: finds accounts of other servers too."""

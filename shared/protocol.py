@@ -105,6 +105,15 @@ class DeliveryError(HqxError):
         self.permanent = permanent
 
 
+class ThrottledError(HqxError):
+    """The network's rate limit for reads is spent (or nearly: what is left is kept for
+    answering people) until :attr:`until`."""
+
+    def __init__(self, message: str, *, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class ReceiveError(HqxError):
     """Receiving failed. A :attr:`permanent` failure (the network refuses the bot's
     credentials) cannot heal by retrying: the receive loop stops and says why."""
@@ -185,6 +194,7 @@ class Protocol(ABC):
         them; the default knows none.
 
         Raises:
+            ThrottledError: the rate limit is spent until a reset.
             HqxError: the network cannot be asked now.
         """
         del subject, handle

@@ -27,7 +27,7 @@ from shared.commands import Answer, Environment
 from shared.db.models import Identity, InboundPost, RunKind, utcnow
 from shared.errors import HqxError
 from shared.messages import say
-from shared.protocol import DeliveryError, Outgoing, ReceiveError
+from shared.protocol import DeliveryError, Outgoing, ReceiveError, ThrottledError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -63,6 +63,9 @@ MATCH_INTERVAL_SEC = 60
 HANDLE_REFRESH_BATCH = 100
 # People whose contacts are delivered in one transaction (their follows read first).
 RECONNECT_BATCH = 200
+# A network's read limit spent: wait for its reset, this long at most, this many times.
+THROTTLED_MAX_WAIT_SEC = 300.0
+FOLLOWS_ATTEMPTS = 3
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -366,10 +369,22 @@ class Service:
             follows: dict[int, frozenset[str]] = {}
             for item in batch:
                 try:
-                    follows[item.person] = await adapter.follows(item.subject, item.handle)
+                    follows[item.person] = await self._follows(adapter, item)
                 except HqxError as e:  # left due: the next run tries again
                     log.warning("%s: %s", adapter.network, e)
             await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
+
+    async def _follows(self, adapter: Protocol, item: reconnect.Due) -> frozenset[str]:
+        """Whom a person follows on the adapter's network; when its rate limit is spent,
+        wait for the reset (a few minutes at most) rather than ask again and again."""
+        for _ in range(FOLLOWS_ATTEMPTS):
+            try:
+                return await adapter.follows(item.subject, item.handle)
+            except ThrottledError as e:
+                wait = (e.until - utcnow()).total_seconds()
+                log.info("%s: %s; waiting %.0f s", adapter.network, e, max(wait, 0))
+                await asyncio.sleep(min(max(wait, 1.0), THROTTLED_MAX_WAIT_SEC))
+        raise HqxError(f"{adapter.network}: rate limited {FOLLOWS_ATTEMPTS} times in a row")
 
     def _demand(self, network: str) -> dict[int, int]:
         with Session(self._engine) as session:

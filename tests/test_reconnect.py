@@ -414,3 +414,33 @@ def test_accounts_many_followed_go_in_one_shared_pack(engine: Engine, tmp_path: 
     assert len(to_fans) == len(fans)
     assert len({t.rsplit("/", 1)[1] for t in to_fans}) == 1, "one pack serves them all"
     assert all("10 are in this pack of accounts many followed on X: " in t for t in to_fans)
+
+
+def test_a_spent_read_limit_is_waited_out_not_hammered(engine: Engine, tmp_path: Path) -> None:
+    from shared.protocol import ThrottledError
+
+    class Throttled(FakeBluesky):
+        calls = 0
+
+        async def follows(self, subject: str, handle: str) -> frozenset[str]:
+            self.calls += 1
+            if self.calls == 1:
+                raise ThrottledError("spent", until=utcnow() + timedelta(milliseconds=200))
+            return await super().follows(subject, handle)
+
+    net = Net(engine)
+    net.bluesky = throttled = Throttled()
+    net.service = Service(
+        engine,
+        [net.bluesky, net.mastodon],
+        default_registry(),
+        reconnection=Reconnection(cutover_at=utcnow() - timedelta(hours=1)),
+    )
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    assert throttled.calls == 3, "once refused, then Alice's and Carol's"
+    assert len(net.sent(net.bluesky, WriteCollection)) == 2, "both delivered in the same run"
