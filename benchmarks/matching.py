@@ -46,10 +46,18 @@ def graph(persons: int, edges: int, seed: int = 1) -> dict[int, dict[int, np.nda
     archives: dict[int, dict[int, np.ndarray]] = {}
     for owner in uploaders:
         archives[FIRST_X + int(owner)] = {
-            int(d): np.unique(FIRST_X + (rng.zipf(1.3, per) - 1) % universe).astype(np.uint64)
-            for d in (Direction.FOLLOWER, Direction.FOLLOWING)
+            int(d): _distinct(rng, per, universe) for d in (Direction.FOLLOWER, Direction.FOLLOWING)
         }
     return archives
+
+
+def _distinct(rng: np.random.Generator, count: int, universe: int) -> np.ndarray:
+    """``count`` distinct X ids (fewer if the universe is smaller): popular accounts drawn
+    far more often (a power law), the long tail filling up to the count."""
+    popular = np.unique((rng.zipf(1.3, count) - 1) % universe)
+    tail = rng.choice(universe, size=min(universe, count * 2), replace=False)
+    ids = np.concatenate([popular, tail[~np.isin(tail, popular)][: max(0, count - len(popular))]])
+    return np.sort(FIRST_X + ids).astype(np.uint64)
 
 
 def load(url: str, persons: int, archives: dict[int, dict[int, np.ndarray]]) -> Any:

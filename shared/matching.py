@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlmodel import Session, col
 
 from shared.db.models import Person, XMatch, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+
+MATCH_BATCH = 5_000
+"""People whose matches one transaction of a full match recomputes."""
 
 
 class Relation(IntEnum):
@@ -62,6 +66,13 @@ WHERE p.stopped = false AND p.forget_requested_at IS NULL
   AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id)
   AND NOT EXISTS (SELECT 1 FROM x_claim c WHERE c.x_account_id = x.x_account_id)
 """
+# A person's run needs only their accounts and those at the other end of their edges: what
+# it reads stays proportional to their edges, whatever the number of people.
+_ONLY_AROUND = """
+  AND (x.x_account_id IN ({mine})
+       OR x.x_account_id IN (SELECT other_x_id FROM follow_edge WHERE owner_x_id IN ({mine}))
+       OR x.x_account_id IN (SELECT owner_x_id FROM follow_edge WHERE other_x_id IN ({mine})))
+"""
 _FRESH = """
 CREATE TEMPORARY TABLE hqx_fresh (
     person_id BIGINT NOT NULL, contact_id BIGINT NOT NULL, relation SMALLINT NOT NULL,
@@ -97,49 +108,88 @@ WHERE {concerned} NOT EXISTS (SELECT 1 FROM hqx_fresh f WHERE f.person_id = x_ma
 """
 
 
-def _run(session: Session, person_id: int | None) -> Matched:
-    """Match everyone, or (``person_id``) only the edges touching that person's X accounts
-    and the stored matches they are part of."""
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What one run recomputes: the matches of people ``low``..``high`` (their own rows), or
+    of one ``person`` both ways (theirs, and theirs in others' rows)."""
+
+    low: int = 0
+    high: int = 0
+    person: int | None = None
+
+    def mine(self) -> str:
+        if self.person is not None:
+            return "SELECT x_account_id FROM x_identity WHERE person_id = :person"
+        return "SELECT x_account_id FROM x_identity WHERE person_id BETWEEN :low AND :high"
+
+    def concerned(self) -> str:
+        """The stored rows the run answers for."""
+        if self.person is not None:
+            return "(person_id = :person OR contact_id = :person) AND"
+        return "person_id BETWEEN :low AND :high AND"
+
+    def params(self) -> dict[str, object]:
+        if self.person is not None:
+            return {"person": self.person}
+        return {"low": self.low, "high": self.high}
+
+
+def _run(session: Session, scope: _Scope) -> Matched:
+    """Recompute the matches of ``scope``: only the edges touching its people's X accounts
+    are read, and only the stored rows it answers for are compared."""
     connection = session.connection()
     for table in ("hqx_matchable", "hqx_fresh"):  # a pooled connection may keep them
         connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
     connection.execute(text(_MATCHABLE))
     connection.execute(text(_FRESH))
-    connection.execute(text(_FILL_MATCHABLE))
+    mine, params = scope.mine(), scope.params()
+    fill = _FILL_MATCHABLE
+    if scope.person is not None:  # only the accounts at the other end of their edges
+        fill += _ONLY_AROUND.format(mine=mine)
+    connection.execute(text(fill), params)
     if connection.dialect.name == "postgresql":  # temporary tables are never auto-analysed
         connection.execute(text("ANALYZE hqx_matchable"))
-    pairs = _PAIRS
-    params: dict[str, object] = {}
-    if person_id is not None:  # two indexed lookups, not one scan for an OR
-        mine = "SELECT x_account_id FROM x_identity WHERE person_id = :person"
-        pairs = (
-            f"{_PAIRS} AND e.owner_x_id IN ({mine}) UNION ALL {_PAIRS} AND e.other_x_id IN "
-            f"({mine}) AND e.owner_x_id NOT IN ({mine})"
-        )
-        params["person"] = person_id
+    # Two indexed lookups, not one scan for an OR.
+    pairs = (
+        f"{_PAIRS} AND e.owner_x_id IN ({mine}) UNION ALL {_PAIRS} AND e.other_x_id IN "
+        f"({mine}) AND e.owner_x_id NOT IN ({mine})"
+    )
     connection.execute(text(_FILL_FRESH.format(pairs=pairs)), params)
+    if scope.person is None:  # a range answers for its people's own rows only
+        connection.execute(
+            text("DELETE FROM hqx_fresh WHERE person_id NOT BETWEEN :low AND :high"), params
+        )
     if connection.dialect.name == "postgresql":
         connection.execute(text("ANALYZE hqx_fresh"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
-    concerned = "" if person_id is None else "(person_id = :person OR contact_id = :person) AND"
-    gone = connection.execute(text(_GONE.format(concerned=concerned)), params).rowcount
+    gone = connection.execute(text(_GONE.format(concerned=scope.concerned())), params).rowcount
     [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
     for table in ("hqx_matchable", "hqx_fresh"):
         connection.execute(text(f"DROP TABLE {table}"))
     return Matched(int(found), int(gone), int(total))
 
 
-def match_all(engine: Engine) -> Matched:
-    """Recompute every match (at the cutover, and as a safety net on a schedule)."""
-    with Session(engine) as session, session.begin():
-        return _run(session, None)
+def match_all(engine: Engine, people_per_transaction: int = MATCH_BATCH) -> Matched:
+    """Recompute every match (at the cutover, and as a safety net on a schedule), a range of
+    people per transaction: the database is never held for the whole graph (on SQLite the
+    bots write between two ranges), and what a range needs stays bounded."""
+    with Session(engine) as session:
+        low, high = session.execute(select(func.min(Person.id), func.max(Person.id))).one()
+    found = gone = total = 0
+    if low is None:
+        return Matched(0, 0, 0)
+    for start in range(int(low), int(high) + 1, people_per_transaction):
+        with Session(engine) as session, session.begin():
+            done = _run(session, _Scope(start, start + people_per_transaction - 1))
+        found, gone, total = found + done.found, gone + done.gone, total + done.total
+    return Matched(found, gone, total)
 
 
 def match_person(engine: Engine, person_id: int) -> Matched:
     """Recompute the matches of one person's X accounts, both ways: who they find, and who
     finds them (the people who had them on their watch list)."""
     with Session(engine) as session, session.begin():
-        return _run(session, person_id)
+        return _run(session, _Scope(person=person_id))
 
 
 def matches_of(session: Session, person_id: int) -> list[tuple[int, Relation]]:

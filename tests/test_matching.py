@@ -143,3 +143,17 @@ def test_the_service_runs_what_was_asked(engine: Engine, people: dict[str, int])
     service = Service(engine, [], default_registry())
     assert asyncio.run(service.match_requested()) == 4
     assert of(engine, people["erin"]) == [(people["bob"], Relation.FOLLOWER)]
+
+
+def test_a_full_match_in_small_ranges_finds_the_same(
+    engine: Engine, people: dict[str, int]
+) -> None:
+    run = matching.match_all(engine, people_per_transaction=1)
+    alice, bob, carol, erin = (people[n] for n in ("alice", "bob", "carol", "erin"))
+    assert of(engine, alice) == sorted([(bob, Relation.FOLLOWER), (carol, Relation.FOLLOWING)])
+    assert of(engine, erin) == [(bob, Relation.FOLLOWER)]
+    assert (run.found, run.gone, run.total) == (6, 0, 6)
+    assert matching.match_all(engine, people_per_transaction=3) == matching.Matched(0, 0, 6)
+    with Session(engine) as session, session.begin():
+        session.get_one(Person, carol).stopped = True
+    assert matching.match_all(engine, people_per_transaction=2) == matching.Matched(0, 2, 4)
