@@ -16,6 +16,8 @@ from shared.db.models import (
     JoinOffer,
     LinkRequest,
     OutboundAction,
+    ReconnectRun,
+    RunKind,
     UploadToken,
     utcnow,
 )
@@ -30,6 +32,9 @@ INBOUND_KEPT = timedelta(days=30)
 # Sent actions, for an operator looking into a complaint; those that record a post of the
 # bot's about a person stay while the person does (erasing them on request needs them).
 OUTBOX_KEPT = timedelta(days=30)
+# Reconnection runs made because someone joined: one each time, kept for an operator's look
+# back (what each delivered stays recorded in ``delivery`` without them).
+WATCH_RUNS_KEPT = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +45,13 @@ class Pruned:
     link_requests: int
     upload_tokens: int
     outbound_actions: int
+    runs: int = 0
 
 
 def prune(engine: Engine, now: datetime | None = None) -> Pruned:
     """Delete handled posts past :data:`INBOUND_KEPT`, expired link requests, tokens and
-    join offers, and finished actions past :data:`OUTBOX_KEPT`."""
+    join offers, finished actions past :data:`OUTBOX_KEPT`, and watch runs past
+    :data:`WATCH_RUNS_KEPT`."""
     now = now or utcnow()
     with Session(engine) as session, session.begin():
         posts = session.execute(
@@ -53,6 +60,12 @@ def prune(engine: Engine, now: datetime | None = None) -> Pruned:
         requests = session.execute(delete(LinkRequest).where(col(LinkRequest.expires_at) < now))
         tokens = session.execute(delete(UploadToken).where(col(UploadToken.expires_at) < now))
         session.execute(delete(JoinOffer).where(col(JoinOffer.expires_at) < now))
+        runs = session.execute(
+            delete(ReconnectRun).where(
+                col(ReconnectRun.kind) == RunKind.WATCH,
+                col(ReconnectRun.finished_at) < now - WATCH_RUNS_KEPT,
+            )
+        )
         finished = session.execute(
             delete(OutboundAction).where(
                 col(OutboundAction.updated_at) < now - OUTBOX_KEPT,
@@ -71,4 +84,5 @@ def prune(engine: Engine, now: datetime | None = None) -> Pruned:
         int(requests.rowcount),  # type: ignore[attr-defined]
         int(tokens.rowcount),  # type: ignore[attr-defined]
         int(finished.rowcount),  # type: ignore[attr-defined]
+        int(runs.rowcount),  # type: ignore[attr-defined]
     )

@@ -444,3 +444,26 @@ def test_a_spent_read_limit_is_waited_out_not_hammered(engine: Engine, tmp_path:
     net.run()
     assert throttled.calls == 3, "once refused, then Alice's and Carol's"
     assert len(net.sent(net.bluesky, WriteCollection)) == 2, "both delivered in the same run"
+
+
+def test_old_watch_runs_are_pruned_and_what_they_delivered_stays(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from shared import retention
+
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    net.run()
+    net.person("carol", CAROL_X, "bluesky")
+    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                           username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    with Session(engine) as session:
+        kinds = sorted(r.kind for r in session.exec(select(ReconnectRun)))
+    assert kinds == ["cutover", "watch"]
+    later = utcnow() + retention.WATCH_RUNS_KEPT + timedelta(days=1)
+    assert retention.prune(engine, later).runs == 1
+    with Session(engine) as session:
+        assert [r.kind for r in session.exec(select(ReconnectRun))] == ["cutover"]
+        assert len(session.exec(select(Delivery)).all()) == 2, "deliveries stay"
