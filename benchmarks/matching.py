@@ -8,8 +8,9 @@ towards a universe of ten times as many X accounts (most not on the service: the
 list), popular accounts drawn more often (a power law). Measured on SQLite and on
 PostgreSQL (a local server): a full match (:func:`shared.matching.match_all`), the same
 again with nothing new (the daily re-match), then one new person linking
-(:func:`shared.matching.match_person`: their archive, and the archives that list them). Beside them, in the same run: DuckDB doing the same join on the same edges in
-memory (the baseline of a full match), and the count of edges the new person touches (what
+(:func:`shared.matching.match_person`: their archive, and the archives that list them).
+Beside them, in the same run: DuckDB doing the same join on the same edges in memory (the
+baseline of a full match), and the count of edges the new person touches (what
 the incremental run should be proportional to).
 """
 
