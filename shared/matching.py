@@ -89,12 +89,18 @@ JOIN hqx_matchable b ON b.xid = e.other_x_id
 WHERE a.pid <> b.pid
 """
 # Relation.FOLLOWING is 2 (the follower followed the contact), Relation.FOLLOWER is 1.
+_PAIRS_TABLE = """
+CREATE TEMPORARY TABLE hqx_pairs (follower BIGINT NOT NULL, followee BIGINT NOT NULL)
+"""
+# Each pair once, then a row for each side the run answers for ({follower}/{followee}: a
+# condition on that side's person, or true).
 _FILL_FRESH = """
 INSERT INTO hqx_fresh (person_id, contact_id, relation)
-SELECT DISTINCT follower, followee, 2 FROM ({pairs}) f
+SELECT DISTINCT follower, followee, 2 FROM hqx_pairs WHERE {follower}
 UNION
-SELECT DISTINCT followee, follower, 1 FROM ({pairs}) g
+SELECT DISTINCT followee, follower, 1 FROM hqx_pairs WHERE {followee}
 """
+_TEMPORARY = ("hqx_matchable", "hqx_pairs", "hqx_fresh")
 _FOUND = """
 INSERT INTO x_match (person_id, contact_id, relation, found_at)
 SELECT f.person_id, f.contact_id, f.relation, :now FROM hqx_fresh f
@@ -138,9 +144,10 @@ def _run(session: Session, scope: _Scope) -> Matched:
     """Recompute the matches of ``scope``: only the edges touching its people's X accounts
     are read, and only the stored rows it answers for are compared."""
     connection = session.connection()
-    for table in ("hqx_matchable", "hqx_fresh"):  # a pooled connection may keep them
+    for table in _TEMPORARY:  # a pooled connection may keep them
         connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
     connection.execute(text(_MATCHABLE))
+    connection.execute(text(_PAIRS_TABLE))
     connection.execute(text(_FRESH))
     mine, params = scope.mine(), scope.params()
     fill = _FILL_MATCHABLE
@@ -154,17 +161,17 @@ def _run(session: Session, scope: _Scope) -> Matched:
         f"{_PAIRS} AND e.owner_x_id IN ({mine}) UNION ALL {_PAIRS} AND e.other_x_id IN "
         f"({mine}) AND e.owner_x_id NOT IN ({mine})"
     )
-    connection.execute(text(_FILL_FRESH.format(pairs=pairs)), params)
+    connection.execute(text(f"INSERT INTO hqx_pairs (follower, followee) {pairs}"), params)
+    sides = {"follower": "1 = 1", "followee": "1 = 1"}
     if scope.person is None:  # a range answers for its people's own rows only
-        connection.execute(
-            text("DELETE FROM hqx_fresh WHERE person_id NOT BETWEEN :low AND :high"), params
-        )
+        sides = {side: f"{side} BETWEEN :low AND :high" for side in sides}
+    connection.execute(text(_FILL_FRESH.format(**sides)), params)
     if connection.dialect.name == "postgresql":
         connection.execute(text("ANALYZE hqx_fresh"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
     gone = connection.execute(text(_GONE.format(concerned=scope.concerned())), params).rowcount
     [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
-    for table in ("hqx_matchable", "hqx_fresh"):
+    for table in _TEMPORARY:
         connection.execute(text(f"DROP TABLE {table}"))
     return Matched(int(found), int(gone), int(total))
 
