@@ -14,6 +14,7 @@ commit leaves everything due, after it the outbox sends each action once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -292,7 +293,7 @@ def deliver(
         if not packs and not addresses:
             continue
         if not item.thread and not channel.messages:
-            continue  # no way to tell them: their pack is there, ``status`` shows it
+            continue  # no way to tell them: the pack is written all the same
         csv = None
         if addresses and issue_csv is not None and channel.csv_link is not None:
             csv = channel.csv_link(issue_csv(session, item.person))
@@ -309,10 +310,13 @@ def deliver(
             room=channel.text_limit - len(item.handle) - 2,
         )
         after = writer.last_write_of(packs)
+        # Named by what it announces: a resumed run may announce more to the same person.
+        told = sorted(c.person for cs in (addresses, *packs.values()) for c in cs)
+        digest = hashlib.sha256(repr(told).encode()).hexdigest()[:12]
         for part, words in enumerate(texts):
             outbox.queue(
                 session,
-                key=f"suggest:{channel.network}:{run.id}:{item.person}:{part}",
+                key=f"suggest:{channel.network}:{run.id}:{item.person}:{digest}:{part}",
                 network=channel.network,
                 action=_message_to(item, words),
                 person_id=item.person,
