@@ -101,11 +101,12 @@ UNION
 SELECT DISTINCT followee, follower, 1 FROM hqx_pairs WHERE {followee}
 """
 _TEMPORARY = ("hqx_matchable", "hqx_pairs", "hqx_fresh")
+# What is new is what the primary key does not already hold: no anti-join to plan (one
+# planned from statistics that say x_match is empty would scan it for every row).
 _FOUND = """
 INSERT INTO x_match (person_id, contact_id, relation, found_at)
-SELECT f.person_id, f.contact_id, f.relation, :now FROM hqx_fresh f
-WHERE NOT EXISTS (SELECT 1 FROM x_match m WHERE m.person_id = f.person_id
-                  AND m.contact_id = f.contact_id AND m.relation = f.relation)
+SELECT f.person_id, f.contact_id, f.relation, :now FROM hqx_fresh f WHERE true
+ON CONFLICT (person_id, contact_id, relation) DO NOTHING
 """
 _GONE = """
 DELETE FROM x_match
@@ -162,12 +163,20 @@ def _run(session: Session, scope: _Scope) -> Matched:
         f"({mine}) AND e.owner_x_id NOT IN ({mine})"
     )
     connection.execute(text(f"INSERT INTO hqx_pairs (follower, followee) {pairs}"), params)
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.execute(text("ANALYZE hqx_pairs"))
     sides = {"follower": "1 = 1", "followee": "1 = 1"}
     if scope.person is None:  # a range answers for its people's own rows only
         sides = {side: f"{side} BETWEEN :low AND :high" for side in sides}
     connection.execute(text(_FILL_FRESH.format(**sides)), params)
-    if connection.dialect.name == "postgresql":
+    if postgres:
         connection.execute(text("ANALYZE hqx_fresh"))
+        if scope.person is None:
+            # A full match fills x_match a range at a time, faster than autovacuum looks:
+            # with statistics saying it is empty, the next range's anti-join would scan
+            # all of it for every row.
+            connection.execute(text("ANALYZE x_match"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
     gone = connection.execute(text(_GONE.format(concerned=scope.concerned())), params).rowcount
     [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
