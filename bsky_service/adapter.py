@@ -35,6 +35,7 @@ from atproto_client.request import AsyncRequest
 from bsky_service.tid import tid, tid_of
 from shared import attestation, botstate, sealed
 from shared.actions import (
+    KINDS,
     Delete,
     DirectMessage,
     Recipient,
@@ -142,17 +143,7 @@ class BlueskyAdapter(Protocol):
     """The bot's account on a PDS, driven through the atproto SDK's async client."""
 
     network = Network.BLUESKY
-    delivers = frozenset(
-        {
-            Reply,
-            DirectMessage,
-            Delete,
-            WriteAttestation,
-            WithdrawAttestation,
-            WriteCollection,
-            WithdrawMembers,
-        }
-    )
+    delivers = frozenset(KINDS.values())  # every kind of action there is
     write_budget = WriteBudget(per_hour=5_000, per_day=35_000)
     message_cost = 3  # a reply is a post created (a private message costs nothing)
 

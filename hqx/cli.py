@@ -222,14 +222,12 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from shared.db.migrate import require_current
-    from shared.people import describe, find_person
+    from shared.people import describe
 
     with _database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
-            person_id = find_person(session, args.handle)
-            if person_id is None:
-                raise HqxError(f"nobody with the account {args.handle!r} uses the service")
+            person_id = _person(session, args.handle)
             found = describe(session, person_id)
     if args.json:
         print(json.dumps(found, ensure_ascii=False))
@@ -256,14 +254,11 @@ def _person_matches(args: argparse.Namespace, settings: Settings) -> int:
 
     from shared import reconnect
     from shared.db.migrate import require_current
-    from shared.people import find_person
 
     with _database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
-            person_id = find_person(session, args.handle)
-            if person_id is None:
-                raise HqxError(f"nobody with the account {args.handle!r} uses the service")
+            person_id = _person(session, args.handle)
             found = reconnect.matches_report(session, person_id)
     if args.json:
         print(json.dumps({"person": person_id, "matches": found}, ensure_ascii=False))
@@ -327,6 +322,16 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
             f"{run['points']:,} points, {run['deferred']:,} left for later"
         )
     return 0
+
+
+def _person(session: Any, handle: str) -> int:
+    """The person with this account, or a one-line refusal."""
+    from shared.people import find_person
+
+    person_id = find_person(session, handle)
+    if person_id is None:
+        raise HqxError(f"nobody with the account {handle!r} uses the service")
+    return person_id
 
 
 def _x_disputes(args: argparse.Namespace, settings: Settings) -> int:

@@ -168,14 +168,19 @@ def plan(
                 remaining.setdefault(person, []).append(contact)
     largest_first = sorted(remaining.items(), key=lambda item: (-len(item[1]), item[0]))
     for person, contacts in largest_first:
-        for contact in contacts:
-            own = builder.own_with_room(person) if builder.budget >= CREATE_COST else None
-            if own is None:
-                builder.plan.deferred += 1
-                continue
-            builder.add(own, contact)
-            builder.reach(person, contact, own.id)
+        _own(builder, person, contacts)
     return builder.plan
+
+
+def _own(builder: _Builder, person: int, contacts: list[int]) -> None:
+    """Put ``contacts`` in the person's own packs while the budget lasts; the rest waits."""
+    for contact in contacts:
+        own = builder.own_with_room(person) if builder.budget >= CREATE_COST else None
+        if own is None:
+            builder.plan.deferred += 1
+            continue
+        builder.add(own, contact)
+        builder.reach(person, contact, own.id)
 
 
 def _share(builder: _Builder, demand: dict[int, int], in_shared: dict[int, int]) -> None:
@@ -196,11 +201,5 @@ def naive(needs: dict[int, list[int]], budget: int) -> Plan:
     """The baseline: first come, first served, each person their own pack of everything."""
     builder = _Builder([], budget)
     for person in sorted(needs):
-        for contact in needs[person]:
-            own = builder.own_with_room(person) if builder.budget >= CREATE_COST else None
-            if own is None:
-                builder.plan.deferred += 1
-                continue
-            builder.add(own, contact)
-            builder.reach(person, contact, own.id)
+        _own(builder, person, needs[person])
     return builder.plan
