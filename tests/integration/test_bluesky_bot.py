@@ -65,6 +65,9 @@ def run_bot(
         return until()
 
     run_until(service, done, WAIT_SEC)
+    # The bot may have written between the last indexing and ``until()``: index that too,
+    # so what a test reads from the AppView afterwards is what the bot did.
+    bluesky.process_all()
 
 
 def bot_posts(bot: Person) -> list[Any]:

@@ -92,6 +92,7 @@ class Both:
             return until()
 
         run_until(service, done, WAIT_SEC)
+        self.network.process_all()  # what the bot wrote since, so that asserts read it
 
     def bsky_answers(self) -> list[str]:
         return [r.text for r in self.alice_b.answers_from(self.bot)]

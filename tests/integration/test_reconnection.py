@@ -146,7 +146,10 @@ class Scene:
     def settled(self, until: Any) -> Any:
         def check() -> bool:
             self.bluesky.process_all()
-            return bool(until()) and idle(self.db)
+            if not (until() and idle(self.db)):
+                return False
+            self.bluesky.process_all()  # what the bot wrote since, so that asserts read it
+            return True
 
         return check
 
