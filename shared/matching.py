@@ -2,11 +2,12 @@
 
 An X follow is stored from whichever archive saw it: Alice's archive lists whom she followed
 and who followed her, and Bob's lists Alice if they were connected, even if Alice never
-uploaded one. Each edge is turned into one fact, *follower → followee*, and kept when both
-ends are X accounts of two people of the service who can be matched (:func:`_matchable`):
-the followee is then a contact of the follower (``FOLLOWING``) and the follower one of the
-followee (``FOLLOWER``). Matches are facts about the graph; what a person asked to get back
-(``reconnect``) and what was already delivered are applied when delivering.
+uploaded one. Each edge is turned into one fact, *follower → followee*, stored once when
+both ends are X accounts of two people who can be matched (linked, not stopped nor
+forgotten, the X account undisputed): the followee is then a contact of the follower
+(``FOLLOWING``) and the follower one of the followee (``FOLLOWER``). Matches are facts
+about the graph; what a person asked to get back (``reconnect``) and what was already
+delivered are applied when delivering.
 
 Unfound contacts need no list of their own: the edges are the watch list. When someone's X
 accounts change (an upload, a proof, a dispute settled), :func:`match_person` recomputes only
@@ -22,13 +23,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, text, update
 from sqlmodel import Session, col
 
-from shared.db.models import Person, XMatch, utcnow
+from shared.db.models import Person, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-MATCH_BATCH = 5_000
+MATCH_BATCH = 10_000
 """People whose matches one transaction of a full match recomputes."""
 
 
@@ -43,7 +44,8 @@ class Relation(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Matched:
-    """What a matching run changed."""
+    """What a matching run changed, in follows between two people (each is a contact of
+    both: a following of one, a follower of the other)."""
 
     found: int
     """Matches that did not exist before."""
@@ -54,8 +56,9 @@ class Matched:
 
 
 # Set-based, in the database, the same SQL on SQLite and PostgreSQL: who can be matched is
-# materialised once (an indexed temporary table), edges are joined to it on both ends, and
-# the difference with the stored matches is applied with two statements.
+# materialised once (an indexed temporary table), the edges a run answers for are joined to
+# it on both ends, and the difference with the stored matches is applied with two
+# statements. Each follow is one pair, follower -> followee, stored once.
 _MATCHABLE = """
 CREATE TEMPORARY TABLE hqx_matchable (xid BIGINT PRIMARY KEY, pid BIGINT NOT NULL)
 """
@@ -75,50 +78,43 @@ _ONLY_AROUND = """
 """
 _FRESH = """
 CREATE TEMPORARY TABLE hqx_fresh (
-    person_id BIGINT NOT NULL, contact_id BIGINT NOT NULL, relation SMALLINT NOT NULL,
-    PRIMARY KEY (person_id, contact_id, relation))
+    follower BIGINT NOT NULL, followee BIGINT NOT NULL, PRIMARY KEY (follower, followee))
 """
-# One follow edge, as follower -> followee between two people: direction 2 (FOLLOWING) says
-# the owner follows the other, direction 1 (FOLLOWER) the reverse.
+# The pairs of the edges whose {end} (owner or other) account is one of the run's, in the
+# directions listed: direction 2 (FOLLOWING) says the owner follows the other, direction 1
+# (FOLLOWER) the reverse. A follow seen from both archives is one pair (the key).
 _PAIRS = """
-SELECT CASE WHEN e.direction = 2 THEN a.pid ELSE b.pid END AS follower,
-       CASE WHEN e.direction = 2 THEN b.pid ELSE a.pid END AS followee
+SELECT CASE WHEN e.direction = 2 THEN a.pid ELSE b.pid END,
+       CASE WHEN e.direction = 2 THEN b.pid ELSE a.pid END
 FROM follow_edge e
 JOIN hqx_matchable a ON a.xid = e.owner_x_id
 JOIN hqx_matchable b ON b.xid = e.other_x_id
-WHERE a.pid <> b.pid
+WHERE e.{end}_x_id IN ({mine}) AND e.direction IN ({directions}) AND a.pid <> b.pid
 """
-# Relation.FOLLOWING is 2 (the follower followed the contact), Relation.FOLLOWER is 1.
-_PAIRS_TABLE = """
-CREATE TEMPORARY TABLE hqx_pairs (follower BIGINT NOT NULL, followee BIGINT NOT NULL)
-"""
-# Each pair once, then a row for each side the run answers for ({follower}/{followee}: a
-# condition on that side's person, or true).
 _FILL_FRESH = """
-INSERT INTO hqx_fresh (person_id, contact_id, relation)
-SELECT DISTINCT follower, followee, 2 FROM hqx_pairs WHERE {follower}
-UNION
-SELECT DISTINCT followee, follower, 1 FROM hqx_pairs WHERE {followee}
+INSERT INTO hqx_fresh (follower, followee) {owned} UNION ALL {other} ORDER BY 1, 2
+ON CONFLICT (follower, followee) DO NOTHING
 """
-_TEMPORARY = ("hqx_matchable", "hqx_pairs", "hqx_fresh")
+_TEMPORARY = ("hqx_matchable", "hqx_fresh")
 # What is new is what the primary key does not already hold: no anti-join to plan (one
 # planned from statistics that say x_match is empty would scan it for every row).
 _FOUND = """
-INSERT INTO x_match (person_id, contact_id, relation, found_at)
-SELECT f.person_id, f.contact_id, f.relation, :now FROM hqx_fresh f WHERE true
-ON CONFLICT (person_id, contact_id, relation) DO NOTHING
+INSERT INTO x_match (follower_id, followee_id, found_at)
+SELECT f.follower, f.followee, :now FROM hqx_fresh f WHERE true
+ON CONFLICT (follower_id, followee_id) DO NOTHING
 """
 _GONE = """
 DELETE FROM x_match
-WHERE {concerned} NOT EXISTS (SELECT 1 FROM hqx_fresh f WHERE f.person_id = x_match.person_id
-                  AND f.contact_id = x_match.contact_id AND f.relation = x_match.relation)
+WHERE {concerned} AND NOT EXISTS (SELECT 1 FROM hqx_fresh f
+                  WHERE f.follower = x_match.follower_id AND f.followee = x_match.followee_id)
 """
 
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """What one run recomputes: the matches of people ``low``..``high`` (their own rows), or
-    of one ``person`` both ways (theirs, and theirs in others' rows)."""
+    """What one run recomputes: the follows of people ``low``..``high`` (the pairs where
+    they are the follower: each pair has one range), or of one ``person`` both ways (who
+    they followed, and who followed them)."""
 
     low: int = 0
     high: int = 0
@@ -129,11 +125,25 @@ class _Scope:
             return "SELECT x_account_id FROM x_identity WHERE person_id = :person"
         return "SELECT x_account_id FROM x_identity WHERE person_id BETWEEN :low AND :high"
 
+    def pairs(self) -> dict[str, str]:
+        """The edges to read: where the run's accounts are the owner, and the other end."""
+        mine = self.mine()
+        if self.person is not None:
+            return {
+                "owned": _PAIRS.format(end="owner", mine=mine, directions="1, 2"),
+                "other": _PAIRS.format(end="other", mine=mine, directions="1, 2"),
+            }
+        # The range's people as followers: owners following (2), others followed by (1).
+        return {
+            "owned": _PAIRS.format(end="owner", mine=mine, directions="2"),
+            "other": _PAIRS.format(end="other", mine=mine, directions="1"),
+        }
+
     def concerned(self) -> str:
         """The stored rows the run answers for."""
         if self.person is not None:
-            return "(person_id = :person OR contact_id = :person) AND"
-        return "person_id BETWEEN :low AND :high AND"
+            return "(follower_id = :person OR followee_id = :person)"
+        return "follower_id BETWEEN :low AND :high"
 
     def params(self) -> dict[str, object]:
         if self.person is not None:
@@ -145,38 +155,21 @@ def _run(session: Session, scope: _Scope) -> Matched:
     """Recompute the matches of ``scope``: only the edges touching its people's X accounts
     are read, and only the stored rows it answers for are compared."""
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     for table in _TEMPORARY:  # a pooled connection may keep them
         connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
     connection.execute(text(_MATCHABLE))
-    connection.execute(text(_PAIRS_TABLE))
     connection.execute(text(_FRESH))
-    mine, params = scope.mine(), scope.params()
+    params = scope.params()
     fill = _FILL_MATCHABLE
     if scope.person is not None:  # only the accounts at the other end of their edges
-        fill += _ONLY_AROUND.format(mine=mine)
+        fill += _ONLY_AROUND.format(mine=scope.mine())
     connection.execute(text(fill), params)
-    if connection.dialect.name == "postgresql":  # temporary tables are never auto-analysed
+    if postgres:  # temporary tables are never auto-analysed
         connection.execute(text("ANALYZE hqx_matchable"))
-    # Two indexed lookups, not one scan for an OR.
-    pairs = (
-        f"{_PAIRS} AND e.owner_x_id IN ({mine}) UNION ALL {_PAIRS} AND e.other_x_id IN "
-        f"({mine}) AND e.owner_x_id NOT IN ({mine})"
-    )
-    connection.execute(text(f"INSERT INTO hqx_pairs (follower, followee) {pairs}"), params)
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        connection.execute(text("ANALYZE hqx_pairs"))
-    sides = {"follower": "1 = 1", "followee": "1 = 1"}
-    if scope.person is None:  # a range answers for its people's own rows only
-        sides = {side: f"{side} BETWEEN :low AND :high" for side in sides}
-    connection.execute(text(_FILL_FRESH.format(**sides)), params)
+    connection.execute(text(_FILL_FRESH.format(**scope.pairs())), params)
     if postgres:
         connection.execute(text("ANALYZE hqx_fresh"))
-        if scope.person is None:
-            # A full match fills x_match a range at a time, faster than autovacuum looks:
-            # with statistics saying it is empty, the next range's anti-join would scan
-            # all of it for every row.
-            connection.execute(text("ANALYZE x_match"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
     gone = connection.execute(text(_GONE.format(concerned=scope.concerned())), params).rowcount
     [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
@@ -208,14 +201,18 @@ def match_person(engine: Engine, person_id: int) -> Matched:
         return _run(session, _Scope(person=person_id))
 
 
+# A person's contacts, both ways: whom they followed, who followed them.
+_CONTACTS = """
+SELECT followee_id, 2, found_at FROM x_match WHERE follower_id = :person
+UNION ALL SELECT follower_id, 1, found_at FROM x_match WHERE followee_id = :person
+ORDER BY 3, 1, 2
+"""
+
+
 def matches_of(session: Session, person_id: int) -> list[tuple[int, Relation]]:
     """A person's matches: (contact person, relation), in the order they were found."""
-    query = (
-        select(XMatch.contact_id, XMatch.relation)  # type: ignore[call-overload]
-        .where(XMatch.person_id == person_id)
-        .order_by(col(XMatch.found_at), col(XMatch.contact_id))
-    )
-    return [(int(c), Relation(r)) for c, r in session.execute(query)]
+    rows = session.execute(text(_CONTACTS), {"person": person_id})
+    return [(int(contact), Relation(relation)) for contact, relation, _found in rows]
 
 
 def request(session: Session, *person_ids: int) -> None:

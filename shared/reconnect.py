@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, text
 from sqlmodel import Session, col, select
 
-from shared import outbox, planner, suggestions
+from shared import matching, outbox, planner, suggestions
 from shared.actions import (
     DirectMessage,
     Member,
@@ -104,33 +104,52 @@ class Channel:
     a run: shared packs are planned from it, whatever batch is being delivered."""
 
 
-# The filters every due pair passes; :network is the delivery network.
-_DUE = """
+# The filters every due pair passes, from one side of the stored follow ({me}: the person,
+# {them}: the contact; {wanted}: the `reconnect` choice that asks for this side); :network
+# is the delivery network.
+_SIDE = """
+SELECT m.{me} AS person_id, m.{them} AS contact_id, m.found_at AS found_at
 FROM x_match m
-JOIN person p ON p.id = m.person_id
-JOIN person c ON c.id = m.contact_id
+JOIN person p ON p.id = m.{me}
+JOIN person c ON c.id = m.{them}
 WHERE p.stopped = false AND p.forget_requested_at IS NULL AND p.kind = 'individual'
-  AND (p.reconnect = 'both' OR (p.reconnect = 'followers' AND m.relation = 1)
-       OR (p.reconnect = 'followings' AND m.relation = 2))
+  AND p.reconnect IN ('both', '{wanted}')
   AND c.findable = true AND c.stopped = false AND c.forget_requested_at IS NULL
   AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id AND i.network = :network)
-  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.person_id = m.person_id
-                  AND d.contact_id = m.contact_id AND d.network = :network)
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.person_id = m.{me}
+                  AND d.contact_id = m.{them} AND d.network = :network)
 """
+# Whom the person followed; who followed them.
+_FOLLOWING = _SIDE.format(me="follower_id", them="followee_id", wanted="followings")
+_FOLLOWERS = _SIDE.format(me="followee_id", them="follower_id", wanted="followers")
+_DUE = f"({_FOLLOWING} UNION ALL {_FOLLOWERS})"
 
 
+def _due(query: str) -> str:
+    """``query`` with its due pairs filled in: {following}, {followers}, {due} (both)."""
+    return query.format(following=_FOLLOWING, followers=_FOLLOWERS, due=_DUE)
+
+
+# People in id order, each asked whether anything is due to them: a batch costs what its
+# people have, never a scan of every match.
 _DUE_PEOPLE = """
-SELECT DISTINCT m.person_id {due} AND m.person_id > :after ORDER BY m.person_id LIMIT :limit
+SELECT o.id FROM person o
+WHERE o.id > :after AND (EXISTS ({following} AND m.follower_id = o.id)
+                         OR EXISTS ({followers} AND m.followee_id = o.id))
+ORDER BY o.id LIMIT :limit
 """
 _DUE_PAIRS = """
-SELECT m.person_id, m.contact_id, min(m.found_at) AS found {due} AND m.person_id IN :people
-GROUP BY m.person_id, m.contact_id ORDER BY m.person_id, found, m.contact_id
+SELECT person_id, contact_id, min(found_at) AS found FROM (
+  {following} AND m.follower_id IN :people
+  UNION ALL {followers} AND m.followee_id IN :people) due
+GROUP BY person_id, contact_id ORDER BY person_id, found, contact_id
 """
 # How many people each contact is due to, natively on the network (a shared pack's demand).
 _DEMAND = """
-SELECT m.contact_id, count(DISTINCT m.person_id) {due}
-  AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = m.contact_id AND k.network = :network)
-GROUP BY m.contact_id HAVING count(DISTINCT m.person_id) >= :least
+SELECT contact_id, count(DISTINCT person_id) FROM {due} due
+WHERE EXISTS (SELECT 1 FROM identity k WHERE k.person_id = due.contact_id
+              AND k.network = :network)
+GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
 """
 
 
@@ -139,7 +158,7 @@ def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> 
     people = [
         int(p)
         for (p,) in session.execute(
-            text(_DUE_PEOPLE.format(due=_DUE)),
+            text(_due(_DUE_PEOPLE)),
             {"network": network, "after": after, "limit": limit},
         )
     ]
@@ -147,7 +166,7 @@ def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> 
         return []
     pairs: dict[int, list[int]] = {}
     for person, contact, _found in session.execute(
-        text(_DUE_PAIRS.format(due=_DUE)).bindparams(bindparam("people", expanding=True)),
+        text(_due(_DUE_PAIRS)).bindparams(bindparam("people", expanding=True)),
         {"network": network, "people": people},
     ):
         pairs.setdefault(int(person), []).append(int(contact))
@@ -566,7 +585,7 @@ def shared_demand(session: Session, network: str) -> dict[int, int]:
     """How many people each contact is due to on ``network`` (there, natively), for the
     accounts wanted by at least :data:`planner.SHARED_MIN` people."""
     rows = session.execute(
-        text(_DEMAND.format(due=_DUE)),
+        text(_due(_DEMAND)),
         {"network": network, "least": planner.SHARED_MIN},
     )
     return {int(c): int(n) for c, n in rows}
@@ -666,7 +685,7 @@ def news(engine: Engine) -> bool:
     (What a run misses while it runs is due still: the next run of any kind delivers it.)"""
     with Session(engine) as session:
         last = session.exec(select(func.max(ReconnectRun.finished_at))).one()
-        query = select(XMatch.person_id)
+        query = select(XMatch.follower_id)
         if last is not None:
             query = query.where(col(XMatch.found_at) >= last)
         return session.exec(query.limit(1)).first() is not None
@@ -763,13 +782,13 @@ def budget_report(
 
 def waiting(session: Session, network: str) -> dict[str, int]:
     """Pairs due on a network and how many people they are for."""
-    row = session.execute(text(_WAITING.format(due=_DUE)), {"network": network}).one()
+    row = session.execute(text(_due(_WAITING)), {"network": network}).one()
     return {"people": int(row[0]), "pairs": int(row[1])}
 
 
 _WAITING = """
-SELECT count(DISTINCT m.person_id), count(*) FROM (
-  SELECT DISTINCT m.person_id, m.contact_id {due}) m
+SELECT count(DISTINCT person_id), count(*) FROM (
+  SELECT DISTINCT person_id, contact_id FROM {due} due) pairs
 """
 
 
@@ -777,12 +796,8 @@ def matches_report(session: Session, person_id: int) -> list[dict[str, Any]]:
     """One person's matches: each contact, their accounts, how they were related on X,
     and where and how they were delivered."""
     relations: dict[int, list[str]] = {}
-    for contact, relation in session.execute(
-        select(XMatch.contact_id, XMatch.relation)
-        .where(XMatch.person_id == person_id)
-        .order_by(col(XMatch.found_at), col(XMatch.contact_id))
-    ):
-        relations.setdefault(int(contact), []).append("follower" if relation == 1 else "following")
+    for contact, relation in matching.matches_of(session, person_id):
+        relations.setdefault(contact, []).append(relation.name.lower())
     deliveries: dict[int, list[dict[str, Any]]] = {}
     for delivery in session.exec(select(Delivery).where(Delivery.person_id == person_id)):
         deliveries.setdefault(delivery.contact_id, []).append(

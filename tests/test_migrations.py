@@ -3,14 +3,17 @@ upgrade, what it really proved."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from shared import matching
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import LinkProof, TrustLevel, XIdentity, utcnow
+from shared.db.models import LinkProof, TrustLevel, XIdentity, XMatch, utcnow
+from shared.matching import Relation
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,4 +48,34 @@ def test_x_accounts_of_earlier_releases_keep_only_what_they_proved(tmp_path: Pat
     assert (xs[11].trust, xs[11].username_proven_at is not None) == (TrustLevel.CLAIMED, True)
     assert (xs[22].trust, xs[22].username_proven_at) == (TrustLevel.RESERVED, None)
     assert proof.code == "a1b2c3", "a code of the first format is known by its nonce"
+    engine.dispose()
+
+
+def test_matches_of_earlier_releases_become_one_pair_per_follow(tmp_path: Path) -> None:
+    """A follow was stored twice (the follower's following, the followee's follower), or
+    once when only one side was found: each becomes one pair, found when first found."""
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, to="0011")
+    early, late = utcnow() - timedelta(days=2), utcnow()
+    with Session(engine) as session, session.begin():
+        for person in (1, 2, 3):
+            session.execute(
+                text(
+                    "INSERT INTO person (id, kind, reconnect, stopped, findable, created_at)"
+                    " VALUES (:id, 'individual', 'both', false, true, :now)"
+                ),
+                {"id": person, "now": early},
+            )
+        session.execute(
+            text(
+                "INSERT INTO x_match (person_id, contact_id, relation, found_at) VALUES"
+                " (1, 2, 2, :late), (2, 1, 1, :early), (3, 1, 1, :late)"
+            ),
+            {"early": early, "late": late},
+        )
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        pairs = {(m.follower_id, m.followee_id): m.found_at for m in session.exec(select(XMatch))}
+        assert matching.matches_of(session, 1) == [(2, Relation.FOLLOWING), (3, Relation.FOLLOWING)]
+    assert pairs == {(1, 2): early, (1, 3): late}, "1 followed 2 and 3 (seen from 3's side)"
     engine.dispose()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 65_536
 
 
 def sync_url(database_url: str) -> URL:
@@ -44,6 +45,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # SQLite's default page cache is 2 MiB: a full match writing millions of rows into
+    # two indexes then rereads pages from disk at every insert (measured: twice as slow).
+    # The cache grows only as far as a connection uses it.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
     # A transaction that writes takes the write lock when it begins (the driver begins it
     # at its first write): one that read first and then wrote would otherwise fail at once

@@ -297,20 +297,26 @@ class FollowEdge(SQLModel, table=True):
 
 
 class XMatch(SQLModel, table=True):
-    """A former X contact found on the networks: ``contact_id``'s person was, on X, a
-    follower of ``person_id``'s (``relation`` 1) or followed by them (2). Kept current by
-    :mod:`shared.matching`; what is delivered of it is recorded apart."""
+    """One follow on X between two people of the service: ``follower_id``'s person
+    followed ``followee_id``'s. Each is the other's former contact (a following for the
+    first, a follower for the second), stored once: the full match writes half the rows.
+    Kept current by :mod:`shared.matching`; what is delivered of it is recorded apart."""
 
     __tablename__ = "x_match"
-    __table_args__ = (Index("ix_x_match_contact", "contact_id"),)
+    __table_args__ = (
+        # A person's followers among the matches.
+        Index("ix_x_match_followee", "followee_id", "follower_id"),
+        # What was found since the last run.
+        Index("ix_x_match_found_at", "found_at"),
+        {"sqlite_with_rowid": False},
+    )
 
-    person_id: int = Field(
+    follower_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    contact_id: int = Field(
+    followee_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    relation: int = Field(sa_type=SmallInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
     found_at: datetime = _ts()
 
 
