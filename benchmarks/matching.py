@@ -132,9 +132,7 @@ def duckdb_full(
     joined, [(count,)] = timed(
         lambda: con.execute(f"SELECT count(*) FROM ({_DUCKDB_PAIRS})").fetchall()
     )
-    written, _ = timed(
-        lambda: con.execute(f"CREATE TABLE x_match AS {_DUCKDB_PAIRS}; CHECKPOINT")
-    )
+    written, _ = timed(lambda: con.execute(f"CREATE TABLE x_match AS {_DUCKDB_PAIRS}; CHECKPOINT"))
     con.close()
     return joined, written, int(count)
 
