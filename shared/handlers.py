@@ -127,15 +127,37 @@ def upload_link(context: Context) -> Answer | str:
         return say("link.x_closed", lang)
     token = uploads.issue(context.session, requester.person_id, now=context.env.now)
     text = say("link.x_link", lang, url=uploads.link(context.env.public_url, token))
+    return privately(context, requester, text, sent=say("link.x_sent", lang), kind="upload-link")
+
+
+def privately(context: Context, requester: Identity, text: str, *, sent: str, kind: str) -> Answer:
+    """``text`` for the requester alone: the answer itself when they wrote privately, else
+    a private message and, in the public thread, ``sent`` (a link must never be public)."""
+    post, lang = context.post, context.lang
     if post.direct:
         return Answer(text, lang, person_id=requester.person_id)
     private = Outbound(
-        key=f"upload-link:{post.network}:{post.post_id}",
+        key=f"{kind}:{post.network}:{post.post_id}",
         network=post.network,
         action=replace(reply_to(post, text, lang), direct=True),
         person_id=requester.person_id,
     )
-    return Answer(say("link.x_sent", lang), lang, (private,), person_id=requester.person_id)
+    return Answer(sent, lang, (private,), person_id=requester.person_id)
+
+
+def space_link(context: Context) -> Answer | str:
+    """A one-time sign-in link to the person's own space on the portal (15 minutes), sent
+    privately."""
+    lang = context.lang
+    if context.env.public_url is None:
+        return say("space.closed", lang)
+    requester = linking.identity_of(context.session, context.post.network, context.post.author)
+    token = uploads.issue(
+        context.session, requester.person_id, now=context.env.now, purpose=uploads.SPACE
+    )
+    url = uploads.link(context.env.public_url, token, uploads.SPACE_PATH)
+    text = say("space.link", lang, url=url)
+    return privately(context, requester, text, sent=say("space.sent", lang), kind="space-link")
 
 
 def x_challenge(context: Context, requester: Identity, x: XIdentity) -> Answer | str:
@@ -312,6 +334,7 @@ def default_registry() -> CommandRegistry:
     registry.register("link", fr=("lier", "relier"), en=("link",), prepare=find_link_target)(link)
     registry.register("unlink", fr=("délier",), en=("unlink",))(unlink)
     registry.register("status", fr=("statut", "état"), en=("status",))(status)
+    registry.register("space", fr=("espace", "portail"), en=("space", "portal"))(space_link)
     registry.register("join", fr=("réunir", "joindre"), en=("join",), listed=False)(join)
     registry.register("settings", fr=("réglages", "réglage", "paramètres"), en=("settings",))(
         privacy.settings

@@ -81,6 +81,25 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.EN: "Done: {handle} is no longer linked.",
     },
     "command.settings": {Lang.FR: "réglages", Lang.EN: "settings"},
+    "command.space": {Lang.FR: "espace", Lang.EN: "space"},
+    "space.link": {
+        Lang.FR: (
+            "Votre lien pour entrer dans votre espace HelloQuitteX, valable 15 minutes et une "
+            "seule fois : {url} Ne le partagez pas."
+        ),
+        Lang.EN: (
+            "Your link to sign in to your HelloQuitteX space, valid 15 minutes and once: {url} "
+            "Don't share it."
+        ),
+    },
+    "space.sent": {
+        Lang.FR: "Je vous ai envoyé en message privé un lien pour entrer dans votre espace.",
+        Lang.EN: "I've sent you a private message with a link to sign in to your space.",
+    },
+    "space.closed": {
+        Lang.FR: "Ce service n'a pas de portail web.",
+        Lang.EN: "This service has no web portal.",
+    },
     "command.stop": {Lang.FR: "stop", Lang.EN: "stop"},
     "command.forget": {Lang.FR: "oublier", Lang.EN: "forget"},
     "yes": {Lang.FR: "oui", Lang.EN: "yes"},

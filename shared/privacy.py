@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from shared import attestation, linking, matching, reconnect
 from shared.actions import Delete, WriteCollection
-from shared.commands import Answer, Context, Outbound, fold
+from shared.commands import Answer, Context, Environment, Outbound, fold
 from shared.db.models import (
     ActionStatus,
     Consent,
@@ -79,6 +79,66 @@ def _granted(session: Session, person_id: int) -> dict[str, bool]:
     return {c.purpose: c.granted for c in consents}
 
 
+SHOWN = (
+    ("messages", Purpose.SUGGESTIONS_BY_MESSAGE),
+    ("follow", Purpose.FOLLOWS_ON_BEHALF),
+    ("directory", Purpose.PUBLIC_DIRECTORY),
+    ("attestation", Purpose.PUBLIC_ATTESTATION),
+)
+"""The consents a person sees and sets, by the name the bot and the portal show."""
+
+
+def consents(session: Session, person: Person) -> dict[Purpose, bool]:
+    """Each purpose, granted or not."""
+    assert person.id is not None  # noqa: S101  (stored)
+    granted = _granted(session, person.id)
+    # Suggestions are what people come for: sent unless they said no (or ``stop``).
+    granted.setdefault(Purpose.SUGGESTIONS_BY_MESSAGE.value, not person.stopped)
+    return {purpose: granted.get(purpose.value, False) for _name, purpose in SHOWN}
+
+
+def choose_reconnect(session: Session, person: Person, choice: Reconnect) -> None:
+    """Which former contacts to get back: followers, followings or both."""
+    person.reconnect = choice.value
+    session.add(person)
+
+
+def set_findable(session: Session, person: Person, findable: bool) -> list[Outbound]:
+    """Whether former X contacts may find the person; the pack withdrawals it takes."""
+    assert person.id is not None  # noqa: S101  (stored)
+    # Their former contacts' deliveries check it, and their matches are recomputed
+    # (nothing more is delivered of them from now on).
+    person.findable = findable
+    session.add(person)
+    matching.request(session, person.id)
+    return [] if findable else reconnect.withdraw(session, person.id, own=False)
+
+
+def set_consent(
+    session: Session,
+    person: Person,
+    purpose: Purpose,
+    granted: bool,
+    *,
+    trigger: str,
+    env: Environment,
+) -> list[Outbound]:
+    """Grant or refuse one purpose; what it takes to publish or withdraw (``trigger``
+    names the request, once)."""
+    assert person.id is not None  # noqa: S101  (stored)
+    _grant(session, person.id, purpose, granted)
+    if purpose is Purpose.SUGGESTIONS_BY_MESSAGE:
+        person.stopped = not granted
+        session.add(person)
+        matching.request(session, person.id)
+    if purpose is not Purpose.PUBLIC_ATTESTATION:
+        return []
+    session.flush()
+    if granted:
+        return attestation.publish(session, person.id, trigger=trigger, env=env)
+    return attestation.withdraw(session, person.id, trigger=trigger, env=env)
+
+
 def settings(context: Context) -> Answer | str:
     """Show the settings, or change one: ``settings WORD VALUE``."""
     lang, session = context.lang, context.session
@@ -86,57 +146,29 @@ def settings(context: Context) -> Answer | str:
     assert person.id is not None  # noqa: S101  (stored)
     words = [fold(w) for w in context.args]
     if not words:
-        consents = _granted(session, person.id)
-        # Suggestions are what people come for: sent unless they said no (or ``stop``).
-        consents.setdefault(Purpose.SUGGESTIONS_BY_MESSAGE.value, not person.stopped)
-        shown = {
-            name: say("yes" if consents.get(p.value, False) else "no", lang)
-            for name, p in (
-                ("messages", Purpose.SUGGESTIONS_BY_MESSAGE),
-                ("follow", Purpose.FOLLOWS_ON_BEHALF),
-                ("directory", Purpose.PUBLIC_DIRECTORY),
-                ("attestation", Purpose.PUBLIC_ATTESTATION),
-            )
-        }
+        now = consents(session, person)
+        shown = {name: say("yes" if now[p] else "no", lang) for name, p in SHOWN}
         choice = say(f"reconnect.{person.reconnect}", lang)
         found = say("yes" if person.findable else "no", lang)
         return say("settings.show", lang, reconnect=choice, found=found, **shown)
     value = words[1] if len(words) > 1 else ""
     if words[0] in ("reconnecter", "reconnect") and value in _RECONNECT:
-        person.reconnect = _RECONNECT[value].value
-        session.add(person)
+        choose_reconnect(session, person, _RECONNECT[value])
         shown_value = say(f"reconnect.{person.reconnect}", lang)
         return say("settings.set", lang, setting=words[0], value=shown_value)
     if words[0] in _FINDABLE and value in _YES | _NO:
-        # Who may find them: their former contacts' deliveries check it, and their
-        # matches are recomputed (nothing more is delivered of them from now on).
-        person.findable = value in _YES
-        session.add(person)
-        matching.request(session, person.id)
-        withdrawn = [] if person.findable else reconnect.withdraw(session, person.id, own=False)
+        withdrawn = set_findable(session, person, value in _YES)
         shown_value = say("yes" if person.findable else "no", lang)
         text = say("settings.set", lang, setting=words[0], value=shown_value)
         return Answer(text, lang, tuple(withdrawn), person_id=person.id)
     purpose = _PURPOSES.get(words[0])
     if purpose is None or value not in _YES | _NO:
         return say("settings.unknown", lang)
-    granted = value in _YES
-    _grant(session, person.id, purpose, granted)
-    if purpose is Purpose.SUGGESTIONS_BY_MESSAGE:
-        person.stopped = not granted
-        session.add(person)
-        matching.request(session, person.id)
+    yes = value in _YES
+    trigger = f"{context.post.network}:{context.post.post_id}"
+    also = set_consent(session, person, purpose, yes, trigger=trigger, env=context.env)
     name = _SETTING_NAMES[purpose][lang]
-    text = say("settings.set", lang, setting=name, value=say("yes" if granted else "no", lang))
-    also: list[Outbound] = []
-    if purpose is Purpose.PUBLIC_ATTESTATION:
-        session.flush()
-        trigger, env = f"{context.post.network}:{context.post.post_id}", context.env
-        also = (
-            attestation.publish(session, person.id, trigger=trigger, env=env)
-            if granted
-            else attestation.withdraw(session, person.id, trigger=trigger, env=env)
-        )
+    text = say("settings.set", lang, setting=name, value=say("yes" if yes else "no", lang))
     return Answer(text, lang, tuple(also), person_id=person.id)
 
 

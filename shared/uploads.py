@@ -17,13 +17,15 @@ from shared.errors import HqxError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-UPLOAD_TTL = timedelta(hours=24)
-FOLLOWING_TTL = timedelta(days=7)
 UPLOAD_PATH = "/x/upload/"
 FOLLOWING_PATH = "/x/following/"
 """Followed by a following-list link's token: the person's contacts to import on Mastodon."""
-UPLOAD, FOLLOWING = "upload", "following"
+SPACE_PATH = "/me/signin/"
+"""Followed by a sign-in link's token: the person's own space on the portal."""
+UPLOAD, FOLLOWING, SPACE = "upload", "following", "space"
 """What a token is for."""
+TTL = {UPLOAD: timedelta(hours=24), FOLLOWING: timedelta(days=7), SPACE: timedelta(minutes=15)}
+"""How long a token of each purpose can be used: a sign-in link is short-lived."""
 SIGNIN_PATH = "/x/signin/"
 """Followed by an upload link's token: "Sign in with X" for the same person."""
 
@@ -39,10 +41,12 @@ def _hash(token: str) -> str:
 def issue(session: Session, person_id: int, *, now: datetime, purpose: str = UPLOAD) -> str:
     """A new token for ``person_id`` (in the caller's transaction)."""
     token = secrets.token_urlsafe(32)
-    ttl = FOLLOWING_TTL if purpose == FOLLOWING else UPLOAD_TTL
     session.add(
         UploadToken(
-            token_hash=_hash(token), person_id=person_id, expires_at=now + ttl, purpose=purpose
+            token_hash=_hash(token),
+            person_id=person_id,
+            expires_at=now + TTL[purpose],
+            purpose=purpose,
         )
     )
     return token

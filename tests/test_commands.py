@@ -74,8 +74,8 @@ def test_help_and_greetings_get_the_help(text: str, languages: tuple[str, ...], 
     answer = ask(text, languages)
     assert said(answer).startswith(start)
     expected = {
-        Lang.FR: "aide, lier COMPTE, délier COMPTE, statut, réglages, stop, oublier.",
-        Lang.EN: "help, link ACCOUNT, unlink ACCOUNT, status, settings, stop, forget.",
+        Lang.FR: "aide, lier COMPTE, délier COMPTE, statut, espace, réglages, stop, oublier.",
+        Lang.EN: "help, link ACCOUNT, unlink ACCOUNT, status, space, settings, stop, forget.",
     }
     assert said(answer).endswith(expected[answer.lang])
     assert len(said(answer)) < 250, "with a mention, the help fits in one Bluesky post"

@@ -164,7 +164,8 @@ def test_an_expired_or_unknown_link_is_refused(
     world: World, engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = private_link(world)
-    later = uploads.utcnow() + uploads.UPLOAD_TTL + timedelta(seconds=1)  # type: ignore[attr-defined]
+    ttl = uploads.TTL[uploads.UPLOAD]
+    later = uploads.utcnow() + ttl + timedelta(seconds=1)  # type: ignore[attr-defined]
     monkeypatch.setattr(uploads, "utcnow", lambda: later)
 
     async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:

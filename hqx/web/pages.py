@@ -5,7 +5,7 @@ to); and "Sign in with X" from the same link."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
-from hqx.web.texts import LANGUAGES, TEXTS, language_of
+from hqx.web.texts import TEXTS, context, language_of
 from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
 from shared.archive_import import import_archive
 from shared.errors import HqxError
@@ -32,17 +32,11 @@ UPLOAD_CHUNK_BYTES = 1024 * 1024
 routes = web.RouteTableDef()
 
 
-def _context(request: web.Request, **values: Any) -> dict[str, Any]:
-    lang = language_of(request)
-    other = next(language for language in LANGUAGES if language != lang)
-    return {"lang": lang, "other": other, "t": TEXTS[lang], **values}
-
-
 def _page(
     request: web.Request, lines: list[str], status: int = 200, signin: str | None = None
 ) -> web.Response:
     response = aiohttp_jinja2.render_template(
-        "message.html", request, _context(request, lines=lines, signin=signin)
+        "message.html", request, context(request, lines=lines, signin=signin)
     )
     response.set_status(status)
     return response
@@ -51,7 +45,7 @@ def _page(
 @routes.get("/")
 async def _home(request: web.Request) -> web.Response:
     bots = [(a.network.value.capitalize(), a.bot_handle) for a in request.app[SERVICE].adapters]
-    return aiohttp_jinja2.render_template("home.html", request, _context(request, bots=bots))
+    return aiohttp_jinja2.render_template("home.html", request, context(request, bots=bots))
 
 
 @routes.get(uploads.UPLOAD_PATH + "{token}")
@@ -61,7 +55,7 @@ async def _upload_page(request: web.Request) -> web.Response:
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
     signin = uploads.SIGNIN_PATH + request.match_info["token"] if X_SIGNIN in request.app else None
-    return aiohttp_jinja2.render_template("upload.html", request, _context(request, signin=signin))
+    return aiohttp_jinja2.render_template("upload.html", request, context(request, signin=signin))
 
 
 @routes.get(uploads.FOLLOWING_PATH + "{token}")
@@ -76,7 +70,7 @@ async def _following_page(request: web.Request) -> web.Response:
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
     count = len(await asyncio.to_thread(_following, engine, person))
-    return aiohttp_jinja2.render_template("following.html", request, _context(request, count=count))
+    return aiohttp_jinja2.render_template("following.html", request, context(request, count=count))
 
 
 @routes.post(uploads.FOLLOWING_PATH + "{token}")

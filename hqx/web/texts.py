@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -39,6 +39,52 @@ TEXTS: dict[str, dict[str, str]] = {
             "qu'une fois."
         ),
         "following_button": "Télécharger la liste",
+        "space_closed": "Ce service n'ouvre pas d'espace personnel.",
+        "space_erased": (
+            "C'est fait : tout ce que nous savions de vous est effacé, et ce que le bot avait "
+            "publié à votre sujet est en cours de suppression."
+        ),
+        "space_signin_title": "Entrer dans votre espace",
+        "space_signin_intro": "Ce lien ne sert qu'une fois. Vous resterez connecté 12 heures.",
+        "space_signin_button": "Entrer",
+        "space_out_title": "Votre espace",
+        "space_out_intro": (
+            "Pour entrer, demandez un lien au bot : mentionnez-le ou écrivez-lui « espace ». "
+            "Il vous l'envoie en privé."
+        ),
+        "space_title": "Votre espace",
+        "accounts_title": "Vos comptes",
+        "contacts_title": "Vos contacts de X retrouvés",
+        "contacts_none": "Aucun pour l'instant.",
+        "contacts_awaited": "Comptes de votre archive X pas encore arrivés : {count}.",
+        "relation_follower": "vous suivait",
+        "relation_following": "suivi par vous",
+        "delivered": "transmis",
+        "packs_title": "Vos kits de démarrage",
+        "pack": "{network}, partie {part} : {members} comptes",
+        "settings_title": "Réglages",
+        "settings_saved": "Réglages enregistrés.",
+        "reconnect": "Retrouver",
+        "reconnect_followers": "mes abonnés",
+        "reconnect_followings": "mes abonnements",
+        "reconnect_both": "les deux",
+        "findable": "Mes contacts de X peuvent me retrouver",
+        "consent_messages": "Suggestions par message",
+        "consent_follow": "Suivre pour moi les comptes retrouvés",
+        "consent_directory": "Figurer dans l'annuaire public",
+        "consent_attestation": "Publier l'attestation qui relie mes comptes",
+        "save": "Enregistrer",
+        "data_title": "Vos données",
+        "export": "Tout télécharger (JSON)",
+        "erase_title": "Tout effacer",
+        "erase_intro": (
+            "Efface vos comptes reliés, votre graphe X, vos réglages et ce que le bot a publié "
+            "à votre sujet. C'est définitif."
+        ),
+        "erase_confirm": "Oui, tout effacer",
+        "erase_button": "Effacer",
+        "signout": "Se déconnecter",
+        "signout_everywhere": "Se déconnecter partout",
     },
     "en": {
         "tagline": "Leave X without losing your audience.",
@@ -65,6 +111,52 @@ TEXTS: dict[str, dict[str, str]] = {
             "file: you will follow them all at once. This link works once."
         ),
         "following_button": "Download the list",
+        "space_closed": "This service opens no personal space.",
+        "space_erased": (
+            "Done: everything we knew about you is erased, and what the bot published about "
+            "you is being deleted."
+        ),
+        "space_signin_title": "Enter your space",
+        "space_signin_intro": "This link works once. You will stay signed in for 12 hours.",
+        "space_signin_button": "Enter",
+        "space_out_title": "Your space",
+        "space_out_intro": (
+            "To enter, ask the bot for a link: mention it or write “space” to it. It sends "
+            "the link privately."
+        ),
+        "space_title": "Your space",
+        "accounts_title": "Your accounts",
+        "contacts_title": "Your X contacts found",
+        "contacts_none": "None yet.",
+        "contacts_awaited": "Accounts of your X archive not here yet: {count}.",
+        "relation_follower": "followed you",
+        "relation_following": "followed by you",
+        "delivered": "delivered",
+        "packs_title": "Your starter packs",
+        "pack": "{network}, part {part}: {members} accounts",
+        "settings_title": "Settings",
+        "settings_saved": "Settings saved.",
+        "reconnect": "Find again",
+        "reconnect_followers": "my followers",
+        "reconnect_followings": "my followings",
+        "reconnect_both": "both",
+        "findable": "My X contacts can find me",
+        "consent_messages": "Suggestions by message",
+        "consent_follow": "Follow the accounts found for me",
+        "consent_directory": "Be listed in the public directory",
+        "consent_attestation": "Publish the attestation linking my accounts",
+        "save": "Save",
+        "data_title": "Your data",
+        "export": "Download everything (JSON)",
+        "erase_title": "Erase everything",
+        "erase_intro": (
+            "Erases your linked accounts, your X graph, your settings and what the bot "
+            "published about you. There is no undo."
+        ),
+        "erase_confirm": "Yes, erase everything",
+        "erase_button": "Erase",
+        "signout": "Sign out",
+        "signout_everywhere": "Sign out everywhere",
     },
 }
 
@@ -80,3 +172,10 @@ def language_of(request: web.Request) -> str:
         if tag[:2] in LANGUAGES:
             return tag[:2]
     return DEFAULT_LANGUAGE
+
+
+def context(request: web.Request, **values: Any) -> dict[str, Any]:
+    """What every template needs: the language, the other one, the words; and ``values``."""
+    lang = language_of(request)
+    other = next(language for language in LANGUAGES if language != lang)
+    return {"lang": lang, "other": other, "t": TEXTS[lang], **values}

@@ -170,6 +170,9 @@ class Person(SQLModel, table=True):
     :func:`shared.matching.run_requested` recomputes their matches, then clears it."""
     findable: bool = True
     """Whether former X contacts may find this person (``settings found no`` turns it off)."""
+    sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The generation of the person's portal sessions: "sign out everywhere" moves it on,
+    and a session cookie of an earlier generation opens nothing."""
     created_at: datetime = _ts()
 
 

@@ -1,0 +1,103 @@
+"""What a person sees in their own space on the portal: their accounts, their former X
+contacts found on each network and what was delivered of them, the contacts still awaited
+(the watch list), the packs kept for them, and their settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from shared import matching, people, privacy
+from shared.db.models import Collection, Delivery, Identity, Person, Purpose
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@dataclass(slots=True)
+class Contact:
+    """A former X contact found on the service, as the person may see them."""
+
+    accounts: dict[str, str]
+    """Network -> handle."""
+    relations: list[str]
+    """``follower`` and/or ``following``: what they were to the person on X."""
+    delivered: dict[str, str] = field(default_factory=dict)
+    """Network -> how it was delivered there (``list``, ``shared``, ``message``, ...)."""
+
+
+@dataclass(slots=True)
+class Pack:
+    network: str
+    part: int
+    members: int
+    url: str | None
+
+
+@dataclass(slots=True)
+class Space:
+    person: int
+    accounts: list[dict[str, Any]]
+    contacts: list[Contact]
+    awaited: int
+    """X accounts of the person's archive not on the service yet (the watch list)."""
+    packs: list[Pack]
+    consents: dict[Purpose, bool]
+    reconnect: str
+    findable: bool
+
+
+# Contacts found in archives of the person (their own) whose X account nobody holds yet.
+_AWAITED = """
+SELECT count(DISTINCT e.other_x_id) FROM follow_edge e
+WHERE e.owner_x_id IN (SELECT x_account_id FROM x_identity WHERE person_id = :person)
+  AND NOT EXISTS (SELECT 1 FROM x_identity x WHERE x.x_account_id = e.other_x_id)
+"""
+
+
+def space_of(session: Session, person_id: int, pack_url: Callable[[str, int], str | None]) -> Space:
+    """The person's space; ``pack_url(network, collection)``: where a pack is opened."""
+    person = session.get_one(Person, person_id)
+    [awaited] = session.execute(text(_AWAITED), {"person": person_id}).one()
+    packs = session.exec(
+        select(Collection)
+        .where(Collection.person_id == person_id)
+        .order_by(col(Collection.network), col(Collection.part))
+    )
+    return Space(
+        person=person_id,
+        accounts=people.describe(session, person_id)["accounts"],
+        contacts=_contacts(session, person_id),
+        awaited=int(awaited),
+        packs=[
+            Pack(p.network, p.part, p.members, pack_url(p.network, p.id))
+            for p in packs
+            if p.id is not None
+        ],
+        consents=privacy.consents(session, person),
+        reconnect=person.reconnect,
+        findable=person.findable,
+    )
+
+
+def _contacts(session: Session, person_id: int) -> list[Contact]:
+    """Matches the person may see: contacts who let themselves be found, still here."""
+    found: dict[int, Contact] = {}
+    for contact_id, relation in matching.matches_of(session, person_id):
+        contact = session.get(Person, contact_id)
+        if contact is None or not contact.findable or contact.stopped:
+            continue
+        if contact.forget_requested_at is not None:
+            continue
+        if contact_id not in found:
+            handles = {i.network: i.handle for i in Identity.of_person(session, contact_id)}
+            found[contact_id] = Contact(handles, [])
+        found[contact_id].relations.append(relation.name.lower())
+    deliveries = session.exec(select(Delivery).where(Delivery.person_id == person_id))
+    for delivery in deliveries:
+        if delivery.contact_id in found:
+            found[delivery.contact_id].delivered[delivery.network] = delivery.via
+    return list(found.values())
