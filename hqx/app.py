@@ -14,8 +14,9 @@ from aiohttp import web
 from bsky_service.adapter import BlueskyAdapter
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
-from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
+from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, STATS, X_SIGNIN
 from hqx.web.access_log import RedactedAccessLogger
+from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[IMPORTS] = Imports(settings)
+    app[STATS] = StatsCache()
     app.cleanup_ctx.append(_service)
     if settings.x_client_id and settings.public_url and settings.secret_key:
         app[X_SIGNIN] = XSignIn(settings)

@@ -115,6 +115,20 @@ def _parser() -> argparse.ArgumentParser:
     settle.add_argument("--to", type=int, required=True, metavar="PERSON", help="the winner")
     settle.set_defaults(handler=_x_settle)
 
+    media = commands.add_parser(
+        "directory", help="the public media directory: requests, approvals"
+    ).add_subparsers(title="directory commands", metavar="COMMAND")
+    listing = media.add_parser("list", help="entries: approved, or waiting with --pending")
+    listing.add_argument("--pending", action="store_true", help="the requests to approve")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(handler=_directory_list)
+    approve = media.add_parser("approve", help="show an entry in the public directory")
+    approve.add_argument("person", type=int, help="the person who asked (see `list --pending`)")
+    approve.set_defaults(handler=_directory_approve)
+    remove = media.add_parser("remove", help="take an entry out of the directory")
+    remove.add_argument("person", type=int, help="the person whose entry it is")
+    remove.set_defaults(handler=_directory_remove)
+
     db = commands.add_parser("db", help="the database schema").add_subparsers(
         title="db commands", metavar="COMMAND"
     )
@@ -393,6 +407,68 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
         f"X account {args.x_account_id} is person {args.to}'s; "
         f"{sent} of {len(told)} people will be told by message"
     )
+    return 0
+
+
+def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import directory
+    from shared.db.migrate import require_current
+    from shared.db.models import iso_utc
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session:
+            found = directory.entries(session, approved=not args.pending)
+    if args.json:
+        rows = [
+            {
+                "person": e.person,
+                "name": e.name,
+                "status": e.status,
+                "accounts": e.accounts,
+                "requested_at": iso_utc(e.requested_at),
+                "approved_at": iso_utc(e.approved_at) if e.approved_at else None,
+            }
+            for e in found
+        ]
+        print(json.dumps({"entries": rows}, ensure_ascii=False))
+        return 0
+    if not found:
+        print("No request waiting." if args.pending else "The directory is empty.")
+    for e in found:
+        accounts = ", ".join(f"{n} @{h}" for n, h in e.accounts.items()) or "no account"
+        print(f"person {e.person}: {e.name} ({e.status}) {accounts}")
+    return 0
+
+
+def _directory_approve(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import directory
+    from shared.db.migrate import require_current
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session, session.begin():
+            entry = directory.approve(session, args.person)
+            name = entry.name
+    print(f"{name} (person {args.person}) is in the public directory.")
+    return 0
+
+
+def _directory_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from shared import directory
+    from shared.db.migrate import require_current
+
+    with _database(settings) as engine:
+        require_current(engine)
+        with Session(engine) as session, session.begin():
+            directory.remove(session, args.person)
+    print(f"Person {args.person}'s entry is out of the directory.")
     return 0
 
 

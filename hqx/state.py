@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
 from hqx.x_signin import XSignIn
 from shared.config import Settings
@@ -15,5 +16,6 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", Service)
 ENGINE = web.AppKey("engine", Engine)
 IMPORTS = web.AppKey("imports", Imports)
+STATS = web.AppKey("stats", StatsCache)
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from shared import matching, people, privacy
-from shared.db.models import Collection, Delivery, Identity, Person, Purpose
+from shared.db.models import Collection, Delivery, DirectoryEntry, Identity, Person, Purpose
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +48,8 @@ class Space:
     consents: dict[Purpose, bool]
     reconnect: str
     findable: bool
+    directory: DirectoryEntry | None
+    """Their entry in the media directory, if they asked for one."""
 
 
 # Contacts found in archives of the person (their own) whose X account nobody holds yet.
@@ -80,6 +82,7 @@ def space_of(session: Session, person_id: int, pack_url: Callable[[str, int], st
         consents=privacy.consents(session, person),
         reconnect=person.reconnect,
         findable=person.findable,
+        directory=session.get(DirectoryEntry, person_id),
     )
 
 

@@ -241,6 +241,8 @@ def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
         " duplicate_rows, files, imported_at) VALUES (1001, 1, 0, 0, 0, '[]', :now)",
         "INSERT INTO x_claim (x_account_id, person_id, username, created_at)"
         " VALUES (3330003, :alice, 'mallory_too', :now)",
+        "INSERT INTO directory_entry (person_id, name, status, requested_at, updated_at)"
+        " VALUES (:alice, 'Le Média', 'considering', :now, :now)",
         "INSERT INTO consent (person_id, purpose, granted, updated_at)"
         " VALUES (:alice, 'public_directory', true, :now)",
         "INSERT INTO link_proof (person_id, network, subject, code, post_uri, verified_at)"

@@ -23,8 +23,8 @@ from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web.texts import TEXTS, context
-from shared import export, privacy, sealed, uploads
-from shared.db.models import Person, Reconnect
+from shared import directory, export, privacy, sealed, uploads
+from shared.db.models import DirectoryStatus, Person, Reconnect
 from shared.space import Space, space_of
 
 if TYPE_CHECKING:
@@ -184,6 +184,7 @@ async def _space(request: web.Request) -> web.Response:
         "csrf": visit.csrf,
         "shown": privacy.SHOWN,
         "choices": [choice.value for choice in Reconnect],
+        "statuses": [status.value for status in DirectoryStatus],
         "saved": "saved" in request.query,
     }
     return aiohttp_jinja2.render_template("space.html", request, values)
@@ -232,6 +233,23 @@ def _apply(engine: Engine, service: Service, person_id: int, form: dict[str, str
                     trigger=f"{trigger}:{name}", env=service.environment(),
                 )  # fmt: skip
         service.queue(session, queued)
+
+
+@routes.post("/me/directory")
+async def _directory(request: web.Request) -> web.StreamResponse:
+    """Ask for the organisation to be listed in the media directory, or change its entry."""
+    visit = await _visit(request)
+    form = await _form(request, visit)
+
+    def ask() -> None:
+        with Session(request.app[ENGINE]) as session, session.begin():
+            directory.ask(session, visit.person, form.get("name", ""), form.get("status", ""))
+
+    try:
+        await asyncio.to_thread(ask)
+    except directory.DirectoryError as e:
+        return _message(request, str(e), 400)
+    return _redirect(request, "/me?saved=1")
 
 
 @routes.get("/me/export")

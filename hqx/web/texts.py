@@ -15,6 +15,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "tagline": "Quittez X sans perdre votre public.",
         "start": "Pour commencer, mentionnez le bot ou écrivez-lui :",
         "other_language": "English",
+        "nav_stats": "Chiffres",
+        "nav_media": "Médias",
+        "nav_space": "Mon espace",
         "upload_title": "Importer votre archive X",
         "upload_intro": (
             "Choisissez le fichier .zip que X vous a envoyé. Seuls votre identifiant X et les "
@@ -85,11 +88,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "erase_button": "Effacer",
         "signout": "Se déconnecter",
         "signout_everywhere": "Se déconnecter partout",
+        "stats_title": "Le mouvement en chiffres",
+        "stats_chart": "Du {first} au {last}",
+        "thousands": "\u202f",
+        "figure_people": "Personnes",
+        "figure_archives": "Archives X importées",
+        "figure_links": "Comptes reliés",
+        "figure_matches": "Contacts retrouvés",
+        "figure_packs": "Kits de démarrage et listes",
+        "figure_suggestions": "Suggestions transmises",
+        "figure_follows": "Abonnements faits pour vous",
+        "media_title": "Les médias et organisations",
+        "media_none": "Aucun pour l'instant.",
+        "status_considering": "En cours de réflexion",
+        "status_committed": "Engagés à quitter X",
+        "status_left": "Ont quitté X",
+        "directory_title": "Annuaire des médias",
+        "directory_intro": (
+            "Vous représentez un média ou une organisation ? Demandez à figurer dans "
+            "l'annuaire public avec les comptes reliés ici ; un opérateur valide la demande."
+        ),
+        "directory_name": "Nom du média ou de l'organisation",
+        "directory_status": "Où en êtes-vous avec X ?",
+        "directory_ask": "Demander à figurer",
+        "directory_pending": "Demande en attente de validation.",
+        "directory_listed": "Vous figurez dans l'annuaire.",
     },
     "en": {
         "tagline": "Leave X without losing your audience.",
         "start": "To start, mention the bot or write to it:",
         "other_language": "Français",
+        "nav_stats": "Figures",
+        "nav_media": "Media",
+        "nav_space": "My space",
         "upload_title": "Upload your X archive",
         "upload_intro": (
             "Choose the .zip file X sent you. Only your X account id and the ids of your "
@@ -157,6 +188,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "erase_button": "Erase",
         "signout": "Sign out",
         "signout_everywhere": "Sign out everywhere",
+        "stats_title": "The movement in figures",
+        "stats_chart": "From {first} to {last}",
+        "thousands": ",",
+        "figure_people": "People",
+        "figure_archives": "X archives imported",
+        "figure_links": "Accounts linked",
+        "figure_matches": "Contacts found again",
+        "figure_packs": "Starter packs and lists",
+        "figure_suggestions": "Suggestions delivered",
+        "figure_follows": "Follows made for people",
+        "media_title": "Media and organisations",
+        "media_none": "None yet.",
+        "status_considering": "Considering",
+        "status_committed": "Committed to leaving X",
+        "status_left": "Left X",
+        "directory_title": "Media directory",
+        "directory_intro": (
+            "Do you speak for a media outlet or an organisation? Ask to be in the public "
+            "directory with the accounts linked here; an operator approves the request."
+        ),
+        "directory_name": "Name of the outlet or organisation",
+        "directory_status": "Where do you stand with X?",
+        "directory_ask": "Ask to be listed",
+        "directory_pending": "Request waiting for approval.",
+        "directory_listed": "You are in the directory.",
     },
 }
 

@@ -549,3 +549,27 @@ class CollectionMember(SQLModel, table=True):
     seq: int = 0
     subject: str = Field(sa_type=String(512))
     """The account listed (a DID): what was written, to erase it when asked."""
+
+
+class DirectoryStatus(StrEnum):
+    """Where an outlet stands with X, as the campaign's directory shows it."""
+
+    CONSIDERING = "considering"
+    COMMITTED = "committed"
+    LEFT = "left"
+
+
+class DirectoryEntry(SQLModel, table=True):
+    """An outlet or organisation in the public media directory: asked for by the person
+    through the portal, shown once an operator approved it (``approved_at``)."""
+
+    __tablename__ = "directory_entry"
+
+    person_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    name: str = Field(sa_type=String(120))
+    status: str = Field(default=DirectoryStatus.CONSIDERING, sa_type=String(16))
+    requested_at: datetime = _ts()
+    approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    updated_at: datetime = _ts()
