@@ -9,12 +9,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
 from shared.config import Settings
 from shared.errors import HqxError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -444,32 +446,31 @@ def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory_approve(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlmodel import Session
-
     from shared import directory
-    from shared.db.migrate import require_current
 
-    with _database(settings) as engine:
-        require_current(engine)
-        with Session(engine) as session, session.begin():
-            entry = directory.approve(session, args.person)
-            name = entry.name
+    name = _written(settings, lambda session: directory.approve(session, args.person).name)
     print(f"{name} (person {args.person}) is in the public directory.")
     return 0
 
 
 def _directory_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from shared import directory
+
+    _written(settings, lambda session: directory.remove(session, args.person))
+    print(f"Person {args.person}'s entry is out of the directory.")
+    return 0
+
+
+def _written(settings: Settings, change: Callable[[Any], T]) -> T:
+    """``change(session)`` in one transaction on the configured, current database."""
     from sqlmodel import Session
 
-    from shared import directory
     from shared.db.migrate import require_current
 
     with _database(settings) as engine:
         require_current(engine)
         with Session(engine) as session, session.begin():
-            directory.remove(session, args.person)
-    print(f"Person {args.person}'s entry is out of the directory.")
-    return 0
+            return change(session)
 
 
 def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
