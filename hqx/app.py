@@ -88,6 +88,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 settings.mastodon_access_token,
                 poll_interval_sec=settings.mastodon_poll_sec,
                 catch_up=settings.catch_up,
+                grant_key=settings.secret_key,
             )
         )
     return adapters

@@ -35,8 +35,8 @@ from sqlmodel import Session
 
 from mastodon_bot import stream
 from mastodon_bot.text import html_to_text
-from shared import botstate, linking
-from shared.actions import Delete, DirectMessage, Recipient, Reply
+from shared import botstate, grants, linking
+from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
@@ -87,7 +87,7 @@ class MastodonAdapter(Protocol):
     """The bot's account on a Mastodon-API server."""
 
     network = Network.MASTODON
-    delivers = frozenset({Reply, DirectMessage, Delete})
+    delivers = frozenset({Reply, DirectMessage, Delete, FollowAccount})
     # 300 statuses per 3 hours per account: 100 an hour, 2,400 a day.
     write_budget = WriteBudget(per_hour=100, per_day=2_400)
     message_cost = 1
@@ -99,10 +99,13 @@ class MastodonAdapter(Protocol):
         access_token: str,
         poll_interval_sec: float = POLL_INTERVAL_SEC,
         catch_up: timedelta = timedelta(0),
+        grant_key: str | None = None,
     ) -> None:
         """``catch_up``: on a first start (a database that has never seen this bot account),
-        also answer the mentions this old; a known database resumes where it stopped."""
+        also answer the mentions this old; a known database resumes where it stopped.
+        ``grant_key``: the key that opens people's grants (follows on their behalf)."""
         self._engine = engine
+        self._grant_key = grant_key
         self._catch_up = catch_up
         self._base_url = api_base_url.rstrip("/")
         self._poll_interval_sec = poll_interval_sec
@@ -580,6 +583,8 @@ class MastodonAdapter(Protocol):
                                             reply_to=None, direct=True)  # fmt: skip
                 case Delete():
                     return await self._delete(action.ref)
+                case FollowAccount():
+                    return await self._follow_for(action)
         except MastodonRatelimitError as e:
             reset = self._api.ratelimit_reset
             retry_at = (
@@ -593,6 +598,34 @@ class MastodonAdapter(Protocol):
         except MastodonAPIError as e:  # 4xx: refused as it is
             raise DeliveryError(f"Mastodon refused the {action.kind}: {e}", permanent=True) from e
         raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
+
+    async def _follow_for(self, action: FollowAccount) -> Delivered:
+        """Follow an account with the person's own token, on their own server: found there
+        by its address (a server that never saw it cannot follow it yet: said so)."""
+        acting = await asyncio.to_thread(self._opened_grant, action.grant)
+        if acting is None:
+            raise DeliveryError("the person revoked the grant to follow for them", permanent=True)
+        api = Mastodon(
+            access_token=acting.token,
+            api_base_url=acting.server,
+            version_check_mode="none",
+            ratelimit_method="throw",
+            request_timeout=REQUEST_TIMEOUT_SEC,
+        )
+        try:
+            target = await asyncio.to_thread(api.account_lookup, action.account)
+        except MastodonNotFoundError as e:
+            raise DeliveryError(
+                f"{acting.server} does not know {action.account} yet", permanent=True
+            ) from e
+        await asyncio.to_thread(api.account_follow, target["id"])
+        return Delivered(str(target["id"]))
+
+    def _opened_grant(self, grant_id: int) -> grants.Token | None:
+        if self._grant_key is None:
+            return None
+        with Session(self._engine) as session:
+            return grants.token(session, self._grant_key, grant_id)
 
     async def _delete(self, status_id: str) -> Delivered:
         """Delete one of the bot's statuses (one already gone counts as deleted)."""

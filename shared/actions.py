@@ -6,8 +6,8 @@ it back and refuses, in one clear line, a kind or a version this code does not k
 written by a newer release, or damaged). Adapters say which kinds they deliver
 (:attr:`shared.protocol.Protocol.delivers`); the core asks them rather than naming networks.
 
-Room is left for follows made on a person's behalf: one more class here and one more entry
-in :data:`KINDS`.
+Follows made on a person's behalf (:class:`FollowAccount`) name the person's grant, never
+carry its token: the outbox holds no secret.
 """
 
 from __future__ import annotations
@@ -123,6 +123,16 @@ class WithdrawMembers:
     drop: bool
 
 
+@dataclass(frozen=True, slots=True)
+class FollowAccount:
+    """Follow ``account`` (an address, ``user@server``) for a person, as the account their
+    ``grant`` authorized: their token, never the bot's."""
+
+    kind: ClassVar[str] = "follow"
+    grant: int
+    account: str
+
+
 Action = (
     Reply
     | DirectMessage
@@ -131,6 +141,7 @@ Action = (
     | WithdrawAttestation
     | WriteCollection
     | WithdrawMembers
+    | FollowAccount
 )
 KINDS: dict[str, type[Action]] = {
     cls.kind: cls
@@ -142,6 +153,7 @@ KINDS: dict[str, type[Action]] = {
         WithdrawAttestation,
         WriteCollection,
         WithdrawMembers,
+        FollowAccount,
     )
 }
 

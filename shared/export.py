@@ -5,8 +5,8 @@ Found by the schema itself, not by a list kept by hand: a row belongs to a perso
 foreign key points at them, at one of their accounts or at one of their packs, or when it
 names one of their accounts (an edge of their archive, a post they sent). A table added
 later is exported without anyone remembering to. What is withheld is a credential, never
-a fact: the hash of a one-time link, a pending link code. The fields are described in
-``docs/EXPORT.md``.
+a fact: the hash of a one-time link, a pending link code, a grant's token. The fields are
+described in ``docs/EXPORT.md``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from shared.db.models import Collection, Identity, XIdentity, iso_utc
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-NOT_PERSONAL = frozenset({"bot_state", "reconnect_run", "service_lease"})
+NOT_PERSONAL = frozenset({"bot_state", "reconnect_run", "service_lease", "oauth_client"})
 """Tables of the service's own workings: nothing in them is about anyone."""
-WITHHELD = {"upload_token": {"token_hash"}, "link_request": {"code"}}
+WITHHELD = {"upload_token": {"token_hash"}, "link_request": {"code"}, "follow_grant": {"token"}}
 """Credentials: who holds them can act as the person; the rest of their row is exported."""
 # Rows that name an account without a foreign key (kept apart from their owner on purpose:
 # edges are bulk-loaded, posts outlive the people who sent them).

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, text
 from sqlmodel import Session, col, select
 
+from shared import follows as follows_made
 from shared import matching, outbox, planner, suggestions
 from shared.actions import (
     DirectMessage,
@@ -290,7 +291,14 @@ def deliver(
                 _record(session, item.person, contact.person, channel.network, "follows", run.id)
         for elsewhere in item.elsewhere:
             _record(session, item.person, elsewhere, channel.network, "elsewhere", run.id)
-        item.contacts = kept
+        followable = [(c.person, c.address) for c in kept if c.subject is not None]
+        made = follows_made.follow_for(
+            session, network=channel.network, person_id=item.person, subject=item.subject,
+            contacts=followable, run_id=run.id, now=now,
+        )  # fmt: skip
+        passed.actions += len(made)
+        passed.delivered += len(made)
+        item.contacts = [c for c in kept if c.person not in made]
     writer = _Writer(session, channel, run.id, now)
     reached: dict[int, dict[int, int]] = {}
     if channel.collections:

@@ -7,11 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from shared import matching, people, privacy
-from shared.db.models import Collection, Delivery, DirectoryEntry, Identity, Person, Purpose
+from shared import grants, matching, people, privacy
+from shared.actions import FollowAccount
+from shared.db.models import (
+    ActionStatus,
+    Collection,
+    Delivery,
+    DirectoryEntry,
+    Identity,
+    OutboundAction,
+    Person,
+    Purpose,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,6 +47,15 @@ class Pack:
     url: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """A grant to follow for the person, as one of their accounts."""
+
+    id: int
+    network: str
+    handle: str
+
+
 @dataclass(slots=True)
 class Space:
     person: int
@@ -50,6 +69,9 @@ class Space:
     findable: bool
     directory: DirectoryEntry | None
     """Their entry in the media directory, if they asked for one."""
+    grants: list[Granted]
+    follows: dict[str, int]
+    """Follows made for them, by state: ``done``, ``pending`` (paced), ``failed``."""
 
 
 # Contacts found in archives of the person (their own) whose X account nobody holds yet.
@@ -83,7 +105,31 @@ def space_of(session: Session, person_id: int, pack_url: Callable[[str, int], st
         reconnect=person.reconnect,
         findable=person.findable,
         directory=session.get(DirectoryEntry, person_id),
+        grants=_granted(session, person_id),
+        follows=_follows(session, person_id),
     )
+
+
+def _granted(session: Session, person_id: int) -> list[Granted]:
+    handles = {i.subject: i.handle for i in Identity.of_person(session, person_id)}
+    return [
+        Granted(g.id, g.network, handles.get(g.subject, g.subject))
+        for g in grants.of_person(session, person_id)
+        if g.id is not None
+    ]
+
+
+def _follows(session: Session, person_id: int) -> dict[str, int]:
+    counted = session.execute(
+        select(OutboundAction.status, func.count())
+        .where(OutboundAction.person_id == person_id, OutboundAction.kind == FollowAccount.kind)
+        .group_by(OutboundAction.status)
+    )
+    states = {ActionStatus.DONE.value: "done", ActionStatus.FAILED.value: "failed"}
+    shown: dict[str, int] = {"done": 0, "pending": 0, "failed": 0}
+    for status, count in counted:
+        shown[states.get(status, "pending")] += int(count)
+    return shown
 
 
 def _contacts(session: Session, person_id: int) -> list[Contact]:

@@ -20,8 +20,8 @@ _FIGURES = {
     "links": ("link_proof", "verified_at", "true"),
     "matches": ("x_match", "found_at", "true"),
     "packs": ("collection", "created_at", "true"),
-    "suggestions": ("delivery", "delivered_at", "via <> 'follows'"),
-    "follows": ("delivery", "delivered_at", "via = 'follows'"),
+    "suggestions": ("delivery", "delivered_at", "via IN ('list', 'shared', 'message', 'bridge')"),
+    "follows": ("delivery", "delivered_at", "via = 'followed'"),
 }
 # The tables, columns and conditions above are constants: never anything from a request.
 _COUNT = "SELECT count(*) FROM {table} WHERE {where}"

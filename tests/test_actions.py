@@ -17,6 +17,7 @@ from shared import actions
 from shared.actions import (
     Delete,
     DirectMessage,
+    FollowAccount,
     Recipient,
     Reply,
     UnknownActionError,
@@ -47,6 +48,7 @@ EVERY_KIND: list[actions.Action] = [
     Delete("at://did:plc:bot/app.bsky.feed.post/3k"),
     WriteAttestation("did:plc:alice", {"accounts": [{"network": "bluesky"}]}),
     WithdrawAttestation("did:plc:alice"),
+    FollowAccount(7, "bob@m.test"),
 ]
 
 
@@ -60,7 +62,7 @@ def test_each_kind_is_stored_and_read_back_the_same(action: actions.Action) -> N
 @pytest.mark.parametrize(
     ("kind", "payload", "message"),
     [
-        ("follow", {"v": 1}, "outbound action of unknown kind 'follow'"),
+        ("boost", {"v": 1}, "outbound action of unknown kind 'boost'"),
         ("delete", {"v": 2, "ref": "x"}, "outbound 'delete' of version 2: this release reads"),
         ("delete", {"ref": "x"}, "outbound 'delete' of version None"),
         ("delete", {"v": 1, "uri": "x"}, "outbound 'delete' does not fit its kind"),

@@ -222,6 +222,7 @@ def test_the_export_holds_every_row_about_the_person_and_nothing_of_others(
     assert empty == [], "every table that can hold something about a person is exported"
     assert data["person"] == [{**data["person"][0], "id": alice}]
     assert all("token_hash" not in row for row in data["upload_token"]), "credentials withheld"
+    assert "sealed-secret" not in json.dumps(data["follow_grant"]), "tokens withheld"
     dumped = json.dumps(data)
     assert MALLORY_M.handle not in dumped and "7770556" not in dumped, "nothing of Mallory's"
 
@@ -243,6 +244,9 @@ def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
         " VALUES (3330003, :alice, 'mallory_too', :now)",
         "INSERT INTO directory_entry (person_id, name, status, requested_at, updated_at)"
         " VALUES (:alice, 'Le Média', 'considering', :now, :now)",
+        "INSERT INTO follow_grant (person_id, network, server, subject, token, scope,"
+        " created_at) VALUES (:alice, 'mastodon', 'https://m.test', 's', 'sealed-secret',"
+        " 'read:follows write:follows', :now)",
         "INSERT INTO consent (person_id, purpose, granted, updated_at)"
         " VALUES (:alice, 'public_directory', true, :now)",
         "INSERT INTO link_proof (person_id, network, subject, code, post_uri, verified_at)"

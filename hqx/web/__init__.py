@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import aiohttp_jinja2
 import jinja2
 
-from hqx.web import pages, public, space
+from hqx.web import follows, pages, public, space
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -27,6 +27,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(pages.routes)
     app.add_routes(space.routes)
     app.add_routes(public.routes)
+    app.add_routes(follows.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(_security_headers)
 

@@ -52,17 +52,17 @@ def _key(request: web.Request) -> str | None:
     return request.app[SETTINGS].secret_key
 
 
-def _message(request: web.Request, line: str, status: int = 200) -> web.Response:
+def message(request: web.Request, line: str, status: int = 200) -> web.Response:
     values = context(request) | {"lines": [line]}
     return aiohttp_jinja2.render_template("message.html", request, values, status=status)
 
 
 def _closed(request: web.Request) -> web.Response:
     """No secret key, no sessions: the space is closed on this service."""
-    return _message(request, TEXTS[context(request)["lang"]]["space_closed"], 404)
+    return message(request, TEXTS[context(request)["lang"]]["space_closed"], 404)
 
 
-def _redirect(request: web.Request, path: str) -> web.Response:
+def redirect(request: web.Request, path: str) -> web.Response:
     """See ``path``, in the language of this page."""
     sep = "&" if "?" in path else "?"
     return web.Response(status=303, headers={"Location": f"{path}{sep}lang={_lang(request)}"})
@@ -101,7 +101,7 @@ def _open(engine: Engine, key: str, cookie: str | None) -> Visit | None:
     return Visit(int(data["person"]), str(data["csrf"]))
 
 
-async def _visit(request: web.Request) -> Visit:
+async def visit_of(request: web.Request) -> Visit:
     """The signed-in visit, or a redirect to the page saying how to sign in."""
     key = _key(request)
     if key is None:
@@ -112,7 +112,7 @@ async def _visit(request: web.Request) -> Visit:
     return visit
 
 
-async def _form(request: web.Request, visit: Visit) -> dict[str, str]:
+async def form_of(request: web.Request, visit: Visit) -> dict[str, str]:
     """The posted form, once its anti-forgery token matches the session's."""
     posted = await request.post()
     sent = posted.get("csrf")
@@ -131,7 +131,7 @@ async def _signin_page(request: web.Request) -> web.Response:
             uploads.check, request.app[ENGINE], request.match_info["token"], purpose=uploads.SPACE
         )
     except uploads.UploadLinkError as e:
-        return _message(request, str(e), 410)
+        return message(request, str(e), 410)
     return aiohttp_jinja2.render_template("space_signin.html", request, context(request))
 
 
@@ -146,7 +146,7 @@ async def _signin(request: web.Request) -> web.StreamResponse:
             uploads.claim, engine, request.match_info["token"], uploads.SPACE
         )
     except uploads.UploadLinkError as e:
-        return _message(request, str(e), 410)
+        return message(request, str(e), 410)
     generation = await asyncio.to_thread(_generation, engine, person)
     session = {
         "person": person,
@@ -154,7 +154,7 @@ async def _signin(request: web.Request) -> web.StreamResponse:
         "until": time.time() + SESSION_SEC,
         "csrf": secrets.token_urlsafe(24),
     }
-    response = _redirect(request, "/me")
+    response = redirect(request, "/me")
     _cookie(request, response, sealed.seal(key, _PURPOSE, json.dumps(session)))
     return response
 
@@ -176,7 +176,7 @@ async def _signed_out(request: web.Request) -> web.Response:
 
 @routes.get("/me")
 async def _space(request: web.Request) -> web.Response:
-    visit = await _visit(request)
+    visit = await visit_of(request)
     service = request.app[SERVICE]
     seen = await asyncio.to_thread(_seen, request.app[ENGINE], service, visit.person)
     values = context(request) | {
@@ -185,6 +185,7 @@ async def _space(request: web.Request) -> web.Response:
         "shown": privacy.SHOWN,
         "choices": [choice.value for choice in Reconnect],
         "statuses": [status.value for status in DirectoryStatus],
+        "has_mastodon": any(a["network"] == "mastodon" for a in seen.accounts),
         "saved": "saved" in request.query,
     }
     return aiohttp_jinja2.render_template("space.html", request, values)
@@ -203,12 +204,12 @@ def _seen(engine: Engine, service: Service, person_id: int) -> Space:
 
 @routes.post("/me/settings")
 async def _settings(request: web.Request) -> web.StreamResponse:
-    visit = await _visit(request)
-    form = await _form(request, visit)
+    visit = await visit_of(request)
+    form = await form_of(request, visit)
     service = request.app[SERVICE]
     await asyncio.to_thread(_apply, request.app[ENGINE], service, visit.person, form)
     service.wake_delivery()
-    return _redirect(request, "/me?saved=1")
+    return redirect(request, "/me?saved=1")
 
 
 def _apply(engine: Engine, service: Service, person_id: int, form: dict[str, str]) -> None:
@@ -238,8 +239,8 @@ def _apply(engine: Engine, service: Service, person_id: int, form: dict[str, str
 @routes.post("/me/directory")
 async def _directory(request: web.Request) -> web.StreamResponse:
     """Ask for the organisation to be listed in the media directory, or change its entry."""
-    visit = await _visit(request)
-    form = await _form(request, visit)
+    visit = await visit_of(request)
+    form = await form_of(request, visit)
 
     def ask() -> None:
         with Session(request.app[ENGINE]) as session, session.begin():
@@ -248,13 +249,13 @@ async def _directory(request: web.Request) -> web.StreamResponse:
     try:
         await asyncio.to_thread(ask)
     except directory.DirectoryError as e:
-        return _message(request, str(e), 400)
-    return _redirect(request, "/me?saved=1")
+        return message(request, str(e), 400)
+    return redirect(request, "/me?saved=1")
 
 
 @routes.get("/me/export")
 async def _export(request: web.Request) -> web.Response:
-    visit = await _visit(request)
+    visit = await visit_of(request)
 
     def everything() -> dict[str, Any]:
         with Session(request.app[ENGINE]) as session:
@@ -272,10 +273,10 @@ async def _export(request: web.Request) -> web.Response:
 async def _erase(request: web.Request) -> web.StreamResponse:
     """Everything erased, as the bot's ``forget confirm`` does: asked for by ticking the
     box that says so."""
-    visit = await _visit(request)
-    form = await _form(request, visit)
+    visit = await visit_of(request)
+    form = await form_of(request, visit)
     if form.get("confirm") != "erase":
-        return _redirect(request, "/me")
+        return redirect(request, "/me")
     service = request.app[SERVICE]
 
     def erase() -> None:
@@ -284,18 +285,18 @@ async def _erase(request: web.Request) -> web.StreamResponse:
 
     await asyncio.to_thread(erase)
     service.wake_delivery()
-    response = _message(request, TEXTS[_lang(request)]["space_erased"])
+    response = message(request, TEXTS[_lang(request)]["space_erased"])
     response.del_cookie(COOKIE, path="/")
     return response
 
 
 @routes.post("/me/signout")
 async def _signout(request: web.Request) -> web.StreamResponse:
-    visit = await _visit(request)
-    form = await _form(request, visit)
+    visit = await visit_of(request)
+    form = await form_of(request, visit)
     if form.get("everywhere") == "yes":
         await asyncio.to_thread(_end_sessions, request.app[ENGINE], visit.person)
-    response = _redirect(request, "/")
+    response = redirect(request, "/")
     response.del_cookie(COOKIE, path="/")
     return response
 

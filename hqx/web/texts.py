@@ -98,6 +98,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "figure_packs": "Kits de démarrage et listes",
         "figure_suggestions": "Suggestions transmises",
         "figure_follows": "Abonnements faits pour vous",
+        "follows_title": "Suivre pour moi",
+        "follows_intro": (
+            "Autorisez HelloQuitteX à suivre pour vous, depuis votre compte, vos contacts de X "
+            "retrouvés (400 par jour au plus). Vous pouvez retirer l'autorisation à tout moment."
+        ),
+        "follows_connect_mastodon": "Autoriser sur mon serveur Mastodon",
+        "follows_granted": "Autorisé sur {network} pour {handle}.",
+        "follows_revoke": "Retirer l'autorisation",
+        "follows_progress": (
+            "Abonnements faits : {done} ; à venir : {pending} ; impossibles : {failed}."
+        ),
         "media_title": "Les médias et organisations",
         "media_none": "Aucun pour l'instant.",
         "status_considering": "En cours de réflexion",
@@ -198,6 +209,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "figure_packs": "Starter packs and lists",
         "figure_suggestions": "Suggestions delivered",
         "figure_follows": "Follows made for people",
+        "follows_title": "Follow for me",
+        "follows_intro": (
+            "Let HelloQuitteX follow your X contacts found again for you, from your account "
+            "(400 a day at most). You can take the permission back at any time."
+        ),
+        "follows_connect_mastodon": "Allow it on my Mastodon server",
+        "follows_granted": "Allowed on {network} for {handle}.",
+        "follows_revoke": "Take the permission back",
+        "follows_progress": "Follows made: {done}; to come: {pending}; impossible: {failed}.",
         "media_title": "Media and organisations",
         "media_none": "None yet.",
         "status_considering": "Considering",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlmodel import Field, Session, SQLModel, UniqueConstraint, col, select
@@ -573,3 +574,37 @@ class DirectoryEntry(SQLModel, table=True):
     requested_at: datetime = _ts()
     approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     updated_at: datetime = _ts()
+
+
+class OAuthClient(SQLModel, table=True):
+    """The service's app on a person's server, registered the first time someone of that
+    server connects it (``POST /api/v1/apps``), then reused."""
+
+    __tablename__ = "oauth_client"
+
+    server: str = Field(sa_type=String(255), primary_key=True)
+    """The server's origin: ``https://mastodon.example``."""
+    client_id: str = Field(sa_type=String(255))
+    client_secret: str = Field(sa_type=Text())
+    """Sealed with the service's key."""
+    redirect_uri: str = Field(sa_type=String(1024))
+    created_at: datetime = _ts()
+
+
+class FollowGrant(SQLModel, table=True):
+    """A person's authorization for the service to follow accounts for them, as one of
+    their accounts; revoked by deleting it (and telling the server)."""
+
+    __tablename__ = "follow_grant"
+    __table_args__ = (UniqueConstraint("person_id", "network", "subject"),)
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    person_id: int = _person_fk()
+    network: str = Field(sa_type=String(16))
+    server: str = Field(sa_type=String(255))
+    subject: str = Field(sa_type=String(1024))
+    """The account it acts as (checked when granted: the account linked here)."""
+    token: str = Field(sa_type=Text())
+    """The access token, sealed with the service's key."""
+    scope: str = Field(sa_type=String(255))
+    created_at: datetime = _ts()

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from testworld.mastodon.oauth import OAuthServer
 from testworld.mastodon.profiles import Quirks, id_factory, id_order
 
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,30})(?:@([\w.-]+\.\w+(?::\d+)?))?")
@@ -100,6 +101,8 @@ class MastodonTestServer:
         """The reset time a 429 reports (X-RateLimit-Reset)."""
         self.follows: dict[tuple[str, str], str] = {}
         """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
+        self.oauth = OAuthServer(self._form)
+        """Apps, authorization codes and the tokens people granted them."""
 
     @property
     def base_url(self) -> str:
@@ -134,6 +137,7 @@ class MastodonTestServer:
             web.delete("/api/v1/statuses/{id}", self._delete_status),
             web.get("/api/v1/notifications", self._notifications),
             web.post("/api/v1/accounts/{id}/follow", self._follow),
+            *self.oauth.routes(),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.get("/api/v1/accounts/{id}/following", self._following),
             web.get("/api/v2/search", self._search),
@@ -267,16 +271,24 @@ class MastodonTestServer:
         return response
 
     def _account_of(self, token: str) -> Account | None:
-        return next((a for a in self.accounts.values() if token and a.token == token), None)
+        own = next((a for a in self.accounts.values() if token and a.token == token), None)
+        return own or self.oauth.account_of(token)
 
-    def _caller(self, request: web.Request) -> Account:
+    def _caller(self, request: web.Request, scope: str | None = None) -> Account:
+        """Whose token the request carries; with ``scope``, an OAuth token must carry it
+        (the accounts' own test tokens carry every scope)."""
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         account = self._account_of(token)
-        if account is not None:
-            return account
-        raise web.HTTPUnauthorized(
-            text='{"error":"The access token is invalid"}', content_type="application/json"
-        )
+        if account is None:
+            raise web.HTTPUnauthorized(
+                text='{"error":"The access token is invalid"}', content_type="application/json"
+            )
+        if scope is not None and self.oauth.allows(token, scope) is False:
+            raise web.HTTPForbidden(
+                text='{"error":"This action is outside the authorized scopes"}',
+                content_type="application/json",
+            )
+        return account
 
     async def _form(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -467,7 +479,7 @@ class MastodonTestServer:
         return web.json_response([self.status(s, viewer) for s in theirs[:limit]])
 
     async def _follow(self, request: web.Request) -> web.Response:
-        follower = self._caller(request)
+        follower = self._caller(request, "write:follows")
         target = self.accounts.get(request.match_info["id"])
         if target is None:
             raise web.HTTPNotFound(

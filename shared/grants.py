@@ -1,0 +1,112 @@
+"""What lets the service follow accounts for a person who asked: its app on each of their
+servers (registered once, reused), and their grants, tokens sealed at rest with the
+service's key (:mod:`shared.sealed`): a copy of the database alone follows no one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from shared import sealed
+from shared.db.models import FollowGrant, OAuthClient, utcnow
+
+MASTODON_SCOPES = "read:follows write:follows"
+"""The least a follow needs: reading whom one follows, following."""
+_CLIENT, _TOKEN = "oauth-client-secret", "follow-grant-token"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    server: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """What acting for a person takes: where, and their token."""
+
+    server: str
+    token: str
+    subject: str
+
+
+def client(session: Session, key: str, server: str) -> Client | None:
+    """The service's app on ``server``, if registered (and sealed by this key)."""
+    row = session.get(OAuthClient, server)
+    if row is None:
+        return None
+    secret = sealed.unseal(key, _CLIENT, row.client_secret)
+    if secret is None:  # another key: register again
+        return None
+    return Client(row.server, row.client_id, secret, row.redirect_uri)
+
+
+def keep_client(session: Session, key: str, found: Client) -> None:
+    """Remember the app registered on a server."""
+    secret = sealed.seal(key, _CLIENT, found.client_secret)
+    row = session.get(OAuthClient, found.server)
+    if row is None:
+        row = OAuthClient(server=found.server, client_id=found.client_id,
+                          client_secret=secret, redirect_uri=found.redirect_uri)  # fmt: skip
+    row.client_id, row.client_secret = found.client_id, secret
+    row.redirect_uri, row.created_at = found.redirect_uri, utcnow()
+    session.add(row)
+
+
+def grant(
+    session: Session,
+    key: str,
+    *,
+    person_id: int,
+    network: str,
+    acting_as: Token,
+    scope: str,
+) -> FollowGrant:
+    """Keep a person's grant (a new one replaces theirs for the same account)."""
+    sealed_token = sealed.seal(key, _TOKEN, acting_as.token)
+    row = session.exec(
+        select(FollowGrant).where(
+            FollowGrant.person_id == person_id,
+            FollowGrant.network == network,
+            FollowGrant.subject == acting_as.subject,
+        )
+    ).first()
+    if row is None:
+        row = FollowGrant(person_id=person_id, network=network, subject=acting_as.subject,
+                          server=acting_as.server, token=sealed_token, scope=scope)  # fmt: skip
+    row.server, row.scope, row.created_at = acting_as.server, scope, utcnow()
+    row.token = sealed_token
+    session.add(row)
+    session.flush()
+    return row
+
+
+def token(session: Session, key: str, grant_id: int) -> Token | None:
+    """A grant's token, or ``None`` when it was revoked (or sealed by another key)."""
+    row = session.get(FollowGrant, grant_id)
+    if row is None:
+        return None
+    opened = sealed.unseal(key, _TOKEN, row.token)
+    return None if opened is None else Token(row.server, opened, row.subject)
+
+
+def of_person(session: Session, person_id: int, network: str | None = None) -> list[FollowGrant]:
+    """A person's grants (on ``network``), oldest first."""
+    query = select(FollowGrant).where(FollowGrant.person_id == person_id)
+    if network is not None:
+        query = query.where(FollowGrant.network == network)
+    return list(session.exec(query.order_by(col(FollowGrant.id))))
+
+
+def revoke(session: Session, key: str, person_id: int, grant_id: int) -> Token | None:
+    """Delete a person's grant; return its token, for the server to be told (``None``: not
+    theirs, or gone already)."""
+    row = session.get(FollowGrant, grant_id)
+    if row is None or row.person_id != person_id:
+        return None
+    opened = token(session, key, grant_id)
+    session.delete(row)
+    return opened

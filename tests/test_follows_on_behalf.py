@@ -1,0 +1,202 @@
+"""Follows on a person's behalf, Mastodon: the grant from their space (OAuth 2.0 with PKCE on
+their own server, the Mastodon-API test server on loopback), the follows made with their
+token, never repeated and paced; taking it back."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from sqlmodel import Session, col, select
+
+from mastodon_bot.adapter import MastodonAdapter
+from shared import follows, grants, uploads
+from shared.actions import FollowAccount
+from shared.db.models import (
+    Consent,
+    Delivery,
+    FollowGrant,
+    Identity,
+    OutboundAction,
+    Person,
+    Purpose,
+    ReconnectRun,
+    TrustLevel,
+    utcnow,
+)
+from shared.protocol import DeliveryError, Outgoing
+from tests.test_portal_space import KEY, csrf_of, portal, sign_in
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
+    from sqlalchemy.engine import Engine
+
+    from tests.mastodon_world import MastodonWorld
+    from testworld.mastodon.server import Account
+
+
+def linked(engine: Engine, mastodon: MastodonWorld, account: Account) -> tuple[int, str]:
+    """A person with this Mastodon account linked; a sign-in token to their space."""
+    server = mastodon.server
+    with Session(engine) as session, session.begin():
+        person = Person()
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        session.add(
+            Identity(
+                person_id=person.id,
+                network="mastodon",
+                subject=server.actor_id(account),
+                handle=f"{account.username}@{server.domain}",
+                trust=TrustLevel.PROVEN,
+            )
+        )
+        token = uploads.issue(session, person.id, now=utcnow(), purpose=uploads.SPACE)
+        return person.id, token
+
+
+def space_token(engine: Engine, person: int) -> str:
+    with Session(engine) as session, session.begin():
+        return uploads.issue(session, person, now=utcnow(), purpose=uploads.SPACE)
+
+
+async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.ClientResponse:
+    """Sign in to the space, connect Mastodon, authorize on the server (whoever is signed
+    in there), come back: the callback's answer."""
+    page = await sign_in(client, token)
+    started = await client.post(
+        "/me/follows/mastodon?lang=en", data={"csrf": csrf_of(page)}, allow_redirects=False
+    )
+    assert started.status == 303, await started.text()
+    authorize = started.headers["Location"]
+    asked = parse_qs(urlsplit(authorize).query)
+    assert asked["scope"] == ["read:follows write:follows"], "the smallest scopes"
+    assert asked["code_challenge_method"] == ["S256"] and asked["code_challenge"]
+    async with aiohttp.ClientSession() as browser:
+        approved = await browser.get(authorize, allow_redirects=False)
+    assert approved.status == 302, await approved.text()
+    back = urlsplit(approved.headers["Location"])
+    assert back.path == "/me/follows/mastodon/callback"
+    return await client.get(f"{back.path}?{back.query}", allow_redirects=False)
+
+
+def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
+    engine: Engine, database_url: str, mastodon: MastodonWorld
+) -> None:
+    server = mastodon.server
+    person, token = linked(engine, mastodon, mastodon.alice)
+    again = space_token(engine, person)
+    server.oauth.sign_in(mastodon.alice)
+
+    async def scene(client: TestClient[Any, Any]) -> str:
+        done = await grant_flow(client, token)
+        assert done.status == 303 and done.headers["Location"] == "/me?saved=1&lang=en"
+        page = await (await client.get("/me?lang=en")).text()
+        assert f"Allowed on mastodon for alice@{server.domain}." in page
+        assert "Follows made: 0; to come: 0; impossible: 0." in page
+        return page
+
+    portal(database_url, scene)
+    with Session(engine) as session:
+        [grant] = session.exec(select(FollowGrant)).all()
+        consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF.value))
+        opened = grants.token(session, KEY, grant.id or 0)
+    assert consent.granted, "connecting is asking for follows"
+    assert opened is not None and opened.token in server.oauth.tokens
+    assert opened.token not in grant.token, "sealed at rest"
+    assert len(server.oauth.apps) == 1
+
+    async def revoke(client: TestClient[Any, Any]) -> None:
+        page = await sign_in(client, again)
+        form = {"csrf": csrf_of(page)}
+        await client.post(f"/me/follows/{grant.id}/revoke", data=form, allow_redirects=False)
+
+    portal(database_url, revoke)
+    assert opened.token not in server.oauth.tokens, "the server was told"
+    with Session(engine) as session:
+        assert session.exec(select(FollowGrant)).all() == []
+
+
+def test_a_token_for_another_account_is_refused_and_given_back(
+    engine: Engine, database_url: str, mastodon: MastodonWorld
+) -> None:
+    server = mastodon.server
+    _, token = linked(engine, mastodon, mastodon.alice)
+    server.oauth.sign_in(server.create_account("mallory"))
+
+    async def scene(client: TestClient[Any, Any]) -> tuple[int, str]:
+        done = await grant_flow(client, token)
+        return done.status, await done.text()
+
+    status, page = portal(database_url, scene)
+    assert status == 502 and "that is not the Mastodon account linked here" in page
+    assert server.oauth.tokens == {}, "the token was revoked on the server"
+    with Session(engine) as session:
+        assert session.exec(select(FollowGrant)).all() == []
+
+
+def test_follows_are_made_with_the_persons_token_once_and_stop_when_revoked(
+    engine: Engine, database_url: str, mastodon: MastodonWorld
+) -> None:
+    server = mastodon.server
+    bob = server.create_account("bob")
+    person, token = linked(engine, mastodon, mastodon.alice)
+    server.oauth.sign_in(mastodon.alice)
+    portal(database_url, lambda client: grant_flow(client, token))
+    with Session(engine) as session:
+        [grant] = session.exec(select(FollowGrant)).all()
+    adapter = MastodonAdapter(engine, mastodon.url, mastodon.bot.token, grant_key=KEY)
+    follow = FollowAccount(grant.id or 0, f"bob@{server.domain}")
+
+    def outgoing(attempt: int) -> Outgoing:
+        return Outgoing(follow, f"follow:{grant.id}:bob", 1, utcnow(), attempt)
+
+    delivered = asyncio.run(adapter.deliver(outgoing(1)))
+    assert delivered.remote_ref == bob.id
+    assert server.follows[(mastodon.alice.id, bob.id)] == "following", "Alice follows Bob"
+    assert (mastodon.bot.id, bob.id) not in server.follows, "never the bot"
+    with Session(engine) as session, session.begin():
+        grants.revoke(session, KEY, person, grant.id or 0)
+    with pytest.raises(DeliveryError, match="revoked the grant") as refused:
+        asyncio.run(adapter.deliver(outgoing(2)))
+    assert refused.value.permanent
+
+
+def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(follows.FOLLOWS_PER_DAY, "mastodon", 2)
+    with Session(engine) as session, session.begin():
+        people = [Person() for _ in range(4)]
+        session.add_all(people)
+        session.flush()
+        run = ReconnectRun(key="cutover", kind="cutover")
+        session.add(run)
+        session.flush()
+        alice, *contacts = [p.id or 0 for p in people]
+        addresses = [(c, f"c{c}@m.test") for c in contacts]
+        now = utcnow()
+        asked: dict[str, Any] = {"network": "mastodon", "person_id": alice, "subject": "s",
+                                 "run_id": run.id}  # fmt: skip
+        assert follows.follow_for(session, contacts=addresses, now=now, **asked) == set()
+        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF.value, granted=True))
+        assert follows.follow_for(session, contacts=addresses, now=now, **asked) == set(), (
+            "no grant"
+        )
+        acting = grants.Token("https://m.test", "t", "s")
+        grants.grant(session, KEY, person_id=alice, network="mastodon", acting_as=acting, scope="r")
+        made = follows.follow_for(session, contacts=addresses, now=now, **asked)
+        assert made == set(contacts)
+    with Session(engine) as session:
+        queued = session.exec(select(OutboundAction).order_by(col(OutboundAction.id))).all()
+        delivered = session.exec(select(Delivery)).all()
+    assert [a.kind for a in queued] == ["follow"] * 3
+    assert {(d.contact_id, d.via) for d in delivered} == {(c, "followed") for c in contacts}
+    days = [(a.not_before - now) // timedelta(days=1) for a in queued]
+    assert days == [0, 0, 1], "two a day: the third waits for the next day"
+    assert all("token" not in str(a.payload) for a in queued), "the outbox holds no secret"
