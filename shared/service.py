@@ -603,8 +603,11 @@ class Service:
                 await self.deliver_due()
             except Exception:  # a broken database must not stop delivery for good
                 log.exception("delivering failed; trying again")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as it times out, and stopping would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._delivery_interval_sec)
+                async with asyncio.timeout(self._delivery_interval_sec):
+                    await self._wake.wait()
 
     def wake_delivery(self) -> None:
         """Deliver now rather than at the next interval."""

@@ -242,7 +242,8 @@ async def _receive_file(request: web.Request, path: Path, limits: UploadLimits) 
 
     async def within(step: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(step, limits.read_timeout_sec)
+            async with asyncio.timeout(limits.read_timeout_sec):  # cancellable, unlike wait_for
+                return await step
         except TimeoutError:
             raise UploadTooSlowError(
                 f"nothing came for {limits.read_timeout_sec:g} s: the upload stalled"

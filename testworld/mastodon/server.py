@@ -256,7 +256,8 @@ class MastodonTestServer:
             await response.write(b":)\n")
             while True:
                 try:
-                    event, payload = await asyncio.wait_for(queue.get(), self.stream_heartbeat_sec)
+                    async with asyncio.timeout(self.stream_heartbeat_sec):
+                        event, payload = await queue.get()
                 except TimeoutError:
                     await response.write(b":thump\n")
                     continue
