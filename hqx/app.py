@@ -14,10 +14,11 @@ from aiohttp import web
 from bsky_service.adapter import BlueskyAdapter
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
-from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, STATS, X_SIGNIN
+from hqx.state import DOORS, ENGINE, IMPORTS, SERVICE, SETTINGS, STATS, X_SIGNIN
 from hqx.web.access_log import RedactedAccessLogger
 from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
+from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
 from shared.db import migrate
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[IMPORTS] = Imports(settings)
     app[STATS] = StatsCache()
+    app[DOORS] = Pace(requests=settings.links_per_minute, window_sec=60.0)
     app.cleanup_ctx.append(_service)
     if settings.x_client_id and settings.public_url and settings.secret_key:
         app[X_SIGNIN] = XSignIn(settings)

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
+from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from shared.config import Settings
 from shared.service import Service
@@ -17,5 +18,7 @@ SERVICE = web.AppKey("service", Service)
 ENGINE = web.AppKey("engine", Engine)
 IMPORTS = web.AppKey("imports", Imports)
 STATS = web.AppKey("stats", StatsCache)
+DOORS = web.AppKey("doors", Pace)
+"""The pace of the one-time links' pages, per client address."""
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""

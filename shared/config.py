@@ -132,6 +132,11 @@ class Settings:
     upload_limits: UploadLimits = UploadLimits()
     rematch_hours: float = 24.0
     reconnect_check_sec: float = 60.0
+    behind_proxy: bool = False
+    """The portal is served behind a reverse proxy that appends the client's address to
+    ``X-Forwarded-For`` (``HQX_BEHIND_PROXY=yes``): paced per that address, not the proxy's."""
+    links_per_minute: int = 20
+    """Requests a client address may make a minute to the portal's one-time links."""
 
     @property
     def reconnection(self) -> Reconnection:
@@ -169,6 +174,8 @@ class Settings:
             catch_up_minutes=get("CATCH_UP_MINUTES", _non_negative_float, 0.0),
             rematch_hours=get("REMATCH_HOURS", _positive_float, 24.0),
             reconnect_check_sec=get("RECONNECT_CHECK_SEC", _positive_float, 60.0),
+            behind_proxy=get("BEHIND_PROXY", _yes_no, False),
+            links_per_minute=get("LINKS_PER_MINUTE", _positive_int, 20),
             log_level=get("LOG_LEVEL", _log_level, "INFO"),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
@@ -373,6 +380,15 @@ def _positive_int(raw: str) -> int:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _yes_no(raw: str) -> bool:
+    folded = raw.casefold()
+    if folded in ("yes", "true", "1", "on"):
+        return True
+    if folded in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"{raw!r} is not yes or no")
 
 
 def _log_level(raw: str) -> str:

@@ -53,9 +53,12 @@ def test_every_variable_is_read() -> None:
             "HQX_ARCHIVE_MAX_MEMBERS": "10",
             "HQX_REMATCH_HOURS": "6",
             "HQX_RECONNECT_CHECK_SEC": "2.5",
+            "HQX_BEHIND_PROXY": "Yes",
+            "HQX_LINKS_PER_MINUTE": "5",
         },
         env_file=None,
     )
+    assert settings.behind_proxy is True and settings.links_per_minute == 5
     assert settings.cutover_at == datetime(2025, 1, 20, tzinfo=UTC)
     assert settings.reconnection == Reconnection(datetime(2025, 1, 20, tzinfo=UTC), 6.0, 2.5)
     assert settings.bsky_handle == "helloquittex.bsky.social"
@@ -105,6 +108,8 @@ def test_every_variable_is_read() -> None:
         ("HQX_LOG_LEVEL", "loud", "HQX_LOG_LEVEL: 'loud' is not a log level"),
         ("HQX_CATCH_UP_MINUTES", "nan", "HQX_CATCH_UP_MINUTES: 'nan' is not a finite number"),
         ("HQX_ARCHIVE_MAX_BYTES", "lots", "HQX_ARCHIVE_MAX_BYTES: 'lots' is not a whole number"),
+        ("HQX_BEHIND_PROXY", "maybe", "HQX_BEHIND_PROXY: 'maybe' is not yes or no"),
+        ("HQX_LINKS_PER_MINUTE", "0", "HQX_LINKS_PER_MINUTE: '0' must be positive"),
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str, message: str) -> None:

@@ -56,9 +56,11 @@ def portal(
     database_url: str,
     scene: Callable[[TestClient[Any, Any]], Awaitable[Any]],
     public: str = "http://hqx.example",
+    **changes: Any,
 ) -> Any:
-    """Run ``scene`` against the portal (its cookies Secure when ``public`` is https)."""
-    settings = Settings(database_url=database_url, public_url=public, secret_key=KEY)
+    """Run ``scene`` against the portal (its cookies Secure when ``public`` is https), with
+    ``changes`` to its settings."""
+    settings = Settings(database_url=database_url, public_url=public, secret_key=KEY, **changes)
 
     async def main() -> Any:
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
@@ -280,3 +282,22 @@ def test_every_exported_field_is_documented() -> None:
         missing = [c.name for c in table.columns if c.name not in withheld]
         missing = [name for name in missing if f"`{name}`" not in body]
         assert missing == [], f"{table.name}: {missing} undocumented"
+
+
+def test_a_flood_on_the_links_is_paced_per_client(engine: Engine, database_url: str) -> None:
+    async def scene(client: TestClient[Any, Any]) -> list[tuple[int, str | None]]:
+        answers = []
+        for n in range(4):
+            response = await client.get(f"/me/signin/guess{n}")
+            answers.append((response.status, response.headers.get("Retry-After")))
+        other = await client.get("/me/signin/x", headers={"X-Forwarded-For": "203.0.113.9"})
+        spoofed = await client.get("/x/upload/x", headers={"X-Forwarded-For": "6.6.6.6, 1.2.3.4"})
+        home = await client.get("/")
+        return [*answers, (other.status, None), (spoofed.status, None), (home.status, None)]
+
+    answers = portal(database_url, scene, links_per_minute=3, behind_proxy=True)
+    assert [a[0] for a in answers[:4]] == [410, 410, 410, 429], "the fourth in a minute waits"
+    assert answers[3][1] is not None and 1 <= int(answers[3][1]) <= 60
+    assert answers[4][0] == 410, "another client (as the proxy says) is not held up"
+    assert answers[5][0] == 410, "the address the proxy appended counts, not what came before"
+    assert answers[6][0] == 200, "other pages are not paced"

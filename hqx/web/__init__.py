@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 import aiohttp_jinja2
 import jinja2
+from aiohttp import web
 
+from hqx.state import DOORS, SETTINGS
 from hqx.web import follows, pages, public, space
+from shared import uploads
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from aiohttp.typedefs import Handler
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,6 +33,35 @@ def setup(app: web.Application) -> None:
     app.add_routes(follows.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(_security_headers)
+    app.middlewares.append(_paced)
+
+
+# The pages behind one-time links (a sign-in, an upload, a following list, X's sign-in).
+DOORS_PATHS = (uploads.SPACE_PATH, uploads.UPLOAD_PATH, uploads.FOLLOWING_PATH, uploads.SIGNIN_PATH)
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking: the address the operator's reverse proxy appended last to
+    ``X-Forwarded-For`` when it is behind one (``HQX_BEHIND_PROXY``), else the peer."""
+    if request.app[SETTINGS].behind_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
+    return request.remote or "unknown"
+
+
+@web.middleware
+async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(DOORS_PATHS) and DOORS in request.app:
+        wait = request.app[DOORS].wait(client_address(request))
+        if wait:
+            return web.Response(
+                status=429,
+                text=f"too many requests: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+    return await handler(request)
 
 
 SECURITY_HEADERS = {
