@@ -131,6 +131,8 @@ class FollowAccount:
     kind: ClassVar[str] = "follow"
     grant: int
     account: str
+    contact: int
+    """The contact's person: a follow that cannot be made leaves them due (by message)."""
 
 
 Action = (

@@ -61,12 +61,14 @@ def follow_for(
             session,
             key=f"{FollowAccount.kind}:{grant.id}:{contact}",
             network=network,
-            action=FollowAccount(grant.id, address),
+            action=FollowAccount(grant.id, address, contact),
             person_id=person_id,
             # A day's worth at once, then the next day's: the person's limit, never more.
             not_before=now + timedelta(days=scheduled // limit),
         )
-        scheduled += int(queued)
+        if not queued:  # tried before and given up: the contact goes by message
+            continue
+        scheduled += 1
         session.add(Delivery(person_id=person_id, contact_id=contact, network=network,
                              via=FOLLOWED, run_id=run_id))  # fmt: skip
         followed.add(contact)

@@ -13,14 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from shared import actions
-from shared.actions import Action, Recipient, Reply
-from shared.db.models import ActionStatus, OutboundAction, ServiceLease, utcnow
+from shared.actions import Action, FollowAccount, Recipient, Reply
+from shared.db.models import ActionStatus, Delivery, OutboundAction, ServiceLease, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -179,6 +179,21 @@ def mark_retry(
     )
 
 
+def _not_delivered(session: Session, failed: OutboundAction) -> None:
+    """A follow that cannot be made (the grant revoked, the account unknown to the
+    person's server) delivered nothing: its contact is due again, to be suggested."""
+    if failed.kind != FollowAccount.kind or failed.person_id is None:
+        return
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.person_id) == failed.person_id,
+            col(Delivery.contact_id) == int(failed.payload["contact"]),
+            col(Delivery.network) == failed.network,
+            col(Delivery.via) == "followed",
+        )
+    )
+
+
 def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
     """Record that the action will not be sent (trying again cannot help), nor anything
     that was to come after it."""
@@ -187,6 +202,7 @@ def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
     )
     keys = [failed.idempotency_key]
     with Session(engine) as session, session.begin():
+        _not_delivered(session, failed)
         while keys:  # a chain: each failure fails the next
             keys = list(
                 session.exec(

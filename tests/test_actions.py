@@ -48,7 +48,7 @@ EVERY_KIND: list[actions.Action] = [
     Delete("at://did:plc:bot/app.bsky.feed.post/3k"),
     WriteAttestation("did:plc:alice", {"accounts": [{"network": "bluesky"}]}),
     WithdrawAttestation("did:plc:alice"),
-    FollowAccount(7, "bob@m.test"),
+    FollowAccount(7, "bob@m.test", 12),
 ]
 
 

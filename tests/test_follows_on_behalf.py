@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from mastodon_bot.adapter import MastodonAdapter
-from shared import follows, grants, uploads
+from shared import follows, grants, outbox, uploads
 from shared.actions import FollowAccount
 from shared.db.models import (
     Consent,
@@ -151,7 +151,7 @@ def test_follows_are_made_with_the_persons_token_once_and_stop_when_revoked(
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
     adapter = MastodonAdapter(engine, mastodon.url, mastodon.bot.token, grant_key=KEY)
-    follow = FollowAccount(grant.id or 0, f"bob@{server.domain}")
+    follow = FollowAccount(grant.id or 0, f"bob@{server.domain}", 99)
 
     def outgoing(attempt: int) -> Outgoing:
         return Outgoing(follow, f"follow:{grant.id}:bob", 1, utcnow(), attempt)
@@ -200,3 +200,11 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
     days = [(a.not_before - now) // timedelta(days=1) for a in queued]
     assert days == [0, 0, 1], "two a day: the third waits for the next day"
     assert all("token" not in str(a.payload) for a in queued), "the outbox holds no secret"
+
+    # The person's server cannot follow the first: that contact is due again, by message.
+    outbox.mark_failed(engine, queued[0].id or 0, "unknown to the server")
+    with Session(engine) as session, session.begin():
+        left = {d.contact_id for d in session.exec(select(Delivery)).all()}
+        assert left == set(contacts[1:])
+        again = follows.follow_for(session, contacts=addresses[:1], now=now, **asked)
+        assert again == set(), "never tried twice: left to the suggestion"
