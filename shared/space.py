@@ -134,17 +134,27 @@ def _follows(session: Session, person_id: int) -> dict[str, int]:
 
 def _contacts(session: Session, person_id: int) -> list[Contact]:
     """Matches the person may see: contacts who let themselves be found, still here."""
+    matched = matching.matches_of(session, person_id)
+    ids = {contact for contact, _relation in matched}
+    visible = set(
+        session.exec(
+            select(Person.id).where(
+                col(Person.id).in_(ids),
+                col(Person.findable).is_(True),
+                col(Person.stopped).is_(False),
+                col(Person.forget_requested_at).is_(None),
+            )
+        )
+    )
+    handles: dict[int, dict[str, str]] = {}
+    for identity in session.exec(select(Identity).where(col(Identity.person_id).in_(visible))):
+        handles.setdefault(identity.person_id, {})[identity.network] = identity.handle
     found: dict[int, Contact] = {}
-    for contact_id, relation in matching.matches_of(session, person_id):
-        contact = session.get(Person, contact_id)
-        if contact is None or not contact.findable or contact.stopped:
-            continue
-        if contact.forget_requested_at is not None:
-            continue
-        if contact_id not in found:
-            handles = {i.network: i.handle for i in Identity.of_person(session, contact_id)}
-            found[contact_id] = Contact(handles, [])
-        found[contact_id].relations.append(relation.name.lower())
+    for contact, relation in matched:
+        if contact in visible:
+            found.setdefault(contact, Contact(handles.get(contact, {}), [])).relations.append(
+                relation.name.lower()
+            )
     deliveries = session.exec(select(Delivery).where(Delivery.person_id == person_id))
     for delivery in deliveries:
         if delivery.contact_id in found:
