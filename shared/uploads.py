@@ -28,6 +28,8 @@ TTL = {UPLOAD: timedelta(hours=24), FOLLOWING: timedelta(days=7), SPACE: timedel
 """How long a token of each purpose can be used: a sign-in link is short-lived."""
 SIGNIN_PATH = "/x/signin/"
 """Followed by an upload link's token: "Sign in with X" for the same person."""
+LINK_PATHS = (UPLOAD_PATH, FOLLOWING_PATH, SPACE_PATH, SIGNIN_PATH)
+"""Every path a one-time link's token follows: what logs hide and what the portal paces."""
 
 
 class UploadLinkError(HqxError):

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import Session, select
 
 from hqx.app import create_app, server_options
+from hqx.web.access_log import redact
 from shared import uploads
 from shared.actions import Reply
 from shared.config import Settings, UploadLimits
@@ -219,3 +220,14 @@ def test_upload_links_never_reach_the_access_log(
     logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert any('"GET /x/upload/…?… HTTP/1.1" 200' in line for line in logged), logged
     assert not any(token in line for line in logged)
+
+
+@pytest.mark.parametrize("path", uploads.LINK_PATHS)
+def test_every_one_time_link_is_hidden_from_the_access_log(path: str) -> None:
+    """Sign-in, upload, following-list and X sign-in links: each token opens something."""
+    secret = "s3cr3t-T0ken_value"  # noqa: S105  (a made-up token)
+    shown = redact(f"{path}{secret}/staged/abc?code=xyz")
+    assert secret not in shown and "xyz" not in shown
+    assert shown == path + "…?…", "the token and all after it"
+    assert redact("/stats?lang=fr") == "/stats?…", "queries may hold OAuth codes"
+    assert redact("/media") == "/media", "the rest stays readable"

@@ -36,10 +36,6 @@ def setup(app: web.Application) -> None:
     app.middlewares.append(_paced)
 
 
-# The pages behind one-time links (a sign-in, an upload, a following list, X's sign-in).
-DOORS_PATHS = (uploads.SPACE_PATH, uploads.UPLOAD_PATH, uploads.FOLLOWING_PATH, uploads.SIGNIN_PATH)
-
-
 def client_address(request: web.Request) -> str:
     """Who is asking: the address the operator's reverse proxy appended last to
     ``X-Forwarded-For`` when it is behind one (``HQX_BEHIND_PROXY``), else the peer."""
@@ -53,7 +49,7 @@ def client_address(request: web.Request) -> str:
 
 @web.middleware
 async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(DOORS_PATHS) and DOORS in request.app:
+    if request.path.startswith(uploads.LINK_PATHS) and DOORS in request.app:
         wait = request.app[DOORS].wait(client_address(request))
         if wait:
             return web.Response(

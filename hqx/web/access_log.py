@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # Path segments after these prefixes are secrets; query strings may hold OAuth codes.
 _SECRET_PATHS = re.compile(
-    rf"({re.escape(uploads.UPLOAD_PATH)}|{re.escape(uploads.SIGNIN_PATH)})[^/?#\s]+"
+    "(" + "|".join(re.escape(path) for path in uploads.LINK_PATHS) + r")[^?#\s]+"
 )
 HIDDEN = "…"
 
