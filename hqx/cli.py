@@ -170,13 +170,10 @@ def _database(settings: Settings) -> Iterator[Engine]:
 
 
 def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.xarchive.reader import read_archive
+    from shared.xarchive.reader import summarize_archive
 
-    with (
-        _progress_bar("reading") as progress,
-        read_archive(args.path, settings.archive_limits, progress=progress) as archive,
-    ):
-        summary = archive.summary
+    with _progress_bar("reading") as progress:
+        summary = summarize_archive(args.path, settings.archive_limits, progress=progress)
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
         return 0

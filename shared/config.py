@@ -38,6 +38,7 @@ DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024**3
 DEFAULT_IMPORT_CONCURRENCY = 2
 DEFAULT_UPLOAD_READ_TIMEOUT_SEC = 30.0
 DEFAULT_UPLOAD_MIN_BYTES_PER_SEC = 16 * 1024
+DEFAULT_UPLOADS_WAITING = 64
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
@@ -77,6 +78,9 @@ class UploadLimits:
     """The longest wait for the next piece of a body."""
     min_bytes_per_sec: int = DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
     """The slowest a body may come, on average, once it has had the read timeout to start."""
+    max_waiting: int = DEFAULT_UPLOADS_WAITING
+    """Archives read and kept on disk at once until their people confirm the import (30
+    minutes at most, one per link); more uploads are refused until some are confirmed."""
     folder: Path | None = None
     """Where uploads are kept while imported (swept at start: a crash leaves nothing);
     ``None``: a folder of the system's temporary folder, named for the database."""
@@ -201,6 +205,7 @@ class Settings:
                 min_bytes_per_sec=get(
                     "UPLOAD_MIN_BYTES_PER_SEC", _positive_int, DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
                 ),
+                max_waiting=get("UPLOADS_WAITING", _positive_int, DEFAULT_UPLOADS_WAITING),
                 folder=get("UPLOAD_DIR", Path, None),
             ),
         )

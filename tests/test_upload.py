@@ -71,10 +71,21 @@ def serve(engine: Engine, database_url: str, **changes: Any):  # type: ignore[no
     return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
 
 
-async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str]:
+async def send(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str, str]:
+    """The archive sent through the link's form: the page that answers (what it holds, or
+    why it is refused) and where that page is."""
     form = aiohttp.FormData()
     form.add_field("archive", data, filename="twitter.zip", content_type="application/zip")
     response = await client.post(f"/x/upload/{token}", data=form)
+    return response.status, await response.text(), response.url.path
+
+
+async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str]:
+    """The archive sent, then its import confirmed on the page showing what it holds."""
+    status, text, waiting = await send(client, token, data)
+    if status != 200:
+        return status, text
+    response = await client.post(waiting, data={"action": "import"})
     return response.status, await response.text()
 
 
@@ -120,6 +131,34 @@ def test_an_uploaded_archive_is_claimed_for_the_asker(
     assert world.say(ALICE_M, "status") == (
         f"Linked accounts: @alice@masto.test (Mastodon, proven), @{OWNER} (X, claimed)."
     )
+
+
+def test_the_archive_waits_for_its_person_to_confirm_what_it_holds(
+    world: World, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    token = private_link(world)
+    archive = make_archive(tmp_path / "x.zip", [11, 12, 13], [14]).read_bytes()
+
+    async def scenario(client: TestClient[Any, Any]) -> tuple[str, int, list[int], int]:
+        status, shown, waiting = await send(client, token, archive)
+        assert status == 200 and waiting.startswith(f"/x/upload/{token}/archive/")
+        with Session(engine) as session:
+            assert list(session.exec(select(ArchiveImport))) == [], "nothing before consent"
+        link = await client.get(f"/x/upload/{token}")
+        again = await client.get(waiting + "?lang=en")
+        assert "Is this your archive?" in await again.text(), "the page, in either language"
+        dropped = await client.post(waiting, data={"action": "cancel"})
+        gone = await client.get(waiting)
+        return shown, link.status, [dropped.status, gone.status], len(await dropped.text())
+
+    shown, link, (dropped, gone), _ = run(engine, database_url, scenario)
+    text = " ".join(re.sub(r"<[^>]+>", " ", shown.split("<main>")[1]).split())
+    assert "Est-ce bien votre archive ?" in text, "French unless the browser asks otherwise"
+    assert f"Compte X @{OWNER}" in text and "Abonnés 3" in text and "Abonnements 1" in text
+    assert link == 200, "the link stays usable until the import is confirmed"
+    assert (dropped, gone) == (200, 410)
+    with Session(engine) as session:
+        assert list(session.exec(select(ArchiveImport))) == [], "cancelled: nothing imported"
 
 
 @pytest.mark.parametrize(

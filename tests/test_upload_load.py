@@ -12,18 +12,19 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+import hqx.web.imports as imports_module
 from hqx.app import create_app, server_options
 from shared import uploads
 from shared.archive_import import import_archive
 from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import Person
+from shared.db.models import ArchiveImport, Person
 from tests.archives import make_archive
 from tests.core_world import KEY
-from tests.test_upload import upload
+from tests.test_upload import send, upload
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -185,7 +186,65 @@ def test_one_link_claimed_ten_times_at_once_imports_once(
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] + [410] * 9, answers
     refused = [text for status, text in answers if status == 410]
-    assert all("used already" in text for text in refused)
+    # Used by the one imported, or replaced by a later upload through the same link.
+    assert all("used already" in text or "attend plus" in text for text in refused)
+    with Session(engine) as session:
+        assert len(list(session.exec(select(ArchiveImport)))) == 1
+
+
+def test_one_archive_confirmed_twice_at_once_imports_once(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """Two clicks on "Import" (or two tabs): the archive waiting is taken once."""
+    [token] = links(engine, 1)
+    archive = make_archive(tmp_path / "a.zip", [1, 2, 3]).read_bytes()
+    folder = tmp_path / "uploads"
+
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
+        status, _, waiting = await send(client, token, archive)
+        assert status == 200
+        answers = await asyncio.gather(
+            *(client.post(waiting, data={"action": "import"}) for _ in range(2))
+        )
+        assert list(folder.iterdir()) == [], "the archive goes once imported"
+        return [(a.status, await a.text()) for a in answers]
+
+    answers = portal(_settings(database_url, folder), scenario)
+    assert sorted(status for status, _ in answers) == [200, 410], answers
+    assert any("attend plus" in text for status, text in answers if status == 410)
+    with Session(engine) as session:
+        assert len(list(session.exec(select(ArchiveImport)))) == 1
+
+
+def test_an_archive_waits_a_bounded_time_and_a_bounded_number_wait(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_archive(tmp_path / "x.zip", [11], [14]).read_bytes()
+    tokens = links(engine, 5)
+    folder = tmp_path / "uploads"
+    settings = _settings(database_url, folder, max_waiting=4)
+
+    async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
+        answers = [(await send(client, t, archive))[:2] for t in tokens]
+        assert len(list(folder.iterdir())) == 4, "one folder per archive waiting, no more"
+        return answers
+
+    answers = portal(settings, scenario)
+    assert [status for status, _ in answers] == [200, 200, 200, 200, 503]
+    assert "4 archives already wait for confirmation" in answers[-1][1]
+
+    monkeypatch.setattr(imports_module, "STAGED_TTL_SEC", 0.0)
+
+    async def expired(client: TestClient[Any, Any]) -> tuple[int, int, list[Path]]:
+        status, _, waiting = await send(client, tokens[-1], archive)
+        late = await client.post(waiting, data={"action": "import"})
+        return status, late.status, list(folder.iterdir())
+
+    status, late, left = portal(settings, expired)
+    assert (status, late) == (410, 410), "expired at once: no page, no import"
+    assert left == [], "an expired archive is deleted"
+    with Session(engine) as session:
+        assert list(session.exec(select(ArchiveImport))) == []
 
 
 def test_what_a_crash_left_in_the_uploads_folder_is_swept_at_start(

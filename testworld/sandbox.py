@@ -503,12 +503,17 @@ async def _upload_archive(
     await asyncio.to_thread(write_archive, archive, int(x_id), username, followers, following)
     form = FormData()
     form.add_field("archive", archive.read_bytes(), filename=archive.name)
-    async with ClientSession() as session, session.post(link.group(0), data=form) as response:
-        page = await response.text()
-    shown = _page_text(page)
-    transcript.line(f"  [Web] {name} uploads {archive.name} to their link:")
-    transcript.line(f"      {response.status} {shown}")
-    return response.status == 200
+    async with ClientSession() as session:
+        async with session.post(link.group(0), data=form) as response:
+            transcript.line(f"  [Web] {name} sends {archive.name} through their link:")
+            transcript.line(f"      {response.status} {_page_text(await response.text())}")
+            if response.status != 200:
+                return False
+            waiting = response.url
+        async with session.post(waiting, data={"action": "import"}) as response:
+            transcript.line(f"  [Web] {name} confirms the import:")
+            transcript.line(f"      {response.status} {_page_text(await response.text())}")
+            return response.status == 200
 
 
 def _page_text(page: str) -> str:

@@ -49,7 +49,9 @@ def client_address(request: web.Request) -> str:
 
 @web.middleware
 async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(uploads.LINK_PATHS) and DOORS in request.app:
+    # A link's own page, where a token could be guessed; what lies beyond needs more secrets.
+    door = request.path.startswith(uploads.LINK_PATHS) and request.path.count("/") == 3
+    if door and DOORS in request.app:
         wait = request.app[DOORS].wait(client_address(request))
         if wait:
             return web.Response(
@@ -61,10 +63,11 @@ async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 SECURITY_HEADERS = {
-    # Our own styles, no script, no framing: nothing of the portal runs anywhere else.
+    # Our own styles and scripts only (no inline code), requests to ourselves only, no
+    # framing: nothing of the portal runs anywhere else, nothing else runs in it.
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     # Upload links hold a secret: no page of the portal tells another site where it was.

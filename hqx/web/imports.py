@@ -1,6 +1,9 @@
 """The portal's imports, bounded: a fixed number at once, on threads of their own (the bots'
 database calls never wait behind an archive), each with a share of the CPUs, and a folder of
-their own, swept at start so that a crash leaves no upload behind."""
+their own, swept at start so that a crash leaves no upload behind.
+
+An upload is read first and waits (:class:`Staged`) for its person to confirm what it holds;
+a bounded number wait at once, each for a bounded time, one per link."""
 
 from __future__ import annotations
 
@@ -8,19 +11,23 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import secrets
 import shutil
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from shared.errors import HqxError
 from shared.xarchive.parallel import usable_cpus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from shared.config import ArchiveLimits, Settings
+    from shared.xarchive.reader import ArchiveSummary
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -30,6 +37,32 @@ def default_folder(database_url: str) -> Path:
     """A folder of the system's temporary folder, one per database (one service each)."""
     name = hashlib.sha256(database_url.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"helloquittex-uploads-{name}"
+
+
+STAGED_TTL_SEC = 30 * 60.0
+"""How long a read archive waits for its person to confirm the import."""
+
+
+class StagingFullError(HqxError):
+    """Too many archives already wait for their people to confirm them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An archive read and kept, until its person confirms the import or it expires."""
+
+    link: str
+    """The upload link's token: confirming still needs the link."""
+    person_id: int
+    folder: Path
+    """Its own folder, holding ``archive.zip``; removed with it."""
+    summary: ArchiveSummary
+    until: float
+    """On :func:`time.monotonic`'s clock."""
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "archive.zip"
 
 
 class Imports:
@@ -46,6 +79,8 @@ class Imports:
         self._threads = ThreadPoolExecutor(
             max_workers=limits.import_concurrency, thread_name_prefix="hqx-import"
         )
+        self._staged: dict[str, Staged] = {}
+        self.max_staged = limits.max_waiting
 
     def sweep(self) -> int:
         """Remove what an earlier run left (it crashed mid-upload); return how many."""
@@ -60,13 +95,60 @@ class Imports:
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Path]:
-        """A private folder for one upload, removed whatever happens."""
+        """A private folder for one upload, removed whatever happens unless it was staged."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix="upload-", dir=self.folder))
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            if not any(s.folder == path for s in self._staged.values()):
+                shutil.rmtree(path, ignore_errors=True)
+
+    def stage(self, link: str, person_id: int, folder: Path, summary: ArchiveSummary) -> str:
+        """Keep the archive read in ``folder`` for its person to confirm; return the key of
+        its page. A newer upload through the same link replaces the one waiting."""
+        self._expire()
+        for key, waiting in list(self._staged.items()):
+            if waiting.link == link:
+                self._drop(key)
+        if len(self._staged) >= self.max_staged:
+            raise StagingFullError(
+                f"{self.max_staged} archives already wait for confirmation: "
+                "try again in a few minutes"
+            )
+        key = secrets.token_urlsafe(16)
+        until = time.monotonic() + STAGED_TTL_SEC
+        self._staged[key] = Staged(link, person_id, folder, summary, until)
+        return key
+
+    @contextlib.contextmanager
+    def taken(self, link: str, key: str) -> Iterator[Staged | None]:
+        """Take the archive waiting under ``key`` for that link (``None`` if none waits)
+        to import or drop; its folder is removed once done, whatever happens."""
+        self._expire()
+        found = self._staged.get(key)
+        if found is None or found.link != link:
+            yield None
+            return
+        del self._staged[key]
+        try:
+            yield found
+        finally:
+            shutil.rmtree(found.folder, ignore_errors=True)
+
+    def waiting(self, link: str, key: str) -> Staged | None:
+        """The archive waiting under ``key`` for that link, if it still waits."""
+        self._expire()
+        found = self._staged.get(key)
+        return found if found is not None and found.link == link else None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, s in self._staged.items() if s.until <= now]:
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        shutil.rmtree(self._staged.pop(key).folder, ignore_errors=True)
 
     async def run(self, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run an import when its turn comes, on the imports' own threads."""

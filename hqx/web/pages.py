@@ -13,10 +13,12 @@ from sqlmodel import Session
 
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
-from hqx.web.texts import TEXTS, context, language_of
+from hqx.web.imports import StagingFullError
+from hqx.web.texts import LANGUAGES, TEXTS, context, language_of
 from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
 from shared.archive_import import import_archive
 from shared.errors import HqxError
+from shared.xarchive.reader import summarize_archive
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
@@ -174,27 +176,71 @@ def _reattest(app: web.Application, person_ids: list[int], trigger: str) -> None
 
 @routes.post(uploads.UPLOAD_PATH + "{token}")
 async def _upload(request: web.Request) -> web.Response:
-    """The archive, streamed to the imports' folder within the size and pace bounds, then
-    imported (in its turn) for the person the link was given to. An archive refused for
-    what it is gives the link back; one refused for whose it is does not."""
+    """The archive, streamed to the imports' folder within the size and pace bounds, read
+    (in its turn) and kept for its person to confirm: off to the page showing what it holds.
+    The link is only used once they confirm; a refused archive leaves it as it was."""
     engine, settings, imports = request.app[ENGINE], request.app[SETTINGS], request.app[IMPORTS]
     token = request.match_info["token"]
     try:
-        person_id = await asyncio.to_thread(uploads.claim, engine, token)
+        person_id = await asyncio.to_thread(uploads.check, engine, token)
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
     with imports.workspace() as folder:
-        path = folder / "archive.zip"
         try:
-            await _receive_file(request, path, settings.upload_limits)
+            await _receive_file(request, folder / "archive.zip", settings.upload_limits)
+            summary = await imports.run(
+                summarize_archive, folder / "archive.zip", imports.archive_limits, spill_dir=folder
+            )
+            key = imports.stage(token, person_id, folder, summary)
+        except StagingFullError as e:
+            response = _page(request, [f"Archive refusée / refused: {e}"], status=503)
+            response.headers["Retry-After"] = "300"
+            return response
+        except (HqxError, ValueError) as e:
+            return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
+    # Where the page said which language to speak, the next one speaks it too.
+    lang = f"?lang={request.query['lang']}" if request.query.get("lang") in LANGUAGES else ""
+    raise web.HTTPSeeOther(f"{uploads.UPLOAD_PATH}{token}/archive/{key}{lang}")
+
+
+@routes.get(uploads.UPLOAD_PATH + "{token}/archive/{key}")
+async def _waiting(request: web.Request) -> web.Response:
+    """What the uploaded archive holds, and the buttons to import it or not."""
+    token, key = request.match_info["token"], request.match_info["key"]
+    staged = request.app[IMPORTS].waiting(token, key)
+    if staged is None:
+        return _page(request, [TEXTS[language_of(request)]["upload_gone"]], status=410)
+    return aiohttp_jinja2.render_template(
+        "upload_check.html", request, context(request, summary=staged.summary)
+    )
+
+
+@routes.post(uploads.UPLOAD_PATH + "{token}/archive/{key}")
+async def _confirm(request: web.Request) -> web.Response:
+    """Import the archive that waits (its person confirmed what it holds), or drop it. An
+    archive refused for whose it is uses the link up; one refused otherwise gives it back."""
+    engine, settings, imports = request.app[ENGINE], request.app[SETTINGS], request.app[IMPORTS]
+    token, key = request.match_info["token"], request.match_info["key"]
+    form = await request.post()
+    texts = TEXTS[language_of(request)]
+    with imports.taken(token, key) as staged:
+        if staged is None:
+            return _page(request, [texts["upload_gone"]], status=410)
+        if form.get("action") != "import":
+            return _page(request, [texts["upload_dropped"]])
+        try:
+            person_id = await asyncio.to_thread(uploads.claim, engine, token)
+        except uploads.UploadLinkError as e:
+            return _page(request, [str(e)], status=410)
+        try:
             result = await imports.run(
                 import_archive,
                 engine,
-                path,
+                staged.path,
                 imports.archive_limits,
                 for_person=person_id,
                 notify_on=settings.message_networks,
-                spill_dir=folder,
+                spill_dir=staged.folder,
             )
         except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
             # The link stays used: one link must not probe who holds which X account.

@@ -25,7 +25,24 @@ TEXTS: dict[str, dict[str, str]] = {
             "e-mail, ni votre téléphone."
         ),
         "upload_field": "Votre archive X (.zip)",
-        "upload_button": "Importer",
+        "upload_button": "Envoyer",
+        "upload_drop": "Déposez votre archive ici, ou choisissez-la ci-dessous.",
+        "upload_sending": "Envoi de l'archive : {percent} %",
+        "upload_reading": "Archive envoyée, lecture en cours…",
+        "upload_failed": "L'envoi a échoué : vérifiez votre connexion et réessayez.",
+        "check_title": "Est-ce bien votre archive ?",
+        "check_intro": "Voici ce qu'elle contient. Rien n'est importé avant votre accord.",
+        "check_account": "Compte X",
+        "check_followers": "Abonnés",
+        "check_following": "Abonnements",
+        "check_rejected": "Lignes illisibles, ignorées",
+        "check_import": "Importer",
+        "check_cancel": "Ne pas importer",
+        "upload_gone": (
+            "Cette archive n'attend plus : elle a été importée, remplacée, ou elle a expiré. "
+            "Rouvrez votre lien pour en envoyer une."
+        ),
+        "upload_dropped": "C'est fait : rien n'a été importé, et l'archive est effacée.",
         "signin_title": "Prouver votre compte X",
         "signin_intro": (
             "Une archive se fabrique : seul X peut confirmer que ce compte est à vous. "
@@ -138,7 +155,24 @@ TEXTS: dict[str, dict[str, str]] = {
             "followers and followings are kept: never the archive, your e-mail or your phone."
         ),
         "upload_field": "Your X archive (.zip)",
-        "upload_button": "Upload",
+        "upload_button": "Send",
+        "upload_drop": "Drop your archive here, or choose it below.",
+        "upload_sending": "Sending the archive: {percent} %",
+        "upload_reading": "Archive sent, reading it…",
+        "upload_failed": "The upload failed: check your connection and try again.",
+        "check_title": "Is this your archive?",
+        "check_intro": "Here is what it holds. Nothing is imported until you agree.",
+        "check_account": "X account",
+        "check_followers": "Followers",
+        "check_following": "Following",
+        "check_rejected": "Unreadable rows, skipped",
+        "check_import": "Import",
+        "check_cancel": "Do not import",
+        "upload_gone": (
+            "This archive no longer waits: it was imported, replaced, or it expired. Open "
+            "your link again to send one."
+        ),
+        "upload_dropped": "Done: nothing was imported, and the archive is deleted.",
         "signin_title": "Prove your X account",
         "signin_intro": (
             "An archive can be forged: only X can confirm the account is yours. Sign in on X: "

@@ -169,6 +169,18 @@ def read_archive(
     return XArchive(account, sets[0], sets[1], [account_file, *to_read], rejections)
 
 
+def summarize_archive(
+    path: Path,
+    limits: ArchiveLimits | None = None,
+    *,
+    progress: Progress | None = None,
+    spill_dir: Path | None = None,
+) -> ArchiveSummary:
+    """What the archive at ``path`` holds, read whole and validated (keeping nothing)."""
+    with read_archive(path, limits, progress=progress, spill_dir=spill_dir) as archive:
+        return archive.summary
+
+
 class _Meter:
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total = total
