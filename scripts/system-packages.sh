@@ -3,6 +3,7 @@
 # - postgresql: server binaries; tests start private servers on free loopback ports
 # - redis-server: the local Bluesky AppView needs one (started the same way)
 # - iproute2: `ss`, with which a test checks that every server listens on loopback only
+# - chromium, chromium-driver: the portal's end-to-end tests drive a real headless browser
 # Node.js and npm come with the machine; the Bluesky network's own Node 22 comes from npm.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initd
     || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

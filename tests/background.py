@@ -14,7 +14,8 @@ START_TIMEOUT_SEC = 30.0
 class BackgroundApp:
     """Serves ``app`` on 127.0.0.1 (a free port) in an event loop on its own thread."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application | None = None) -> None:
+        """``app`` now, or (when it must know its own address first) given to :meth:`start`."""
         self._app = app
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-app")
@@ -23,12 +24,15 @@ class BackgroundApp:
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
 
-    def start(self) -> BackgroundApp:
+    def start(self, app: web.Application | None = None) -> BackgroundApp:
+        self._app = app or self._app
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(START_TIMEOUT_SEC)
         return self
 
     async def _serve(self) -> None:
+        if self._app is None:
+            raise RuntimeError("no application to serve")
         self._runner = web.AppRunner(self._app)
         await self._runner.setup()
         await web.SockSite(self._runner, self._socket).start()

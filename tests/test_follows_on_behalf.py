@@ -208,3 +208,20 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
         assert left == set(contacts[1:])
         again = follows.follow_for(session, contacts=addresses[:1], now=now, **asked)
         assert again == set(), "never tried twice: left to the suggestion"
+
+
+def test_only_the_space_lets_its_forms_lead_to_the_persons_own_server(
+    engine: Engine, database_url: str, mastodon: MastodonWorld
+) -> None:
+    """Chromium applies ``form-action`` to where a form's answer redirects: the space's
+    "allow it on my server" must be let through to that server, and nowhere else."""
+    _, token = linked(engine, mastodon, mastodon.alice)
+
+    async def scene(client: TestClient[Any, Any]) -> tuple[str, str]:
+        await sign_in(client, token)
+        mine, other = await client.get("/me"), await client.get("/stats")
+        return mine.headers["Content-Security-Policy"], other.headers["Content-Security-Policy"]
+
+    mine, other = portal(database_url, scene)
+    assert f"form-action 'self' {mastodon.url};" in mine
+    assert "form-action 'self';" in other

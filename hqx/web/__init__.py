@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from hqx.state import DOORS, SETTINGS
-from hqx.web import follows, pages, public, space
+from hqx.web import follows, headers, pages, public, space
 from shared import uploads
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(public.routes)
     app.add_routes(follows.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
-    app.on_response_prepare.append(_security_headers)
+    app.on_response_prepare.append(headers.security_headers)
     app.middlewares.append(_paced)
 
 
@@ -60,22 +60,3 @@ async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
                 headers={"Retry-After": str(wait)},
             )
     return await handler(request)
-
-
-SECURITY_HEADERS = {
-    # Our own styles and scripts only (no inline code), requests to ourselves only, no
-    # framing: nothing of the portal runs anywhere else, nothing else runs in it.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # Upload links hold a secret: no page of the portal tells another site where it was.
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Server": "helloquittex",  # no software versions for scanners
-}
-
-
-async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(SECURITY_HEADERS)

@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web.headers import origin
 from hqx.web.space import form_of, message, redirect, visit_of
 from hqx.web.texts import context
 from shared import grants, privacy, sealed
@@ -47,12 +48,6 @@ routes = web.RouteTableDef()
 
 class ConnectError(HqxError):
     """The person's server refused or answered what a Mastodon server would not."""
-
-
-def origin(subject: str) -> str:
-    """The server of a Mastodon account, from its ActivityPub id."""
-    parts = urlsplit(subject)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _s256(verifier: str) -> str:

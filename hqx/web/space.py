@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web.headers import allow_forms_to
 from hqx.web.texts import TEXTS, context
 from shared import directory, export, privacy, sealed, uploads
 from shared.db.models import DirectoryStatus, Person, Reconnect
@@ -179,6 +180,8 @@ async def _space(request: web.Request) -> web.Response:
     visit = await visit_of(request)
     service = request.app[SERVICE]
     seen = await asyncio.to_thread(_seen, request.app[ENGINE], service, visit.person)
+    # "Allow it on my Mastodon server" answers with the way to the person's server.
+    allow_forms_to(request, [a["subject"] for a in seen.accounts if a["network"] == "mastodon"])
     values = context(request) | {
         "space": seen,
         "csrf": visit.csrf,
