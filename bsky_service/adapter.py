@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from atproto import AsyncClient, SessionEvent, client_utils, models
 from atproto_client.exceptions import (
     AtProtocolError,
@@ -31,13 +32,17 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.request import AsyncRequest
+from sqlmodel import Session
 
+from bsky_service import acting
+from bsky_service.oauth import Grant, OAuthError
 from bsky_service.tid import tid, tid_of
-from shared import attestation, botstate, sealed
+from shared import attestation, botstate, grants, sealed
 from shared.actions import (
     KINDS,
     Delete,
     DirectMessage,
+    FollowAccount,
     Recipient,
     Reply,
     WithdrawAttestation,
@@ -161,7 +166,8 @@ class BlueskyAdapter(Protocol):
         """``chat_proxy``: the chat service for direct messages (``None``: no messages; the
         bot declares it accepts none). ``catch_up``: on a first start (a database that has
         never seen this bot account), also answer the mentions this old. ``session_key``:
-        the secret that seals the session kept across restarts (``None``: none is kept)."""
+        the service's secret: it seals the session kept across restarts and opens people's
+        grants to follow for them (``None``: no session kept, no follows for anyone)."""
         self._engine = engine
         self._catch_up = catch_up
         self._pds_url = pds_url.rstrip("/")
@@ -180,6 +186,10 @@ class BlueskyAdapter(Protocol):
         self._chat_retry_at = 0.0
         self._chat_delay_sec = CHAT_RETRY_FIRST_SEC
         self._chat_failing: str | None = None
+        self._people_http: aiohttp.ClientSession | None = None
+        """Requests to people's own PDSes, as them (follows on their behalf)."""
+        self._grant_locks: dict[int, asyncio.Lock] = {}
+        """One renewal of a grant's tokens at a time (a refresh token is used once)."""
 
     @property
     def bot_handle(self) -> str:
@@ -204,6 +214,7 @@ class BlueskyAdapter(Protocol):
         # One client (one connection pool) per run: close() ends it, a new start opens one.
         self._client = self._new_client()
         self._client.on_session_change(self._session_changed)
+        self._people_http = aiohttp.ClientSession()
         try:
             await self._login()
             await self._label_as_bot()
@@ -306,6 +317,9 @@ class BlueskyAdapter(Protocol):
 
     async def close(self) -> None:
         await self._client.request.close()
+        if self._people_http is not None:
+            await self._people_http.close()
+            self._people_http = None
 
     def health(self) -> dict[str, str]:
         receiving = f"polling every {self._poll_interval_sec:g} s"
@@ -559,7 +573,57 @@ class BlueskyAdapter(Protocol):
                 return await self._collect(outgoing, action)
             case WithdrawMembers():
                 return await self._uncollect(action)
+            case FollowAccount():
+                return await self._follow_for(outgoing, action)
         raise DeliveryError(f"Bluesky cannot deliver {action.kind!r}", permanent=True)
+
+    async def _follow_for(self, outgoing: Outgoing, action: FollowAccount) -> Delivered:
+        """Follow with the person's own grant, on their own PDS, under a record key fixed by
+        the action: made again after a crash, it is the same follow."""
+        if self._people_http is None:
+            raise DeliveryError("the Bluesky adapter is not started")
+        if not action.subject.startswith("did:"):
+            raise DeliveryError(f"no DID to follow for {action.account}", permanent=True)
+        lock = self._grant_locks.setdefault(action.grant, asyncio.Lock())
+        try:
+            async with lock:
+                grant = await self._renewed_grant(self._people_http, action.grant)
+            rkey = tid(outgoing.created_at, outgoing.action_id)
+            uri, _ = await acting.follow(
+                self._people_http, grant, action.subject, rkey, iso_utc(outgoing.created_at)
+            )
+        except acting.ActingError as e:
+            retry_at = None
+            if e.retry_after is not None:
+                retry_at = datetime.now(UTC) + timedelta(seconds=e.retry_after)
+            raise DeliveryError(str(e), permanent=e.permanent, retry_at=retry_at) from e
+        except OAuthError as e:  # their PDS could not be reached: try again later
+            raise DeliveryError(f"following for a person: {e}") from e
+        return Delivered(uri)
+
+    async def _renewed_grant(self, http: aiohttp.ClientSession, grant_id: int) -> Grant:
+        """The person's grant, its tokens renewed (and the renewal kept at once: the old
+        refresh token no longer works)."""
+        opened = await asyncio.to_thread(self._opened_grant, grant_id)
+        if opened is None:
+            raise acting.ActingError("the person revoked the grant to follow for them",
+                                     permanent=True)  # fmt: skip
+        grant = Grant.loads(opened.token)
+        fresh = await acting.renewed(http, grant)
+        if fresh is not grant:
+            await asyncio.to_thread(self._keep_grant, grant_id, fresh)
+        return fresh
+
+    def _opened_grant(self, grant_id: int) -> grants.Token | None:
+        if self._session_key is None:
+            return None
+        with Session(self._engine) as session:
+            return grants.token(session, self._session_key, grant_id)
+
+    def _keep_grant(self, grant_id: int, grant: Grant) -> None:
+        assert self._session_key is not None  # noqa: S101  (it was opened with it)
+        with Session(self._engine) as session, session.begin():
+            grants.renew(session, self._session_key, grant_id, grant.dumps())
 
     async def _collect(self, outgoing: Outgoing, action: WriteCollection) -> Delivered:
         """A list with its starter pack, and/or members added to it, in one ``applyWrites``:

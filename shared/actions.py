@@ -125,14 +125,18 @@ class WithdrawMembers:
 
 @dataclass(frozen=True, slots=True)
 class FollowAccount:
-    """Follow ``account`` (an address, ``user@server``) for a person, as the account their
-    ``grant`` authorized: their token, never the bot's."""
+    """Follow ``account`` for a person, as the account their ``grant`` authorized: their
+    token, never the bot's."""
 
     kind: ClassVar[str] = "follow"
     grant: int
     account: str
+    """The contact's address there: ``user@server``, a Bluesky handle."""
     contact: int
     """The contact's person: a follow that cannot be made leaves them due (by message)."""
+    subject: str = ""
+    """The contact's account id there (a DID, an ActivityPub id): what a follow names where
+    handles change."""
 
 
 Action = (

@@ -39,6 +39,7 @@ DEFAULT_IMPORT_CONCURRENCY = 2
 DEFAULT_UPLOAD_READ_TIMEOUT_SEC = 30.0
 DEFAULT_UPLOAD_MIN_BYTES_PER_SEC = 16 * 1024
 DEFAULT_UPLOADS_WAITING = 64
+DEFAULT_BSKY_PLC_URL = "https://plc.directory"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
@@ -115,6 +116,8 @@ class Settings:
     bsky_handle: str | None = None
     bsky_app_password: str | None = field(default=None, repr=False)
     bsky_chat_proxy: str | None = DEFAULT_BSKY_CHAT_PROXY
+    bsky_plc_url: str = DEFAULT_BSKY_PLC_URL
+    """Where ``did:plc`` documents are read (a person's PDS, for follows on their behalf)."""
     """The chat service for Bluesky direct messages; ``None`` (set empty): messages off."""
     log_level: str = "INFO"
     """How much ``hqx run`` logs: DEBUG, INFO, WARNING or ERROR."""
@@ -170,6 +173,7 @@ class Settings:
             http_host=get("HTTP_HOST", str, DEFAULT_HTTP_HOST),
             http_port=get("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
             bsky_pds_url=get("BSKY_PDS_URL", _http_url, None),
+            bsky_plc_url=get("BSKY_PLC_URL", _http_url, DEFAULT_BSKY_PLC_URL),
             bsky_handle=get("BSKY_HANDLE", _handle, None),
             bsky_app_password=get("BSKY_APP_PASSWORD", str, None),
             bsky_chat_proxy=None

@@ -18,8 +18,14 @@ from shared.db.models import Consent, Delivery, OutboundAction, Purpose
 if TYPE_CHECKING:
     from shared.db.models import FollowGrant
 
-FOLLOWS_PER_DAY = {"mastodon": 400}
-"""What one account may follow in a day: Mastodon's limit per account."""
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+PACE: dict[str, tuple[tuple[int, timedelta], ...]] = {
+    "mastodon": ((400, DAY),),
+    # Bluesky counts points per account: 5,000 an hour, 35,000 a day, a follow costs 3;
+    # a margin is left for what the person does themselves.
+    "bluesky": ((1_500, HOUR), (10_000, DAY)),
+}
+"""How many follows one account may be given in each window, per network."""
 FOLLOWED = "followed"
 """How a contact followed for the person is recorded as delivered."""
 
@@ -41,30 +47,30 @@ def follow_for(
     network: str,
     person_id: int,
     subject: str,
-    contacts: list[tuple[int, str]],
+    contacts: list[tuple[int, str, str]],
     run_id: int,
     now: datetime,
 ) -> set[int]:
-    """Queue the follows of ``contacts`` (person, address there) for ``person_id`` acting as
-    ``subject``, in the caller's transaction; return the contacts followed (none without
-    consent, a grant, or a known limit)."""
-    limit = FOLLOWS_PER_DAY.get(network)
-    if limit is None or not contacts or not consented(session, person_id):
+    """Queue the follows of ``contacts`` (person, address there, account id there) for
+    ``person_id`` acting as ``subject``, in the caller's transaction; return the contacts
+    followed (none without consent, a grant, or a known pace)."""
+    pace = PACE.get(network)
+    if pace is None or not contacts or not consented(session, person_id):
         return set()
     grant = grant_for(session, person_id, network, subject)
     if grant is None or grant.id is None:
         return set()
     scheduled = _scheduled(session, person_id, now)
     followed: set[int] = set()
-    for contact, address in contacts:
+    for contact, address, contact_subject in contacts:
         queued = outbox.queue(
             session,
             key=f"{FollowAccount.kind}:{grant.id}:{contact}",
             network=network,
-            action=FollowAccount(grant.id, address, contact),
+            action=FollowAccount(grant.id, address, contact, contact_subject),
             person_id=person_id,
-            # A day's worth at once, then the next day's: the person's limit, never more.
-            not_before=now + timedelta(days=scheduled // limit),
+            # A window's worth at once, then the next window's: the limits, never more.
+            not_before=now + max(window * (scheduled // limit) for limit, window in pace),
         )
         if not queued:  # tried before and given up: the contact goes by message
             continue

@@ -31,6 +31,7 @@ class Token:
     server: str
     token: str
     subject: str
+    network: str = ""
 
 
 def client(session: Session, key: str, server: str) -> Client | None:
@@ -90,7 +91,15 @@ def token(session: Session, key: str, grant_id: int) -> Token | None:
     if row is None:
         return None
     opened = sealed.unseal(key, _TOKEN, row.token)
-    return None if opened is None else Token(row.server, opened, row.subject)
+    return None if opened is None else Token(row.server, opened, row.subject, row.network)
+
+
+def renew(session: Session, key: str, grant_id: int, new_token: str) -> None:
+    """Keep a grant's renewed token (a refresh used the old one up)."""
+    row = session.get(FollowGrant, grant_id)
+    if row is not None:
+        row.token = sealed.seal(key, _TOKEN, new_token)
+        session.add(row)
 
 
 def of_person(session: Session, person_id: int, network: str | None = None) -> list[FollowGrant]:

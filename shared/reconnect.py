@@ -291,7 +291,7 @@ def deliver(
                 _record(session, item.person, contact.person, channel.network, "follows", run.id)
         for elsewhere in item.elsewhere:
             _record(session, item.person, elsewhere, channel.network, "elsewhere", run.id)
-        followable = [(c.person, c.address) for c in kept if c.subject is not None]
+        followable = [(c.person, c.address, c.subject) for c in kept if c.subject is not None]
         made = follows_made.follow_for(
             session, network=channel.network, person_id=item.person, subject=item.subject,
             contacts=followable, run_id=run.id, now=now,

@@ -67,7 +67,7 @@ def test_every_variable_is_read() -> None:
     assert settings.require_secret_key() == KEY
     shown = settings.redacted()
     assert shown["database_url"] == "postgresql://hqx:***@127.0.0.1:5432/hqx"
-    assert shown["bsky_app_password"] == "(set)"  # noqa: S105
+    assert shown["bsky_app_password"] == "(set)"
     assert "SECRET" not in repr(shown)
 
 

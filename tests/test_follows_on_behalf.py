@@ -5,6 +5,8 @@ token, never repeated and paced; taking it back."""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -65,6 +67,16 @@ def space_token(engine: Engine, person: int) -> str:
         return uploads.issue(session, person, now=utcnow(), purpose=uploads.SPACE)
 
 
+def onward_of(status: int, page: str) -> str:
+    """Where the page that leads on to the person's server leads (at once, by its refresh;
+    by its button without)."""
+    assert status == 200, page
+    refresh = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', page)
+    button = re.search(r'<a class="button" href="([^"]+)">', page)
+    assert refresh and button and refresh.group(1) == button.group(1), page
+    return html.unescape(refresh.group(1))
+
+
 async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.ClientResponse:
     """Sign in to the space, connect Mastodon, authorize on the server (whoever is signed
     in there), come back: the callback's answer."""
@@ -72,8 +84,7 @@ async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.Client
     started = await client.post(
         "/me/follows/mastodon?lang=en", data={"csrf": csrf_of(page)}, allow_redirects=False
     )
-    assert started.status == 303, await started.text()
-    authorize = started.headers["Location"]
+    authorize = onward_of(started.status, await started.text())
     asked = parse_qs(urlsplit(authorize).query)
     assert asked["scope"] == ["read:follows write:follows"], "the smallest scopes"
     assert asked["code_challenge_method"] == ["S256"] and asked["code_challenge"]
@@ -167,10 +178,41 @@ def test_follows_are_made_with_the_persons_token_once_and_stop_when_revoked(
     assert refused.value.permanent
 
 
+def test_bluesky_follows_keep_to_the_hourly_and_the_daily_points(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5,000 points an hour and 35,000 a day, 3 a follow: 1,500 an hour, 10,000 a day (here
+    scaled down to 3 and 7)."""
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    assert follows.PACE["bluesky"] == ((1_500, hour), (10_000, day))
+    monkeypatch.setitem(follows.PACE, "bluesky", ((3, hour), (7, day)))
+    with Session(engine) as session, session.begin():
+        people = [Person() for _ in range(9)]
+        session.add_all(people)
+        run = ReconnectRun(key="cutover", kind="cutover")
+        session.add(run)
+        session.flush()
+        alice, *others = [p.id or 0 for p in people]
+        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF.value, granted=True))
+        acting = grants.Token("https://pds.test", "t", "did:plc:alice")
+        grants.grant(session, KEY, person_id=alice, network="bluesky", acting_as=acting,
+                     scope="atproto")  # fmt: skip
+        contacts = [(n, f"c{n}.test", f"did:plc:c{n}") for n in others]
+        now = utcnow()
+        made = follows.follow_for(session, network="bluesky", person_id=alice,
+                                  subject="did:plc:alice", contacts=contacts, run_id=run.id or 0,
+                                  now=now)  # fmt: skip
+        assert made == set(others)
+    with Session(engine) as session:
+        queued = session.exec(select(OutboundAction).order_by(col(OutboundAction.id))).all()
+    hours = [(a.not_before - now) // hour for a in queued]
+    assert hours == [0, 0, 0, 1, 1, 1, 2, 24], "3 an hour; the 8th waits for the next day"
+
+
 def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(follows.FOLLOWS_PER_DAY, "mastodon", 2)
+    monkeypatch.setitem(follows.PACE, "mastodon", ((2, timedelta(days=1)),))
     with Session(engine) as session, session.begin():
         people = [Person() for _ in range(4)]
         session.add_all(people)
@@ -179,7 +221,7 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
         session.add(run)
         session.flush()
         alice, *contacts = [p.id or 0 for p in people]
-        addresses = [(c, f"c{c}@m.test") for c in contacts]
+        addresses = [(c, f"c{c}@m.test", f"https://m.test/users/c{c}") for c in contacts]
         now = utcnow()
         asked: dict[str, Any] = {"network": "mastodon", "person_id": alice, "subject": "s",
                                  "run_id": run.id}  # fmt: skip
@@ -200,6 +242,7 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
     days = [(a.not_before - now) // timedelta(days=1) for a in queued]
     assert days == [0, 0, 1], "two a day: the third waits for the next day"
     assert all("token" not in str(a.payload) for a in queued), "the outbox holds no secret"
+    assert queued[0].payload["subject"] == f"https://m.test/users/c{contacts[0]}"
 
     # The person's server cannot follow the first: that contact is due again, by message.
     outbox.mark_failed(engine, queued[0].id or 0, "unknown to the server")
@@ -210,18 +253,22 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
         assert again == set(), "never tried twice: left to the suggestion"
 
 
-def test_only_the_space_lets_its_forms_lead_to_the_persons_own_server(
+def test_forms_lead_nowhere_but_the_portal_a_page_leads_on_to_the_server(
     engine: Engine, database_url: str, mastodon: MastodonWorld
 ) -> None:
-    """Chromium applies ``form-action`` to where a form's answer redirects: the space's
-    "allow it on my server" must be let through to that server, and nowhere else."""
+    """Browsers apply ``form-action`` to where a form's answer redirects: the way to the
+    person's server is a page of the portal that leads on, and forms stay on the portal."""
     _, token = linked(engine, mastodon, mastodon.alice)
 
-    async def scene(client: TestClient[Any, Any]) -> tuple[str, str]:
-        await sign_in(client, token)
-        mine, other = await client.get("/me"), await client.get("/stats")
-        return mine.headers["Content-Security-Policy"], other.headers["Content-Security-Policy"]
+    async def scene(client: TestClient[Any, Any]) -> tuple[str, str, int, str]:
+        page = await sign_in(client, token)
+        mine = await client.get("/me")
+        started = await client.post("/me/follows/mastodon", data={"csrf": csrf_of(page)})
+        text = await started.text()
+        return mine.headers["Content-Security-Policy"], started.headers["Cache-Control"], \
+            started.status, text  # fmt: skip
 
-    mine, other = portal(database_url, scene)
-    assert f"form-action 'self' {mastodon.url};" in mine
-    assert "form-action 'self';" in other
+    policy, cache, status, page = portal(database_url, scene)
+    assert "form-action 'self';" in policy
+    assert onward_of(status, page).startswith(f"{mastodon.url}/oauth/authorize?")
+    assert cache == "no-store", "the address carries the flow's state"

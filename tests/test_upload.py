@@ -264,7 +264,7 @@ def test_upload_links_never_reach_the_access_log(
 @pytest.mark.parametrize("path", uploads.LINK_PATHS)
 def test_every_one_time_link_is_hidden_from_the_access_log(path: str) -> None:
     """Sign-in, upload, following-list and X sign-in links: each token opens something."""
-    secret = "s3cr3t-T0ken_value"  # noqa: S105  (a made-up token)
+    secret = "s3cr3t-T0ken_value"
     shown = redact(f"{path}{secret}/staged/abc?code=xyz")
     assert secret not in shown and "xyz" not in shown
     assert shown == path + "…?…", "the token and all after it"

@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from hqx.state import DOORS, SETTINGS
-from hqx.web import follows, headers, pages, public, space
+from hqx.web import bluesky_follows, follows, headers, pages, public, space
 from shared import uploads
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(space.routes)
     app.add_routes(public.routes)
     app.add_routes(follows.routes)
+    app.add_routes(bluesky_follows.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(headers.security_headers)
     app.middlewares.append(_paced)

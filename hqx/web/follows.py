@@ -25,8 +25,8 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
-from hqx.web.headers import origin
-from hqx.web.space import form_of, message, redirect, visit_of
+from hqx.web import bluesky_follows
+from hqx.web.space import form_of, message, onward, redirect, visit_of
 from hqx.web.texts import context
 from shared import grants, privacy, sealed
 from shared.db.models import Identity, Network, Person, Purpose
@@ -48,6 +48,12 @@ routes = web.RouteTableDef()
 
 class ConnectError(HqxError):
     """The person's server refused or answered what a Mastodon server would not."""
+
+
+def origin(subject: str) -> str:
+    """The server of a Mastodon account, from its ActivityPub id."""
+    parts = urlsplit(subject)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _s256(verifier: str) -> str:
@@ -138,9 +144,7 @@ async def _connect(request: web.Request) -> web.StreamResponse:
         "code_challenge": _s256(verifier),
         "code_challenge_method": "S256",
     }
-    response = web.Response(
-        status=303, headers={"Location": f"{server}/oauth/authorize?{urlencode(query)}"}
-    )
+    response = onward(request, f"{server}/oauth/authorize?{urlencode(query)}", server)
     settings = request.app[SETTINGS]
     response.set_cookie(
         FLOW_COOKIE,
@@ -266,6 +270,8 @@ async def _revoke(request: web.Request) -> web.StreamResponse:
             return token, grants.client(session, key, token.server)
 
     token, client = await asyncio.to_thread(forget)
-    if token is not None and client is not None:
+    if token is not None and token.network == Network.BLUESKY.value:
+        await bluesky_follows.tell_revoked(token)
+    elif token is not None and client is not None:
         await _tell_revoked(client, token.token)
     return redirect(request, "/me?saved=1")

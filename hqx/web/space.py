@@ -22,7 +22,6 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
-from hqx.web.headers import allow_forms_to
 from hqx.web.texts import TEXTS, context
 from shared import directory, export, privacy, sealed, uploads
 from shared.db.models import DirectoryStatus, Person, Reconnect
@@ -61,6 +60,16 @@ def message(request: web.Request, line: str, status: int = 200) -> web.Response:
 def _closed(request: web.Request) -> web.Response:
     """No secret key, no sessions: the space is closed on this service."""
     return message(request, TEXTS[context(request)["lang"]]["space_closed"], 404)
+
+
+def onward(request: web.Request, url: str, server: str) -> web.Response:
+    """A page that takes the person on to ``url`` on their own server (to consent there):
+    a form's answer may not redirect off the portal (``form-action 'self'``, which browsers
+    apply to redirects), a page's refresh may."""
+    values = context(request) | {"url": url, "server": server}
+    response = aiohttp_jinja2.render_template("onward.html", request, values)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def redirect(request: web.Request, path: str) -> web.Response:
@@ -180,8 +189,6 @@ async def _space(request: web.Request) -> web.Response:
     visit = await visit_of(request)
     service = request.app[SERVICE]
     seen = await asyncio.to_thread(_seen, request.app[ENGINE], service, visit.person)
-    # "Allow it on my Mastodon server" answers with the way to the person's server.
-    allow_forms_to(request, [a["subject"] for a in seen.accounts if a["network"] == "mastodon"])
     values = context(request) | {
         "space": seen,
         "csrf": visit.csrf,
@@ -189,6 +196,8 @@ async def _space(request: web.Request) -> web.Response:
         "choices": [choice.value for choice in Reconnect],
         "statuses": [status.value for status in DirectoryStatus],
         "has_mastodon": any(a["network"] == "mastodon" for a in seen.accounts),
+        "has_bluesky": any(a["network"] == "bluesky" for a in seen.accounts),
+        "granted": {g.network for g in seen.grants},
         "saved": "saved" in request.query,
     }
     return aiohttp_jinja2.render_template("space.html", request, values)

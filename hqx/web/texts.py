@@ -118,9 +118,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "follows_title": "Suivre pour moi",
         "follows_intro": (
             "Autorisez HelloQuitteX à suivre pour vous, depuis votre compte, vos contacts de X "
-            "retrouvés (400 par jour au plus). Vous pouvez retirer l'autorisation à tout moment."
+            "retrouvés (Mastodon : 400 par jour au plus ; Bluesky : 1 500 par heure, 10 000 par "
+            "jour). Vous pouvez retirer l'autorisation à tout moment."
         ),
         "follows_connect_mastodon": "Autoriser sur mon serveur Mastodon",
+        "follows_connect_bluesky": "Autoriser sur mon compte Bluesky",
+        "follows_app_password": "Ou avec un mot de passe d'application Bluesky",
+        "follows_app_password_hint": (
+            "Créez-en un dans Bluesky : Réglages > Confidentialité et sécurité > Mots de passe "
+            "d'application. Jamais votre mot de passe : un mot de passe d'application se retire "
+            "à tout moment, là-bas ou ici."
+        ),
+        "follows_app_password_field": "Mot de passe d'application",
+        "follows_app_password_button": "Autoriser avec ce mot de passe",
+        "onward_title": "Vers votre serveur",
+        "onward_intro": "Direction {server}, pour y donner votre accord.",
+        "onward_button": "Continuer",
         "follows_granted": "Autorisé sur {network} pour {handle}.",
         "follows_revoke": "Retirer l'autorisation",
         "follows_progress": (
@@ -246,9 +259,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "follows_title": "Follow for me",
         "follows_intro": (
             "Let HelloQuitteX follow your X contacts found again for you, from your account "
-            "(400 a day at most). You can take the permission back at any time."
+            "(Mastodon: 400 a day at most; Bluesky: 1,500 an hour, 10,000 a day). You can take "
+            "the permission back at any time."
         ),
         "follows_connect_mastodon": "Allow it on my Mastodon server",
+        "follows_connect_bluesky": "Allow it on my Bluesky account",
+        "follows_app_password": "Or with a Bluesky app password",
+        "follows_app_password_hint": (
+            "Create one in Bluesky: Settings > Privacy and security > App passwords. Never "
+            "your password: an app password can be taken back at any time, there or here."
+        ),
+        "follows_app_password_field": "App password",
+        "follows_app_password_button": "Allow it with this password",
+        "onward_title": "On to your server",
+        "onward_intro": "Going to {server}, for you to give your consent there.",
+        "onward_button": "Continue",
         "follows_granted": "Allowed on {network} for {handle}.",
         "follows_revoke": "Take the permission back",
         "follows_progress": "Follows made: {done}; to come: {pending}; impossible: {failed}.",

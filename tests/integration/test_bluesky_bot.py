@@ -158,7 +158,7 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
         db,
         bot,
         lambda: bool(answers_to(bot, second.uri)),
-        password="wrong-password",  # noqa: S106
+        password="wrong-password",
     )
     assert len(answers_to(bot, first.uri)) == 1
     assert len(bot_posts(bot)) == 2

@@ -1,0 +1,185 @@
+"""Acting as a person on their own PDS, with what they granted: DPoP-bound OAuth tokens, or a
+session opened with an app password (the fallback they may choose); tokens renewed when due.
+Where a person's PDS is, from their DID document."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from bsky_service.oauth import (
+    Answer,
+    DpopKey,
+    Grant,
+    OAuthError,
+    dpop_request,
+    fetch,
+    refresh,
+    revoke,
+)
+from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+FOLLOW = "app.bsky.graph.follow"
+PDS_SERVICE = "#atproto_pds"
+
+
+class ActingError(HqxError):
+    """The person's PDS refused to act for them (``permanent``: it never will, as granted)."""
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+async def pds_of(http: aiohttp.ClientSession, did: str, plc_url: str) -> str:
+    """The PDS a DID's document names (``did:plc`` from the PLC directory, ``did:web`` from
+    its host)."""
+    if did.startswith("did:plc:"):
+        url = f"{plc_url.rstrip('/')}/{did}"
+    elif did.startswith("did:web:"):
+        url = f"https://{did.removeprefix('did:web:')}/.well-known/did.json"
+    else:
+        raise OAuthError(f"{did!r} is not a DID this service resolves (did:plc, did:web)")
+    document = await fetch(http, "GET", url)
+    if document.status != 200:
+        raise OAuthError(f"the DID document of {did} could not be read ({document.status})")
+    for service in document.body.get("service", []):
+        if isinstance(service, dict) and str(service.get("id", "")).endswith(PDS_SERVICE):
+            endpoint = service.get("serviceEndpoint")
+            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+                return endpoint.rstrip("/")
+    raise OAuthError(f"the DID document of {did} names no PDS")
+
+
+def _expiry(jwt: str) -> float:
+    """When a session token (a JWT the PDS issued) expires; read, not verified: the PDS that
+    issued it is the one that checks it."""
+    try:
+        payload = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return time.time() + 300.0
+
+
+async def sign_in(http: aiohttp.ClientSession, pds: str, did: str, app_password: str) -> Grant:
+    """A session opened with the person's app password, as ``did`` (never another)."""
+    answer = await fetch(
+        http, "POST", f"{pds}/xrpc/com.atproto.server.createSession",
+        body={"identifier": did, "password": app_password},
+    )  # fmt: skip
+    if answer.status in {400, 401}:
+        raise OAuthError("the PDS refused this app password")
+    opened = _checked(answer, "signing in")
+    if opened.get("did") != did:
+        raise OAuthError("the app password opens another account than the one linked here")
+    return Grant(
+        did=did,
+        pds=pds,
+        access=str(opened["accessJwt"]),
+        refresh=str(opened["refreshJwt"]),
+        expires_at=_expiry(str(opened["accessJwt"])),
+        kind="password",
+    )
+
+
+async def renewed(http: aiohttp.ClientSession, grant: Grant) -> Grant:
+    """The grant, its tokens renewed if they are (about to be) expired."""
+    if not grant.due_for_refresh:
+        return grant
+    if grant.kind == "oauth":
+        try:
+            return await refresh(http, grant)
+        except OAuthError as e:
+            raise ActingError(str(e), permanent=True) from e
+    answer = await fetch(
+        http, "POST", f"{grant.pds}/xrpc/com.atproto.server.refreshSession",
+        headers={"Authorization": f"Bearer {grant.refresh}"},
+    )  # fmt: skip
+    if answer.status in {400, 401}:
+        raise ActingError("the app password's session has ended: connect again", permanent=True)
+    opened = _checked(answer, "renewing the session")
+    access = str(opened["accessJwt"])
+    return replace(grant, access=access, refresh=str(opened["refreshJwt"]),
+                   expires_at=_expiry(access))  # fmt: skip
+
+
+async def call(
+    http: aiohttp.ClientSession, grant: Grant, nsid: str, body: dict[str, Any]
+) -> tuple[Answer, Grant]:
+    """A procedure on the person's PDS as them; the answer, and the grant as it is now
+    (renewed tokens, new nonces: the caller keeps it)."""
+    grant = await renewed(http, grant)
+    url = f"{grant.pds}/xrpc/{nsid}"
+    if grant.kind == "oauth":
+        nonces = dict(grant.nonces)
+        key = DpopKey.from_jwk(grant.dpop)
+        answer = await dpop_request(http, key, nonces, "POST", url, token=grant.access, body=body)
+        grant = replace(grant, nonces=nonces)
+    else:
+        headers = {"Authorization": f"Bearer {grant.access}"}
+        answer = await fetch(http, "POST", url, headers=headers, body=body)
+    return answer, grant
+
+
+async def follow(
+    http: aiohttp.ClientSession, grant: Grant, subject: str, rkey: str, created_at: str
+) -> tuple[str, Grant]:
+    """Follow ``subject`` (a DID) as the person, under a record key fixed by the caller: made
+    twice (a crash between the write and its record here), it is still one follow."""
+    record = {"$type": FOLLOW, "subject": subject, "createdAt": created_at}
+    body = {"repo": grant.did, "collection": FOLLOW, "rkey": rkey, "record": record}
+    answer, grant = await call(http, grant, "com.atproto.repo.createRecord", body)
+    uri = f"at://{grant.did}/{FOLLOW}/{rkey}"
+    if answer.status == 200:
+        return str(answer.body.get("uri", uri)), grant
+    message = str(answer.body.get("message", ""))
+    if answer.status == 400 and "already exists" in message.lower():
+        return uri, grant  # made before: the same follow
+    raise _refused(answer, "follow")
+
+
+async def end(http: aiohttp.ClientSession, grant: Grant) -> None:
+    """Tell the person's servers the grant is over: its OAuth tokens revoked, or the app
+    password's session deleted (best effort: it is forgotten here whatever they answer)."""
+    if grant.kind == "oauth":
+        await revoke(http, grant)
+        return
+    await fetch(
+        http, "POST", f"{grant.pds}/xrpc/com.atproto.server.deleteSession",
+        headers={"Authorization": f"Bearer {grant.refresh}"},
+    )  # fmt: skip
+
+
+def full_access(grant: Grant) -> bool:
+    """Whether a session was opened with the account's own password rather than an app
+    password (its token's scope says so): the service never keeps such a session."""
+    try:
+        payload = grant.access.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return False
+    return bool(claims.get("scope") == "com.atproto.access")
+
+
+def _checked(answer: Answer, what: str) -> dict[str, Any]:
+    if answer.status != 200:
+        raise _refused(answer, what)
+    return answer.body
+
+
+def _refused(answer: Answer, what: str) -> ActingError:
+    said = f"{answer.body.get('error', '')} {answer.body.get('message', '')}".strip()
+    if answer.status == 429:
+        reset = answer.headers.get("ratelimit-reset")
+        wait = max(1.0, float(reset) - time.time()) if reset and reset.isdigit() else 60.0
+        return ActingError(f"the PDS limits {what}: {said}", permanent=False, retry_after=wait)
+    permanent = answer.status in {400, 401, 403}
+    return ActingError(f"the PDS refused {what}: {answer.status} {said}", permanent=permanent)

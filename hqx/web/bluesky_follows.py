@@ -1,0 +1,187 @@
+"""Follows on a person's behalf, Bluesky: from their space, AT Protocol OAuth on their own
+PDS's authorization server (:mod:`bsky_service.oauth`: PAR, PKCE, DPoP), or an app password
+they choose instead. Either way the grant must act as the account linked here, is sealed at
+rest, revocable from the same page (their server is told), and connecting grants the consent
+``follows_on_behalf``. The service's client metadata document is served here too.
+
+The flow (state, PKCE verifier, DPoP key, the server's nonce) travels in a sealed cookie
+bound to the session's person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from sqlmodel import Session
+
+from bsky_service import acting, oauth
+from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web.space import form_of, message, onward, redirect, visit_of
+from hqx.web.texts import context
+from shared import grants, privacy, sealed
+from shared.db.models import Identity, Network, Person, Purpose
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+FLOW_COOKIE = "hqx_bsky_flow"
+FLOW_SEC = 600
+APP_PASSWORD_SCOPE = "app-password"  # noqa: S105  (what a grant records, no secret)
+_PURPOSE = "bluesky-follow-flow"
+routes = web.RouteTableDef()
+
+
+@routes.get(oauth.METADATA_PATH)
+async def _client_metadata(request: web.Request) -> web.Response:
+    """What authorization servers read of the service, as a client (its id is this address)."""
+    public_url = request.app[SETTINGS].public_url
+    if public_url is None:
+        raise web.HTTPNotFound
+    return web.json_response(
+        oauth.client_metadata(public_url), headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+def _bluesky_account(engine: Engine, person_id: int) -> Identity | None:
+    with Session(engine) as session:
+        mine = Identity.of_person(session, person_id)
+    return next((i for i in mine if i.network == Network.BLUESKY), None)
+
+
+def _client(request: web.Request) -> oauth.Client:
+    return oauth.client_for(request.app[SETTINGS].public_url or "")
+
+
+@routes.post("/me/follows/bluesky")
+async def _connect(request: web.Request) -> web.StreamResponse:
+    """Ask the person's authorization server for a grant (PAR), then on to it."""
+    visit = await visit_of(request)
+    await form_of(request, visit)
+    settings = request.app[SETTINGS]
+    account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], visit.person)
+    if account is None:
+        return message(request, "no Bluesky account is linked to you here", 400)
+    try:
+        async with aiohttp.ClientSession() as http:
+            pds = await acting.pds_of(http, account.subject, settings.bsky_plc_url)
+            server = await oauth.discover(http, pds)
+            started = await oauth.start(http, _client(request), server, account.handle)
+    except oauth.OAuthError as e:
+        return message(request, str(e), 502)
+    flow = {"person": visit.person, "pds": pds, "until": time.time() + FLOW_SEC,
+            "lang": context(request)["lang"], "state": started.state,
+            "verifier": started.verifier, "issuer": started.issuer, "dpop": started.dpop,
+            "nonces": started.nonces}  # fmt: skip
+    response = onward(request, started.url, server.issuer)
+    response.set_cookie(
+        FLOW_COOKIE,
+        sealed.seal(settings.require_secret_key(), _PURPOSE, json.dumps(flow)),
+        path=oauth.CALLBACK_PATH,
+        max_age=FLOW_SEC,
+        httponly=True,
+        samesite="Lax",
+        secure=(settings.public_url or "").startswith("https://"),
+    )
+    return response
+
+
+@routes.get(oauth.CALLBACK_PATH)
+async def _callback(request: web.Request) -> web.StreamResponse:
+    """Back from the authorization server: the code traded for tokens bound to our key."""
+    visit = await visit_of(request)
+    key = request.app[SETTINGS].require_secret_key()
+    cookie = request.cookies.get(FLOW_COOKIE)
+    opened = sealed.unseal(key, _PURPOSE, cookie) if cookie else None
+    flow = json.loads(opened) if opened else None
+    query = request.query
+    if (
+        flow is None
+        or flow["person"] != visit.person
+        or flow["until"] < time.time()
+        or not secrets.compare_digest(query.get("state", ""), flow["state"])
+    ):
+        return message(request, "this authorization is not the one started here: start again", 400)
+    if query.get("iss", flow["issuer"]) != flow["issuer"]:
+        return message(request, "the answer comes from another server than the one asked", 400)
+    if "code" not in query:
+        return message(request, "the server gave no authorization (declined?)", 400)
+    try:
+        await _grant(request, visit.person, flow, query["code"])
+    except oauth.OAuthError as e:
+        return message(request, str(e), 502)
+    # Back in the language the person started in (the server's redirect carries none).
+    response = web.Response(status=303, headers={"Location": f"/me?saved=1&lang={flow['lang']}"})
+    response.del_cookie(FLOW_COOKIE, path=oauth.CALLBACK_PATH)
+    return response
+
+
+async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], code: str) -> None:
+    started = oauth.Started("", flow["state"], flow["verifier"], flow["issuer"], flow["dpop"],
+                            flow["nonces"])  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        server = await oauth.discover(http, flow["pds"])
+        if server.issuer != flow["issuer"]:
+            raise oauth.OAuthError("the PDS changed authorization servers: start again")
+        grant = await oauth.finish(http, _client(request), server, started, code, flow["pds"])
+        account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], person_id)
+        if account is None or grant.did != account.subject:
+            await oauth.revoke(http, grant)
+            raise oauth.OAuthError("that is not the Bluesky account linked here: sign in as it")
+    await asyncio.to_thread(_keep, request, person_id, grant, oauth.SCOPE)
+
+
+@routes.post("/me/follows/bluesky/password")
+async def _app_password(request: web.Request) -> web.StreamResponse:
+    """The fallback the person chose: a session opened with an app password of theirs."""
+    visit = await visit_of(request)
+    form = await form_of(request, visit)
+    password = str(form.get("app_password", "")).strip()
+    if not 0 < len(password) <= 100:
+        return message(request, "an app password is 1 to 100 characters", 400)
+    account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], visit.person)
+    if account is None:
+        return message(request, "no Bluesky account is linked to you here", 400)
+    try:
+        async with aiohttp.ClientSession() as http:
+            pds = await acting.pds_of(http, account.subject, request.app[SETTINGS].bsky_plc_url)
+            grant = await acting.sign_in(http, pds, account.subject, password)
+            if acting.full_access(grant):
+                await acting.end(http, grant)
+                return message(request, "that is the account password, not an app password: "
+                               "create an app password and use it here", 400)  # fmt: skip
+    except oauth.OAuthError as e:
+        return message(request, str(e), 400)
+    await asyncio.to_thread(_keep, request, visit.person, grant, APP_PASSWORD_SCOPE)
+    return redirect(request, "/me?saved=1")
+
+
+def _keep(request: web.Request, person_id: int, grant: oauth.Grant, scope: str) -> None:
+    """Keep the grant, sealed, and the consent it expresses."""
+    key = request.app[SETTINGS].require_secret_key()
+    environment = request.app[SERVICE].environment()
+    with Session(request.app[ENGINE]) as session, session.begin():
+        grants.grant(
+            session, key, person_id=person_id, network=Network.BLUESKY.value,
+            acting_as=grants.Token(grant.pds, grant.dumps(), grant.did), scope=scope,
+        )  # fmt: skip
+        person = session.get_one(Person, person_id)
+        privacy.set_consent(session, person, Purpose.FOLLOWS_ON_BEHALF, True,
+                            trigger=f"grant:{person_id}", env=environment)  # fmt: skip
+
+
+async def tell_revoked(token: grants.Token) -> None:
+    """Tell the person's servers a Bluesky grant is over (best effort)."""
+    try:
+        async with aiohttp.ClientSession() as http:
+            await acting.end(http, oauth.Grant.loads(token.token))
+    except oauth.OAuthError as e:
+        log.warning("ending a Bluesky grant on %s: %s", token.server, e)
