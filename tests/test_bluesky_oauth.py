@@ -8,7 +8,7 @@ import asyncio
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from bsky_service import acting, oauth
 from hqx.app import create_app
 from shared.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def _part(token: str, index: int) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def test_on_loopback_the_portal_is_the_loopback_client_else_its_document() -> No
 
 
 def test_the_metadata_document_is_served_as_authorization_servers_read_it(
-    database_url: str,
+    engine: Engine, database_url: str
 ) -> None:
     settings = Settings(database_url=database_url, public_url="https://hqx.example")
 
