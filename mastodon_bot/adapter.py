@@ -601,7 +601,8 @@ class MastodonAdapter(Protocol):
 
     async def _follow_for(self, action: FollowAccount) -> Delivered:
         """Follow an account with the person's own token, on their own server: found there
-        by its address (a server that never saw it cannot follow it yet: said so)."""
+        by a search that lets the server fetch it from its own (``resolve``), as a person's
+        search would; an account it cannot find is said so, for good."""
         acting = await asyncio.to_thread(self._opened_grant, action.grant)
         if acting is None:
             raise DeliveryError("the person revoked the grant to follow for them", permanent=True)
@@ -612,12 +613,12 @@ class MastodonAdapter(Protocol):
             ratelimit_method="throw",
             request_timeout=REQUEST_TIMEOUT_SEC,
         )
-        try:
-            target = await asyncio.to_thread(api.account_lookup, action.account)
-        except MastodonNotFoundError as e:
-            raise DeliveryError(
-                f"{acting.server} does not know {action.account} yet", permanent=True
-            ) from e
+        found = await asyncio.to_thread(
+            api.search_v2, action.account, resolve=True, result_type="accounts"
+        )
+        target = next((a for a in found["accounts"] if _is(a, action, acting.server)), None)
+        if target is None:
+            raise DeliveryError(f"{acting.server} cannot find {action.account}", permanent=True)
         await asyncio.to_thread(api.account_follow, target["id"])
         return Delivered(str(target["id"]))
 
@@ -694,3 +695,14 @@ def _moment(value: datetime | str) -> datetime:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _is(account: Any, action: FollowAccount, server: str) -> bool:
+    """Whether a search's account is the contact: by its ActivityPub id where the server
+    gives one (Mastodon's ``uri``), else by its address (a local ``acct`` has no domain)."""
+    if action.subject and account.get("uri"):
+        return bool(account["uri"] == action.subject)
+    acct = str(account.get("acct", ""))
+    if "@" not in acct:
+        acct = f"{acct}@{urlsplit(server).netloc}"
+    return acct.casefold() == action.account.casefold().lstrip("@")

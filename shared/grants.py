@@ -11,8 +11,13 @@ from sqlmodel import Session, col, select
 from shared import sealed
 from shared.db.models import FollowGrant, OAuthClient, utcnow
 
-MASTODON_SCOPES = "read:follows write:follows"
-"""The least a follow needs: reading whom one follows, following."""
+MASTODON_SCOPES = "read:accounts read:search write:follows"
+"""The least a follow needs on Mastodon, GoToSocial and Akkoma: the account the token acts as
+(``verify_credentials``: ``read:accounts``), finding the account to follow on the person's
+server, fetched from its own if need be (``search`` with ``resolve``: ``read:search``), and
+following (``write:follows``). Sources: Mastodon's ``CredentialsController``,
+``Api::V2::SearchController`` and ``AccountsController``; GoToSocial's ``accountverify.go``,
+``searchget.go`` and ``follow.go``."""
 _CLIENT, _TOKEN = "oauth-client-secret", "follow-grant-token"
 
 

@@ -31,13 +31,14 @@ from shared.db.models import (
     utcnow,
 )
 from shared.protocol import DeliveryError, Outgoing
+from tests.mastodon_world import MastodonWorld
 from tests.test_portal_space import KEY, csrf_of, portal, sign_in
+from testworld.mastodon.profiles import PROFILES
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
     from sqlalchemy.engine import Engine
 
-    from tests.mastodon_world import MastodonWorld
     from testworld.mastodon.server import Account
 
 
@@ -86,7 +87,7 @@ async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.Client
     )
     authorize = onward_of(started.status, await started.text())
     asked = parse_qs(urlsplit(authorize).query)
-    assert asked["scope"] == ["read:follows write:follows"], "the smallest scopes"
+    assert asked["scope"] == ["read:accounts read:search write:follows"], "the smallest scopes"
     assert asked["code_challenge_method"] == ["S256"] and asked["code_challenge"]
     async with aiohttp.ClientSession() as browser:
         approved = await browser.get(authorize, allow_redirects=False)
@@ -151,7 +152,20 @@ def test_a_token_for_another_account_is_refused_and_given_back(
         assert session.exec(select(FollowGrant)).all() == []
 
 
+@pytest.mark.parametrize("profile", ["mastodon", "gotosocial", "akkoma"])
 def test_follows_are_made_with_the_persons_token_once_and_stop_when_revoked(
+    engine: Engine, database_url: str, profile: str
+) -> None:
+    """On each kind of server: the grant with the smallest scopes those servers ask (each
+    endpoint checks its own), the follow with the person's token."""
+    mastodon = MastodonWorld(PROFILES[profile])
+    try:
+        follows_with_the_persons_token(engine, database_url, mastodon)
+    finally:
+        mastodon.stop()
+
+
+def follows_with_the_persons_token(
     engine: Engine, database_url: str, mastodon: MastodonWorld
 ) -> None:
     server = mastodon.server

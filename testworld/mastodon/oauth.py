@@ -7,6 +7,14 @@ single use; tokens that carry their scopes; revocation.
 A browser session stands in for the server's sign-in page: :meth:`OAuthServer.sign_in`
 says who is signed in, and ``/oauth/authorize`` then approves at once (as a person
 pressing "Authorize" would), or answers 401 when nobody is.
+
+Every endpoint the service's grants use asks the scope real servers ask (any one of them):
+``verify_credentials`` ``read:accounts`` (or ``profile``), search ``read:search``, a lookup
+with a token ``read:accounts``, a follow ``write:follows``; ``read`` and ``write`` include
+theirs. Sources: Mastodon's ``Api::V1::Accounts::CredentialsController``,
+``Api::V2::SearchController``, ``Api::V1::AccountsController``; GoToSocial's
+``internal/api/client/accounts/accountverify.go``, ``lookup.go``, ``follow.go`` and
+``internal/api/client/search/searchget.go`` (the same scopes on both).
 """
 
 from __future__ import annotations
@@ -27,7 +35,10 @@ if TYPE_CHECKING:
     from testworld.mastodon.server import Account
 
 # Mastodon's scopes, and what the broad ones include (docs: "OAuth scopes").
-_INCLUDES = {"read": {"read:follows", "read:accounts"}, "write": {"write:follows"}}
+_INCLUDES = {
+    "read": {"read:follows", "read:accounts", "read:search"},
+    "write": {"write:follows"},
+}
 _INCLUDES["follow"] = {"read:follows", "write:follows"}
 VAPID_KEY = (
     "BJGht7R8h9FMwI4oZFyjwGx9_RmR0ylu5_XEVifgiVXM7h8XNEf8zbi4kc_52DVHv_TBinj7TY_Ahl_A6NmkEuI="
@@ -88,12 +99,15 @@ class OAuthServer:
             web.post("/oauth/revoke", self._revoke),
         ]
 
-    def allows(self, token: str, scope: str) -> bool | None:
-        """Whether an OAuth token carries ``scope`` (``None``: not one of these tokens)."""
+    def allows(self, token: str, *scopes: str) -> bool | None:
+        """Whether an OAuth token carries one of ``scopes`` (``None``: not one of these
+        tokens)."""
         grant = self.tokens.get(token)
         if grant is None:
             return None
-        return any(scope == s or scope in _INCLUDES.get(s, ()) for s in grant.scopes)
+        return any(
+            scope == s or scope in _INCLUDES.get(s, ()) for s in grant.scopes for scope in scopes
+        )
 
     async def _register(self, request: web.Request) -> web.Response:
         form = await self._form(request)

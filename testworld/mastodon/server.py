@@ -275,16 +275,17 @@ class MastodonTestServer:
         own = next((a for a in self.accounts.values() if token and a.token == token), None)
         return own or self.oauth.account_of(token)
 
-    def _caller(self, request: web.Request, scope: str | None = None) -> Account:
-        """Whose token the request carries; with ``scope``, an OAuth token must carry it
-        (the accounts' own test tokens carry every scope)."""
+    def _caller(self, request: web.Request, *scopes: str) -> Account:
+        """Whose token the request carries; with ``scopes``, an OAuth token must carry one of
+        them, as the endpoint asks on real servers (the accounts' own test tokens carry
+        every scope)."""
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         account = self._account_of(token)
         if account is None:
             raise web.HTTPUnauthorized(
                 text='{"error":"The access token is invalid"}', content_type="application/json"
             )
-        if scope is not None and self.oauth.allows(token, scope) is False:
+        if scopes and self.oauth.allows(token, *scopes) is False:
             raise web.HTTPForbidden(
                 text='{"error":"This action is outside the authorized scopes"}',
                 content_type="application/json",
@@ -335,7 +336,8 @@ class MastodonTestServer:
         return web.json_response(self.instance_v2())
 
     async def _verify_credentials(self, request: web.Request) -> web.Response:
-        account = self._caller(request)
+        # Mastodon 4.3 and GoToSocial also take ``profile``, made for this endpoint alone.
+        account = self._caller(request, "read:accounts", "profile")
         return web.json_response(self.credential_account(account))
 
     async def _update_credentials(self, request: web.Request) -> web.Response:
@@ -510,6 +512,8 @@ class MastodonTestServer:
         return response
 
     async def _lookup(self, request: web.Request) -> web.Response:
+        if request.headers.get("authorization"):  # public, but a token must allow it
+            self._caller(request, "read:accounts")
         account = self._find_acct(request.query.get("acct", ""))
         if account is None:
             raise web.HTTPNotFound(
@@ -518,8 +522,9 @@ class MastodonTestServer:
         return web.json_response(self.account(account))
 
     async def _search(self, request: web.Request) -> web.Response:
-        self._caller(request)
+        self._caller(request, "read:search")
         query = request.query.get("q", "").lstrip("@").lower()
+        query = query.removesuffix(f"@{self.domain.lower()}")  # an address here: a local acct
         found = [a for a in self.accounts.values() if query and query in self.acct(a).lower()]
         if request.query.get("type") not in (None, "accounts"):
             found = []
