@@ -327,8 +327,46 @@ async def _story(world: World, people: People, transcript: Transcript) -> bool:
     signed = await _sign_in_with_x(answer or "", transcript)
     status = await stage.on_bluesky(people.alice, "statut", " asks again")
     verified = "(X, vérifié par X)" in (status or "")
-    steps = (greeted, helped, proven, confirmed, uploaded, claimed, signed, verified)
+    transcript.line("5. Alice signs in to her space and lets the service follow for her.")
+    allowed = await _allow_follows(stage, bot_acct)
+    steps = (greeted, helped, proven, confirmed, uploaded, claimed, signed, verified, allowed)
     return all(steps) and await _reconnection(stage, bot_acct)
+
+
+async def _allow_follows(stage: Stage, bot_acct: str) -> bool:
+    """Alice asks for her space, opens the private link, and allows follows on her Mastodon
+    server (she is signed in there): OAuth with PKCE, her consent on her own server."""
+    from aiohttp import ClientSession, CookieJar
+
+    world, people, transcript = stage.world, stage.people, stage.transcript
+    answer = await stage.on_mastodon(
+        people.alice_mastodon, f"@{bot_acct} espace", " writes privately", direct=True
+    )
+    link = re.search(r"http://127\.0\.0\.1:\d+/me/signin/[\w-]+", answer or "")
+    if link is None or world.mastodon is None:
+        transcript.line("  the bot gave Alice no sign-in link")
+        return False
+    world.mastodon.oauth.sign_in(people.alice_mastodon.account)
+    # The portal is on 127.0.0.1: a jar that keeps cookies of an address, as browsers do.
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+        async with browser.post(f"{link.group(0)}?lang=en") as space:
+            page = await space.text()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        transcript.line("  [Web] Alice opens her link and presses Enter: her space.")
+        if csrf is None:
+            return False
+        form = {"csrf": csrf.group(1)}
+        async with browser.post(f"{world.portal_url}/me/follows/mastodon?lang=en",
+                                data=form) as onward:  # fmt: skip
+            button = re.search(r'<a class="button" href="([^"]+)">', await onward.text())
+        if button is None:
+            return False
+        async with browser.get(html.unescape(button.group(1))) as back:
+            page = await back.text()
+    allowed = re.search(r"Allowed on mastodon for [^<]+", page)
+    transcript.line("  [Web] She allows it on her Mastodon server, and is back in her space:")
+    transcript.line(f"      {allowed.group(0) if allowed else _page_text(page)[:200]}")
+    return allowed is not None
 
 
 async def _reconnection(stage: Stage, bot_acct: str) -> bool:
@@ -336,7 +374,7 @@ async def _reconnection(stage: Stage, bot_acct: str) -> bool:
     at the cutover everyone gets their contacts: starter packs on Bluesky, messages in their
     own threads on Mastodon, with the bridge between the two."""
     world, people, transcript = stage.world, stage.people, stage.transcript
-    transcript.line("5. Bruno and Camille, whom Alice knew on X, bring their archives too.")
+    transcript.line("6. Bruno and Camille, whom Alice knew on X, bring their archives too.")
     await asyncio.to_thread(people.bruno.allow_messages_from, "all")
     await stage.on_bluesky(people.bruno, "lier x", " asks for his upload link")
     message = await _private_message(stage, people.bruno)
@@ -347,7 +385,7 @@ async def _reconnection(stage: Stage, bot_acct: str) -> bool:
     )
     camille = ("Camille", str(CAMILLE_X), "camille_x")
     camille_up = await _upload_archive(world, answer or "", transcript, camille, [ALICE_X_ID], [])
-    transcript.line("6. The cutover: each of them finds their X contacts.")
+    transcript.line("7. The cutover: each of them finds their X contacts.")
     found = await _delivered(stage)
     return bruno_up and camille_up and found
 
@@ -373,8 +411,8 @@ async def _private_message(stage: Stage, person: Person) -> str | None:
 
 
 async def _delivered(stage: Stage) -> bool:
-    """Wait for the cutover's delivery to reach everyone; show it; Alice downloads her
-    following list for Mastodon."""
+    """Wait for the cutover's delivery to reach everyone; show it; on Mastodon, Camille is
+    followed for Alice (she allowed it), and Camille downloads her following list."""
     people, transcript = stage.people, stage.transcript
     bot = people.bot_bsky
 
@@ -397,8 +435,6 @@ async def _delivered(stage: Stage) -> bool:
     waits = [
         ("Bluesky", bot.handle, people.alice.handle, on_bluesky(people.alice)),
         ("Bluesky", bot.handle, people.bruno.handle, on_bluesky(people.bruno)),
-        ("Mastodon", people.bot_mastodon.acct, people.alice_mastodon.acct,
-         on_mastodon(people.alice_mastodon)),
         ("Mastodon", people.bot_mastodon.acct, people.camille.acct,
          on_mastodon(people.camille)),
     ]  # fmt: skip
@@ -409,8 +445,27 @@ async def _delivered(stage: Stage) -> bool:
         return False
     members = await asyncio.to_thread(_pack_members, stage)
     transcript.line(f"  [Bluesky] Alice's starter pack, as the AppView shows it: {members}")
+    followed = await _followed_for_alice(stage)
     listed = await _following_list(shown[2] or "", transcript)
-    return "@bruno.test" in members and listed
+    return "@bruno.test" in members and followed and listed
+
+
+async def _followed_for_alice(stage: Stage) -> bool:
+    """Camille, followed from Alice's own Mastodon account, with her own token."""
+    server, people = stage.world.mastodon, stage.people
+    assert server is not None  # noqa: S101  (started)
+    pair = (people.alice_mastodon.account.id, people.camille.account.id)
+    started = time.monotonic()
+    while time.monotonic() - started < DELIVERY_TIMEOUT_SEC:
+        if server.follows.get(pair) == "following":
+            stage.transcript.line(
+                f"  [Mastodon] @{people.alice_mastodon.acct} now follows @{people.camille.acct}: "
+                "made for her, from her account (no message needed)"
+            )
+            return True
+        await asyncio.sleep(ANSWER_POLL_SEC)
+    stage.transcript.line("  [Mastodon] Camille was not followed for Alice in time")
+    return False
 
 
 async def _wait(
@@ -443,17 +498,17 @@ def _pack_members(stage: Stage) -> str:
 
 
 async def _following_list(message: str, transcript: Transcript) -> bool:
-    """Alice opens the following-list link of her Mastodon message and downloads it."""
+    """Camille opens the following-list link of her Mastodon message and downloads it."""
     from aiohttp import ClientSession
 
     link = re.search(r"http://127\.0\.0\.1:\d+/x/following/[\w-]+", message)
     if link is None:
-        transcript.line("  the bot gave Alice no following list")
+        transcript.line("  the bot gave Camille no following list")
         return False
     async with ClientSession() as session:
         async with session.get(link.group(0)) as page:
             shown = _page_text(await page.text())
-        transcript.line("  [Web] Alice opens the link of her Mastodon message:")
+        transcript.line("  [Web] Camille opens the link of her Mastodon message:")
         transcript.line(f"      {page.status} {shown}")
         async with session.post(link.group(0)) as download:
             csv = await download.text()

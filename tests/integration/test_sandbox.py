@@ -111,15 +111,21 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     # Her X archive, through the link the bot gave her privately, shows as claimed.
     assert "[Mastodon] @alice writes privately:" in out
     assert "Your own link to upload your X archive" in out
+    assert "[Web] Alice sends twitter-2025-01-19-alice_x.zip through their link:" in out
+    assert "Est-ce bien votre archive ?" in out and "Compte X @alice_x" in out, "shown first"
+    assert "[Web] Alice confirms the import:" in out
     assert "200 HelloQuitteX Archive importée / imported: @alice_x 1,200 abonnés" in out
     assert "@alice_x (X, déclaré)." in out
     # Then "Sign in with X" (X's OAuth, a local double of it): X itself confirms the account.
     assert "[Web] Alice clicks “Se connecter avec X”, approves on X, comes back:" in out
     assert "200 HelloQuitteX X ✓ @alice_x C'est fait : X a confirmé" in out
     assert "@alice_x (X, vérifié par X)." in out
+    # Her space: the private link, and follows allowed on her own Mastodon server.
+    assert "[Web] Alice opens her link and presses Enter: her space." in out
+    assert "Allowed on mastodon for alice@127.0.0.1:" in out
     # Bruno and Camille bring their archives; at the cutover everyone finds their contacts.
-    assert "[Web] Bruno uploads twitter-2025-01-19-bruno_x.zip to their link:" in out
-    assert "[Web] Camille uploads twitter-2025-01-19-camille_x.zip to their link:" in out
+    assert "[Web] Bruno sends twitter-2025-01-19-bruno_x.zip through their link:" in out
+    assert "[Web] Camille sends twitter-2025-01-19-camille_x.zip through their link:" in out
     assert "[Bluesky] @helloquittex.test writes to @alice.test:" in out
     assert "1 de vos contacts de X est sur Bluesky. Il est dans votre pack de démarrage : " in out
     assert "https://bsky.app/starter-pack/helloquittex.test/" in out
@@ -128,7 +134,8 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "1 of your X contacts is on Mastodon." in out
     assert "(search for these addresses on your server): alice@127.0.0.1:" in out
     assert "Account address,Show boosts,Notify on new posts,Languages" in out
-    assert "camille@127.0.0.1:" in out and ",true,false," in out
+    assert "[Mastodon] @alice now follows @camille: made for her, from her account" in out
+    assert "alice@127.0.0.1:" in out and ",true,false," in out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
