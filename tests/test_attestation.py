@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bsky_service.lexicon import Lexicons
 from shared.actions import Action, WithdrawAttestation, WriteAttestation
 from shared.attestation import COLLECTION
 from tests.core_world import ALICE_B, ALICE_M, World, to_post
-from testworld.bluesky.lexicon import Lexicons
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from aiohttp import web
 
+from bsky_service.lexicon import Lexicons
 from hqx.app import create_app
 from mastodon_bot.text import html_to_text
 from shared import challenge
@@ -35,7 +36,6 @@ from shared.db.models import utcnow
 from shared.xarchive.sample import random_ids, write_archive
 from testworld.bluesky.chat import ChatDouble
 from testworld.bluesky.install import ensure_installed
-from testworld.bluesky.lexicon import Lexicons
 from testworld.bluesky.network import BlueskyDevNetwork
 from testworld.bluesky.people import PASSWORD, create_person
 from testworld.bluesky.services import free_port

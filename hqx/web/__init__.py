@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from hqx.state import DOORS, SETTINGS
-from hqx.web import bluesky_follows, follows, headers, pages, public, space
+from hqx.web import bluesky_follows, follows, headers, pages, public, space, xrpc
 from shared import uploads
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(public.routes)
     app.add_routes(follows.routes)
     app.add_routes(bluesky_follows.routes)
+    xrpc.setup(app)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(headers.security_headers)
     app.middlewares.append(_paced)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bsky_service.lexicon import Lexicons
 from tests.background import BackgroundApp
 from testworld.bluesky.chat import ChatDouble
 from testworld.bluesky.install import ensure_installed
-from testworld.bluesky.lexicon import Lexicons
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

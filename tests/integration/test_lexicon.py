@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bsky_service.lexicon import LexiconError, Lexicons, grapheme_count
 from testworld.bluesky.install import ensure_installed
-from testworld.bluesky.lexicon import LexiconError, Lexicons, grapheme_count
 
 pytestmark = pytest.mark.integration
 

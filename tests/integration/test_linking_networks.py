@@ -236,8 +236,8 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     from atproto_crypto.verify import verify_signature
     from atproto_identity.resolver import IdResolver
 
+    from bsky_service.lexicon import Lexicons
     from shared.attestation import COLLECTION
-    from testworld.bluesky.lexicon import Lexicons
 
     both.alice_b.post("réglages attestation oui", mention=both.bot, langs=["fr"])
     both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])

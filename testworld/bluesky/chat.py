@@ -22,12 +22,12 @@ from atproto_identity.cache.in_memory_cache import AsyncDidInMemoryCache
 from atproto_identity.resolver import AsyncIdResolver
 from atproto_server.auth.jwt import verify_jwt_async
 
-from testworld.bluesky.lexicon import LexiconError
+from bsky_service.lexicon import LexiconError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from testworld.bluesky.lexicon import Lexicons
+    from bsky_service.lexicon import Lexicons
     from testworld.bluesky.network import BlueskyDevNetwork
 
 SERVICE_ID = "bsky_chat"

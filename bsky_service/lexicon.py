@@ -1,4 +1,6 @@
-"""Validating data against AT Protocol lexicon documents.
+"""Validating data against AT Protocol lexicon documents: the service's own XRPC methods at
+run time (:func:`ours`), and, in the tests, what the bot writes and what Bluesky's chat
+double receives and answers.
 
 Covers what XRPC methods and records use: objects, strings (lengths in UTF-8 bytes and in
 graphemes, formats, enums), integers, booleans, arrays, refs, unions (open and closed),
@@ -12,6 +14,7 @@ import json
 import re
 import unicodedata
 from datetime import datetime
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,6 +82,23 @@ class Lexicons:
                 raise LexiconError(f"{nsid} takes no parameters, got {sorted(params)}")
             return
         self._object(schema, dict(params), "params", nsid)
+
+    def query_params(self, nsid: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """A query string's parameters typed as the lexicon declares them, defaults filled
+        in, validated; an unknown parameter is refused by name."""
+        schema = self.main(nsid).get("parameters") or {}
+        declared: dict[str, Schema] = schema.get("properties", {})
+        params: dict[str, Any] = {}
+        for name, raw in query.items():
+            spec = declared.get(name)
+            if spec is None:
+                raise LexiconError(f"params.{name}: {nsid} has no such parameter")
+            params[name] = _typed(spec, raw, f"params.{name}")
+        for name, spec in declared.items():
+            if name not in params and "default" in spec:
+                params[name] = spec["default"]
+        self.validate_params(nsid, params)
+        return params
 
     def validate_input(self, nsid: str, body: Any) -> None:
         """The JSON input of a procedure."""
@@ -160,6 +180,30 @@ class Lexicons:
                 self._value({"type": "ref", "ref": ref}, value, path, nsid)
                 return
         _expect(not schema.get("closed", False), path, f"$type {value['$type']!r} is not allowed")
+
+
+def _typed(spec: Schema, raw: str, path: str) -> Any:
+    """A query-string value as its lexicon type."""
+    if spec.get("type") == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise LexiconError(f"{path}: must be an integer, not {raw[:20]!r}") from None
+    if spec.get("type") == "boolean":
+        if raw not in ("true", "false"):
+            raise LexiconError(f"{path}: must be true or false, not {raw[:20]!r}")
+        return raw == "true"
+    return raw
+
+
+def ours() -> Lexicons:
+    """The lexicons helloquittex defines (the ``lexicons`` package's documents)."""
+    folder = resources.files("lexicons")
+    return Lexicons(
+        json.loads(item.read_text(encoding="utf-8"))
+        for item in folder.iterdir()
+        if item.name.endswith(".json")
+    )
 
 
 def _owner(ref: str, context: str) -> str:

@@ -1,0 +1,44 @@
+"""People the registry tests put in the database: one listed in the public directory (with a
+proof of each account), one who is not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from shared.db.models import (
+    Consent,
+    Identity,
+    LinkProof,
+    Person,
+    Purpose,
+    TrustLevel,
+    XIdentity,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def add_person(
+    engine: Engine, *, x_id: int, username: str, did: str, handle: str, listed: bool,
+    x_trust: str = TrustLevel.CLAIMED,
+) -> int:  # fmt: skip
+    """A person with a Bluesky account proven by a post, and an X account."""
+    with Session(engine) as session, session.begin():
+        person = Person()
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        session.add(Identity(person_id=person.id, network="bluesky", subject=did,
+                             handle=handle, trust=TrustLevel.PROVEN))  # fmt: skip
+        session.add(LinkProof(person_id=person.id, network="bluesky", subject=did,
+                              code=f"code-{x_id}", post_uri=f"at://{did}/app.bsky.feed.post/3k",
+                              verified_at=utcnow()))  # fmt: skip
+        session.add(XIdentity(x_account_id=x_id, person_id=person.id, username=username,
+                              trust=x_trust))  # fmt: skip
+        session.add(Consent(person_id=person.id, purpose=Purpose.PUBLIC_DIRECTORY.value,
+                            granted=listed))  # fmt: skip
+        return person.id
