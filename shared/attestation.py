@@ -49,11 +49,11 @@ def record_key(identities: list[Identity]) -> str:
     return "p" + hashlib.sha256(identities[0].subject.encode()).hexdigest()[:40]
 
 
-def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | None:
-    """The attestation of a person's accounts, or ``None`` with fewer than two."""
-    identities = Identity.of_person(session, person_id)
-    if not identities:
-        return None
+def proven_accounts(
+    session: Session, person_id: int, identities: list[Identity]
+) -> list[dict[str, Any]]:
+    """A person's accounts on the networks, as attestations and the registry show them: each
+    with how the service knows it is theirs, and the post that proved it."""
     proofs = {
         (p.network, p.subject): p
         for p in session.exec(select(LinkProof).where(LinkProof.person_id == person_id))
@@ -71,6 +71,15 @@ def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | 
             account["proof"] = proof.post_url or proof.post_uri
             account["provenAt"] = iso_utc(proof.verified_at)
         accounts.append(account)
+    return accounts
+
+
+def record(session: Session, person_id: int, now: datetime) -> dict[str, Any] | None:
+    """The attestation of a person's accounts, or ``None`` with fewer than two."""
+    identities = Identity.of_person(session, person_id)
+    if not identities:
+        return None
+    accounts = proven_accounts(session, person_id, identities)
     xs = XIdentity.of_person(session, person_id)
     accounts += [shown for x in xs if (shown := _x_account(session, x)) is not None]
     if len(accounts) < 2:  # a disputed or reserved X account does not count

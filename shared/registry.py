@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from shared.attestation import proven_accounts
 from shared.db.models import (
     Consent,
     Identity,
-    LinkProof,
     Purpose,
     TrustLevel,
     XClaim,
     XIdentity,
-    iso_utc,
 )
 from shared.space import space_of
 
@@ -115,28 +114,7 @@ def _x_account(identity: XIdentity) -> dict[str, Any]:
 
 
 def _accounts(session: Session, person_id: int) -> list[dict[str, Any]]:
-    proofs = {
-        (p.network, p.subject): p
-        for p in session.exec(
-            select(LinkProof)
-            .where(LinkProof.person_id == person_id)
-            .order_by(col(LinkProof.verified_at))
-        )
-    }
-    shown = []
-    for identity in Identity.of_person(session, person_id):
-        account: dict[str, Any] = {
-            "network": identity.network,
-            "handle": identity.handle,
-            "id": identity.subject,
-            "trust": identity.trust,
-        }
-        proof = proofs.get((identity.network, identity.subject))
-        if proof is not None:
-            account["proof"] = proof.post_url or proof.post_uri
-            account["provenAt"] = iso_utc(proof.verified_at)
-        shown.append(account)
-    return shown
+    return proven_accounts(session, person_id, Identity.of_person(session, person_id))
 
 
 def _contact(contact: Contact) -> dict[str, Any]:

@@ -11,10 +11,7 @@ bound to the session's person.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -23,9 +20,9 @@ from sqlmodel import Session
 
 from bsky_service import acting, oauth
 from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web.flows import Flow
 from hqx.web.space import form_of, message, onward, redirect, visit_of
-from hqx.web.texts import context
-from shared import grants, privacy, sealed
+from shared import grants, privacy
 from shared.db.models import Identity, Network, Person, Purpose
 
 if TYPE_CHECKING:
@@ -33,10 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLOW_COOKIE = "hqx_bsky_flow"
-FLOW_SEC = 600
 APP_PASSWORD_SCOPE = "app-password"  # noqa: S105  (what a grant records, no secret)
-_PURPOSE = "bluesky-follow-flow"
+FLOW = Flow("hqx_bsky_flow", "bluesky-follow-flow", oauth.CALLBACK_PATH)
 routes = web.RouteTableDef()
 
 
@@ -77,20 +72,10 @@ async def _connect(request: web.Request) -> web.StreamResponse:
             started = await oauth.start(http, _client(request), server, account.handle)
     except oauth.OAuthError as e:
         return message(request, str(e), 502)
-    flow = {"person": visit.person, "pds": pds, "until": time.time() + FLOW_SEC,
-            "lang": context(request)["lang"], "state": started.state,
-            "verifier": started.verifier, "issuer": started.issuer, "dpop": started.dpop,
-            "nonces": started.nonces}  # fmt: skip
     response = onward(request, started.url, server.issuer)
-    response.set_cookie(
-        FLOW_COOKIE,
-        sealed.seal(settings.require_secret_key(), _PURPOSE, json.dumps(flow)),
-        path=oauth.CALLBACK_PATH,
-        max_age=FLOW_SEC,
-        httponly=True,
-        samesite="Lax",
-        secure=(settings.public_url or "").startswith("https://"),
-    )
+    FLOW.keep(request, response, visit, pds=pds, state=started.state,
+              verifier=started.verifier, issuer=started.issuer, dpop=started.dpop,
+              nonces=started.nonces)  # fmt: skip
     return response
 
 
@@ -98,17 +83,9 @@ async def _connect(request: web.Request) -> web.StreamResponse:
 async def _callback(request: web.Request) -> web.StreamResponse:
     """Back from the authorization server: the code traded for tokens bound to our key."""
     visit = await visit_of(request)
-    key = request.app[SETTINGS].require_secret_key()
-    cookie = request.cookies.get(FLOW_COOKIE)
-    opened = sealed.unseal(key, _PURPOSE, cookie) if cookie else None
-    flow = json.loads(opened) if opened else None
+    flow = FLOW.opened(request, visit)
     query = request.query
-    if (
-        flow is None
-        or flow["person"] != visit.person
-        or flow["until"] < time.time()
-        or not secrets.compare_digest(query.get("state", ""), flow["state"])
-    ):
+    if flow is None:
         return message(request, "this authorization is not the one started here: start again", 400)
     if query.get("iss", flow["issuer"]) != flow["issuer"]:
         return message(request, "the answer comes from another server than the one asked", 400)
@@ -118,10 +95,7 @@ async def _callback(request: web.Request) -> web.StreamResponse:
         await _grant(request, visit.person, flow, query["code"])
     except oauth.OAuthError as e:
         return message(request, str(e), 502)
-    # Back in the language the person started in (the server's redirect carries none).
-    response = web.Response(status=303, headers={"Location": f"/me?saved=1&lang={flow['lang']}"})
-    response.del_cookie(FLOW_COOKIE, path=oauth.CALLBACK_PATH)
-    return response
+    return FLOW.done(flow)
 
 
 async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], code: str) -> None:

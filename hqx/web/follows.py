@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import secrets
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -26,9 +25,9 @@ from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web import bluesky_follows
+from hqx.web.flows import Flow
 from hqx.web.space import form_of, message, onward, redirect, visit_of
-from hqx.web.texts import context
-from shared import grants, privacy, sealed
+from shared import grants, privacy
 from shared.db.models import Identity, Network, Person, Purpose
 from shared.errors import HqxError
 
@@ -38,11 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CALLBACK = "/me/follows/mastodon/callback"
-FLOW_COOKIE = "hqx_follow_flow"
-FLOW_SEC = 600
 ANSWER_MAX_BYTES = 64 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=15)
-_PURPOSE = "mastodon-follow-flow"
+FLOW = Flow("hqx_follow_flow", "mastodon-follow-flow", CALLBACK)
 routes = web.RouteTableDef()
 
 
@@ -133,8 +130,6 @@ async def _connect(request: web.Request) -> web.StreamResponse:
     except ConnectError as e:
         return message(request, str(e), 502)
     verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(24)
-    flow = {"person": visit.person, "state": state, "verifier": verifier, "server": server,
-            "until": time.time() + FLOW_SEC, "lang": context(request)["lang"]}  # fmt: skip
     query = {
         "response_type": "code",
         "client_id": client.client_id,
@@ -145,32 +140,15 @@ async def _connect(request: web.Request) -> web.StreamResponse:
         "code_challenge_method": "S256",
     }
     response = onward(request, f"{server}/oauth/authorize?{urlencode(query)}", server)
-    settings = request.app[SETTINGS]
-    response.set_cookie(
-        FLOW_COOKIE,
-        sealed.seal(settings.require_secret_key(), _PURPOSE, json.dumps(flow)),
-        path=CALLBACK,
-        max_age=FLOW_SEC,
-        httponly=True,
-        samesite="Lax",
-        secure=(settings.public_url or "").startswith("https://"),
-    )
+    FLOW.keep(request, response, visit, state=state, verifier=verifier, server=server)
     return response
 
 
 @routes.get(CALLBACK)
 async def _callback(request: web.Request) -> web.StreamResponse:
     visit = await visit_of(request)
-    key = request.app[SETTINGS].require_secret_key()
-    cookie = request.cookies.get(FLOW_COOKIE)
-    opened = sealed.unseal(key, _PURPOSE, cookie) if cookie else None
-    flow = json.loads(opened) if opened else None
-    if (
-        flow is None
-        or flow["person"] != visit.person
-        or flow["until"] < time.time()
-        or not secrets.compare_digest(request.query.get("state", ""), flow["state"])
-    ):
+    flow = FLOW.opened(request, visit)
+    if flow is None:
         return message(request, "this authorization is not the one started here: start again", 400)
     if "code" not in request.query:
         return message(request, "the server gave no authorization (declined?)", 400)
@@ -178,10 +156,7 @@ async def _callback(request: web.Request) -> web.StreamResponse:
         await _grant(request, visit.person, flow, request.query["code"])
     except ConnectError as e:
         return message(request, str(e), 502)
-    # Back in the language the person started in (the server's redirect carries none).
-    response = web.Response(status=303, headers={"Location": f"/me?saved=1&lang={flow['lang']}"})
-    response.del_cookie(FLOW_COOKIE, path=CALLBACK)
-    return response
+    return FLOW.done(flow)
 
 
 async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], code: str) -> None:
