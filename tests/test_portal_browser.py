@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from sqlmodel import Session, select
 
 from hqx.app import create_app
@@ -236,6 +238,30 @@ def test_a_person_signs_in_connects_uploads_and_sees_the_follows_made(
         assert session.exec(select(XIdentity.x_account_id)).all() == [BOB_X]
 
 
+# The contrast ratio of each visible text's colour against the background it sits on (the
+# first opaque background up its ancestors), by WCAG 2's relative luminance.
+CONTRAST = """
+const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map((v) => {
+  v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+}).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+const behind = (e) => {
+  for (; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+return [...document.querySelectorAll("p, a, button, label, h1, h2, dt, dd, li, legend")]
+  .filter((e) => e.offsetParent !== null && e.textContent.trim())
+  .map((e) => {
+    const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(behind(e))];
+    return [e.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+  })
+  .filter(([, ratio]) => ratio < 4.5);
+"""
+
+
 def seed_movement(engine: Engine) -> None:
     """Eleven weeks of people joining, more each week, and two outlets in the directory."""
     now = utcnow()
@@ -296,5 +322,17 @@ def test_the_public_pages_speak_the_browsers_language_and_switch(
                 ".filter((e) => e.labels.length === 0).map((e) => e.name)"
             )
             assert unlabelled == [], f"{path}: every field has its label"
+            low = browser.run(CONTRAST)
+            assert low == [], f"{path}: text under WCAG AA contrast (4.5:1): {low}"
+        # The keyboard alone: Tab reaches every link of the navigation, focus always shown.
+        browser.open(service.url + "/stats?lang=en")
+        reached, outlines = [], set()
+        for _ in range(5):  # the page's five links, in order
+            ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+            focused = browser.driver.switch_to.active_element
+            reached.append(focused.text)
+            outlines.add(browser.run("return getComputedStyle(arguments[0]).outlineStyle", focused))
+        assert reached == ["HelloQuitteX", "Figures", "Media", "My space", "Français"]
+        assert "none" not in outlines, "focus is always visible"
     finally:
         service.stop()
