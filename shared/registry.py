@@ -19,6 +19,7 @@ from shared.db.models import (
     TrustLevel,
     XClaim,
     XIdentity,
+    iso_utc,
 )
 from shared.space import space_of
 
@@ -121,5 +122,8 @@ def _contact(contact: Contact) -> dict[str, Any]:
     return {
         "accounts": [{"network": n, "handle": h} for n, h in sorted(contact.accounts.items())],
         "relations": sorted(contact.relations),
-        "delivered": [{"network": n, "via": v} for n, v in sorted(contact.delivered.items())],
+        "delivered": [
+            {"network": n, "via": v, "at": iso_utc(contact.delivered_at[n])}
+            for n, v in sorted(contact.delivered.items())
+        ],
     }

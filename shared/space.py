@@ -25,6 +25,7 @@ from shared.db.models import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
 
 @dataclass(slots=True)
@@ -37,6 +38,8 @@ class Contact:
     """``follower`` and/or ``following``: what they were to the person on X."""
     delivered: dict[str, str] = field(default_factory=dict)
     """Network -> how it was delivered there (``list``, ``shared``, ``message``, ...)."""
+    delivered_at: dict[str, datetime] = field(default_factory=dict)
+    """Network -> when."""
 
 
 @dataclass(slots=True)
@@ -159,4 +162,5 @@ def _contacts(session: Session, person_id: int) -> list[Contact]:
     for delivery in deliveries:
         if delivery.contact_id in found:
             found[delivery.contact_id].delivered[delivery.network] = delivery.via
+            found[delivery.contact_id].delivered_at[delivery.network] = delivery.delivered_at
     return list(found.values())

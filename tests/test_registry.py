@@ -6,6 +6,7 @@ tokens from Bluesky's own PDS is in ``tests/integration/test_registry_auth.py``.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,12 +14,16 @@ from sqlmodel import Session
 
 from bsky_service.lexicon import ours
 from hqx.app import create_app
+from shared import matching, registry
+from shared.archive_import import import_archive
 from shared.config import Settings
-from shared.db.models import Person, TrustLevel, XClaim
+from shared.db.models import Delivery, Person, TrustLevel, XClaim
+from tests.archives import make_archive
 from tests.registry_people import add_person
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
     from sqlalchemy.engine import Engine
 
@@ -120,3 +125,47 @@ def test_the_service_did_document_names_its_host_and_endpoint(
     assert document["id"] == "did:web:hqx.example%3A8443"
     [service] = document["service"]
     assert service["serviceEndpoint"] == "https://hqx.example:8443"
+
+
+def test_a_persons_contacts_come_a_page_at_a_time_with_when_they_were_delivered(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Alice followed three people on X who are here; a page of two, then the rest."""
+    alice = add_person(engine, x_id=8001, username="a_x", did="did:plc:a", handle="a.test",
+                       listed=False)  # fmt: skip
+    others = [
+        add_person(
+            engine,
+            x_id=8002 + n,
+            username=f"o{n}",
+            did=f"did:plc:o{n}",
+            handle=f"o{n}.test",
+            listed=False,
+        )
+        for n in range(3)
+    ]
+    archive = make_archive(tmp_path / "a.zip", [], [8002, 8003, 8004], account_id=8001,
+                           username="a_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    matching.match_person(engine, alice)
+    with Session(engine) as session, session.begin():
+        when = datetime(2025, 1, 20, 9, tzinfo=UTC)
+        session.add(Delivery(person_id=alice, contact_id=others[0], network="bluesky",
+                             via="list", delivered_at=when))  # fmt: skip
+    with Session(engine) as session:
+        first = registry.contacts(session, alice, limit=2, cursor=None)
+        rest = registry.contacts(session, alice, limit=2, cursor=first.cursor)
+    assert len(first.contacts) == 2 and first.cursor == "2"
+    assert len(rest.contacts) == 1 and rest.cursor is None
+    shown = first.contacts + rest.contacts
+    assert sorted(c["accounts"][0]["handle"] for c in shown) == ["o0.test", "o1.test", "o2.test"]
+    assert all(c["relations"] == ["following"] for c in shown)
+    [delivered] = [c for c in shown if c["delivered"]]
+    assert delivered["delivered"] == [
+        {"network": "bluesky", "via": "list", "at": "2025-01-20T09:00:00.000Z"}
+    ]
+    for page in (first, rest):
+        ours().validate_output(
+            "org.helloquittex.registry.listContacts",
+            {"contacts": page.contacts} | ({"cursor": page.cursor} if page.cursor else {}),
+        )
