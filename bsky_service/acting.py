@@ -90,13 +90,16 @@ async def sign_in(http: aiohttp.ClientSession, pds: str, did: str, app_password:
     )
 
 
-async def renewed(http: aiohttp.ClientSession, grant: Grant) -> Grant:
-    """The grant, its tokens renewed if they are (about to be) expired."""
+async def renewed(
+    http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None
+) -> Grant:
+    """The grant, its tokens renewed if they are (about to be) expired (``signer``: the
+    service's client key, for a grant given to it as a confidential client)."""
     if not grant.due_for_refresh:
         return grant
     if grant.kind == "oauth":
         try:
-            return await refresh(http, grant)
+            return await refresh(http, grant, signer)
         except OAuthError as e:
             raise ActingError(str(e), permanent=True) from e
     answer = await fetch(
@@ -146,11 +149,11 @@ async def follow(
     raise _refused(answer, "follow")
 
 
-async def end(http: aiohttp.ClientSession, grant: Grant) -> None:
+async def end(http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None) -> None:
     """Tell the person's servers the grant is over: its OAuth tokens revoked, or the app
     password's session deleted (best effort: it is forgotten here whatever they answer)."""
     if grant.kind == "oauth":
-        await revoke(http, grant)
+        await revoke(http, grant, signer)
         return
     await fetch(
         http, "POST", f"{grant.pds}/xrpc/com.atproto.server.deleteSession",

@@ -34,7 +34,7 @@ from atproto_client.exceptions import (
 from atproto_client.request import AsyncRequest
 from sqlmodel import Session
 
-from bsky_service import acting
+from bsky_service import acting, oauth
 from bsky_service.oauth import Grant, OAuthError
 from bsky_service.tid import tid, tid_of
 from shared import attestation, botstate, grants, sealed
@@ -609,7 +609,8 @@ class BlueskyAdapter(Protocol):
             raise acting.ActingError("the person revoked the grant to follow for them",
                                      permanent=True)  # fmt: skip
         grant = Grant.loads(opened.token)
-        fresh = await acting.renewed(http, grant)
+        signer = oauth.client_key(self._session_key) if self._session_key else None
+        fresh = await acting.renewed(http, grant, signer)
         if fresh is not grant:
             await asyncio.to_thread(self._keep_grant, grant_id, fresh)
         return fresh

@@ -3,10 +3,15 @@ their authorization server found from their PDS, a pushed authorization request 
 PKCE (S256), tokens bound to a key of ours by DPoP (ES256), each server's DPoP nonce
 learned and retried once, refresh, revocation.
 
-The client is a public one (``token_endpoint_auth_method: none``): on an https portal its
-``client_id`` is the address of its metadata document (:func:`client_metadata`); on a
-portal served on loopback (development, the sandbox, tests) it is AT Protocol's loopback
-client id, which needs no document.
+On a public portal the service is a confidential client: its ``client_id`` is the address
+of its metadata document (:func:`client_metadata`), which publishes the public half of a
+signing key derived from ``HQX_SECRET_KEY``, and it authenticates with a client assertion
+signed by it (``private_key_jwt``): authorization servers keep a confidential client's
+grants for up to two years, renewed every three months, where a public client's end after
+two weeks (Bluesky's ``oauth-provider``: ``SESSION_LIFETIME`` and
+``SESSION_LIFETIME_EXTENDED``), and people grant before the cutover. On a portal served on
+loopback (development, the sandbox, tests) it is AT Protocol's loopback client, public by
+definition, which needs no document.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.errors import HqxError
 
@@ -36,6 +42,8 @@ ANSWER_MAX_BYTES = 256 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 REFRESH_MARGIN_SEC = 60.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 class OAuthError(HqxError):
@@ -86,6 +94,38 @@ class DpopKey:
         secret = self._private.private_numbers().private_value
         return public | {"d": _b64(secret.to_bytes(32, "big"))}
 
+    @classmethod
+    def derived(cls, secret: str, purpose: str) -> DpopKey:
+        """The same key each time for the same secret and purpose (HKDF-SHA256)."""
+        seed = HKDF(algorithm=hashes.SHA256(), length=48, salt=None,
+                    info=f"helloquittex {purpose}".encode()).derive(secret.encode())  # fmt: skip
+        scalar = int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1
+        return cls(ec.derive_private_key(scalar, ec.SECP256R1()))
+
+    @property
+    def kid(self) -> str:
+        """The key's JWK thumbprint (RFC 7638)."""
+        public = self.jwk()
+        canonical = json.dumps({k: public[k] for k in ("crv", "kty", "x", "y")},
+                               separators=(",", ":"))  # fmt: skip
+        return _b64(hashlib.sha256(canonical.encode()).digest())
+
+    def sign(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
+        """A compact JWS (ES256) of ``claims``."""
+        signing_input = ".".join(
+            _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        )
+        der = self._private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def assertion(self, client_id: str, issuer: str) -> str:
+        """A client assertion for ``issuer`` (RFC 7523): the client authenticating."""
+        now = int(time.time())
+        claims = {"iss": client_id, "sub": client_id, "aud": issuer,
+                  "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + 60}  # fmt: skip
+        return self.sign({"alg": "ES256", "kid": self.kid, "typ": "JWT"}, claims)
+
     def proof(
         self, method: str, url: str, *, nonce: str | None = None, token: str | None = None
     ) -> str:
@@ -102,38 +142,54 @@ class DpopKey:
         if token:
             claims["ath"] = _b64(hashlib.sha256(token.encode()).digest())
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()}
-        signing_input = ".".join(
-            _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
-        )
-        der = self._private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        return self.sign(header, claims)
+
+
+def client_key(secret: str) -> DpopKey:
+    """The service's client-authentication key, derived from its secret."""
+    return DpopKey.derived(secret, "oauth client assertion")
 
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """Who we are to authorization servers."""
+    """Who we are to authorization servers (``key``: a confidential client's)."""
 
     client_id: str
     redirect_uri: str
     scope: str = SCOPE
+    key: DpopKey | None = None
+
+    def auth(self, issuer: str) -> dict[str, str]:
+        """What authenticates us in a request to ``issuer``."""
+        return _client_auth(self.client_id, self.key, issuer)
 
 
-def client_for(public_url: str) -> Client:
-    """The portal's client: its metadata document's address, or (served on loopback) the
-    loopback client id that names its redirect and scope."""
+def _client_auth(client_id: str, key: DpopKey | None, issuer: str) -> dict[str, str]:
+    if key is None:
+        return {"client_id": client_id}
+    return {"client_id": client_id, "client_assertion_type": JWT_BEARER,
+            "client_assertion": key.assertion(client_id, issuer)}  # fmt: skip
+
+
+def client_for(public_url: str, secret: str | None) -> Client:
+    """The portal's client: its metadata document's address, confidential (a key derived
+    from ``secret``); or, served on loopback, the loopback client id that names its
+    redirect and scope."""
     base = public_url.rstrip("/")
     redirect_uri = f"{base}{CALLBACK_PATH}"
     if urlsplit(base).hostname in {h.strip("[]") for h in LOOPBACK_HOSTS}:
         query = urlencode({"redirect_uri": redirect_uri, "scope": SCOPE})
         return Client(f"http://localhost?{query}", redirect_uri)
-    return Client(f"{base}{METADATA_PATH}", redirect_uri)
+    key = client_key(secret) if secret else None
+    return Client(f"{base}{METADATA_PATH}", redirect_uri, key=key)
 
 
-def client_metadata(public_url: str, name: str = "HelloQuitteX") -> dict[str, Any]:
+def client_metadata(
+    public_url: str, secret: str | None, name: str = "HelloQuitteX"
+) -> dict[str, Any]:
     """The client metadata document served at :data:`METADATA_PATH`."""
-    client = client_for(public_url)
-    return {
+    client = client_for(public_url, secret)
+    document: dict[str, Any] = {
         "client_id": client.client_id,
         "client_name": name,
         "client_uri": public_url.rstrip("/"),
@@ -145,6 +201,14 @@ def client_metadata(public_url: str, name: str = "HelloQuitteX") -> dict[str, An
         "token_endpoint_auth_method": "none",
         "dpop_bound_access_tokens": True,
     }
+    if client.key is not None:
+        public = client.key.jwk() | {"kid": client.key.kid, "use": "sig", "alg": "ES256"}
+        document |= {
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": {"keys": [public]},
+        }
+    return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +238,8 @@ class Grant:
     token_endpoint: str = ""
     revocation_endpoint: str | None = None
     client_id: str = ""
+    confidential: bool = False
+    """Granted to the service as a confidential client: renewals must authenticate it."""
     dpop: dict[str, str] = field(default_factory=dict)
     """The private JWK of the DPoP key (``oauth``)."""
     nonces: dict[str, str] = field(default_factory=dict)
@@ -322,8 +388,7 @@ async def start(
     key, nonces = DpopKey.generate(), dict[str, str]()
     verifier, challenge = pkce()
     state = secrets.token_urlsafe(24)
-    form = {
-        "client_id": client.client_id,
+    form = client.auth(server.issuer) | {
         "response_type": "code",
         "redirect_uri": client.redirect_uri,
         "scope": client.scope,
@@ -351,12 +416,11 @@ async def finish(
 ) -> Grant:
     """Exchange the code for DPoP-bound tokens (the caller checks ``did`` is theirs)."""
     key, nonces = DpopKey.from_jwk(started.dpop), dict(started.nonces)
-    form = {
+    form = client.auth(server.issuer) | {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": client.redirect_uri,
         "code_verifier": started.verifier,
-        "client_id": client.client_id,
     }
     answer = await dpop_request(http, key, nonces, "POST", server.token, form=form)
     tokens = _expect(answer, f"{server.issuer} refused the code", "access_token", "sub")
@@ -372,20 +436,30 @@ async def finish(
         token_endpoint=server.token,
         revocation_endpoint=server.revocation,
         client_id=client.client_id,
+        confidential=client.key is not None,
         dpop=started.dpop,
         nonces=nonces,
     )
 
 
-async def refresh(http: aiohttp.ClientSession, grant: Grant) -> Grant:
-    """New tokens for an OAuth grant (the refresh token is used once)."""
+def _grant_auth(grant: Grant, signer: DpopKey | None) -> dict[str, str]:
+    """How the service authenticates about ``grant`` (``signer``: its client key)."""
+    if grant.confidential and signer is None:
+        raise OAuthError("the grant was given to the service as a confidential client")
+    return _client_auth(grant.client_id, signer if grant.confidential else None, grant.issuer)
+
+
+async def refresh(
+    http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None
+) -> Grant:
+    """New tokens for an OAuth grant (the refresh token is used once); ``signer``: the
+    service's client key, for a grant given to it as a confidential client."""
     if not grant.refresh:
         raise OAuthError("the grant has expired and cannot be renewed: connect again")
     key, nonces = DpopKey.from_jwk(grant.dpop), dict(grant.nonces)
-    form = {
+    form = _grant_auth(grant, signer) | {
         "grant_type": "refresh_token",
         "refresh_token": grant.refresh,
-        "client_id": grant.client_id,
     }
     answer = await dpop_request(http, key, nonces, "POST", grant.token_endpoint, form=form)
     tokens = _expect(answer, f"{grant.issuer} refused to renew the grant", "access_token", "sub")
@@ -400,12 +474,12 @@ async def refresh(http: aiohttp.ClientSession, grant: Grant) -> Grant:
     )
 
 
-async def revoke(http: aiohttp.ClientSession, grant: Grant) -> None:
+async def revoke(http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None) -> None:
     """Tell the authorization server the grant is over (best effort: it is deleted here)."""
     if grant.kind != "oauth" or not grant.revocation_endpoint:
         return
     key, nonces = DpopKey.from_jwk(grant.dpop), dict(grant.nonces)
     for token in (grant.refresh, grant.access):
         if token:
-            form = {"token": token, "client_id": grant.client_id}
+            form = _grant_auth(grant, signer) | {"token": token}
             await dpop_request(http, key, nonces, "POST", grant.revocation_endpoint, form=form)

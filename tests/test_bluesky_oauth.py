@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.exceptions import InvalidSignature
@@ -31,21 +32,25 @@ def _part(token: str, index: int) -> dict[str, Any]:
     return dict(json.loads(base64.urlsafe_b64decode(piece + "=" * (-len(piece) % 4))))
 
 
-def verify(proof: str) -> dict[str, Any]:
-    """What a server checks of a DPoP proof: its header, its signature by the key it carries."""
-    header = _part(proof, 0)
-    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
-    assert "d" not in header["jwk"], "never the private key"
+def verify(token: str, jwk: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a server checks of a JWS: its signature by ``jwk`` (a DPoP proof: the key its
+    header carries, never the private one); its claims."""
+    header = _part(token, 0)
+    assert header["alg"] == "ES256"
+    if jwk is None:
+        assert header["typ"] == "dpop+jwt"
+        assert "d" not in header["jwk"], "never the private key"
+        jwk = header["jwk"]
     numbers = ec.EllipticCurvePublicNumbers(
-        int.from_bytes(base64.urlsafe_b64decode(header["jwk"]["x"] + "=="), "big"),
-        int.from_bytes(base64.urlsafe_b64decode(header["jwk"]["y"] + "=="), "big"),
+        int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="), "big"),
+        int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=="), "big"),
         ec.SECP256R1(),
     )
-    signing_input, signature = proof.rsplit(".", 1)
+    signing_input, signature = token.rsplit(".", 1)
     raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     numbers.public_key().verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
-    return _part(proof, 1)
+    return _part(token, 1)
 
 
 def test_a_dpop_proof_is_signed_by_the_key_it_carries_and_names_the_request() -> None:
@@ -71,12 +76,12 @@ def test_the_dpop_key_survives_being_kept() -> None:
 
 
 def test_on_loopback_the_portal_is_the_loopback_client_else_its_document() -> None:
-    local = oauth.client_for("http://127.0.0.1:8080/")
+    local = oauth.client_for("http://127.0.0.1:8080/", "a-secret")
     asked = parse_qs(urlsplit(local.client_id).query)
     assert local.client_id.startswith("http://localhost?")
     assert asked == {"redirect_uri": ["http://127.0.0.1:8080/me/follows/bluesky/callback"],
                      "scope": [oauth.SCOPE]}  # fmt: skip
-    public = oauth.client_for("https://hqx.example")
+    public = oauth.client_for("https://hqx.example", "a-secret")
     assert public.client_id == "https://hqx.example/oauth/client-metadata.json"
     assert public.redirect_uri == "https://hqx.example/me/follows/bluesky/callback"
 
@@ -84,7 +89,9 @@ def test_on_loopback_the_portal_is_the_loopback_client_else_its_document() -> No
 def test_the_metadata_document_is_served_as_authorization_servers_read_it(
     engine: Engine, database_url: str
 ) -> None:
-    settings = Settings(database_url=database_url, public_url="https://hqx.example")
+    secret = "the-service-secret-key-0123456789abcdef"
+    settings = Settings(database_url=database_url, public_url="https://hqx.example",
+                        secret_key=secret)  # fmt: skip
 
     async def main() -> tuple[int, dict[str, Any]]:
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
@@ -96,9 +103,48 @@ def test_the_metadata_document_is_served_as_authorization_servers_read_it(
     assert document["client_id"] == "https://hqx.example/oauth/client-metadata.json"
     assert document["redirect_uris"] == ["https://hqx.example/me/follows/bluesky/callback"]
     assert document["dpop_bound_access_tokens"] is True
-    assert document["token_endpoint_auth_method"] == "none"
+    assert document["application_type"] == "web"
     assert set(document["scope"].split()) >= {"atproto"}
     assert document["grant_types"] == ["authorization_code", "refresh_token"]
+    # Confidential: two years of grant rather than two weeks, by a key only it holds.
+    assert document["token_endpoint_auth_method"] == "private_key_jwt"
+    assert document["token_endpoint_auth_signing_alg"] == "ES256"
+    [key] = document["jwks"]["keys"]
+    assert "d" not in key and key["kid"] == oauth.client_key(secret).kid
+    assert key["use"] == "sig" and key["alg"] == "ES256"
+
+
+def test_the_client_authenticates_with_an_assertion_its_published_key_verifies() -> None:
+    secret = "the-service-secret-key-0123456789abcdef"
+    client = oauth.client_for("https://hqx.example", secret)
+    published = oauth.client_metadata("https://hqx.example", secret)["jwks"]["keys"][0]
+    form = client.auth("https://bsky.social")
+    assert form["client_id"] == client.client_id
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    claims = verify(form["client_assertion"], published)
+    assert claims["iss"] == claims["sub"] == client.client_id
+    assert claims["aud"] == "https://bsky.social" and claims["jti"]
+    assert 0 < claims["exp"] - claims["iat"] <= 60
+    assert _part(form["client_assertion"], 0)["kid"] == published["kid"]
+    assert oauth.client_key(secret).kid == oauth.client_key(secret).kid, "the same each start"
+    assert oauth.client_key("another-secret").kid != published["kid"]
+    loopback = oauth.client_for("http://127.0.0.1:8080", secret)
+    assert loopback.auth("https://bsky.social") == {"client_id": loopback.client_id}
+
+
+def test_a_confidential_grant_is_renewed_only_with_the_services_key() -> None:
+    dpop = oauth.DpopKey.generate().jwk(private=True)
+    grant = oauth.Grant("did:plc:a", "https://pds.example", "at", "rt", 0.0,
+                        issuer="https://pds.example", token_endpoint="https://pds.example/t",
+                        client_id="https://hqx.example/oauth/client-metadata.json",
+                        confidential=True, dpop=dpop)  # fmt: skip
+
+    async def renew() -> None:
+        async with aiohttp.ClientSession() as http:
+            await oauth.refresh(http, grant)
+
+    with pytest.raises(oauth.OAuthError, match="confidential client"):
+        asyncio.run(renew())
 
 
 def test_a_grant_is_kept_whole_and_a_session_with_the_password_is_told_apart() -> None:

@@ -42,7 +42,8 @@ async def _client_metadata(request: web.Request) -> web.Response:
     if public_url is None:
         raise web.HTTPNotFound
     return web.json_response(
-        oauth.client_metadata(public_url), headers={"Cache-Control": "max-age=3600"}
+        oauth.client_metadata(public_url, request.app[SETTINGS].secret_key),
+        headers={"Cache-Control": "max-age=3600"},
     )
 
 
@@ -53,7 +54,8 @@ def _bluesky_account(engine: Engine, person_id: int) -> Identity | None:
 
 
 def _client(request: web.Request) -> oauth.Client:
-    return oauth.client_for(request.app[SETTINGS].public_url or "")
+    settings = request.app[SETTINGS]
+    return oauth.client_for(settings.public_url or "", settings.secret_key)
 
 
 @routes.post("/me/follows/bluesky")
@@ -108,7 +110,7 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
         grant = await oauth.finish(http, _client(request), server, started, code, flow["pds"])
         account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], person_id)
         if account is None or grant.did != account.subject:
-            await oauth.revoke(http, grant)
+            await oauth.revoke(http, grant, _client(request).key)
             raise oauth.OAuthError("that is not the Bluesky account linked here: sign in as it")
     await asyncio.to_thread(_keep, request, person_id, grant, oauth.SCOPE)
 
@@ -152,10 +154,10 @@ def _keep(request: web.Request, person_id: int, grant: oauth.Grant, scope: str) 
                             trigger=f"grant:{person_id}", env=environment)  # fmt: skip
 
 
-async def tell_revoked(token: grants.Token) -> None:
+async def tell_revoked(token: grants.Token, secret: str) -> None:
     """Tell the person's servers a Bluesky grant is over (best effort)."""
     try:
         async with aiohttp.ClientSession() as http:
-            await acting.end(http, oauth.Grant.loads(token.token))
+            await acting.end(http, oauth.Grant.loads(token.token), oauth.client_key(secret))
     except oauth.OAuthError as e:
         log.warning("ending a Bluesky grant on %s: %s", token.server, e)

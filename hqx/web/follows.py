@@ -246,7 +246,7 @@ async def _revoke(request: web.Request) -> web.StreamResponse:
 
     token, client = await asyncio.to_thread(forget)
     if token is not None and token.network == Network.BLUESKY.value:
-        await bluesky_follows.tell_revoked(token)
+        await bluesky_follows.tell_revoked(token, key)
     elif token is not None and client is not None:
         await _tell_revoked(client, token.token)
     return redirect(request, "/me?saved=1")
