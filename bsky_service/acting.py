@@ -58,14 +58,22 @@ async def pds_of(http: aiohttp.ClientSession, did: str, plc_url: str) -> str:
     raise OAuthError(f"the DID document of {did} names no PDS")
 
 
-def _expiry(jwt: str) -> float:
-    """When a session token (a JWT the PDS issued) expires; read, not verified: the PDS that
+def _claims(jwt: str) -> dict[str, Any]:
+    """What a session token (a JWT the PDS issued) says; read, not verified: the PDS that
     issued it is the one that checks it."""
     try:
         payload = jwt.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, KeyError, TypeError, ValueError):
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _expiry(jwt: str) -> float:
+    """When a session token expires (five minutes when it does not say)."""
+    try:
+        return float(_claims(jwt)["exp"])
+    except (KeyError, TypeError, ValueError):
         return time.time() + 300.0
 
 
@@ -164,12 +172,7 @@ async def end(http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None 
 def full_access(grant: Grant) -> bool:
     """Whether a session was opened with the account's own password rather than an app
     password (its token's scope says so): the service never keeps such a session."""
-    try:
-        payload = grant.access.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
-        return False
-    return bool(claims.get("scope") == "com.atproto.access")
+    return bool(_claims(grant.access).get("scope") == "com.atproto.access")
 
 
 def _checked(answer: Answer, what: str) -> dict[str, Any]:

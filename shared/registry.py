@@ -21,7 +21,7 @@ from shared.db.models import (
     XIdentity,
     iso_utc,
 )
-from shared.space import space_of
+from shared.space import contacts_of, space_of
 
 if TYPE_CHECKING:
     from shared.space import Contact
@@ -80,7 +80,7 @@ def status(session: Session, person_id: int) -> dict[str, Any]:
 def contacts(session: Session, person_id: int, *, limit: int, cursor: str | None) -> Page:
     """A page of the contacts found for a person (as their space shows them)."""
     start = int(cursor) if cursor and cursor.isdigit() else 0
-    found = space_of(session, person_id, lambda _network, _collection: None).contacts
+    found = contacts_of(session, person_id)
     page = found[start : start + limit]
     after = start + len(page)
     return Page([_contact(c) for c in page], str(after) if after < len(found) else None)

@@ -97,7 +97,7 @@ def space_of(session: Session, person_id: int, pack_url: Callable[[str, int], st
     return Space(
         person=person_id,
         accounts=people.describe(session, person_id)["accounts"],
-        contacts=_contacts(session, person_id),
+        contacts=contacts_of(session, person_id),
         awaited=int(awaited),
         packs=[
             Pack(p.network, p.part, p.members, pack_url(p.network, p.id))
@@ -135,7 +135,7 @@ def _follows(session: Session, person_id: int) -> dict[str, int]:
     return shown
 
 
-def _contacts(session: Session, person_id: int) -> list[Contact]:
+def contacts_of(session: Session, person_id: int) -> list[Contact]:
     """Matches the person may see: contacts who let themselves be found, still here."""
     matched = matching.matches_of(session, person_id)
     ids = {contact for contact, _relation in matched}

@@ -9,14 +9,13 @@ from sqlmodel import Session
 
 from shared.db.models import (
     Consent,
-    Identity,
     LinkProof,
-    Person,
     Purpose,
     TrustLevel,
     XIdentity,
     utcnow,
 )
+from tests.linked import add_linked
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -28,17 +27,12 @@ def add_person(
 ) -> int:  # fmt: skip
     """A person with a Bluesky account proven by a post, and an X account."""
     with Session(engine) as session, session.begin():
-        person = Person()
-        session.add(person)
-        session.flush()
-        assert person.id is not None
-        session.add(Identity(person_id=person.id, network="bluesky", subject=did,
-                             handle=handle, trust=TrustLevel.PROVEN))  # fmt: skip
-        session.add(LinkProof(person_id=person.id, network="bluesky", subject=did,
+        person = add_linked(session, "bluesky", did, handle)
+        session.add(LinkProof(person_id=person, network="bluesky", subject=did,
                               code=f"code-{x_id}", post_uri=f"at://{did}/app.bsky.feed.post/3k",
                               verified_at=utcnow()))  # fmt: skip
-        session.add(XIdentity(x_account_id=x_id, person_id=person.id, username=username,
+        session.add(XIdentity(x_account_id=x_id, person_id=person, username=username,
                               trust=x_trust))  # fmt: skip
-        session.add(Consent(person_id=person.id, purpose=Purpose.PUBLIC_DIRECTORY.value,
+        session.add(Consent(person_id=person, purpose=Purpose.PUBLIC_DIRECTORY.value,
                             granted=listed))  # fmt: skip
-        return person.id
+        return person

@@ -22,15 +22,14 @@ from shared.db.models import (
     Consent,
     Delivery,
     FollowGrant,
-    Identity,
     OutboundAction,
     Person,
     Purpose,
     ReconnectRun,
-    TrustLevel,
     utcnow,
 )
 from shared.protocol import DeliveryError, Outgoing
+from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld
 from tests.test_portal_space import KEY, csrf_of, portal, sign_in
 from testworld.mastodon.profiles import PROFILES
@@ -45,22 +44,8 @@ if TYPE_CHECKING:
 def linked(engine: Engine, mastodon: MastodonWorld, account: Account) -> tuple[int, str]:
     """A person with this Mastodon account linked; a sign-in token to their space."""
     server = mastodon.server
-    with Session(engine) as session, session.begin():
-        person = Person()
-        session.add(person)
-        session.flush()
-        assert person.id is not None
-        session.add(
-            Identity(
-                person_id=person.id,
-                network="mastodon",
-                subject=server.actor_id(account),
-                handle=f"{account.username}@{server.domain}",
-                trust=TrustLevel.PROVEN,
-            )
-        )
-        token = uploads.issue(session, person.id, now=utcnow(), purpose=uploads.SPACE)
-        return person.id, token
+    handle = f"{account.username}@{server.domain}"
+    return linked_with_space(engine, "mastodon", server.actor_id(account), handle)
 
 
 def space_token(engine: Engine, person: int) -> str:

@@ -36,6 +36,7 @@ from shared.db.models import (
 from tests.archives import make_archive
 from tests.background import BackgroundApp
 from tests.browser import PHONE, Browser
+from tests.linked import add_linked
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,19 +118,7 @@ def bob_joins(engine: Engine, mastodon: MastodonWorld, tmp_path: Path) -> Accoun
     server = mastodon.server
     bob = server.create_account("bob")
     with Session(engine) as session, session.begin():
-        person = Person()
-        session.add(person)
-        session.flush()
-        session.add(
-            Identity(
-                person_id=person.id or 0,
-                network="mastodon",
-                subject=server.actor_id(bob),
-                handle=f"bob@{server.domain}",
-                trust=TrustLevel.PROVEN,
-            )
-        )
-        bob_id = person.id
+        bob_id = add_linked(session, "mastodon", server.actor_id(bob), f"bob@{server.domain}")
     archive = make_archive(tmp_path / "bob.zip", [ALICE_X], [], account_id=BOB_X, username="bob")
     import_archive(engine, archive, for_person=bob_id)
     return bob

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -21,12 +21,9 @@ from sqlmodel import Session
 from bsky_service import acting, oauth
 from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web.flows import Flow
-from hqx.web.space import form_of, message, onward, redirect, visit_of
+from hqx.web.space import form_of, linked_account, message, onward, redirect, visit_of
 from shared import grants, privacy
-from shared.db.models import Identity, Network, Person, Purpose
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from shared.db.models import Network, Person, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +44,6 @@ async def _client_metadata(request: web.Request) -> web.Response:
     )
 
 
-def _bluesky_account(engine: Engine, person_id: int) -> Identity | None:
-    with Session(engine) as session:
-        mine = Identity.of_person(session, person_id)
-    return next((i for i in mine if i.network == Network.BLUESKY), None)
-
-
 def _client(request: web.Request) -> oauth.Client:
     settings = request.app[SETTINGS]
     return oauth.client_for(settings.public_url or "", settings.secret_key)
@@ -64,7 +55,9 @@ async def _connect(request: web.Request) -> web.StreamResponse:
     visit = await visit_of(request)
     await form_of(request, visit)
     settings = request.app[SETTINGS]
-    account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], visit.person)
+    account = await asyncio.to_thread(
+        linked_account, request.app[ENGINE], visit.person, Network.BLUESKY
+    )
     if account is None:
         return message(request, "no Bluesky account is linked to you here", 400)
     try:
@@ -108,7 +101,9 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
         if server.issuer != flow["issuer"]:
             raise oauth.OAuthError("the PDS changed authorization servers: start again")
         grant = await oauth.finish(http, _client(request), server, started, code, flow["pds"])
-        account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], person_id)
+        account = await asyncio.to_thread(
+            linked_account, request.app[ENGINE], person_id, Network.BLUESKY
+        )
         if account is None or grant.did != account.subject:
             await oauth.revoke(http, grant, _client(request).key)
             raise oauth.OAuthError("that is not the Bluesky account linked here: sign in as it")
@@ -123,7 +118,9 @@ async def _app_password(request: web.Request) -> web.StreamResponse:
     password = str(form.get("app_password", "")).strip()
     if not 0 < len(password) <= 100:
         return message(request, "an app password is 1 to 100 characters", 400)
-    account = await asyncio.to_thread(_bluesky_account, request.app[ENGINE], visit.person)
+    account = await asyncio.to_thread(
+        linked_account, request.app[ENGINE], visit.person, Network.BLUESKY
+    )
     if account is None:
         return message(request, "no Bluesky account is linked to you here", 400)
     try:

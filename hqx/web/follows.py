@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -26,13 +26,10 @@ from sqlmodel import Session
 from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web import bluesky_follows
 from hqx.web.flows import Flow
-from hqx.web.space import form_of, message, onward, redirect, visit_of
+from hqx.web.space import form_of, linked_account, message, onward, redirect, visit_of
 from shared import grants, privacy
 from shared.db.models import Identity, Network, Person, Purpose
 from shared.errors import HqxError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +72,6 @@ async def _call(method: str, url: str, **kwargs: Any) -> Any:
         raise ConnectError(f"{url} could not be reached or read: {e}") from e
 
 
-def _mastodon_account(engine: Engine, person_id: int) -> Identity | None:
-    with Session(engine) as session:
-        mine = Identity.of_person(session, person_id)
-    return next((i for i in mine if i.network == Network.MASTODON), None)
-
-
 async def _client(request: web.Request, server: str) -> grants.Client:
     """The service's app on ``server``: kept, or registered now."""
     settings = request.app[SETTINGS]
@@ -121,7 +112,9 @@ async def _client(request: web.Request, server: str) -> grants.Client:
 async def _connect(request: web.Request) -> web.StreamResponse:
     visit = await visit_of(request)
     await form_of(request, visit)
-    account = await asyncio.to_thread(_mastodon_account, request.app[ENGINE], visit.person)
+    account = await asyncio.to_thread(
+        linked_account, request.app[ENGINE], visit.person, Network.MASTODON
+    )
     if account is None:
         return message(request, "no Mastodon account is linked to you here", 400)
     server = origin(account.subject)
@@ -186,7 +179,7 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
         f"{server}/api/v1/accounts/verify_credentials",
         headers={"Authorization": f"Bearer {access}"},
     )
-    account = await asyncio.to_thread(_mastodon_account, engine, person_id)
+    account = await asyncio.to_thread(linked_account, engine, person_id, Network.MASTODON)
     if account is None or not _same(me, account, server):
         await _tell_revoked(client, access)
         raise ConnectError("that is not the Mastodon account linked here: sign in as it")

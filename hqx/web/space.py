@@ -24,7 +24,7 @@ from sqlmodel import Session
 from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web.texts import TEXTS, context
 from shared import directory, export, privacy, sealed, uploads
-from shared.db.models import DirectoryStatus, Person, Reconnect
+from shared.db.models import DirectoryStatus, Identity, Network, Person, Reconnect
 from shared.space import Space, space_of
 
 if TYPE_CHECKING:
@@ -60,6 +60,13 @@ def message(request: web.Request, line: str, status: int = 200) -> web.Response:
 def _closed(request: web.Request) -> web.Response:
     """No secret key, no sessions: the space is closed on this service."""
     return message(request, TEXTS[context(request)["lang"]]["space_closed"], 404)
+
+
+def linked_account(engine: Engine, person_id: int, network: Network) -> Identity | None:
+    """The person's (first) account on ``network``, as linked here."""
+    with Session(engine) as session:
+        mine = Identity.of_person(session, person_id)
+    return next((i for i in mine if i.network == network), None)
 
 
 def onward(request: web.Request, url: str, server: str) -> web.Response:

@@ -21,10 +21,11 @@ from hqx.app import create_app
 from shared import grants, uploads
 from shared.actions import FollowAccount
 from shared.config import Settings
-from shared.db.models import Consent, FollowGrant, Identity, Person, Purpose, TrustLevel, utcnow
+from shared.db.models import Consent, FollowGrant, Purpose, utcnow
 from shared.protocol import DeliveryError, Outgoing
 from tests.background import BackgroundApp
 from tests.browser import Browser
+from tests.linked import linked_with_space
 from tests.test_portal_space import csrf_of, sign_in
 from testworld.bluesky.people import PASSWORD, create_person
 
@@ -44,14 +45,7 @@ QUEUED_AT = utcnow()
 
 def linked(engine: Engine, who: BskyPerson) -> tuple[int, str]:
     """A person with this Bluesky account linked; a sign-in token to their space."""
-    with Session(engine) as session, session.begin():
-        person = Person()
-        session.add(person)
-        session.flush()
-        session.add(Identity(person_id=person.id or 0, network="bluesky", subject=who.did,
-                             handle=who.handle, trust=TrustLevel.PROVEN))  # fmt: skip
-        token = uploads.issue(session, person.id or 0, now=utcnow(), purpose=uploads.SPACE)
-        return person.id or 0, token
+    return linked_with_space(engine, "bluesky", who.did, who.handle)
 
 
 def portal(bluesky: BlueskyDevNetwork, database_url: str) -> BackgroundApp:
