@@ -1,6 +1,6 @@
 """Acting as a person on their own PDS, with what they granted: DPoP-bound OAuth tokens, or a
 session opened with an app password (the fallback they may choose); tokens renewed when due.
-Where a person's PDS is, from their DID document."""
+(Where a person's PDS is: :mod:`bsky_service.identity`.)"""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ from bsky_service.oauth import (
 from shared.errors import HqxError
 
 if TYPE_CHECKING:
-    import aiohttp
+    from shared.outbound import Outbound
 
 FOLLOW = "app.bsky.graph.follow"
-PDS_SERVICE = "#atproto_pds"
+
+
+class RefusedPasswordError(OAuthError):
+    """The PDS refused the app password, or it opens another account (a sentence of ours)."""
 
 
 class ActingError(HqxError):
@@ -36,26 +39,6 @@ class ActingError(HqxError):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
-
-
-async def pds_of(http: aiohttp.ClientSession, did: str, plc_url: str) -> str:
-    """The PDS a DID's document names (``did:plc`` from the PLC directory, ``did:web`` from
-    its host)."""
-    if did.startswith("did:plc:"):
-        url = f"{plc_url.rstrip('/')}/{did}"
-    elif did.startswith("did:web:"):
-        url = f"https://{did.removeprefix('did:web:')}/.well-known/did.json"
-    else:
-        raise OAuthError(f"{did!r} is not a DID this service resolves (did:plc, did:web)")
-    document = await fetch(http, "GET", url)
-    if document.status != 200:
-        raise OAuthError(f"the DID document of {did} could not be read ({document.status})")
-    for service in document.body.get("service", []):
-        if isinstance(service, dict) and str(service.get("id", "")).endswith(PDS_SERVICE):
-            endpoint = service.get("serviceEndpoint")
-            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
-                return endpoint.rstrip("/")
-    raise OAuthError(f"the DID document of {did} names no PDS")
 
 
 def _claims(jwt: str) -> dict[str, Any]:
@@ -77,17 +60,19 @@ def _expiry(jwt: str) -> float:
         return time.time() + 300.0
 
 
-async def sign_in(http: aiohttp.ClientSession, pds: str, did: str, app_password: str) -> Grant:
+async def sign_in(http: Outbound, pds: str, did: str, app_password: str) -> Grant:
     """A session opened with the person's app password, as ``did`` (never another)."""
     answer = await fetch(
         http, "POST", f"{pds}/xrpc/com.atproto.server.createSession",
         body={"identifier": did, "password": app_password},
     )  # fmt: skip
     if answer.status in {400, 401}:
-        raise OAuthError("the PDS refused this app password")
+        raise RefusedPasswordError("the PDS refused this app password")
     opened = _checked(answer, "signing in")
     if opened.get("did") != did:
-        raise OAuthError("the app password opens another account than the one linked here")
+        raise RefusedPasswordError(
+            "the app password opens another account than the one linked here"
+        )
     return Grant(
         did=did,
         pds=pds,
@@ -98,9 +83,7 @@ async def sign_in(http: aiohttp.ClientSession, pds: str, did: str, app_password:
     )
 
 
-async def renewed(
-    http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None
-) -> Grant:
+async def renewed(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> Grant:
     """The grant, its tokens renewed if they are (about to be) expired (``signer``: the
     service's client key, for a grant given to it as a confidential client)."""
     if not grant.due_for_refresh:
@@ -123,7 +106,7 @@ async def renewed(
 
 
 async def call(
-    http: aiohttp.ClientSession, grant: Grant, nsid: str, body: dict[str, Any]
+    http: Outbound, grant: Grant, nsid: str, body: dict[str, Any]
 ) -> tuple[Answer, Grant]:
     """A procedure on the person's PDS as them; the answer, and the grant as it is now
     (renewed tokens, new nonces: the caller keeps it)."""
@@ -141,7 +124,7 @@ async def call(
 
 
 async def follow(
-    http: aiohttp.ClientSession, grant: Grant, subject: str, rkey: str, created_at: str
+    http: Outbound, grant: Grant, subject: str, rkey: str, created_at: str
 ) -> tuple[str, Grant]:
     """Follow ``subject`` (a DID) as the person, under a record key fixed by the caller: made
     twice (a crash between the write and its record here), it is still one follow."""
@@ -157,7 +140,7 @@ async def follow(
     raise _refused(answer, "follow")
 
 
-async def end(http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None) -> None:
+async def end(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> None:
     """Tell the person's servers the grant is over: its OAuth tokens revoked, or the app
     password's session deleted (best effort: it is forgotten here whatever they answer)."""
     if grant.kind == "oauth":

@@ -22,7 +22,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from atproto import AsyncClient, SessionEvent, client_utils, models
 from atproto_client.exceptions import (
     AtProtocolError,
@@ -71,6 +70,8 @@ if TYPE_CHECKING:
     import httpx
     from atproto_client.client.session import Session as AtSession
     from sqlalchemy.engine import Engine
+
+    from shared.outbound import Outbound
 
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,15 @@ class BlueskyAdapter(Protocol):
         chat_proxy: str | None = None,
         catch_up: timedelta = timedelta(0),
         session_key: str | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         """``chat_proxy``: the chat service for direct messages (``None``: no messages; the
         bot declares it accepts none). ``catch_up``: on a first start (a database that has
         never seen this bot account), also answer the mentions this old. ``session_key``:
         the service's secret: it seals the session kept across restarts and opens people's
-        grants to follow for them (``None``: no session kept, no follows for anyone)."""
+        grants to follow for them (``None``: no session kept, no follows for anyone).
+        ``outbound``: the service's guarded client, for people's own PDSes (``None``: no
+        follows for anyone)."""
         self._engine = engine
         self._catch_up = catch_up
         self._pds_url = pds_url.rstrip("/")
@@ -186,7 +190,7 @@ class BlueskyAdapter(Protocol):
         self._chat_retry_at = 0.0
         self._chat_delay_sec = CHAT_RETRY_FIRST_SEC
         self._chat_failing: str | None = None
-        self._people_http: aiohttp.ClientSession | None = None
+        self._people_http = outbound
         """Requests to people's own PDSes, as them (follows on their behalf)."""
         self._grant_locks: dict[int, asyncio.Lock] = {}
         """One renewal of a grant's tokens at a time (a refresh token is used once)."""
@@ -214,7 +218,6 @@ class BlueskyAdapter(Protocol):
         # One client (one connection pool) per run: close() ends it, a new start opens one.
         self._client = self._new_client()
         self._client.on_session_change(self._session_changed)
-        self._people_http = aiohttp.ClientSession()
         try:
             await self._login()
             await self._label_as_bot()
@@ -317,9 +320,6 @@ class BlueskyAdapter(Protocol):
 
     async def close(self) -> None:
         await self._client.request.close()
-        if self._people_http is not None:
-            await self._people_http.close()
-            self._people_http = None
 
     def health(self) -> dict[str, str]:
         receiving = f"polling every {self._poll_interval_sec:g} s"
@@ -581,7 +581,7 @@ class BlueskyAdapter(Protocol):
         """Follow with the person's own grant, on their own PDS, under a record key fixed by
         the action: made again after a crash, it is the same follow."""
         if self._people_http is None:
-            raise DeliveryError("the Bluesky adapter is not started")
+            raise DeliveryError("no client for people's servers: follows are off", permanent=True)
         if not action.subject.startswith("did:"):
             raise DeliveryError(f"no DID to follow for {action.account}", permanent=True)
         lock = self._grant_locks.setdefault(action.grant, asyncio.Lock())
@@ -601,7 +601,7 @@ class BlueskyAdapter(Protocol):
             raise DeliveryError(f"following for a person: {e}") from e
         return Delivered(uri)
 
-    async def _renewed_grant(self, http: aiohttp.ClientSession, grant_id: int) -> Grant:
+    async def _renewed_grant(self, http: Outbound, grant_id: int) -> Grant:
         """The person's grant, its tokens renewed (and the renewal kept at once: the old
         refresh token no longer works)."""
         opened = await asyncio.to_thread(self._opened_grant, grant_id)

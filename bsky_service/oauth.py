@@ -22,16 +22,19 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.errors import HqxError
+from shared.outbound import OutboundError
+
+if TYPE_CHECKING:
+    from shared.outbound import Outbound
 
 SCOPE = "atproto transition:generic"
 """What a follow needs on a PDS today (``transition:generic``: record writes; the granular
@@ -39,7 +42,7 @@ SCOPE = "atproto transition:generic"
 METADATA_PATH = "/oauth/client-metadata.json"
 CALLBACK_PATH = "/me/follows/bluesky/callback"
 ANSWER_MAX_BYTES = 256 * 1024
-TIMEOUT = aiohttp.ClientTimeout(total=15)
+DEADLINE_SEC = 15.0
 REFRESH_MARGIN_SEC = 60.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -268,7 +271,7 @@ class Answer:
 
 
 async def fetch(
-    http: aiohttp.ClientSession,
+    http: Outbound,
     method: str,
     url: str,
     *,
@@ -276,26 +279,24 @@ async def fetch(
     form: dict[str, str] | None = None,
     body: dict[str, Any] | None = None,
 ) -> Answer:
-    """One request, its JSON answer read within bounds (whatever its status)."""
+    """One request through the service's guarded client, its JSON answer read within
+    bounds (whatever its status)."""
     try:
-        async with http.request(
-            method, url, headers=headers, data=form, json=body, timeout=TIMEOUT,
-            allow_redirects=False,
-        ) as response:  # fmt: skip
-            raw = await response.content.read(ANSWER_MAX_BYTES + 1)
-            if len(raw) > ANSWER_MAX_BYTES:
-                raise OAuthError(f"{url} answered more than {ANSWER_MAX_BYTES} bytes")
-            try:
-                parsed = json.loads(raw or b"{}")
-            except ValueError:
-                parsed = {"error": "not_json", "message": raw[:200].decode("utf-8", "replace")}
-            return Answer(
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                parsed if isinstance(parsed, dict) else {"value": parsed},
-            )
-    except (aiohttp.ClientError, TimeoutError) as e:
+        answer = await http.request(
+            method, url, headers=headers, form=form, json=body, max_bytes=ANSWER_MAX_BYTES,
+            deadline_sec=DEADLINE_SEC,
+        )  # fmt: skip
+    except OutboundError as e:
         raise OAuthError(f"{url} could not be reached: {e}") from e
+    try:
+        parsed = json.loads(answer.body or b"{}")
+    except ValueError:
+        parsed = {"error": "not_json"}
+    return Answer(
+        answer.status,
+        dict(answer.headers),
+        parsed if isinstance(parsed, dict) else {"value": parsed},
+    )
 
 
 def _origin(url: str) -> str:
@@ -313,7 +314,7 @@ def _expect(answer: Answer, what: str, *keys: str) -> dict[str, Any]:
     return answer.body
 
 
-async def discover(http: aiohttp.ClientSession, pds: str) -> AuthServer:
+async def discover(http: Outbound, pds: str) -> AuthServer:
     """The authorization server of a PDS (the PDS itself, or its entryway)."""
     base = pds.rstrip("/")
     resource = await fetch(http, "GET", f"{base}/.well-known/oauth-protected-resource")
@@ -341,7 +342,7 @@ async def discover(http: aiohttp.ClientSession, pds: str) -> AuthServer:
 
 
 async def dpop_request(
-    http: aiohttp.ClientSession,
+    http: Outbound,
     key: DpopKey,
     nonces: dict[str, str],
     method: str,
@@ -381,9 +382,7 @@ class Started:
     nonces: dict[str, str]
 
 
-async def start(
-    http: aiohttp.ClientSession, client: Client, server: AuthServer, login_hint: str
-) -> Started:
+async def start(http: Outbound, client: Client, server: AuthServer, login_hint: str) -> Started:
     """Push the authorization request (PAR); the address of the consent page."""
     key, nonces = DpopKey.generate(), dict[str, str]()
     verifier, challenge = pkce()
@@ -407,7 +406,7 @@ async def start(
 
 
 async def finish(
-    http: aiohttp.ClientSession,
+    http: Outbound,
     client: Client,
     server: AuthServer,
     started: Started,
@@ -449,9 +448,7 @@ def _grant_auth(grant: Grant, signer: DpopKey | None) -> dict[str, str]:
     return _client_auth(grant.client_id, signer if grant.confidential else None, grant.issuer)
 
 
-async def refresh(
-    http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None
-) -> Grant:
+async def refresh(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> Grant:
     """New tokens for an OAuth grant (the refresh token is used once); ``signer``: the
     service's client key, for a grant given to it as a confidential client."""
     if not grant.refresh:
@@ -474,7 +471,7 @@ async def refresh(
     )
 
 
-async def revoke(http: aiohttp.ClientSession, grant: Grant, signer: DpopKey | None = None) -> None:
+async def revoke(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> None:
     """Tell the authorization server the grant is over (best effort: it is deleted here)."""
     if grant.kind != "oauth" or not grant.revocation_endpoint:
         return

@@ -7,11 +7,9 @@ service's own identity: a ``did:web`` named for the portal's host, and its docum
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from atproto_identity.did.resolver import AsyncDidResolver
-from atproto_identity.exceptions import AtProtocolError as IdentityError
 from atproto_server.auth.jwt import (
     TokenDecodeError,
     TokenExpiredSignatureError,
@@ -22,14 +20,17 @@ from atproto_server.auth.jwt import (
     verify_jwt_async,
 )
 
+from bsky_service.identity import IdentityError
 from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from bsky_service.identity import DidDocuments
 
 SERVICE_ID = "#helloquittex_registry"
 SERVICE_TYPE = "HelloQuitteXRegistry"
 LONGEST_SEC = 3600
 """Tokens that would live longer than this are refused (PDSes give 60 s by default, an hour
 at most)."""
-RESOLVE_TIMEOUT_SEC = 10.0
 
 _REFUSED = (
     TokenDecodeError,
@@ -68,16 +69,16 @@ def did_document(public_url: str) -> dict[str, Any]:
     }
 
 
-async def verify(token: str, *, audience: str, method: str, plc_url: str) -> str:
+async def verify(token: str, *, audience: str, method: str, documents: DidDocuments) -> str:
     """The DID that signed ``token`` for ``audience`` and ``method``; raises
-    :class:`ServiceAuthError` otherwise."""
-    resolver = AsyncDidResolver(plc_url=plc_url, timeout=RESOLVE_TIMEOUT_SEC)
+    :class:`ServiceAuthError` otherwise. The issuer's document is read through the service's
+    guarded client (``documents``), its DID checked first."""
 
     async def signing_key(issuer: str, fresh: bool) -> str:
         try:
-            return str(await resolver.resolve_atproto_key(issuer.split("#")[0], fresh))
-        except (IdentityError, ValueError) as e:
-            raise ServiceAuthError(f"the DID document of {issuer} gives no key: {e}") from e
+            return await documents.signing_key(issuer.split("#")[0], fresh=fresh)
+        except IdentityError as e:
+            raise ServiceAuthError(f"the issuer gives no key: {e}") from e
 
     try:
         payload = await verify_jwt_async(token, signing_key, own_did=audience)

@@ -12,9 +12,21 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bsky_service.adapter import BlueskyAdapter
+from bsky_service.identity import DidDocuments
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
-from hqx.state import DOORS, ENGINE, IMPORTS, SERVICE, SETTINGS, STATS, X_SIGNIN
+from hqx.outbound import OutboundClient
+from hqx.state import (
+    DIDS,
+    DOORS,
+    ENGINE,
+    IMPORTS,
+    OUTBOUND,
+    SERVICE,
+    SETTINGS,
+    STATS,
+    X_SIGNIN,
+)
 from hqx.web.access_log import RedactedAccessLogger
 from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
@@ -33,6 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shared.config import Settings
+    from shared.outbound import Outbound
     from shared.protocol import Protocol
 
 log = logging.getLogger(__name__)
@@ -49,6 +62,9 @@ def create_app(settings: Settings) -> web.Application:
     app[IMPORTS] = Imports(settings)
     app[STATS] = StatsCache()
     app[DOORS] = Pace(requests=settings.links_per_minute, window_sec=60.0)
+    app[OUTBOUND] = OutboundClient(settings.outbound_policy())
+    app[DIDS] = DidDocuments(app[OUTBOUND], settings.bsky_plc_url)
+    app.on_cleanup.append(_close_outbound)
     app.cleanup_ctx.append(_service)
     if settings.x_client_id and settings.public_url and settings.secret_key:
         app[X_SIGNIN] = XSignIn(settings)
@@ -56,6 +72,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes([web.get("/healthz", _health)])
     portal.setup(app)
     return app
+
+
+async def _close_outbound(app: web.Application) -> None:
+    await app[OUTBOUND].close()
 
 
 async def _close_x_signin(app: web.Application) -> None:
@@ -67,8 +87,9 @@ def server_options() -> dict[str, Any]:
     return {"access_log_class": RedactedAccessLogger}
 
 
-def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
-    """One adapter per configured network."""
+def build_adapters(settings: Settings, engine: Engine, outbound: Outbound) -> list[Protocol]:
+    """One adapter per configured network; ``outbound``: the service's client for people's
+    own servers."""
     adapters: list[Protocol] = []
     if settings.bsky_handle is not None and settings.bsky_app_password is not None:
         adapters.append(
@@ -80,6 +101,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 chat_proxy=settings.bsky_chat_proxy,
                 catch_up=settings.catch_up,
                 session_key=settings.secret_key,
+                outbound=outbound,
             )
         )
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:
@@ -91,6 +113,7 @@ def build_adapters(settings: Settings, engine: Engine) -> list[Protocol]:
                 poll_interval_sec=settings.mastodon_poll_sec,
                 catch_up=settings.catch_up,
                 grant_key=settings.secret_key,
+                outbound=outbound,
             )
         )
     return adapters
@@ -103,7 +126,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate.require_current, engine)
         service = Service(
             engine,
-            build_adapters(settings, engine),
+            build_adapters(settings, engine, app[OUTBOUND]),
             default_registry(),
             settings.secret_key,
             public_url=settings.public_url,

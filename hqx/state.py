@@ -6,6 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from bsky_service.identity import DidDocuments
+from hqx.outbound import OutboundClient
 from hqx.web.figures import StatsCache
 from hqx.web.imports import Imports
 from hqx.web.limits import Pace
@@ -22,3 +24,7 @@ DOORS = web.AppKey("doors", Pace)
 """The pace of the one-time links' pages, per client address."""
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""
+OUTBOUND = web.AppKey("outbound", OutboundClient)
+"""The one client for addresses someone else gave (:mod:`shared.outbound`)."""
+DIDS = web.AppKey("dids", DidDocuments)
+"""DID documents, read through :data:`OUTBOUND` and kept a while."""

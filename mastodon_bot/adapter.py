@@ -41,6 +41,7 @@ from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.linking import Account
+from shared.outbound import OutboundError, RefusedAddressError, acct_domain
 from shared.protocol import (
     Author,
     Delivered,
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from shared.outbound import Outbound
+
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ CATCH_UP_MAX_PAGES = 25
 # Actor ids found through WebFinger, kept for this many accounts.
 ACTOR_CACHE_SIZE = 10_000
 RATE_LIMIT_FALLBACK_SEC = 300.0
+WEBFINGER_MAX_BYTES = 64 * 1024
 FOLLOWING_PAGE = 80  # Mastodon's largest page of accounts
 FOLLOWING_MAX_PAGES = 50
 # Requests of the window (300 per 5 minutes) never spent on reading follows.
@@ -100,11 +104,15 @@ class MastodonAdapter(Protocol):
         poll_interval_sec: float = POLL_INTERVAL_SEC,
         catch_up: timedelta = timedelta(0),
         grant_key: str | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         """``catch_up``: on a first start (a database that has never seen this bot account),
         also answer the mentions this old; a known database resumes where it stopped.
-        ``grant_key``: the key that opens people's grants (follows on their behalf)."""
+        ``grant_key``: the key that opens people's grants (follows on their behalf).
+        ``outbound``: the service's guarded client, for every server but the bot's own
+        (people's servers, other servers' WebFinger); ``None``: those are not asked."""
         self._engine = engine
+        self._outbound = outbound
         self._grant_key = grant_key
         self._catch_up = catch_up
         self._base_url = api_base_url.rstrip("/")
@@ -458,28 +466,57 @@ class MastodonAdapter(Protocol):
         return self._actor_ids[acct]
 
     async def _webfinger(self, acct: str) -> str | None:
-        assert self._http is not None  # noqa: S101  (started)
-        domain = acct.partition("@")[2]
-        own = domain.casefold() == self._domain.casefold()
-        scheme = urlsplit(self._base_url).scheme if own else "https"
-        url = f"{scheme}://{domain}/.well-known/webfinger"
+        """The actor id WebFinger gives for ``acct``: the bot's own server asked directly,
+        any other through the service's guarded client (its domain is another server's
+        word)."""
         try:
-            async with self._http.get(
-                url,
-                params={"resource": f"acct:{acct}"},
-                headers={"Accept": "application/jrd+json"},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SEC),
-            ) as response:
-                if response.status in (404, 410):
-                    return None
-                response.raise_for_status()
-                document = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise HqxError(f"Mastodon: WebFinger of {acct} failed: {e}") from e
+            domain = acct_domain(acct)
+        except RefusedAddressError as e:
+            raise HqxError(f"Mastodon: {e}") from e
+        resource = {"resource": f"acct:{acct.removeprefix('@')}"}
+        if domain.casefold() == self._domain.casefold():
+            document = await self._own_webfinger(domain, resource)
+        else:
+            document = await self._remote_webfinger(domain, resource)
+        if document is None:
+            return None
         for link in document.get("links") or []:
             if link.get("rel") == "self" and "activity+json" in str(link.get("type", "")):
                 return str(link["href"])
         raise HqxError(f"Mastodon: WebFinger of {acct} names no ActivityPub actor")
+
+    async def _own_webfinger(self, domain: str, resource: dict[str, str]) -> Any:
+        assert self._http is not None  # noqa: S101  (started)
+        url = f"{urlsplit(self._base_url).scheme}://{domain}/.well-known/webfinger"
+        try:
+            async with self._http.get(
+                url, params=resource, headers={"Accept": "application/jrd+json"},
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SEC),
+            ) as response:  # fmt: skip
+                if response.status in (404, 410):
+                    return None
+                response.raise_for_status()
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+            raise HqxError(f"Mastodon: WebFinger at {domain} failed: {e}") from e
+
+    async def _remote_webfinger(self, domain: str, resource: dict[str, str]) -> Any:
+        if self._outbound is None:
+            raise HqxError(f"Mastodon: no client to ask {domain}'s WebFinger")
+        try:
+            answer = await self._outbound.request(
+                "GET", f"https://{domain}/.well-known/webfinger", params=resource,
+                headers={"Accept": "application/jrd+json"}, max_bytes=WEBFINGER_MAX_BYTES,
+                deadline_sec=REQUEST_TIMEOUT_SEC, follow_redirects=True,
+            )  # fmt: skip
+            if answer.status in (404, 410):
+                return None
+            if answer.status != 200:
+                raise HqxError(f"Mastodon: WebFinger at {domain} answered {answer.status}")
+            document = answer.json()
+        except OutboundError as e:
+            raise HqxError(f"Mastodon: WebFinger at {domain} failed: {e}") from e
+        return document if isinstance(document, dict) else {}
 
     def _full_acct(self, acct: str) -> str:
         """``user@domain`` whether the server wrote the domain for local accounts or not."""
@@ -562,7 +599,13 @@ class MastodonAdapter(Protocol):
 
     def _search_account(self, handle: str) -> Any:
         """Search with webfinger resolution: finds accounts of other servers too."""
-        results = self._api.search_v2(handle, resolve=True, result_type="accounts", limit=5)
+        # ``@user@host``: GoToSocial finds an address only with its leading ``@``.
+        # ``exclude_unreviewed=False`` (it only concerns hashtags) keeps Mastodon.py from
+        # checking the server's version, which fails on a version string it cannot parse.
+        results = self._api.search_v2(
+            "@" + handle.lstrip("@"), resolve=True, result_type="accounts", limit=5,
+            exclude_unreviewed=False,
+        )  # fmt: skip
         for account in results.accounts:
             if self._full_acct(account.acct).casefold() == handle.casefold():
                 return account
@@ -600,27 +643,54 @@ class MastodonAdapter(Protocol):
         raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
 
     async def _follow_for(self, action: FollowAccount) -> Delivered:
-        """Follow an account with the person's own token, on their own server: found there
-        by a search that lets the server fetch it from its own (``resolve``), as a person's
-        search would; an account it cannot find is said so, for good."""
+        """Follow an account with the person's own token, on their own server (through the
+        service's guarded client: its address is the person's word): found there by a
+        search that lets the server fetch it from its own (``resolve``), as a person's
+        search would, and written ``@user@host`` (GoToSocial finds an address only with its
+        leading ``@``); an account it cannot find is said so, for good."""
         acting = await asyncio.to_thread(self._opened_grant, action.grant)
         if acting is None:
             raise DeliveryError("the person revoked the grant to follow for them", permanent=True)
-        api = Mastodon(
-            access_token=acting.token,
-            api_base_url=acting.server,
-            version_check_mode="none",
-            ratelimit_method="throw",
-            request_timeout=REQUEST_TIMEOUT_SEC,
-        )
-        found = await asyncio.to_thread(
-            api.search_v2, action.account, resolve=True, result_type="accounts"
-        )
-        target = next((a for a in found["accounts"] if _is(a, action, acting.server)), None)
+        if self._outbound is None:
+            raise DeliveryError("no client for people's servers: follows are off", permanent=True)
+        server, auth = acting.server, {"Authorization": f"Bearer {acting.token}"}
+        found = await self._as_person(
+            "GET", f"{server}/api/v2/search", auth,
+            params={"q": "@" + action.account.lstrip("@"), "resolve": "true",
+                    "type": "accounts", "limit": "5"},
+        )  # fmt: skip
+        accounts = found.get("accounts") if isinstance(found, dict) else None
+        target = next((a for a in accounts or [] if _is(a, action, server)), None)
         if target is None:
-            raise DeliveryError(f"{acting.server} cannot find {action.account}", permanent=True)
-        await asyncio.to_thread(api.account_follow, target["id"])
+            raise DeliveryError(f"{server} cannot find {action.account}", permanent=True)
+        await self._as_person("POST", f"{server}/api/v1/accounts/{target['id']}/follow", auth)
         return Delivered(str(target["id"]))
+
+    async def _as_person(
+        self, method: str, url: str, auth: dict[str, str], params: dict[str, str] | None = None
+    ) -> Any:
+        """A call to a person's server with their token; its errors as delivery errors."""
+        assert self._outbound is not None  # noqa: S101  (callers check)
+        try:
+            answer = await self._outbound.request(
+                method, url, headers=auth, params=params, deadline_sec=REQUEST_TIMEOUT_SEC
+            )
+        except OutboundError as e:
+            raise DeliveryError(f"Mastodon: {e}", permanent=e.reason == "refused") from e
+        if answer.status == 429:
+            try:
+                retry_at = _moment(answer.headers["x-ratelimit-reset"])
+            except (KeyError, ValueError):
+                retry_at = _now() + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
+            raise DeliveryError(f"{url}: rate limited until {retry_at}", retry_at=retry_at)
+        if answer.status >= 500:
+            raise DeliveryError(f"{url} answered {answer.status}")
+        if answer.status >= 400:
+            raise DeliveryError(f"{url} refused: {answer.status}", permanent=True)
+        try:
+            return answer.json()
+        except OutboundError as e:
+            raise DeliveryError(f"{url}: {e}") from e
 
     def _opened_grant(self, grant_id: int) -> grants.Token | None:
         if self._grant_key is None:

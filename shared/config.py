@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from shared.errors import ConfigError
+from shared.outbound import Policy, allow_entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -144,6 +145,19 @@ class Settings:
     ``X-Forwarded-For`` (``HQX_BEHIND_PROXY=yes``): paced per that address, not the proxy's."""
     links_per_minute: int = 20
     """Requests a client address may make a minute to the portal's one-time links."""
+    outbound_allow: tuple[str, ...] = ()
+    """``HQX_OUTBOUND_ALLOW``: hosts (``host`` or ``host:port``, comma-separated) the service
+    may reach over plain http or on a private or loopback address when someone else names
+    them (a person's server, a DID document's PDS): empty by default; the local test world
+    and the sandbox list theirs. See :mod:`shared.outbound`."""
+
+    def outbound_policy(self) -> Policy:
+        """Where the service may go on someone else's word: the allow-list, and the servers
+        the operator configured (the bots' own, the PLC directory)."""
+        return Policy.of(
+            self.outbound_allow,
+            (self.bsky_pds_url, self.bsky_plc_url, self.mastodon_api_base_url),
+        )
 
     @property
     def reconnection(self) -> Reconnection:
@@ -184,6 +198,7 @@ class Settings:
             reconnect_check_sec=get("RECONNECT_CHECK_SEC", _positive_float, 60.0),
             behind_proxy=get("BEHIND_PROXY", _yes_no, False),
             links_per_minute=get("LINKS_PER_MINUTE", _positive_int, 20),
+            outbound_allow=get("OUTBOUND_ALLOW", _hosts, ()),
             log_level=get("LOG_LEVEL", _log_level, "INFO"),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
@@ -411,6 +426,18 @@ def _service_proxy(raw: str) -> str:
     if not did.startswith("did:") or not service:
         raise ValueError(f"{raw!r} is not a service reference (DID#service_id)")
     return raw
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    """``host`` or ``host:port`` entries, comma-separated (``[::1]:8080`` for IPv6)."""
+    found = []
+    for entry in (e.strip().lower() for e in raw.split(",")):
+        if not entry:
+            continue
+        if allow_entry(entry) is None:
+            raise ValueError(f"{entry!r} is not host or host:port (port 1 to 65535)")
+        found.append(entry)
+    return tuple(found)
 
 
 def _port(raw: str) -> int:

@@ -11,7 +11,6 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.exceptions import InvalidSignature
@@ -21,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from bsky_service import acting, oauth
 from hqx.app import create_app
+from hqx.outbound import OutboundClient
 from shared.config import Settings
+from shared.outbound import Policy
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -140,8 +141,11 @@ def test_a_confidential_grant_is_renewed_only_with_the_services_key() -> None:
                         confidential=True, dpop=dpop)  # fmt: skip
 
     async def renew() -> None:
-        async with aiohttp.ClientSession() as http:
+        http = OutboundClient(Policy())
+        try:
             await oauth.refresh(http, grant)
+        finally:
+            await http.close()
 
     with pytest.raises(oauth.OAuthError, match="confidential client"):
         asyncio.run(renew())

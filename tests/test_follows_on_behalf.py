@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from sqlmodel import Session, col, select
 
+from hqx.outbound import OutboundClient
 from mastodon_bot.adapter import MastodonAdapter
 from shared import follows, grants, outbox, uploads
 from shared.actions import FollowAccount
@@ -28,6 +29,7 @@ from shared.db.models import (
     ReconnectRun,
     utcnow,
 )
+from shared.outbound import Policy
 from shared.protocol import DeliveryError, Outgoing
 from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld
@@ -82,6 +84,11 @@ async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.Client
     return await client.get(f"{back.path}?{back.query}", allow_redirects=False)
 
 
+def allowed(mastodon: MastodonWorld) -> tuple[str, ...]:
+    """The test server, on loopback over plain http: on the service's allow-list."""
+    return (urlsplit(mastodon.url).netloc,)
+
+
 def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
     engine: Engine, database_url: str, mastodon: MastodonWorld
 ) -> None:
@@ -98,7 +105,7 @@ def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
         assert "Follows made: 0; to come: 0; impossible: 0." in page
         return page
 
-    portal(database_url, scene)
+    portal(database_url, scene, outbound_allow=allowed(mastodon))
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
         consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF.value))
@@ -113,7 +120,7 @@ def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
         form = {"csrf": csrf_of(page)}
         await client.post(f"/me/follows/{grant.id}/revoke", data=form, allow_redirects=False)
 
-    portal(database_url, revoke)
+    portal(database_url, revoke, outbound_allow=allowed(mastodon))
     assert opened.token not in server.oauth.tokens, "the server was told"
     with Session(engine) as session:
         assert session.exec(select(FollowGrant)).all() == []
@@ -130,8 +137,8 @@ def test_a_token_for_another_account_is_refused_and_given_back(
         done = await grant_flow(client, token)
         return done.status, await done.text()
 
-    status, page = portal(database_url, scene)
-    assert status == 502 and "that is not the Mastodon account linked here" in page
+    status, page = portal(database_url, scene, outbound_allow=allowed(mastodon))
+    assert status == 400 and "that is not the Mastodon account linked here" in page
     assert server.oauth.tokens == {}, "the token was revoked on the server"
     with Session(engine) as session:
         assert session.exec(select(FollowGrant)).all() == []
@@ -157,23 +164,32 @@ def follows_with_the_persons_token(
     bob = server.create_account("bob")
     person, token = linked(engine, mastodon, mastodon.alice)
     server.oauth.sign_in(mastodon.alice)
-    portal(database_url, lambda client: grant_flow(client, token))
+    portal(database_url, lambda client: grant_flow(client, token), outbound_allow=allowed(mastodon))
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
-    adapter = MastodonAdapter(engine, mastodon.url, mastodon.bot.token, grant_key=KEY)
+    outbound = OutboundClient(Policy.of([], [mastodon.url]))
+    adapter = MastodonAdapter(
+        engine, mastodon.url, mastodon.bot.token, grant_key=KEY, outbound=outbound
+    )
     follow = FollowAccount(grant.id or 0, f"bob@{server.domain}", 99)
 
     def outgoing(attempt: int) -> Outgoing:
         return Outgoing(follow, f"follow:{grant.id}:bob", 1, utcnow(), attempt)
 
-    delivered = asyncio.run(adapter.deliver(outgoing(1)))
-    assert delivered.remote_ref == bob.id
+    async def deliver(attempt: int) -> str:
+        try:
+            return (await adapter.deliver(outgoing(attempt))).remote_ref
+        finally:
+            await outbound.close()
+
+    delivered = asyncio.run(deliver(1))
+    assert delivered == bob.id
     assert server.follows[(mastodon.alice.id, bob.id)] == "following", "Alice follows Bob"
     assert (mastodon.bot.id, bob.id) not in server.follows, "never the bot"
     with Session(engine) as session, session.begin():
         grants.revoke(session, KEY, person, grant.id or 0)
     with pytest.raises(DeliveryError, match="revoked the grant") as refused:
-        asyncio.run(adapter.deliver(outgoing(2)))
+        asyncio.run(deliver(2))
     assert refused.value.permanent
 
 
@@ -267,7 +283,7 @@ def test_forms_lead_nowhere_but_the_portal_a_page_leads_on_to_the_server(
         return mine.headers["Content-Security-Policy"], started.headers["Cache-Control"], \
             started.status, text  # fmt: skip
 
-    policy, cache, status, page = portal(database_url, scene)
+    policy, cache, status, page = portal(database_url, scene, outbound_allow=allowed(mastodon))
     assert "form-action 'self';" in policy
     assert onward_of(status, page).startswith(f"{mastodon.url}/oauth/authorize?")
     assert cache == "no-store", "the address carries the flow's state"

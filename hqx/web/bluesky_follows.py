@@ -12,20 +12,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 from sqlmodel import Session
 
 from bsky_service import acting, oauth
-from hqx.state import ENGINE, SERVICE, SETTINGS
+from bsky_service.identity import IdentityError
+from hqx.state import DIDS, ENGINE, OUTBOUND, SERVICE, SETTINGS
 from hqx.web.flows import Flow
-from hqx.web.space import form_of, linked_account, message, onward, redirect, visit_of
+from hqx.web.space import (
+    form_of,
+    linked_account,
+    message,
+    onward,
+    redirect,
+    unreachable,
+    visit_of,
+)
 from shared import grants, privacy
 from shared.db.models import Network, Person, Purpose
 
+if TYPE_CHECKING:
+    from shared.outbound import Outbound
+
 log = logging.getLogger(__name__)
+
+
+class NotTheirsError(oauth.OAuthError):
+    """The grant acts as another account than the one linked here (a sentence of ours)."""
+
 
 APP_PASSWORD_SCOPE = "app-password"  # noqa: S105  (what a grant records, no secret)
 FLOW = Flow("hqx_bsky_flow", "bluesky-follow-flow", oauth.CALLBACK_PATH)
@@ -54,19 +70,19 @@ async def _connect(request: web.Request) -> web.StreamResponse:
     """Ask the person's authorization server for a grant (PAR), then on to it."""
     visit = await visit_of(request)
     await form_of(request, visit)
-    settings = request.app[SETTINGS]
     account = await asyncio.to_thread(
         linked_account, request.app[ENGINE], visit.person, Network.BLUESKY
     )
     if account is None:
         return message(request, "no Bluesky account is linked to you here", 400)
+    http = request.app[OUTBOUND]
     try:
-        async with aiohttp.ClientSession() as http:
-            pds = await acting.pds_of(http, account.subject, settings.bsky_plc_url)
-            server = await oauth.discover(http, pds)
-            started = await oauth.start(http, _client(request), server, account.handle)
-    except oauth.OAuthError as e:
-        return message(request, str(e), 502)
+        pds = await request.app[DIDS].pds(account.subject)
+        server = await oauth.discover(http, pds)
+        started = await oauth.start(http, _client(request), server, account.handle)
+    except (oauth.OAuthError, IdentityError) as e:
+        log.warning("starting a Bluesky grant for %s: %s", account.subject, e)
+        return unreachable(request)
     response = onward(request, started.url, server.issuer)
     FLOW.keep(request, response, visit, pds=pds, state=started.state,
               verifier=started.verifier, issuer=started.issuer, dpop=started.dpop,
@@ -88,25 +104,28 @@ async def _callback(request: web.Request) -> web.StreamResponse:
         return message(request, "the server gave no authorization (declined?)", 400)
     try:
         await _grant(request, visit.person, flow, query["code"])
+    except NotTheirsError as e:
+        return message(request, str(e), 400)
     except oauth.OAuthError as e:
-        return message(request, str(e), 502)
+        log.warning("finishing a Bluesky grant at %s: %s", flow["issuer"], e)
+        return unreachable(request)
     return FLOW.done(flow)
 
 
 async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], code: str) -> None:
     started = oauth.Started("", flow["state"], flow["verifier"], flow["issuer"], flow["dpop"],
                             flow["nonces"])  # fmt: skip
-    async with aiohttp.ClientSession() as http:
-        server = await oauth.discover(http, flow["pds"])
-        if server.issuer != flow["issuer"]:
-            raise oauth.OAuthError("the PDS changed authorization servers: start again")
-        grant = await oauth.finish(http, _client(request), server, started, code, flow["pds"])
-        account = await asyncio.to_thread(
-            linked_account, request.app[ENGINE], person_id, Network.BLUESKY
-        )
-        if account is None or grant.did != account.subject:
-            await oauth.revoke(http, grant, _client(request).key)
-            raise oauth.OAuthError("that is not the Bluesky account linked here: sign in as it")
+    http = request.app[OUTBOUND]
+    server = await oauth.discover(http, flow["pds"])
+    if server.issuer != flow["issuer"]:
+        raise oauth.OAuthError("the PDS changed authorization servers: start again")
+    grant = await oauth.finish(http, _client(request), server, started, code, flow["pds"])
+    account = await asyncio.to_thread(
+        linked_account, request.app[ENGINE], person_id, Network.BLUESKY
+    )
+    if account is None or grant.did != account.subject:
+        await oauth.revoke(http, grant, _client(request).key)
+        raise NotTheirsError("that is not the Bluesky account linked here: sign in as it")
     await asyncio.to_thread(_keep, request, person_id, grant, oauth.SCOPE)
 
 
@@ -123,16 +142,19 @@ async def _app_password(request: web.Request) -> web.StreamResponse:
     )
     if account is None:
         return message(request, "no Bluesky account is linked to you here", 400)
+    http = request.app[OUTBOUND]
     try:
-        async with aiohttp.ClientSession() as http:
-            pds = await acting.pds_of(http, account.subject, request.app[SETTINGS].bsky_plc_url)
-            grant = await acting.sign_in(http, pds, account.subject, password)
-            if acting.full_access(grant):
-                await acting.end(http, grant)
-                return message(request, "that is the account password, not an app password: "
-                               "create an app password and use it here", 400)  # fmt: skip
-    except oauth.OAuthError as e:
+        pds = await request.app[DIDS].pds(account.subject)
+        grant = await acting.sign_in(http, pds, account.subject, password)
+        if acting.full_access(grant):
+            await acting.end(http, grant)
+            return message(request, "that is the account password, not an app password: "
+                           "create an app password and use it here", 400)  # fmt: skip
+    except acting.RefusedPasswordError as e:
         return message(request, str(e), 400)
+    except (oauth.OAuthError, acting.ActingError, IdentityError) as e:
+        log.warning("opening a Bluesky session for %s: %s", account.subject, e)
+        return unreachable(request)
     await asyncio.to_thread(_keep, request, visit.person, grant, APP_PASSWORD_SCOPE)
     return redirect(request, "/me?saved=1")
 
@@ -151,10 +173,9 @@ def _keep(request: web.Request, person_id: int, grant: oauth.Grant, scope: str) 
                             trigger=f"grant:{person_id}", env=environment)  # fmt: skip
 
 
-async def tell_revoked(token: grants.Token, secret: str) -> None:
+async def tell_revoked(http: Outbound, token: grants.Token, secret: str) -> None:
     """Tell the person's servers a Bluesky grant is over (best effort)."""
     try:
-        async with aiohttp.ClientSession() as http:
-            await acting.end(http, oauth.Grant.loads(token.token), oauth.client_key(secret))
+        await acting.end(http, oauth.Grant.loads(token.token), oauth.client_key(secret))
     except oauth.OAuthError as e:
         log.warning("ending a Bluesky grant on %s: %s", token.server, e)

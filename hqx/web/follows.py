@@ -13,35 +13,46 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from aiohttp import web
 from sqlmodel import Session
 
-from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.state import ENGINE, OUTBOUND, SERVICE, SETTINGS
 from hqx.web import bluesky_follows
 from hqx.web.flows import Flow
-from hqx.web.space import form_of, linked_account, message, onward, redirect, visit_of
+from hqx.web.space import (
+    form_of,
+    linked_account,
+    message,
+    onward,
+    redirect,
+    unreachable,
+    visit_of,
+)
 from shared import grants, privacy
 from shared.db.models import Identity, Network, Person, Purpose
 from shared.errors import HqxError
+from shared.outbound import Outbound, OutboundError
 
 log = logging.getLogger(__name__)
 
 CALLBACK = "/me/follows/mastodon/callback"
 ANSWER_MAX_BYTES = 64 * 1024
-TIMEOUT = aiohttp.ClientTimeout(total=15)
 FLOW = Flow("hqx_follow_flow", "mastodon-follow-flow", CALLBACK)
 routes = web.RouteTableDef()
 
 
 class ConnectError(HqxError):
-    """The person's server refused or answered what a Mastodon server would not."""
+    """The person's server refused or answered what a Mastodon server would not (for the
+    log: a person reads :data:`shared.outbound.UNREACHABLE`)."""
+
+
+class NotTheirsError(ConnectError):
+    """The grant acts as another account than the one linked here (a sentence of ours)."""
 
 
 def origin(subject: str) -> str:
@@ -55,21 +66,25 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-async def _call(method: str, url: str, **kwargs: Any) -> Any:
-    """One request to a person's server; its JSON answer, read within bounds."""
+async def _call(
+    request: web.Request,
+    method: str,
+    url: str,
+    *,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """One request to a person's server, through the service's guarded client (the
+    server's address is the person's word); its JSON answer, read within bounds."""
     try:
-        async with (
-            aiohttp.ClientSession(timeout=TIMEOUT) as http,
-            http.request(method, url, **kwargs) as response,
-        ):
-            body = await response.content.read(ANSWER_MAX_BYTES + 1)
-            if len(body) > ANSWER_MAX_BYTES:
-                raise ConnectError(f"{url} answered more than {ANSWER_MAX_BYTES} bytes")
-            if response.status >= 400:
-                raise ConnectError(f"{url} answered {response.status}: {body[:200]!r}")
-            return json.loads(body or b"{}")
-    except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as e:
-        raise ConnectError(f"{url} could not be reached or read: {e}") from e
+        answer = await request.app[OUTBOUND].request(
+            method, url, form=form, headers=headers, max_bytes=ANSWER_MAX_BYTES
+        )
+        if answer.status >= 400:
+            raise ConnectError(f"{url} answered {answer.status}")
+        return answer.json()
+    except OutboundError as e:
+        raise ConnectError(str(e)) from e
 
 
 async def _client(request: web.Request, server: str) -> grants.Client:
@@ -87,9 +102,10 @@ async def _client(request: web.Request, server: str) -> grants.Client:
         return found
     redirect_uri = f"{(settings.public_url or '').rstrip('/')}{CALLBACK}"
     app = await _call(
+        request,
         "POST",
         f"{server}/api/v1/apps",
-        data={
+        form={
             "client_name": "HelloQuitteX",
             "redirect_uris": redirect_uri,
             "scopes": grants.MASTODON_SCOPES,
@@ -121,7 +137,8 @@ async def _connect(request: web.Request) -> web.StreamResponse:
     try:
         client = await _client(request, server)
     except ConnectError as e:
-        return message(request, str(e), 502)
+        log.warning("connecting to %s for follows: %s", server, e)
+        return unreachable(request)
     verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(24)
     query = {
         "response_type": "code",
@@ -147,8 +164,11 @@ async def _callback(request: web.Request) -> web.StreamResponse:
         return message(request, "the server gave no authorization (declined?)", 400)
     try:
         await _grant(request, visit.person, flow, request.query["code"])
+    except NotTheirsError as e:
+        return message(request, str(e), 400)
     except ConnectError as e:
-        return message(request, str(e), 502)
+        log.warning("finishing the grant on %s: %s", flow["server"], e)
+        return unreachable(request)
     return FLOW.done(flow)
 
 
@@ -159,9 +179,10 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
     key = request.app[SETTINGS].require_secret_key()
     client = await _client(request, server)
     token = await _call(
+        request,
         "POST",
         f"{server}/oauth/token",
-        data={
+        form={
             "grant_type": "authorization_code",
             "code": code,
             "client_id": client.client_id,
@@ -175,14 +196,15 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
     if not isinstance(access, str):
         raise ConnectError(f"{server} gave no access token")
     me = await _call(
+        request,
         "GET",
         f"{server}/api/v1/accounts/verify_credentials",
         headers={"Authorization": f"Bearer {access}"},
     )
     account = await asyncio.to_thread(linked_account, engine, person_id, Network.MASTODON)
     if account is None or not _same(me, account, server):
-        await _tell_revoked(client, access)
-        raise ConnectError("that is not the Mastodon account linked here: sign in as it")
+        await _tell_revoked(request.app[OUTBOUND], client, access)
+        raise NotTheirsError("that is not the Mastodon account linked here: sign in as it")
 
     def keep() -> None:
         with Session(engine) as session, session.begin():
@@ -209,18 +231,29 @@ def _same(me: Any, account: Identity, server: str) -> bool:
     return f"{me.get('username', '')}@{host}".casefold() == account.handle.casefold()
 
 
-async def _tell_revoked(client: grants.Client, token: str) -> None:
+async def _tell_revoked(http: Outbound, client: grants.Client, token: str) -> None:
     """Tell the server a token is no longer wanted (best effort: it is forgotten here
     whatever the answer)."""
     try:
-        await _call(
-            "POST",
-            f"{client.server}/oauth/revoke",
-            data={"client_id": client.client_id, "client_secret": client.client_secret,
-                  "token": token},
-        )  # fmt: skip
-    except ConnectError as e:
+        await tell_revoked(http, client, token)
+    except OutboundError as e:
         log.warning("revoking a token on %s: %s", client.server, e)
+
+
+async def tell_revoked(http: Outbound, client: grants.Client, token: str) -> None:
+    """Revoke a token at its server (RFC 7009, as Mastodon and GoToSocial take it).
+
+    Raises:
+        OutboundError: the server could not be told (a 4xx but 429 means it knows the token
+            no more: done).
+    """
+    answer = await http.request(
+        "POST", f"{client.server}/oauth/revoke",
+        form={"client_id": client.client_id, "client_secret": client.client_secret,
+              "token": token},
+    )  # fmt: skip
+    if answer.status == 429 or answer.status >= 500:
+        raise OutboundError(f"{client.server} answered {answer.status} to the revocation")
 
 
 @routes.post(r"/me/follows/{grant:\d+}/revoke")
@@ -239,7 +272,7 @@ async def _revoke(request: web.Request) -> web.StreamResponse:
 
     token, client = await asyncio.to_thread(forget)
     if token is not None and token.network == Network.BLUESKY.value:
-        await bluesky_follows.tell_revoked(token, key)
+        await bluesky_follows.tell_revoked(request.app[OUTBOUND], token, key)
     elif token is not None and client is not None:
-        await _tell_revoked(client, token.token)
+        await _tell_revoked(request.app[OUTBOUND], client, token.token)
     return redirect(request, "/me?saved=1")

@@ -57,6 +57,12 @@ def message(request: web.Request, line: str, status: int = 200) -> web.Response:
     return aiohttp_jinja2.render_template("message.html", request, values, status=status)
 
 
+def unreachable(request: web.Request) -> web.Response:
+    """A person's server could not be asked: our sentence, never what it answered (the log
+    has that)."""
+    return message(request, TEXTS[_lang(request)]["server_unreachable"], 502)
+
+
 def _closed(request: web.Request) -> web.Response:
     """No secret key, no sessions: the space is closed on this service."""
     return message(request, TEXTS[context(request)["lang"]]["space_closed"], 404)

@@ -60,6 +60,8 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "following_button": "Télécharger la liste",
         "space_closed": "Ce service n'ouvre pas d'espace personnel.",
+        "server_unreachable": "Votre serveur n'a pas pu être joint sans risque ; réessayez "
+        "plus tard ou demandez à ses administrateurs.",
         "space_erased": (
             "C'est fait : tout ce que nous savions de vous est effacé, et ce que le bot avait "
             "publié à votre sujet est en cours de suppression."
@@ -201,6 +203,8 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "following_button": "Download the list",
         "space_closed": "This service opens no personal space.",
+        "server_unreachable": "Your server could not be reached safely; try again later or "
+        "ask its operators.",
         "space_erased": (
             "Done: everything we knew about you is erased, and what the bot published about "
             "you is being deleted."

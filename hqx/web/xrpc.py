@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from bsky_service import service_auth
 from bsky_service.lexicon import LexiconError, Lexicons, ours
-from hqx.state import ENGINE, SETTINGS
+from hqx.state import DIDS, ENGINE, SETTINGS
 from shared import registry
 from shared.db.models import Network
 
@@ -110,7 +110,7 @@ async def _caller(request: web.Request, nsid: str) -> int:
         header.removeprefix("Bearer ").strip(),
         audience=service_auth.service_did(settings.public_url),
         method=nsid,
-        plc_url=settings.bsky_plc_url,
+        documents=request.app[DIDS],
     )
     return await _read(request.app[ENGINE], registry.person_of, Network.BLUESKY.value, did)
 

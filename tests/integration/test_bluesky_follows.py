@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -18,10 +19,12 @@ from bsky_service import acting
 from bsky_service.adapter import BlueskyAdapter
 from bsky_service.oauth import Grant
 from hqx.app import create_app
+from hqx.outbound import OutboundClient
 from shared import grants, uploads
 from shared.actions import FollowAccount
 from shared.config import Settings
 from shared.db.models import Consent, FollowGrant, Purpose, utcnow
+from shared.outbound import Policy
 from shared.protocol import DeliveryError, Outgoing
 from tests.background import BackgroundApp
 from tests.browser import Browser
@@ -53,7 +56,8 @@ def portal(bluesky: BlueskyDevNetwork, database_url: str) -> BackgroundApp:
     assert bluesky.urls is not None
     background = BackgroundApp()
     settings = Settings(database_url=database_url, secret_key=KEY, public_url=background.url,
-                        bsky_plc_url=bluesky.urls.plc)  # fmt: skip
+                        bsky_plc_url=bluesky.urls.plc,
+                        outbound_allow=(urlsplit(bluesky.urls.pds).netloc,))  # fmt: skip
     return background.start(create_app(settings))
 
 
@@ -63,8 +67,9 @@ class Bot:
     def __init__(self, bluesky: BlueskyDevNetwork, engine: Engine) -> None:
         assert bluesky.urls is not None
         self.account = create_person(bluesky, f"hqxbot{next(_names)}")
+        self.outbound = OutboundClient(Policy.of([], [bluesky.urls.pds]))
         self.adapter = BlueskyAdapter(engine, bluesky.urls.pds, self.account.handle, PASSWORD,
-                                      session_key=KEY)  # fmt: skip
+                                      session_key=KEY, outbound=self.outbound)  # fmt: skip
 
 
 @pytest.fixture
@@ -84,6 +89,7 @@ def follow(bot: Bot, grant: int, contact: BskyPerson, attempt: int = 1) -> str:
             return (await bot.adapter.deliver(outgoing)).remote_ref
         finally:
             await bot.adapter.close()
+            await bot.outbound.close()
 
     return asyncio.run(deliver())
 
@@ -173,7 +179,11 @@ def test_oauth_in_the_browser_then_follows_made_as_the_person_once(
             record = {"repo": alice.did, "collection": "app.bsky.graph.follow",
                       "record": {"$type": "app.bsky.graph.follow", "subject": bot.account.did,
                                  "createdAt": "2026-11-30T00:00:00Z"}}  # fmt: skip
-            answer, _ = await acting.call(client, kept, "com.atproto.repo.createRecord", record)
+            pds = OutboundClient(Policy.of([], [kept.pds]))
+            try:
+                answer, _ = await acting.call(pds, kept, "com.atproto.repo.createRecord", record)
+            finally:
+                await pds.close()
             return answer.status
 
     try:
