@@ -410,7 +410,8 @@ def test_an_authorization_server_on_loopback_named_by_a_pds_is_never_asked(
                 return web.json_response({"authorization_servers": [listener.at(form)]})
 
             async for pds in serve(pds_routes):
-                async for plc in serve(plc_with(functools.partial(lambda pds, _did: did_doc(DID, pds), pds))):
+                named = functools.partial(lambda pds, _did: did_doc(DID, pds), pds)
+                async for plc in serve(plc_with(named)):
                     settings = Settings(
                         database_url=database_url,
                         public_url="http://hqx.example",
