@@ -3,10 +3,12 @@
 user-access-token). The only proof of an X account *id* the service takes (see
 :mod:`shared.xtrust`).
 
-The flow starts from a person's one-time upload link, so it is bound to the person the bot
-vouched for; its state and verifier travel in a cookie sealed with ``HQX_SECRET_KEY`` (no
-row to clean up), valid ten minutes. The access token serves once, to read ``/2/users/me``,
-then is revoked; it is never stored.
+The flow starts from a form on the page of a person's one-time upload link, which names
+whose link it is first: it is bound to that link (the person the bot vouched for) and to the
+browser that posted the form (the page's own cookie, :data:`PAGE_COOKIE`, which a forwarded
+link or another site's form does not carry). Its state, verifier, link and page nonce
+travel in a cookie sealed with ``HQX_SECRET_KEY`` (no row to clean up), valid ten minutes.
+The access token serves once, to read ``/2/users/me``, then is revoked; it is never stored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -34,6 +37,9 @@ FLOW_TTL_SEC = 600
 TIMEOUT_SEC = 15.0
 MAX_ANSWER_BYTES = 64 * 1024  # X's answers here are a few hundred bytes
 COOKIE = "hqx_x_signin"
+PAGE_COOKIE = "hqx_x_page"
+"""The link page's nonce in this browser: the form's proof is made with it, and the flow
+ends only in the browser that holds it."""
 CALLBACK_PATH = "/x/signin/callback"
 _PURPOSE = "x sign-in"
 
@@ -48,6 +54,18 @@ class XAccount:
 
     id: int
     username: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A sign-in under way, as its callback finds it."""
+
+    person_id: int
+    verifier: str
+    link: str
+    """The upload link's token it started from."""
+    nonce: str
+    """The page's nonce in the browser that started it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +92,15 @@ class XSignIn:
         self.redirect_uri = settings.public_url.rstrip("/") + CALLBACK_PATH
         self._http: aiohttp.ClientSession | None = None
 
-    def start(self, person_id: int) -> Started:
-        """A new flow for ``person_id``: the authorize URL, and the cookie to set."""
+    def page_proof(self, link: str, nonce: str) -> str:
+        """What the link page's form carries: made for this link and this browser's page
+        nonce, so only a form of that page, posted from that browser, starts a flow."""
+        message = f"x-signin-page|{link}|{nonce}".encode()
+        return hmac.new(self._key.encode(), message, hashlib.sha256).hexdigest()
+
+    def start(self, person_id: int, link: str, nonce: str) -> Started:
+        """A new flow for ``person_id`` from ``link``, in the browser holding ``nonce``: the
+        authorize URL, and the cookie to set."""
         state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(64)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         query = {
@@ -88,23 +113,28 @@ class XSignIn:
             "code_challenge_method": "S256",
         }
         until = time.time() + FLOW_TTL_SEC
-        flow = {"state": state, "verifier": verifier, "person": person_id, "until": until}
+        flow = {"state": state, "verifier": verifier, "person": person_id, "until": until,
+                "link": link, "nonce": nonce}  # fmt: skip
         cookie = sealed.seal(self._key, _PURPOSE, json.dumps(flow))
         return Started(f"{self._authorize_url}?{urlencode(query)}", cookie)
 
-    def person_of(self, cookie: str | None, state: str) -> tuple[int, str]:
-        """The person a callback's flow is for, and its verifier.
+    def flow_of(self, cookie: str | None, state: str, page_nonce: str | None) -> Flow:
+        """The flow a callback ends: started here, in this browser, in time.
 
         Raises:
-            XSignInError: no flow, another flow's state, or a flow past its ten minutes.
+            XSignInError: no flow, another flow's state, another browser, or a flow past
+                its ten minutes.
         """
         opened = sealed.unseal(self._key, _PURPOSE, cookie) if cookie else None
         flow = json.loads(opened) if opened else None
         if not flow or not secrets.compare_digest(str(flow["state"]), state):
             raise XSignInError("this sign-in was not started here: start it again from your link")
+        if not page_nonce or not secrets.compare_digest(str(flow.get("nonce", "")), page_nonce):
+            raise XSignInError("this sign-in was started in another browser: start it again "
+                               "from your link")  # fmt: skip
         if time.time() > float(flow["until"]):
             raise XSignInError("this sign-in took too long: start it again from your link")
-        return int(flow["person"]), str(flow["verifier"])
+        return Flow(int(flow["person"]), str(flow["verifier"]), str(flow["link"]), page_nonce)
 
     async def account(self, code: str, verifier: str) -> XAccount:
         """Exchange the code for a token, read who it belongs to, revoke it.

@@ -186,6 +186,20 @@ CATALOG: dict[str, dict[Lang, str]] = {
             "with “Sign in with X” (ask me “link x”)."
         ),
     },
+    "x.disputed_verified": {
+        Lang.FR: (
+            "X a confirmé le compte X @{username} à deux personnes ici, dont vous. Rien n'a "
+            "bougé : il reste à qui X l'a confirmé d'abord, et il est contesté (il ne sert à "
+            "rien) jusqu'à ce qu'un opérateur tranche. Si vous vous êtes connecté depuis un "
+            "lien qui n'était pas le vôtre, dites-le aux opérateurs."
+        ),
+        Lang.EN: (
+            "X confirmed the X account @{username} to two people here, you among them. "
+            "Nothing moved: it stays with whom X confirmed it to first, and it is disputed "
+            "(used for nothing) until an operator settles it. If you signed in from a link "
+            "that was not yours, tell the operators."
+        ),
+    },
     "x.superseded": {
         Lang.FR: (
             "X a confirmé à quelqu'un d'autre qu'il est @{username} : ce compte X n'est plus "

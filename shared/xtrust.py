@@ -14,8 +14,13 @@ An X account is known by its numeric id. What the service can learn of it, weake
   takes the account from any weaker holder, settles every dispute, and those who lose are
   told.
 
+An account verified for one person never moves silently: X's word for another person (a
+shared X account, or someone signing in from a link that was not theirs) makes it disputed,
+both are told, and it stays its holder's until an operator settles it.
+
 A disputed account is used for nothing (no matching, no attestation) until an operator
-settles it (``hqx x settle``) or a verified proof does.
+settles it (``hqx x settle``) or a verified proof does. An operator never gives an account
+verified for its holder to someone X did not verify it for.
 """
 
 from __future__ import annotations
@@ -124,24 +129,34 @@ def claim(session: Session, person_id: int, x_account_id: int, username: str) ->
     )
 
 
-def _record_claim(session: Session, person_id: int, x_account_id: int, username: str) -> None:
+def _record_claim(
+    session: Session, person_id: int, x_account_id: int, username: str, *, verified: bool = False
+) -> None:
     found = session.exec(
         select(XClaim).where(XClaim.x_account_id == x_account_id, XClaim.person_id == person_id)
     ).first()
     found = found or XClaim(x_account_id=x_account_id, person_id=person_id, username=username)
-    found.username = username
+    found.username, found.verified = username, found.verified or verified
     session.add(found)
     session.flush()
 
 
 def verify(session: Session, person_id: int, x_account_id: int, username: str) -> Claimed:
     """X reported to ``person_id`` that they are ``x_account_id`` (@``username``): the account
-    is theirs, whoever held or claimed it; the others are told."""
+    is theirs, whoever held or claimed it on weaker proof (they are told). Held verified by
+    another person, it never moves: it becomes disputed, both told (:func:`verified_elsewhere`
+    says so of the result)."""
     notices: list[Notice] = []
     event = f"verified:{x_account_id}:{person_id}:{utcnow().isoformat()}"
     held = session.exec(
         select(XIdentity).where(XIdentity.x_account_id == x_account_id).with_for_update()
     ).first()
+    if held is not None and held.person_id != person_id and held.trust == TrustLevel.VERIFIED:
+        _record_claim(session, person_id, x_account_id, username, verified=True)
+        matching.request(session, held.person_id)  # disputed now: unmatched
+        shown = {"username": held.username}
+        return Claimed(held, [Notice(held.person_id, "x.disputed_verified", event, shown),
+                              Notice(person_id, "x.disputed_verified", event, shown)])  # fmt: skip
     if held is None:
         held = XIdentity(x_account_id=x_account_id, person_id=person_id, username=username)
     elif held.person_id != person_id:
@@ -163,12 +178,22 @@ def verify(session: Session, person_id: int, x_account_id: int, username: str) -
     return Claimed(held, notices)
 
 
+def verified_elsewhere(done: Claimed, person_id: int) -> bool:
+    """Whether :func:`verify` left the account with another person (held verified there,
+    now disputed)."""
+    return done.identity.person_id != person_id
+
+
 def settle(session: Session, x_account_id: int, winner: int) -> list[Notice]:
     """An operator's word on a disputed account: ``winner`` (the holder or a claimant) keeps
     or gets it; the other claims are dropped; everyone involved is told.
 
+    An account verified for its holder goes only to a claimant X verified it for too: an
+    operator never moves it on an archive's word.
+
     Raises:
-        HqxError: the account is not disputed, or ``winner`` is not among its claimants.
+        HqxError: the account is not disputed, ``winner`` is not among its claimants, or it
+            is verified for its holder and not for ``winner``.
     """
     held = session.get(XIdentity, x_account_id)
     rivals = list(session.exec(select(XClaim).where(XClaim.x_account_id == x_account_id)))
@@ -180,17 +205,22 @@ def settle(session: Session, x_account_id: int, winner: int) -> list[Notice]:
             f"person {winner} does not claim X account {x_account_id} "
             f"(its claimants: {', '.join(map(str, sorted(claimants)))})"
         )
+    won = next((r for r in rivals if r.person_id == winner), None)
+    if won is not None and held.trust == TrustLevel.VERIFIED and not won.verified:
+        raise HqxError(
+            f"X verified account {x_account_id} for person {held.person_id}, and not for "
+            f"person {winner}: it cannot be given to them (only X's word can)"
+        )
     event = f"settled:{x_account_id}:{utcnow().isoformat()}"
     notices = [
         Notice(p, "x.settled_won" if p == winner else "x.settled_lost", event, {})
         for p in sorted(claimants)
     ]
-    if held.person_id != winner:
-        won = next(r for r in rivals if r.person_id == winner)
+    if won is not None:
         _forget_graph(session, x_account_id)  # the loser's archive: the winner uploads theirs
         _move(session, held, winner)
         held.username, held.username_proven_at, held.username_proof = won.username, None, None
-        held.trust = TrustLevel.CLAIMED
+        held.trust = TrustLevel.VERIFIED if won.verified else TrustLevel.CLAIMED
     for rival in rivals:
         session.delete(rival)
     held.updated_at = utcnow()

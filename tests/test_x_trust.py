@@ -5,13 +5,16 @@ are disputed, shown, settled by an operator or by X; operators' imports are rese
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from hqx.app import create_app, server_options
@@ -20,6 +23,7 @@ from shared import attestation, notices, xtrust
 from shared.archive_import import import_archive
 from shared.config import Settings
 from shared.db.models import FollowEdge, Person, PersonKind, TrustLevel, XClaim, XIdentity
+from shared.errors import HqxError
 from shared.linking import XPost
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.background import BackgroundApp
@@ -86,16 +90,34 @@ def portal(database_url: str, x_url: str, scenario: Any) -> Any:
     return asyncio.run(main_())
 
 
+PROOF = re.compile(
+    r'<form method="post" action="/x/signin/([\w-]+)">\s*'
+    r'<input type="hidden" name="page" value="(\w+)">'
+)
+
+
+async def start(client: TestClient[Any, Any], token: str) -> tuple[str, str]:
+    """The person opens their link's page and presses "Sign in with X": where X's page is,
+    and the flow's cookie."""
+    page = await client.get(f"/x/upload/{token}?lang=en")
+    found = PROOF.search(await page.text())
+    assert found is not None and found.group(1) == token, await page.text()
+    started = await client.post(f"/x/signin/{token}", data={"page": found.group(2)})
+    text = await started.text()
+    assert started.status == 200, text
+    refresh = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', text)
+    assert refresh is not None, text
+    return html.unescape(refresh.group(1)), started.headers["Set-Cookie"]
+
+
 async def sign_in(client: TestClient[Any, Any], token: str, x_url: str) -> tuple[int, str]:
     """The person follows "Sign in with X" from their link; X sends them back."""
-    started = await client.get(f"/x/signin/{token}", allow_redirects=False)
-    assert started.status == 303, await started.text()
-    to_x = started.headers["Location"]
+    to_x, _ = await start(client, token)
     assert to_x.startswith(f"{x_url}/i/oauth2/authorize?")
     async with client.session.get(to_x, allow_redirects=False) as at_x:
         back = at_x.headers["Location"]
     assert back.startswith(f"{PUBLIC}/x/signin/callback?")
-    answer = await client.get(back.removeprefix(PUBLIC))
+    answer = await client.get(back.removeprefix(PUBLIC), headers={"Accept-Language": "en"})
     return answer.status, await answer.text()
 
 
@@ -118,7 +140,9 @@ def test_a_forged_archive_is_disputed_then_x_itself_settles_it(
     async def scenario(client: TestClient[Any, Any]) -> list[tuple[int, str]]:
         first = await upload(client, mallorys, forged)
         second = await upload(client, alices, real)
-        page = await client.get(f"/x/upload/{alices}")  # used: but "Sign in with X" is offered
+        page = await client.get(f"/x/upload/{alices}?lang=en")  # used: "Sign in with X" stays
+        used_page = await page.text()
+        assert "Sign in with X" in used_page and 'name="archive"' not in used_page
         offered = await client.get(f"/x/upload/{fresh}")
         assert "Sign in with X" in await offered.text() or "Se connecter avec X" in (
             await offered.text()
@@ -128,7 +152,7 @@ def test_a_forged_archive_is_disputed_then_x_itself_settles_it(
     first, disputed, used, signed = portal(database_url, x_url, scenario)
     assert first[0] == 200
     assert disputed[0] == 409, "Alice's real upload is not refused as 'already linked'"
-    assert used[0] == 410
+    assert used[0] == 200
     assert signed[0] == 200 and f"@{OWNER}" in signed[1]
     [held], claims = x_rows(engine)
     assert (held.person_id, held.trust) == (world.persons()[ALICE_M.handle], TrustLevel.VERIFIED)
@@ -243,8 +267,8 @@ def test_a_sign_in_that_says_nothing_stores_nothing(
     token = link_for(world, ALICE_M)
 
     async def scenario(client: TestClient[Any, Any]) -> tuple[int, str]:
-        started = await client.get(f"/x/signin/{token}", allow_redirects=False)
-        async with client.session.get(started.headers["Location"], allow_redirects=False) as r:
+        to_x, _ = await start(client, token)
+        async with client.session.get(to_x, allow_redirects=False) as r:
             back = r.headers["Location"].removeprefix(PUBLIC)
         if failure == "no-cookie":
             client.session.cookie_jar.clear()
@@ -278,8 +302,7 @@ def test_the_flow_is_pkce_with_the_least_scope(
     token = link_for(world, ALICE_M)
 
     async def scenario(client: TestClient[Any, Any]) -> tuple[str, str]:
-        started = await client.get(f"/x/signin/{token}", allow_redirects=False)
-        return started.headers["Location"], started.headers["Set-Cookie"]
+        return await start(client, token)
 
     location, cookie = portal(database_url, x_url, scenario)
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
@@ -308,6 +331,13 @@ def test_an_archive_cannot_claim_an_account_x_verified(
     alice, mallory = world.persons_of(ALICE_M), world.persons_of(MALLORY_M)
     with Session(engine) as session, session.begin():
         xtrust.verify(session, alice, OWNER_ID, OWNER)
+        again = xtrust.verify(session, alice, OWNER_ID, OWNER)
+        assert again.notices == [], "X's word again for the same person changes nothing"
+        elsewhere = xtrust.verify(session, mallory, OWNER_ID, OWNER)
+        assert xtrust.verified_elsewhere(elsewhere, mallory)
+        told = sorted((n.person_id, n.key) for n in elsewhere.notices)
+        assert told == sorted([(alice, "x.disputed_verified"), (mallory, "x.disputed_verified")])
+        session.execute(delete(XClaim))
     with pytest.raises(xtrust.ClaimRefusedError) as refused:
         import_archive(engine, make_archive(tmp_path / "m.zip", [9]), for_person=mallory)
     assert OWNER not in str(refused.value) and "alice" not in str(refused.value)
@@ -340,3 +370,87 @@ def test_an_answer_from_x_is_read_within_bounds() -> None:
             asyncio.run(exchange())
     finally:
         server.stop()
+
+
+def test_an_x_account_verified_for_alice_stays_hers_when_she_signs_in_from_mallorys_link(
+    world: World, engine: Engine, database_url: str, tmp_path: Path, x: tuple[XDouble, str]
+) -> None:
+    """The attack: Mallory sends Alice her own upload link ("check your archive here"); Alice
+    opens it in her browser and signs in with X. The page names Mallory first; the account
+    X verified for Alice does not move, her graph stays, and both are told."""
+    double, x_url = x
+    real = make_archive(tmp_path / "real.zip", [11, 12, 13], [14]).read_bytes()
+    alices, mallorys = link_for(world, ALICE_M), link_for(world, MALLORY_M)
+    double.at_browser = ALICE_X
+
+    async def scenario(client: TestClient[Any, Any]) -> tuple[str, tuple[int, str]]:
+        assert (await upload(client, alices, real))[0] == 200
+        assert (await sign_in(client, alices, x_url))[0] == 200
+        page = await (await client.get(f"/x/upload/{mallorys}?lang=en")).text()
+        return page, await sign_in(client, mallorys, x_url)
+
+    page, (status, said) = portal(database_url, x_url, scenario)
+    owner = page.index("This link belongs to:")
+    assert owner < page.index("<form"), "whose link it is comes before anything else"
+    assert MALLORY_M.handle in page[owner : page.index("<form")]
+    assert status == 409 and "nothing moved" in said
+    [held], [claim] = x_rows(engine)
+    alice, mallory = world.persons()[ALICE_M.handle], world.persons()[MALLORY_M.handle]
+    assert (held.person_id, held.trust) == (alice, TrustLevel.VERIFIED), "still Alice's"
+    assert (claim.person_id, claim.verified) == (mallory, True), "disputed, on X's word"
+    with Session(engine) as session:
+        assert len(list(session.exec(select(FollowEdge)))) == 4, "Alice's graph is kept"
+    # An operator cannot hand it over on an archive's word; on X's word for both, they may.
+    with Session(engine) as session, session.begin():
+        won = xtrust.settle(session, OWNER_ID, mallory)
+    assert {n.key for n in won} == {"x.settled_won", "x.settled_lost"}
+    [held], _ = x_rows(engine)
+    assert (held.person_id, held.trust) == (mallory, TrustLevel.VERIFIED)
+
+
+def test_an_operator_never_gives_a_verified_account_to_an_archives_claimant(
+    world: World, engine: Engine, tmp_path: Path
+) -> None:
+    alice, mallory = world.persons_of(ALICE_M), world.persons_of(MALLORY_M)
+    with Session(engine) as session, session.begin():
+        xtrust.verify(session, alice, OWNER_ID, OWNER)
+        again = xtrust.verify(session, alice, OWNER_ID, OWNER)
+        assert again.notices == [], "X's word again for the same person changes nothing"
+        elsewhere = xtrust.verify(session, mallory, OWNER_ID, OWNER)
+        assert xtrust.verified_elsewhere(elsewhere, mallory)
+        told = sorted((n.person_id, n.key) for n in elsewhere.notices)
+        assert told == sorted([(alice, "x.disputed_verified"), (mallory, "x.disputed_verified")])
+        session.execute(delete(XClaim))
+    with pytest.raises(xtrust.ClaimRefusedError):
+        import_archive(engine, make_archive(tmp_path / "f.zip", [6]), for_person=mallory)
+    with Session(engine) as session, session.begin():
+        session.add(XClaim(x_account_id=OWNER_ID, person_id=mallory, username=OWNER))
+    with Session(engine) as session, session.begin(), pytest.raises(HqxError, match="cannot be"):
+        xtrust.settle(session, OWNER_ID, mallory)
+    [held], _ = x_rows(engine)
+    assert (held.person_id, held.trust) == (alice, TrustLevel.VERIFIED)
+
+
+def test_sign_in_with_x_starts_only_from_the_links_own_page_in_this_browser(
+    world: World, engine: Engine, database_url: str, x: tuple[XDouble, str]
+) -> None:
+    double, x_url = x
+    double.at_browser = ALICE_X
+    token = link_for(world, ALICE_M)
+
+    async def scenario(client: TestClient[Any, Any]) -> list[int]:
+        forwarded = await client.get(f"/x/signin/{token}", allow_redirects=False)
+        assert forwarded.headers["Location"] == f"/x/upload/{token}", "a GET starts nothing"
+        blind = await client.post(f"/x/signin/{token}", data={"page": "0" * 64})
+        page = await (await client.get(f"/x/upload/{token}")).text()
+        found = PROOF.search(page)
+        assert found is not None
+        # Another browser, with the proof copied but not the page's cookie.
+        async with aiohttp.ClientSession() as other:
+            url = client.make_url(f"/x/signin/{token}")
+            async with other.post(url, data={"page": found.group(2)}) as copied:
+                elsewhere = copied.status
+        return [forwarded.status, blind.status, elsewhere]
+
+    assert portal(database_url, x_url, scenario) == [303, 403, 403]
+    assert x_rows(engine) == ([], []) and double.tokens == {}

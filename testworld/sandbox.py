@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -211,6 +212,8 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         upload_limits=UploadLimits(folder=world.root / "uploads"),
         cutover_at=utcnow() + CUTOVER_AFTER,
         reconnect_check_sec=1.0,
+        # The people's own servers of this world: on loopback, over plain http.
+        outbound_allow=tuple(urlsplit(u).netloc for u in (network.urls.pds, url)),
     )
     await asyncio.to_thread(_create_database, settings.database_url)
     transcript.line("Starting the service (both bots, the scheduler, the web portal) on SQLite…")
@@ -525,12 +528,26 @@ async def _sign_in_with_x(answer: str, transcript: Transcript) -> bool:
     link = re.search(r"http://127\.0\.0\.1:\d+/x/upload/([\w-]+)", answer)
     if link is None:
         return False
-    start = link.group(0).replace("/x/upload/", "/x/signin/")
-    # A browser keeps the portal's cookie for the way back (here the host is an address).
+    # A browser keeps the portal's cookies for the way back (here the host is an address).
     jar = CookieJar(unsafe=True)
-    # To X, approved there, and back.
-    async with ClientSession(cookie_jar=jar) as browser, browser.get(start) as response:
-        page = await response.text()
+    async with ClientSession(cookie_jar=jar) as browser:
+        # Her link's page says whose it is, and carries the form that starts the sign-in.
+        async with browser.get(link.group(0)) as opened:
+            page = await opened.text()
+        form = re.search(r'action="(/x/signin/[\w-]+)">\s*<input type="hidden" name="page" '
+                         r'value="(\w+)">', page)  # fmt: skip
+        if form is None:
+            return False
+        start = link.group(0).split("/x/upload/")[0] + form.group(1)
+        async with browser.post(start, data={"page": form.group(2)}) as onward:
+            refresh = re.search(
+                r'http-equiv="refresh" content="0; url=([^"]+)"', await onward.text()
+            )
+        if refresh is None:
+            return False
+        # To X, approved there, and back.
+        async with browser.get(html.unescape(refresh.group(1))) as response:
+            page = await response.text()
     shown = _page_text(page)
     transcript.line("  [Web] Alice clicks “Se connecter avec X”, approves on X, comes back:")
     transcript.line(f"      {response.status} {shown}")

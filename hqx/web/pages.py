@@ -5,6 +5,9 @@ to); and "Sign in with X" from the same link."""
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp_jinja2
@@ -14,9 +17,11 @@ from sqlmodel import Session
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web.imports import StagingFullError
+from hqx.web.space import onward
 from hqx.web.texts import LANGUAGES, TEXTS, context, language_of
 from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
 from shared.archive_import import import_archive
+from shared.db.models import Identity
 from shared.errors import HqxError
 from shared.xarchive.reader import summarize_archive
 
@@ -35,13 +40,52 @@ routes = web.RouteTableDef()
 
 
 def _page(
-    request: web.Request, lines: list[str], status: int = 200, signin: str | None = None
+    request: web.Request, lines: list[str], status: int = 200, signin: Offer | None = None
 ) -> web.Response:
     response = aiohttp_jinja2.render_template(
         "message.html", request, context(request, lines=lines, signin=signin)
     )
     response.set_status(status)
+    if signin is not None:
+        signin.keep(request, response)
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """ "Sign in with X" as a link's page offers it: a form to this link's path, with the
+    proof of this page in this browser (its nonce kept in :data:`x_signin.PAGE_COOKIE`)."""
+
+    action: str
+    proof: str
+    nonce: str
+
+    def keep(self, request: web.Request, response: web.StreamResponse) -> None:
+        if request.cookies.get(x_signin.PAGE_COOKIE) == self.nonce:
+            return
+        response.set_cookie(
+            x_signin.PAGE_COOKIE, self.nonce, path="/x/", httponly=True,
+            max_age=x_signin.FLOW_TTL_SEC * 6,  # the page may stay open a while
+            samesite="Lax",  # sent on X's redirect back; never on another site's form
+            secure=(request.app[SETTINGS].public_url or "").startswith("https:"),
+        )  # fmt: skip
+
+
+def _offer(request: web.Request, token: str) -> Offer | None:
+    """The sign-in form for ``token``'s page, where the operator configured X."""
+    if X_SIGNIN not in request.app:
+        return None
+    nonce = request.cookies.get(x_signin.PAGE_COOKIE) or ""
+    if not 20 <= len(nonce) <= 64 or not nonce.replace("-", "").replace("_", "").isalnum():
+        nonce = secrets.token_urlsafe(24)
+    proof = request.app[X_SIGNIN].page_proof(token, nonce)
+    return Offer(uploads.SIGNIN_PATH + token, proof, nonce)
+
+
+def _owner(engine: Engine, person_id: int) -> list[tuple[str, str]]:
+    """Whose a link is, as its page says first: their accounts on the networks."""
+    with Session(engine) as session:
+        return [(i.network.capitalize(), i.handle) for i in Identity.of_person(session, person_id)]
 
 
 @routes.get("/")
@@ -52,12 +96,28 @@ async def _home(request: web.Request) -> web.Response:
 
 @routes.get(uploads.UPLOAD_PATH + "{token}")
 async def _upload_page(request: web.Request) -> web.Response:
+    """Whose link it is, first; then the upload form and "Sign in with X"."""
+    engine, token = request.app[ENGINE], request.match_info["token"]
     try:
-        await asyncio.to_thread(uploads.check, request.app[ENGINE], request.match_info["token"])
+        person_id = await asyncio.to_thread(uploads.check, engine, token)
+        used = False
     except uploads.UploadLinkError as e:
-        return _page(request, [str(e)], status=410)
-    signin = uploads.SIGNIN_PATH + request.match_info["token"] if X_SIGNIN in request.app else None
-    return aiohttp_jinja2.render_template("upload.html", request, context(request, signin=signin))
+        signin = _offer(request, token)
+        try:  # used for an archive already: "Sign in with X" stays open until it expires
+            person_id = await asyncio.to_thread(uploads.check, engine, token, used_ok=True)
+        except uploads.UploadLinkError:
+            signin = None
+        if signin is None:
+            return _page(request, [str(e)], status=410)
+        used = True
+    owner = await asyncio.to_thread(_owner, engine, person_id)
+    signin = _offer(request, token)
+    response = aiohttp_jinja2.render_template(
+        "upload.html", request, context(request, signin=signin, owner=owner, used=used)
+    )
+    if signin is not None:
+        signin.keep(request, response)
+    return response
 
 
 @routes.get(uploads.FOLLOWING_PATH + "{token}")
@@ -102,19 +162,30 @@ def _following(engine: Engine, person: int) -> list[str]:
 
 
 @routes.get(uploads.SIGNIN_PATH + "{token}")
+async def _signin_page(request: web.Request) -> web.Response:
+    """Nothing starts from a GET (a forwarded link, a preview): back to the link's page,
+    which says whose it is."""
+    raise web.HTTPSeeOther(uploads.UPLOAD_PATH + request.match_info["token"])
+
+
+@routes.post(uploads.SIGNIN_PATH + "{token}")
 async def _signin(request: web.Request) -> web.Response:
-    """Start "Sign in with X" for the person the link is for: off to X, with the flow
-    remembered in a sealed cookie."""
+    """Start "Sign in with X" for the person the link is for, from the form of the link's
+    own page in this browser: then on to X, with the flow remembered in a sealed cookie."""
     if X_SIGNIN not in request.app:
         raise web.HTTPNotFound
+    token, signin = request.match_info["token"], request.app[X_SIGNIN]
+    form = await request.post()
+    nonce = request.cookies.get(x_signin.PAGE_COOKIE, "")
+    proof = str(form.get("page", ""))
+    if not nonce or not hmac.compare_digest(proof, signin.page_proof(token, nonce)):
+        return _page(request, [TEXTS[language_of(request)]["signin_not_from_page"]], 403)
     try:
-        person_id = await asyncio.to_thread(
-            uploads.check, request.app[ENGINE], request.match_info["token"], used_ok=True
-        )
+        person_id = await asyncio.to_thread(uploads.check, request.app[ENGINE], token, used_ok=True)
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
-    started = request.app[X_SIGNIN].start(person_id)
-    response = web.HTTPSeeOther(started.url)
+    started = signin.start(person_id, token, nonce)
+    response = onward(request, started.url, "X")
     response.set_cookie(
         x_signin.COOKIE,
         started.cookie,
@@ -124,41 +195,60 @@ async def _signin(request: web.Request) -> web.Response:
         httponly=True,
         samesite="Lax",  # sent on X's redirect back (a top-level navigation), not otherwise
     )
-    raise response
+    return response
 
 
 @routes.get(x_signin.CALLBACK_PATH)
 async def _signin_callback(request: web.Request) -> web.Response:
-    """X sends the person back: who they are on X, from X itself."""
+    """X sends the person back: who they are on X, from X itself, for the person of the link
+    the flow started from (still theirs), in the browser that started it."""
     if X_SIGNIN not in request.app:
         raise web.HTTPNotFound
-    signin, query = request.app[X_SIGNIN], request.query
+    signin, query, engine = request.app[X_SIGNIN], request.query, request.app[ENGINE]
+    texts = TEXTS[language_of(request)]
     try:
         if "error" in query:
             raise x_signin.XSignInError(f"X says: {query['error'][:100]}")
-        person_id, verifier = signin.person_of(
-            request.cookies.get(x_signin.COOKIE), query.get("state", "")
+        flow = signin.flow_of(
+            request.cookies.get(x_signin.COOKIE),
+            query.get("state", ""),
+            request.cookies.get(x_signin.PAGE_COOKIE),
         )
-        account = await signin.account(query.get("code", ""), verifier)
+        try:
+            still = await asyncio.to_thread(uploads.check, engine, flow.link, used_ok=True)
+        except uploads.UploadLinkError as e:
+            raise x_signin.XSignInError(str(e)) from None
+        if still != flow.person_id:
+            raise x_signin.XSignInError("this link is no longer the one you started from")
+        account = await signin.account(query.get("code", ""), flow.verifier)
     except x_signin.XSignInError as e:
         response = _page(request, [f"X : {e}"], status=400)
     else:
-        await asyncio.to_thread(_verified, request.app, person_id, account)
-        response = _page(
-            request, [f"X ✓ @{account.username}", TEXTS[language_of(request)]["signin_done"]]
-        )
+        moved = await asyncio.to_thread(_verified, request.app, flow.person_id, account)
+        owner = await asyncio.to_thread(_owner, engine, flow.person_id)
+        names = ", ".join(f"{handle} ({network})" for network, handle in owner)
+        if moved:
+            lines = [f"X ✓ @{account.username}", texts["signin_done"].format(owner=names)]
+            response = _page(request, lines)
+        else:
+            lines = [f"X ✓ @{account.username}", texts["signin_disputed"]]
+            response = _page(request, lines, status=409)
     response.del_cookie(x_signin.COOKIE, path=x_signin.CALLBACK_PATH)
     return response
 
 
-def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) -> None:
-    """Record what X said, tell whoever loses the account, rewrite attestations, at once."""
+def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) -> bool:
+    """Record what X said, tell whoever loses the account (or, held verified by another,
+    both of them: it is disputed now), rewrite attestations, at once; whether the account
+    is the person's now."""
     settings, env = app[SETTINGS], app[SERVICE].environment()
     with Session(app[ENGINE]) as session, session.begin():
         done = xtrust.verify(session, person_id, account.id, account.username)
         notices.queue(session, done.notices, settings.message_networks)
+        theirs = not xtrust.verified_elsewhere(done, person_id)
     trigger = f"x-verified:{account.id}:{env.now.isoformat()}"
     _reattest(app, [person_id, *(n.person_id for n in done.notices)], trigger)
+    return theirs
 
 
 def _reattest(app: web.Application, person_ids: list[int], trigger: str) -> None:
@@ -253,7 +343,7 @@ async def _confirm(request: web.Request) -> web.Response:
             await asyncio.to_thread(uploads.release, engine, token)
             return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
     summary = result.summary
-    signin = uploads.SIGNIN_PATH + token if X_SIGNIN in request.app else None
+    signin = _offer(request, token)
     return _page(
         request,
         [

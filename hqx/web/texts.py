@@ -50,7 +50,23 @@ TEXTS: dict[str, dict[str, str]] = {
             "gardons aucun accès à votre compte."
         ),
         "signin_button": "Se connecter avec X",
-        "signin_done": "C'est fait : X a confirmé que ce compte est le vôtre.",
+        "signin_done": "C'est fait : X a confirmé que ce compte X est à {owner}.",
+        "signin_disputed": (
+            "Ce compte X était déjà confirmé par X pour quelqu'un d'autre : rien n'a bougé. "
+            "Il est désormais contesté et ne sert à rien jusqu'à ce qu'un opérateur tranche ; "
+            "vous recevrez tous deux un message."
+        ),
+        "signin_not_from_page": (
+            "Cette connexion ne vient pas de la page de votre lien : rouvrez le lien que le "
+            "bot vous a envoyé et recommencez depuis là."
+        ),
+        "link_owner": "Ce lien est celui de :",
+        "upload_used": "Ce lien a déjà servi pour une archive ; il permet encore de la "
+        "confirmer avec X, jusqu'à son expiration.",
+        "link_owner_warning": (
+            "Si ces comptes ne sont pas les vôtres, arrêtez-vous ici : ce que vous feriez sur "
+            "cette page (votre archive, votre compte X) irait à cette personne."
+        ),
         "following_title": "Vos contacts de X à suivre sur Mastodon",
         "following_intro": (
             "Comptes : {count}. Téléchargez la liste, puis sur votre serveur Mastodon ouvrez "
@@ -194,7 +210,23 @@ TEXTS: dict[str, dict[str, str]] = {
             "it tells us your account id, nothing else, and we keep no access to your account."
         ),
         "signin_button": "Sign in with X",
-        "signin_done": "Done: X confirmed this account is yours.",
+        "signin_done": "Done: X confirmed this X account belongs to {owner}.",
+        "signin_disputed": (
+            "X had already confirmed this X account for someone else: nothing moved. It is "
+            "now disputed and used for nothing until an operator settles it; you will both "
+            "get a message."
+        ),
+        "signin_not_from_page": (
+            "This sign-in does not come from your link's page: open the link the bot sent "
+            "you again and start from there."
+        ),
+        "link_owner": "This link belongs to:",
+        "upload_used": "This link was used for an archive already; it can still confirm it "
+        "with X, until it expires.",
+        "link_owner_warning": (
+            "If these accounts are not yours, stop here: whatever you do on this page (your "
+            "archive, your X account) would go to that person."
+        ),
         "following_title": "Your X contacts to follow on Mastodon",
         "following_intro": (
             "Accounts: {count}. Download the list, then on your Mastodon server open "

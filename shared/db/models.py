@@ -214,6 +214,9 @@ class XClaim(SQLModel, table=True):
     person_id: int = _person_fk()
     username: str = Field(sa_type=String(64))
     """The username the claimant's archive gives."""
+    verified: bool = False
+    """X itself reported the account to the claimant too (while another held it verified):
+    an operator may settle it their way."""
     created_at: datetime = _ts()
 
 
@@ -607,4 +610,21 @@ class FollowGrant(SQLModel, table=True):
     token: str = Field(sa_type=Text())
     """The access token, sealed with the service's key."""
     scope: str = Field(sa_type=String(255))
+    created_at: datetime = _ts()
+
+
+class GrantRevocation(SQLModel, table=True):
+    """A grant taken back whose server could not be told yet (its person may be erased
+    already): the service tries again until the server knows, for a week at most."""
+
+    __tablename__ = "grant_revocation"
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    network: str = Field(sa_type=String(16))
+    server: str = Field(sa_type=String(255))
+    token: str = Field(sa_type=Text())
+    """The grant's token, sealed as it was kept: what the server is told to forget."""
+    attempts: int = 0
+    next_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime(), index=True)
+    last_error: str = Field(default="", sa_type=String(255))
     created_at: datetime = _ts()
