@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -91,12 +90,6 @@ class XSignIn:
         self._key = settings.secret_key
         self.redirect_uri = settings.public_url.rstrip("/") + CALLBACK_PATH
         self._http: aiohttp.ClientSession | None = None
-
-    def page_proof(self, link: str, nonce: str) -> str:
-        """What the link page's form carries: made for this link and this browser's page
-        nonce, so only a form of that page, posted from that browser, starts a flow."""
-        message = f"x-signin-page|{link}|{nonce}".encode()
-        return hmac.new(self._key.encode(), message, hashlib.sha256).hexdigest()
 
     def start(self, person_id: int, link: str, nonce: str) -> Started:
         """A new flow for ``person_id`` from ``link``, in the browser holding ``nonce``: the

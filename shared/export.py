@@ -22,8 +22,12 @@ from shared.db.models import Collection, Identity, XIdentity, iso_utc
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-NOT_PERSONAL = frozenset({"bot_state", "reconnect_run", "service_lease", "oauth_client"})
-"""Tables of the service's own workings: nothing in them is about anyone."""
+NOT_PERSONAL = frozenset(
+    {"bot_state", "reconnect_run", "service_lease", "oauth_client", "grant_revocation"}
+)
+"""Tables of the service's own workings: nothing in them is about anyone living here
+(``grant_revocation`` holds only the sealed tokens of erased people's grants, until their
+servers are told)."""
 WITHHELD = {"upload_token": {"token_hash"}, "link_request": {"code"}, "follow_grant": {"token"}}
 """Credentials: who holds them can act as the person; the rest of their row is exported."""
 # Rows that name an account without a foreign key (kept apart from their owner on purpose:

@@ -69,10 +69,23 @@ def portal(
     return asyncio.run(main())
 
 
+PAGE = re.compile(r'name="page" value="(\w+)"')
+
+
+async def press(browser: Any, token: str, base: str = "", **options: Any) -> Any:
+    """Open the link's page and press its button (``browser``: a test client, or a session
+    on ``base``); the answer."""
+    opened = await browser.get(f"{base}/me/signin/{token}?lang=en")
+    found = PAGE.search(await opened.text())
+    proof = found.group(1) if found else ""
+    return await browser.post(f"{base}/me/signin/{token}?lang=en", data={"page": proof},
+                              allow_redirects=False, **options)  # fmt: skip
+
+
 async def sign_in(browser: Any, token: str, base: str = "") -> str:
     """Press the link's button (``browser``: a test client, or a session on ``base``);
     return the space's page."""
-    response = await browser.post(f"{base}/me/signin/{token}?lang=en", allow_redirects=False)
+    response = await press(browser, token, base)
     assert response.status == 303 and response.headers["Location"] == "/me?lang=en"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -93,10 +106,20 @@ def test_the_link_goes_privately_and_signs_in_once(world: World, database_url: s
     async def scene(client: TestClient[Any, Any]) -> None:
         preview = await client.get(f"/me/signin/{token}")  # a link preview only reads
         assert preview.status == 200 and '<form method="post">' in await preview.text()
+        # Another site's form (login CSRF), without this page's cookie, signs nobody in.
+        forced = await client.post(f"/me/signin/{token}", data={"page": "0" * 64},
+                                   allow_redirects=False)  # fmt: skip
+        assert forced.status == 403 and "hqx_space" not in forced.headers.get("Set-Cookie", "")
+        found = PAGE.search(await preview.text())
+        assert found is not None
+        cross = await client.post(f"/me/signin/{token}", data={"page": found.group(1)},
+                                  headers={"Origin": "https://evil.example"},
+                                  allow_redirects=False)  # fmt: skip
+        assert cross.status == 403, "the browser says it comes from another site"
         page = await sign_in(client, token)
         assert "Your space" in page and ALICE_M.handle in page
         client.session.cookie_jar.clear()
-        again = await client.post(f"/me/signin/{token}")
+        again = await press(client, token)
         assert again.status == 410
         assert "this link was used already: ask the bot for a new one" in await again.text()
         out = await client.get("/me", allow_redirects=False)
@@ -109,7 +132,16 @@ def test_behind_https_the_session_cookie_is_secure(world: World, database_url: s
     token = signin_link(world)
 
     async def scene(client: TestClient[Any, Any]) -> str:
-        response = await client.post(f"/me/signin/{token}", allow_redirects=False)
+        opened = await client.get(f"/me/signin/{token}")
+        page_cookie = str(opened.headers["Set-Cookie"])
+        assert "SameSite=Strict" in page_cookie and "Secure" in page_cookie
+        found = PAGE.search(await opened.text())
+        assert found is not None
+        # Behind https the test client keeps no Secure cookie: the browser would send it.
+        nonce = page_cookie.split(";")[0].split("=", 1)[1]
+        response = await client.post(f"/me/signin/{token}", data={"page": found.group(1)},
+                                     headers={"Cookie": f"hqx_signin_page={nonce}"},
+                                     allow_redirects=False)  # fmt: skip
         return str(response.headers["Set-Cookie"])
 
     cookie = portal(database_url, scene, public=PUBLIC)
@@ -125,7 +157,7 @@ def test_an_expired_link_or_a_forged_cookie_opens_nothing(
     monkeypatch.setattr(uploads, "utcnow", lambda: later)
 
     async def scene(client: TestClient[Any, Any]) -> None:
-        expired = await client.post(f"/me/signin/{token}")
+        expired = await press(client, token)
         assert expired.status == 410
         assert "this link has expired: ask the bot for a new one" in await expired.text()
         client.session.cookie_jar.update_cookies({"hqx_space": "forged"})

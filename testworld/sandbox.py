@@ -352,7 +352,11 @@ async def _allow_follows(stage: Stage, bot_acct: str) -> bool:
     world.mastodon.oauth.sign_in(people.alice_mastodon.account)
     # The portal is on 127.0.0.1: a jar that keeps cookies of an address, as browsers do.
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
-        async with browser.post(f"{link.group(0)}?lang=en") as space:
+        async with browser.get(f"{link.group(0)}?lang=en") as opened:
+            proof = re.search(r'name="page" value="(\w+)"', await opened.text())
+        if proof is None:
+            return False
+        async with browser.post(f"{link.group(0)}?lang=en", data={"page": proof.group(1)}) as space:
             page = await space.text()
         csrf = re.search(r'name="csrf" value="([^"]+)"', page)
         transcript.line("  [Web] Alice opens her link and presses Enter: her space.")

@@ -5,8 +5,6 @@ to); and "Sign in with X" from the same link."""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,7 +14,9 @@ from sqlmodel import Session
 
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
+from hqx.web import page_proof
 from hqx.web.imports import StagingFullError
+from hqx.web.page_proof import PageProof, Proof
 from hqx.web.space import onward
 from hqx.web.texts import LANGUAGES, TEXTS, context, language_of
 from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
@@ -51,35 +51,28 @@ def _page(
     return response
 
 
+X_PAGE = PageProof(x_signin.PAGE_COOKIE, "/x/", "x-signin-page", samesite="Lax")
+"""The link page's proof for "Sign in with X" (``Lax``: its nonce comes back on X's redirect
+to the callback, where the flow checks it; never with another site's form)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     """ "Sign in with X" as a link's page offers it: a form to this link's path, with the
-    proof of this page in this browser (its nonce kept in :data:`x_signin.PAGE_COOKIE`)."""
+    proof of this page in this browser."""
 
     action: str
-    proof: str
-    nonce: str
+    proof: Proof
 
     def keep(self, request: web.Request, response: web.StreamResponse) -> None:
-        if request.cookies.get(x_signin.PAGE_COOKIE) == self.nonce:
-            return
-        response.set_cookie(
-            x_signin.PAGE_COOKIE, self.nonce, path="/x/", httponly=True,
-            max_age=x_signin.FLOW_TTL_SEC * 6,  # the page may stay open a while
-            samesite="Lax",  # sent on X's redirect back; never on another site's form
-            secure=(request.app[SETTINGS].public_url or "").startswith("https:"),
-        )  # fmt: skip
+        X_PAGE.keep(request, response, self.proof)
 
 
 def _offer(request: web.Request, token: str) -> Offer | None:
     """The sign-in form for ``token``'s page, where the operator configured X."""
     if X_SIGNIN not in request.app:
         return None
-    nonce = request.cookies.get(x_signin.PAGE_COOKIE) or ""
-    if not 20 <= len(nonce) <= 64 or not nonce.replace("-", "").replace("_", "").isalnum():
-        nonce = secrets.token_urlsafe(24)
-    proof = request.app[X_SIGNIN].page_proof(token, nonce)
-    return Offer(uploads.SIGNIN_PATH + token, proof, nonce)
+    return Offer(uploads.SIGNIN_PATH + token, X_PAGE.offer(request, token))
 
 
 def _owner(engine: Engine, person_id: int) -> list[tuple[str, str]]:
@@ -176,10 +169,9 @@ async def _signin(request: web.Request) -> web.Response:
         raise web.HTTPNotFound
     token, signin = request.match_info["token"], request.app[X_SIGNIN]
     form = await request.post()
-    nonce = request.cookies.get(x_signin.PAGE_COOKIE, "")
-    proof = str(form.get("page", ""))
-    if not nonce or not hmac.compare_digest(proof, signin.page_proof(token, nonce)):
+    if not X_PAGE.check(request, token, form.get(page_proof.FIELD)):
         return _page(request, [TEXTS[language_of(request)]["signin_not_from_page"]], 403)
+    nonce = request.cookies[x_signin.PAGE_COOKIE]
     try:
         person_id = await asyncio.to_thread(uploads.check, request.app[ENGINE], token, used_ok=True)
     except uploads.UploadLinkError as e:

@@ -22,6 +22,8 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, SERVICE, SETTINGS
+from hqx.web import page_proof
+from hqx.web.page_proof import PageProof
 from hqx.web.texts import TEXTS, context
 from shared import directory, export, privacy, sealed, uploads
 from shared.db.models import DirectoryStatus, Identity, Network, Person, Reconnect
@@ -37,6 +39,8 @@ COOKIE = "hqx_space"
 SESSION_SEC = 12 * 3600
 """How long a session lasts: a day's use, not a standing key to someone's data."""
 _PURPOSE = "portal-session"
+SIGNIN_PAGE = PageProof("hqx_signin_page", uploads.SPACE_PATH, "space-signin")
+"""The sign-in page's own proof: another site's form cannot sign a browser in."""
 routes = web.RouteTableDef()
 
 
@@ -155,7 +159,11 @@ async def _signin_page(request: web.Request) -> web.Response:
         )
     except uploads.UploadLinkError as e:
         return message(request, str(e), 410)
-    return aiohttp_jinja2.render_template("space_signin.html", request, context(request))
+    proof = SIGNIN_PAGE.offer(request, request.match_info["token"])
+    values = context(request, proof=proof.value)
+    response = aiohttp_jinja2.render_template("space_signin.html", request, values)
+    SIGNIN_PAGE.keep(request, response, proof)
+    return response
 
 
 @routes.post(uploads.SPACE_PATH + "{token}")
@@ -163,11 +171,16 @@ async def _signin(request: web.Request) -> web.StreamResponse:
     key = _key(request)
     if key is None:
         return _closed(request)
-    engine = request.app[ENGINE]
+    engine, token = request.app[ENGINE], request.match_info["token"]
+    form = await request.post()
+    if not SIGNIN_PAGE.check(request, token, form.get(page_proof.FIELD)):
+        try:  # a link that cannot serve says so first
+            await asyncio.to_thread(uploads.check, engine, token, purpose=uploads.SPACE)
+        except uploads.UploadLinkError as e:
+            return message(request, str(e), 410)
+        return message(request, TEXTS[_lang(request)]["space_signin_not_from_page"], 403)
     try:
-        person = await asyncio.to_thread(
-            uploads.claim, engine, request.match_info["token"], uploads.SPACE
-        )
+        person = await asyncio.to_thread(uploads.claim, engine, token, uploads.SPACE)
     except uploads.UploadLinkError as e:
         return message(request, str(e), 410)
     generation = await asyncio.to_thread(_generation, engine, person)

@@ -85,6 +85,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "space_signin_title": "Entrer dans votre espace",
         "space_signin_intro": "Ce lien ne sert qu'une fois. Vous resterez connecté 12 heures.",
         "space_signin_button": "Entrer",
+        "space_signin_not_from_page": (
+            "Cette connexion ne vient pas de la page de votre lien : rouvrez le lien que le "
+            "bot vous a envoyé."
+        ),
         "space_out_title": "Votre espace",
         "space_out_intro": (
             "Pour entrer, demandez un lien au bot : mentionnez-le ou écrivez-lui « espace ». "
@@ -244,6 +248,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "space_signin_title": "Enter your space",
         "space_signin_intro": "This link works once. You will stay signed in for 12 hours.",
         "space_signin_button": "Enter",
+        "space_signin_not_from_page": (
+            "This sign-in does not come from your link's page: open the link the bot sent "
+            "you again."
+        ),
         "space_out_title": "Your space",
         "space_out_intro": (
             "To enter, ask the bot for a link: mention it or write “space” to it. It sends "
