@@ -134,7 +134,8 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             old_keys=settings.old_secret_keys,
             reconnection=settings.reconnection,
         )
-        await service.start()  # holds the database's lease from here: the sweep is ours
+        # Holds the database's lease from here: the sweep is ours.
+        await service.start(wait=settings.wait_for_lease)
         app[SERVICE] = service
         app[ENGINE] = engine
         swept = await asyncio.to_thread(app[IMPORTS].sweep)

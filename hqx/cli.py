@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=_archive_sample)
 
     run = commands.add_parser("run", help="run the service: the bots and the web portal")
+    run.add_argument(
+        "--wait", action="store_true",
+        help="while another hqx run holds the database, wait for it instead of refusing "
+        "(a standby; what a supervisor restarts with)",
+    )  # fmt: skip
     run.set_defaults(handler=_run)
 
     sandbox = commands.add_parser(
@@ -493,12 +498,13 @@ def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
     return 0 if state.up_to_date else 1
 
 
-def _run(_args: argparse.Namespace, settings: Settings) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import dataclasses
     import logging
 
-    from aiohttp import web
-
     from hqx.app import create_app, server_options
+    from hqx.serving import serve
 
     if settings.bluesky_configured or settings.mastodon_configured:
         settings.require_secret_key()  # the bots sign link challenges with it
@@ -509,14 +515,16 @@ def _run(_args: argparse.Namespace, settings: Settings) -> int:
     for chatty in ("httpx", "apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     _say_which_bots(settings)
-    web.run_app(
+    if args.wait:
+        settings = dataclasses.replace(settings, wait_for_lease=True)
+    served = serve(
         create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        print=lambda line: print(line, flush=True),
+        settings.http_host,
+        settings.http_port,
+        say=lambda line: print(line, flush=True),
         **server_options(),
     )
-    return 0
+    return asyncio.run(served)
 
 
 def _say_which_bots(settings: Settings) -> None:

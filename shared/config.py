@@ -145,6 +145,9 @@ class Settings:
     ``X-Forwarded-For`` (``HQX_BEHIND_PROXY=yes``): paced per that address, not the proxy's."""
     links_per_minute: int = 20
     """Requests a client address may make a minute to the portal's one-time links."""
+    wait_for_lease: bool = False
+    """``hqx run --wait``: while another service holds the database, wait for it instead of
+    refusing to start (a standby, or a supervisor's restart after a takeover)."""
     outbound_allow: tuple[str, ...] = ()
     """``HQX_OUTBOUND_ALLOW``: hosts (``host`` or ``host:port``, comma-separated) the service
     may reach over plain http or on a private or loopback address when someone else names

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 LEASE_TTL = timedelta(seconds=60)
 """How long a lease outlives its last renewal (its holder renews it every third of this)."""
+WAIT_POLL_SEC = 2.0
+"""How often a waiting service asks for the lease again."""
 SERVICE = "service"
 
 
@@ -45,6 +47,35 @@ def holder_name() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}, {uuid.uuid4().hex[:8]}"
 
 
+def gone(holder: str) -> bool:
+    """Whether a lease's holder is provably dead: a process of this host that no longer
+    exists (a supervisor restarting a killed service must not wait out its lease). Of
+    another host, nothing is proven: its lease expires."""
+    host, _, rest = holder.partition(" pid ")
+    pid_text = rest.split(",", 1)[0].strip()
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited but was not reaped yet (its parent has not waited for it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:  # noqa: PTH123
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def acquire(engine: Engine, name: str = SERVICE, ttl: timedelta = LEASE_TTL) -> Lease:
     """Take the lease ``name`` for this process.
 
@@ -59,7 +90,7 @@ def acquire(engine: Engine, name: str = SERVICE, ttl: timedelta = LEASE_TTL) -> 
                 now = utcnow()
                 if found is None:
                     session.add(ServiceLease(name=name, holder=lease.holder, expires_at=now + ttl))
-                elif found.expires_at > now:
+                elif found.expires_at > now and not gone(found.holder):
                     raise LeaseHeldError(
                         f"another hqx run ({found.holder}) is running on this database "
                         f"(its lease runs until {iso_utc(found.expires_at)}): stop it first"

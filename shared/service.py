@@ -139,6 +139,9 @@ class Service:
         self._wake = asyncio.Event()
         """Set when something was queued: the delivery task goes at once."""
         self._lease: lease.Lease | None = None
+        self.lease_lost = asyncio.Event()
+        """Set when another process took the database lease over: this one stops (its
+        owner ends the process, whose supervisor starts it again, waiting its turn)."""
         self._failures: dict[tuple[str, str], int] = {}
         """Failed attempts at handling a post, by (network, post id)."""
 
@@ -152,20 +155,34 @@ class Service:
         """The running adapters."""
         return list(self._adapters.values())
 
-    async def start(self) -> None:
+    async def start(self, *, wait: bool = False) -> None:
         """Take the database's lease, recover the outbox, log the adapters in, start
-        delivering and receiving.
+        delivering and receiving. ``wait``: while another service holds the lease, wait
+        for it (a standby that takes over when the other stops or dies).
 
         Raises:
-            LeaseHeldError: another service runs on this database.
+            LeaseHeldError: another service runs on this database (and ``wait`` is off).
         """
-        self._lease = await asyncio.to_thread(lease.acquire, self._engine)
+        self._lease = await self._take_lease(wait)
         try:
             await self._start()
         except BaseException:
             await asyncio.to_thread(lease.release, self._engine, self._lease)
             self._lease = None
             raise
+
+    async def _take_lease(self, wait: bool) -> lease.Lease:
+        said = False
+        while True:
+            try:
+                return await asyncio.to_thread(lease.acquire, self._engine)
+            except lease.LeaseHeldError as e:
+                if not wait:
+                    raise
+                if not said:
+                    log.warning("waiting for the database lease: %s", e)
+                    said = True
+            await asyncio.sleep(lease.WAIT_POLL_SEC)
 
     async def _start(self) -> None:
         recovered = await asyncio.to_thread(outbox.recover, self._engine)
@@ -244,7 +261,8 @@ class Service:
                 log.exception("renewing the database lease failed; trying again")
                 continue
             if not held:
-                log.critical("another process took over the database lease: stopping work")
+                log.critical("another process took over the database lease: stopping")
+                self.lease_lost.set()
                 for network, state in self._receiving.items():
                     state.stopped(f"{network}: the database lease was lost")
                 for task in self._tasks:

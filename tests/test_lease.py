@@ -4,6 +4,10 @@ lease is taken over once expired; recovery leaves a live process's sends alone."
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -83,3 +87,48 @@ def test_recovery_touches_only_sends_whose_lease_expired(engine: Engine) -> None
     with Session(engine) as session:
         action = session.exec(select(OutboundAction).where(col(OutboundAction.id) == action_id))
         assert action.one().status == ActionStatus.PENDING
+
+
+def test_a_lease_whose_holder_died_on_this_host_is_taken_at_once(engine: Engine) -> None:
+    """A supervisor restarts a killed service at once: a dead process of this host holds
+    nothing, however long its lease would still run."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with Session(engine) as session, session.begin():
+        holder = f"{socket.gethostname()} pid {dead.pid}, deadbeef"
+        until = utcnow() + timedelta(minutes=1)
+        session.add(ServiceLease(name=lease.SERVICE, holder=holder, expires_at=until))
+    taken = lease.acquire(engine)
+    assert lease.renew(engine, taken)
+    alive = f"{socket.gethostname()} pid {os.getpid()}, 00000000"
+    assert not lease.gone(alive), "a live process keeps its lease"
+    assert not lease.gone(f"another-host pid {dead.pid}, 0"), "of another host nothing is proven"
+
+
+def test_a_service_whose_lease_is_taken_over_stops_and_a_waiting_one_takes_its_place(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lease, "LEASE_TTL", timedelta(seconds=0.6))
+    monkeypatch.setattr(lease, "WAIT_POLL_SEC", 0.1)
+    first, second = FakeAdapter(), FakeAdapter()
+
+    async def scenario() -> None:
+        holder = Service(engine, [first], default_registry())
+        await holder.start()
+        standby = Service(engine, [second], default_registry())
+        waiting = asyncio.create_task(standby.start(wait=True))
+        await asyncio.sleep(0.5)
+        assert not waiting.done() and not second.started, "it waits its turn"
+        # The holder is frozen past its lease, and another takes it over.
+        with Session(engine) as session, session.begin():
+            session.execute(update(ServiceLease).values(holder="elsewhere pid 1, x"))
+        async with asyncio.timeout(5):
+            await holder.lease_lost.wait()
+        await holder.stop()
+        _expire(engine)
+        async with asyncio.timeout(5):
+            await waiting
+        assert second.started, "the waiting service took over"
+        await standby.stop()
+
+    asyncio.run(scenario())

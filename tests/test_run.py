@@ -128,3 +128,47 @@ def _wait_for_health(url: str, process: subprocess.Popen[str], showing: str) -> 
             pass
         assert time.monotonic() < deadline, f"hqx run did not serve a health showing {showing!r}"
         time.sleep(0.1)
+
+
+def _serving(port: int, process: subprocess.Popen[str]) -> None:
+    """Wait until ``hqx run`` answers on ``port`` (whatever its health says)."""
+    deadline = time.monotonic() + START_TIMEOUT_SEC
+    while True:
+        assert process.poll() is None, f"hqx run exited: {process.communicate()[0]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "hqx run did not serve"
+        time.sleep(0.1)
+
+
+def test_run_killed_with_sigkill_starts_again_at_once(tmp_path: Path, database_url: str) -> None:
+    """A supervisor restarts a crashed service at once: the dead process's lease does not
+    keep the new one out (on SQLite and PostgreSQL)."""
+    url = database_url
+    port = free_port()
+    (tmp_path / ".env").write_text(
+        f"HQX_DATABASE_URL={url}\nHQX_HTTP_PORT={port}\n"
+        "HQX_SECRET_KEY=a-test-secret-key-that-is-long-enough-0123\n"
+    )
+    assert hqx("db", "upgrade", cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([HQX, "run"], cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+
+    first = start()
+    _serving(port, first)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    again = start()
+    try:
+        _serving(port, again)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        out, _ = again.communicate(timeout=60)
+    assert again.returncode == 0, out
+    assert "another hqx run" not in out
