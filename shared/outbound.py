@@ -281,6 +281,7 @@ def acct_domain(acct: str) -> str:
     """
     user, _, domain = acct.removeprefix("@").partition("@")
     host, _, port = domain.partition(":")
-    if not user or not _HOST_RE.match(host) or (port and not port.isdigit()):
+    named = bool(_HOST_RE.match(host)) or ip_literal(host) is not None
+    if not user or not named or (port and not port.isdigit()):
         raise RefusedAddressError(f"{acct[:100]!r} is not a fediverse address")
     return domain.lower()

@@ -23,7 +23,10 @@ it comes from, so that it can be checked again:
   docs.gotosocial.org (getting_started/reverse_proxy/websocket: "GoToSocial uses the secure
   websocket protocol (aka wss)", endpoint ``/api/v1/streaming``); the Mastodon issue
   mastodon/mastodon#25244 (GoToSocial's ULID ids); GoToSocial's swagger (Account has ``url``,
-  no ``uri``).
+  no ``uri``). Its search (``internal/processing/search/get.go``) takes a query as an
+  account's address when it starts with ``@`` or parses as an e-mail address (``mail.
+  ParseAddress``, which refuses a host with a port): ``bob@host:8081`` finds nothing,
+  ``@bob@host:8081`` finds Bob (measured on GoToSocial 0.20, ``platform-facts.md``).
 - **akkoma** (Akkoma/Pleroma): ids are 128-bit "flake ids", base62 strings ordered as
   strings; ``version`` reads ``"2.7.2 (compatible; Akkoma 3.15.2)"``; accounts have no
   ``uri`` (``url`` is the actor id, ``pleroma.ap_id`` too) and carry ``fqn`` and a
@@ -86,6 +89,10 @@ class Quirks:
     """False: ``types[]`` of notifications is ignored (every kind comes back)."""
     edits: bool = True
     """False: statuses cannot be edited and carry no ``edited_at``."""
+    search_bare_address: bool = True
+    """A search for ``user@host`` without its leading ``@`` finds the account (Mastodon).
+    False (GoToSocial): such a query is an address only when it parses as an e-mail, which a
+    host with a port never does; ``@user@host`` always is."""
 
     @property
     def streaming(self) -> bool:
@@ -109,6 +116,7 @@ GOTOSOCIAL = Quirks(
     sse=False,
     websocket_authorization=False,
     advertise_tls=True,
+    search_bare_address=False,
 )
 AKKOMA = Quirks(
     name="akkoma",
