@@ -127,8 +127,10 @@ def set_consent(
     names the request, once)."""
     assert person.id is not None  # noqa: S101  (stored)
     _grant(session, person.id, purpose, granted)
-    if purpose is Purpose.SUGGESTIONS_BY_MESSAGE:
-        person.stopped = not granted
+    if purpose is Purpose.SUGGESTIONS_BY_MESSAGE and granted and person.stopped:
+        # Messages wanted again undo ``stop``; refusing them refuses messages only: matching,
+        # packs and follows for them go on, and their contacts still find them.
+        person.stopped = False
         session.add(person)
         matching.request(session, person.id)
     if purpose is not Purpose.PUBLIC_ATTESTATION:

@@ -36,11 +36,13 @@ from shared.commands import Outbound
 from shared.db.models import (
     Collection,
     CollectionMember,
+    Consent,
     Delivery,
     Identity,
     Network,
     OutboundAction,
     Person,
+    Purpose,
     ReconnectRun,
     RunKind,
     XMatch,
@@ -82,6 +84,9 @@ class Due:
     contacts: list[Contact] = field(default_factory=list)
     elsewhere: list[int] = field(default_factory=list)
     """Contacts they get on another of their networks, not here."""
+    messages: bool = True
+    """They allow messages (``settings messages``): without, nothing is written to them
+    (what only a message carries stays due); packs and follows for them go on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +178,7 @@ def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> 
         pairs.setdefault(int(person), []).append(int(contact))
     accounts = _accounts(session, {*pairs, *(c for cs in pairs.values() for c in cs)})
     delivered_before = _delivered_before(session, network, people)
+    silent = _no_messages(session, people)
     result = []
     for person in people:
         mine = accounts.get(person, {})
@@ -187,6 +193,7 @@ def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> 
             thread=here.thread,
             lang=_lang(owner, here),
             first=person not in delivered_before,
+            messages=person not in silent,
         )
         for contact in pairs.get(person, []):
             found = _as_contact(contact, accounts.get(contact, {}), network, set(mine))
@@ -207,6 +214,18 @@ def _accounts(session: Session, people: set[int]) -> dict[int, dict[str, Identit
     for identity in rows:
         found.setdefault(identity.person_id, {}).setdefault(identity.network, identity)
     return found
+
+
+def _no_messages(session: Session, people: list[int]) -> set[int]:
+    """Those of ``people`` who said no to messages (their consent, not ``stop``)."""
+    rows = session.exec(
+        select(Consent.person_id).where(
+            col(Consent.person_id).in_(people),
+            Consent.purpose == Purpose.SUGGESTIONS_BY_MESSAGE.value,
+            col(Consent.granted).is_(False),
+        )
+    )
+    return {int(p) for p in rows}
 
 
 def _delivered_before(session: Session, network: str, people: list[int]) -> set[int]:
@@ -313,14 +332,16 @@ def deliver(
                 _record(session, item.person, contact.person, channel.network,
                         writer.via(native[contact.person]), run.id,
                         native[contact.person])  # fmt: skip
+            elif not item.messages:
+                continue  # only a message would carry it: due until they allow messages
             elif contact.subject is None or not channel.collections:
                 addresses.append(contact)
                 via = "bridge" if contact.subject is None else "message"
                 _record(session, item.person, contact.person, channel.network, via, run.id)
         if not packs and not addresses:
             continue
-        if not item.thread and not channel.messages:
-            continue  # no way to tell them: the pack is written all the same
+        if not item.messages or (not item.thread and not channel.messages):
+            continue  # no way (or no leave) to tell them: the pack is written all the same
         csv = None
         if addresses and issue_csv is not None and channel.csv_link is not None:
             csv = channel.csv_link(issue_csv(session, item.person))

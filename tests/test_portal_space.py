@@ -185,7 +185,9 @@ def test_the_settings_form_changes_what_the_bot_would(
     with Session(engine) as session:
         alice = session.get_one(Person, person)
         consents = {c.purpose: c.granted for c in session.exec(select(Consent))}
-    assert (alice.reconnect, alice.findable, alice.stopped) == ("followers", False, True)
+    assert (alice.reconnect, alice.findable, alice.stopped) == ("followers", False, False), (
+        "messages off is no `stop`: she is still matched, found, followed for"
+    )
     assert consents[Purpose.PUBLIC_DIRECTORY.value] is True
     assert consents[Purpose.SUGGESTIONS_BY_MESSAGE.value] is False, "unticked: no messages"
     said = world.say(ALICE_M, "settings")

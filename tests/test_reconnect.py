@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from shared import matching, xtrust
+from shared import matching, privacy, xtrust
 from shared.actions import DirectMessage, Reply, WriteCollection
 from shared.archive_import import import_archive
 from shared.config import Reconnection
@@ -20,6 +20,7 @@ from shared.db.models import (
     Identity,
     OutboundAction,
     Person,
+    Purpose,
     ReconnectRun,
     utcnow,
 )
@@ -467,3 +468,45 @@ def test_old_watch_runs_are_pruned_and_what_they_delivered_stays(
     with Session(engine) as session:
         assert [r.kind for r in session.exec(select(ReconnectRun))] == ["cutover"]
         assert len(session.exec(select(Delivery)).all()) == 2, "deliveries stay"
+
+
+def test_messages_off_stops_messages_and_nothing_else(engine: Engine, tmp_path: Path) -> None:
+    """Each consent on its own: Bob says no to messages (not ``stop``): his pack is still
+    written, he still reaches his contacts, nothing is written to him; what only a message
+    carries waits until he allows messages again."""
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "mastodon")
+    bob = net.person("bob", BOB_X, "bluesky", "mastodon")
+    net.person("carol", CAROL_X, "bluesky")
+    with Session(engine) as session, session.begin():
+        person = session.get_one(Person, bob)
+        privacy.set_consent(session, person, Purpose.SUGGESTIONS_BY_MESSAGE, False,
+                            trigger="t", env=net.service.environment())  # fmt: skip
+        assert not person.stopped
+    archive = make_archive(tmp_path / "b.zip", [ALICE_X], [CAROL_X], account_id=BOB_X,
+                           username="bob_x")  # fmt: skip
+    import_archive(engine, archive, for_person=bob)
+
+    net.run()
+    packs = net.sent(net.bluesky, WriteCollection)
+    assert any("did:plc:carol" in [m.subject for m in p.members] for p in packs), "his pack"
+    told = [a.to.subject for a in net.sent(net.bluesky, Reply) + net.sent(net.mastodon, Reply)]
+    assert "did:plc:bob" not in told and "https://m.test/users/bob" not in told, "no message"
+    assert "https://m.test/users/alice" in told, "Alice still finds him"
+    with Session(engine) as session:
+        to_bob = {
+            d.contact_id
+            for d in session.exec(select(Delivery))
+            if d.person_id == bob and d.network == "mastodon"
+        }
+    assert alice not in to_bob, "Alice (only a message would carry her there) stays due"
+
+    with Session(engine) as session, session.begin():
+        privacy.set_consent(session, session.get_one(Person, bob), Purpose.SUGGESTIONS_BY_MESSAGE,
+                            True, trigger="t2", env=net.service.environment())  # fmt: skip
+        matching.request(session, bob)
+    net.service._reconnection = Reconnection(cutover_at=utcnow() - timedelta(hours=1),
+                                             rematch_hours=0)  # fmt: skip
+    net.run()
+    to_bob_now = [a for a in net.sent(net.mastodon, Reply) if a.to.subject.endswith("/bob")]
+    assert to_bob_now and "alice@m.test" in to_bob_now[0].text, "delivered once allowed"
