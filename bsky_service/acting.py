@@ -142,14 +142,20 @@ async def follow(
 
 async def end(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> None:
     """Tell the person's servers the grant is over: its OAuth tokens revoked, or the app
-    password's session deleted (best effort: it is forgotten here whatever they answer)."""
+    password's session deleted.
+
+    Raises:
+        OAuthError: they could not be told now.
+    """
     if grant.kind == "oauth":
         await revoke(http, grant, signer)
         return
-    await fetch(
+    answer = await fetch(
         http, "POST", f"{grant.pds}/xrpc/com.atproto.server.deleteSession",
         headers={"Authorization": f"Bearer {grant.refresh}"},
     )  # fmt: skip
+    if answer.status == 429 or answer.status >= 500:
+        raise OAuthError(f"{grant.pds} answered {answer.status} to ending the session")
 
 
 def full_access(grant: Grant) -> bool:

@@ -615,6 +615,17 @@ class BlueskyAdapter(Protocol):
             await asyncio.to_thread(self._keep_grant, grant_id, fresh)
         return fresh
 
+    async def revoke_grant(self, grant: grants.Token) -> None:
+        """Tell the person's servers their grant is over: OAuth tokens revoked, or the app
+        password's session deleted."""
+        if self._people_http is None:
+            raise HqxError("Bluesky: no client for people's servers")
+        signer = oauth.client_key(self._session_key) if self._session_key else None
+        try:
+            await acting.end(self._people_http, Grant.loads(grant.token), signer)
+        except OAuthError as e:
+            raise HqxError(f"Bluesky: {e}") from e
+
     def _opened_grant(self, grant_id: int) -> grants.Token | None:
         if self._session_key is None:
             return None

@@ -472,11 +472,20 @@ async def refresh(http: Outbound, grant: Grant, signer: DpopKey | None = None) -
 
 
 async def revoke(http: Outbound, grant: Grant, signer: DpopKey | None = None) -> None:
-    """Tell the authorization server the grant is over (best effort: it is deleted here)."""
+    """Tell the authorization server the grant is over (RFC 7009: any answer but 429 or
+    5xx means it knows the token no more).
+
+    Raises:
+        OAuthError: it could not be told now.
+    """
     if grant.kind != "oauth" or not grant.revocation_endpoint:
         return
     key, nonces = DpopKey.from_jwk(grant.dpop), dict(grant.nonces)
     for token in (grant.refresh, grant.access):
         if token:
             form = _grant_auth(grant, signer) | {"token": token}
-            await dpop_request(http, key, nonces, "POST", grant.revocation_endpoint, form=form)
+            answer = await dpop_request(
+                http, key, nonces, "POST", grant.revocation_endpoint, form=form
+            )
+            if answer.status == 429 or answer.status >= 500:
+                raise OAuthError(f"{grant.issuer} answered {answer.status} to the revocation")

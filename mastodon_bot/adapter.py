@@ -33,7 +33,7 @@ from mastodon.errors import (
 )
 from sqlmodel import Session
 
-from mastodon_bot import stream
+from mastodon_bot import oauth, stream
 from mastodon_bot.text import html_to_text
 from shared import botstate, grants, linking
 from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
@@ -691,6 +691,23 @@ class MastodonAdapter(Protocol):
             return answer.json()
         except OutboundError as e:
             raise DeliveryError(f"{url}: {e}") from e
+
+    async def revoke_grant(self, grant: grants.Token) -> None:
+        """Tell the person's server their grant is over (the service's app there revokes
+        the token)."""
+        client = await asyncio.to_thread(self._client_on, grant.server)
+        if client is None or self._outbound is None:
+            raise HqxError(f"Mastodon: the service's app on {grant.server} is not known here")
+        try:
+            await oauth.revoke(self._outbound, client, grant.token)
+        except OutboundError as e:
+            raise HqxError(f"Mastodon: {e}") from e
+
+    def _client_on(self, server: str) -> grants.Client | None:
+        if self._grant_key is None:
+            return None
+        with Session(self._engine) as session:
+            return grants.client(session, self._grant_key, server)
 
     def _opened_grant(self, grant_id: int) -> grants.Token | None:
         if self._grant_key is None:

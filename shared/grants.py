@@ -5,11 +5,18 @@ service's key (:mod:`shared.sealed`): a copy of the database alone follows no on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from shared import sealed
-from shared.db.models import FollowGrant, OAuthClient, utcnow
+from shared.db.models import FollowGrant, GrantRevocation, OAuthClient, utcnow
+
+REVOKE_FOR = timedelta(days=7)
+"""How long the service keeps trying to tell a server that a grant is over (a server away
+longer has long expired an OAuth token's session, or its operator has moved on)."""
+REVOKE_FIRST_RETRY = timedelta(minutes=5)
+REVOKE_MAX_RETRY = timedelta(hours=6)
 
 MASTODON_SCOPES = "read:accounts read:search write:follows"
 """The least a follow needs on Mastodon, GoToSocial and Akkoma: the account the token acts as
@@ -115,12 +122,66 @@ def of_person(session: Session, person_id: int, network: str | None = None) -> l
     return list(session.exec(query.order_by(col(FollowGrant.id))))
 
 
-def revoke(session: Session, key: str, person_id: int, grant_id: int) -> Token | None:
-    """Delete a person's grant; return its token, for the server to be told (``None``: not
-    theirs, or gone already)."""
+def revoke(session: Session, person_id: int, grant_id: int) -> bool:
+    """Take back one of a person's grants: deleted here, and queued for its server to be
+    told (:func:`withdraw`); ``False``: not theirs, or gone already."""
     row = session.get(FollowGrant, grant_id)
     if row is None or row.person_id != person_id:
-        return None
-    opened = token(session, key, grant_id)
+        return False
+    withdraw(session, row)
+    return True
+
+
+def withdraw(session: Session, row: FollowGrant) -> None:
+    """Delete a grant here and queue it for its server to be told (its token, still
+    sealed, kept only for that): whether the person revoked it or was erased."""
+    session.add(GrantRevocation(network=row.network, server=row.server, token=row.token))
     session.delete(row)
-    return opened
+
+
+def withdraw_all(session: Session, person_id: int) -> list[str]:
+    """Every grant of a person withdrawn (:func:`withdraw`); their servers."""
+    rows = of_person(session, person_id)
+    for row in rows:
+        withdraw(session, row)
+    return sorted({row.server for row in rows})
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A grant to take back at its server: which, and its token opened."""
+
+    id: int
+    token: Token
+
+
+def pending(session: Session, key: str, now: datetime) -> list[Revocation]:
+    """The revocations due now (their tokens opened with ``key``); those older than
+    :data:`REVOKE_FOR`, or that this key cannot open, are dropped (nothing can be told)."""
+    due = []
+    for row in session.exec(select(GrantRevocation).where(GrantRevocation.next_at <= now)):
+        opened = sealed.unseal(key, _TOKEN, row.token)
+        if opened is None or row.created_at < now - REVOKE_FOR:
+            session.delete(row)
+            continue
+        assert row.id is not None  # noqa: S101  (stored)
+        due.append(Revocation(row.id, Token(row.server, opened, "", row.network)))
+    return due
+
+
+def told(session: Session, revocation_id: int) -> None:
+    """The server knows: nothing of the grant is left here."""
+    row = session.get(GrantRevocation, revocation_id)
+    if row is not None:
+        session.delete(row)
+
+
+def not_told(session: Session, revocation_id: int, error: str, now: datetime) -> None:
+    """The server could not be told: asked again later, each time twice as late."""
+    row = session.get(GrantRevocation, revocation_id)
+    if row is None:
+        return
+    row.attempts += 1
+    delay = min(REVOKE_FIRST_RETRY * 2 ** (row.attempts - 1), REVOKE_MAX_RETRY)
+    row.next_at, row.last_error = now + delay, error[:255]
+    session.add(row)

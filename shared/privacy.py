@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from shared import attestation, linking, matching, reconnect
+from shared import attestation, grants, linking, matching, reconnect
 from shared.actions import Delete, WriteCollection
 from shared.commands import Answer, Context, Environment, Outbound, fold
 from shared.db.models import (
@@ -231,6 +231,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
     x_ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
     if x_ids:
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(x_ids)))
+    grants.withdraw_all(session, person_id)  # their servers told, then the tokens forgotten
     subjects = [identity.subject for identity in identities]
     session.execute(
         update(InboundPost).where(col(InboundPost.author).in_(subjects)).values(author=FORGOTTEN)

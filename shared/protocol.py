@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from shared.actions import Action
     from shared.db.models import Network
+    from shared.grants import Token
     from shared.linking import Account
 
 
@@ -214,6 +215,15 @@ class Protocol(ABC):
         """
         del subjects
         return {}
+
+    async def revoke_grant(self, grant: Token) -> None:
+        """Tell the person's server that a grant to act for them (follows) is over, so the
+        token stops working there too; the default has no such grants.
+
+        Raises:
+            HqxError: the server could not be told now (try again later).
+        """
+        raise HqxError(f"{self.network} keeps no grants to revoke ({grant.server})")
 
     async def close(self) -> None:  # noqa: B027  (optional hook: most adapters hold nothing)
         """Release connections; the default has none."""

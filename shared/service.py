@@ -14,13 +14,23 @@ import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import actions, lease, linking, matching, outbox, reconnect, retention, uploads
+from shared import (
+    actions,
+    grants,
+    lease,
+    linking,
+    matching,
+    outbox,
+    reconnect,
+    retention,
+    uploads,
+)
 from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.commands import Answer, Environment
@@ -54,6 +64,9 @@ class XPostReader(typing.Protocol):
 
 
 DELIVERY_INTERVAL_SEC = 5.0
+T = TypeVar("T")
+REVOCATIONS_INTERVAL_SEC = 60.0
+"""How often grants taken back are told to their servers (each after its own delay)."""
 PRUNE_INTERVAL_HOURS = 24
 # Handles change (on Bluesky, a person points their DID at a new name): they are read again
 # from the networks this often, besides on every post a person sends.
@@ -191,6 +204,13 @@ class Service:
         for adapter in self._adapters.values():
             await adapter.start()
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self._owned(self.tell_revocations),
+            "interval",
+            seconds=REVOCATIONS_INTERVAL_SEC,
+            id="revocations",
+            max_instances=1,
+        )
         self._scheduler.add_job(
             self._owned(self._prune),
             "interval",
@@ -469,6 +489,36 @@ class Service:
     def _update_handles(self, network: str, handles: dict[str, str]) -> int:
         with Session(self._engine) as session, session.begin():
             return linking.update_handles(session, network, handles)
+
+    async def tell_revocations(self) -> list[str]:
+        """Tell people's servers about the grants taken back (revoked, or their person
+        erased) that are due; return the servers that could not be told now (they are asked
+        again later, for a week)."""
+        if self._secret_key is None:
+            return []
+        key = self._secret_key
+        due = await asyncio.to_thread(self._in_transaction, grants.pending, key, utcnow())
+        failed: list[str] = []
+        for revocation in due:
+            adapter = self._adapters.get(revocation.token.network)
+            try:
+                if adapter is None:
+                    raise HqxError(f"no {revocation.token.network} bot runs to tell it")
+                await adapter.revoke_grant(revocation.token)
+            except HqxError as e:
+                log.warning("a grant on %s could not be revoked there now: %s",
+                            revocation.token.server, e)  # fmt: skip
+                failed.append(revocation.token.server)
+                await asyncio.to_thread(
+                    self._in_transaction, grants.not_told, revocation.id, str(e), utcnow()
+                )
+                continue
+            await asyncio.to_thread(self._in_transaction, grants.told, revocation.id)
+        return sorted(set(failed))
+
+    def _in_transaction(self, step: Callable[..., T], *args: Any) -> T:
+        with Session(self._engine) as session, session.begin():
+            return step(session, *args)
 
     async def _prune(self) -> None:
         pruned = await asyncio.to_thread(retention.prune, self._engine)

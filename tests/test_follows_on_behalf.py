@@ -14,24 +14,30 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hqx.outbound import OutboundClient
 from mastodon_bot.adapter import MastodonAdapter
-from shared import follows, grants, outbox, uploads
+from shared import follows, grants, outbox, privacy, uploads
 from shared.actions import FollowAccount
 from shared.db.models import (
     Consent,
     Delivery,
     FollowGrant,
+    GrantRevocation,
     OutboundAction,
     Person,
     Purpose,
     ReconnectRun,
     utcnow,
 )
+from shared.errors import HqxError
+from shared.handlers import default_registry
 from shared.outbound import Policy
 from shared.protocol import DeliveryError, Outgoing
+from shared.service import Service
+from tests.fakes import FakeAdapter
 from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld
 from tests.test_portal_space import KEY, csrf_of, portal, sign_in
@@ -85,9 +91,10 @@ async def grant_flow(client: TestClient[Any, Any], token: str) -> aiohttp.Client
     return await client.get(f"{back.path}?{back.query}", allow_redirects=False)
 
 
-def allowed(mastodon: MastodonWorld) -> tuple[str, ...]:
-    """The test server, on loopback over plain http: on the service's allow-list."""
-    return (urlsplit(mastodon.url).netloc,)
+def with_bot(mastodon: MastodonWorld) -> dict[str, Any]:
+    """The portal's settings with the Mastodon bot on the test server (which tells people's
+    servers when a grant is over); the server, the operator's own, is reached on loopback."""
+    return {"mastodon_api_base_url": mastodon.url, "mastodon_access_token": mastodon.bot.token}
 
 
 def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
@@ -106,7 +113,7 @@ def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
         assert "Follows made: 0; to come: 0; impossible: 0." in page
         return page
 
-    portal(database_url, scene, outbound_allow=allowed(mastodon))
+    portal(database_url, scene, **with_bot(mastodon))
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
         consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF.value))
@@ -121,7 +128,7 @@ def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
         form = {"csrf": csrf_of(page)}
         await client.post(f"/me/follows/{grant.id}/revoke", data=form, allow_redirects=False)
 
-    portal(database_url, revoke, outbound_allow=allowed(mastodon))
+    portal(database_url, revoke, **with_bot(mastodon))
     assert opened.token not in server.oauth.tokens, "the server was told"
     with Session(engine) as session:
         assert session.exec(select(FollowGrant)).all() == []
@@ -138,7 +145,7 @@ def test_a_token_for_another_account_is_refused_and_given_back(
         done = await grant_flow(client, token)
         return done.status, await done.text()
 
-    status, page = portal(database_url, scene, outbound_allow=allowed(mastodon))
+    status, page = portal(database_url, scene, **with_bot(mastodon))
     assert status == 400 and "that is not the Mastodon account linked here" in page
     assert server.oauth.tokens == {}, "the token was revoked on the server"
     with Session(engine) as session:
@@ -193,7 +200,7 @@ def follows_with_the_persons_token(
     bob = server.create_account("bob")
     person, token = linked(engine, mastodon, mastodon.alice)
     server.oauth.sign_in(mastodon.alice)
-    portal(database_url, lambda client: grant_flow(client, token), outbound_allow=allowed(mastodon))
+    portal(database_url, lambda client: grant_flow(client, token), **with_bot(mastodon))
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
     outbound = OutboundClient(Policy.of([], [mastodon.url]))
@@ -216,7 +223,7 @@ def follows_with_the_persons_token(
     assert server.follows[(mastodon.alice.id, bob.id)] == "following", "Alice follows Bob"
     assert (mastodon.bot.id, bob.id) not in server.follows, "never the bot"
     with Session(engine) as session, session.begin():
-        grants.revoke(session, KEY, person, grant.id or 0)
+        grants.revoke(session, person, grant.id or 0)
     with pytest.raises(DeliveryError, match="revoked the grant") as refused:
         asyncio.run(deliver(2))
     assert refused.value.permanent
@@ -312,7 +319,77 @@ def test_forms_lead_nowhere_but_the_portal_a_page_leads_on_to_the_server(
         return mine.headers["Content-Security-Policy"], started.headers["Cache-Control"], \
             started.status, text  # fmt: skip
 
-    policy, cache, status, page = portal(database_url, scene, outbound_allow=allowed(mastodon))
+    policy, cache, status, page = portal(database_url, scene, **with_bot(mastodon))
     assert "form-action 'self';" in policy
     assert onward_of(status, page).startswith(f"{mastodon.url}/oauth/authorize?")
     assert cache == "no-store", "the address carries the flow's state"
+
+
+def test_erasing_everything_takes_the_grant_back_at_the_server(
+    engine: Engine, database_url: str, mastodon: MastodonWorld
+) -> None:
+    """ "Erase everything" tells the person's server, as "take the permission back" does:
+    the token stops working there, nothing of it stays here."""
+    server = mastodon.server
+    person, token = linked(engine, mastodon, mastodon.alice)
+    again = space_token(engine, person)
+    server.oauth.sign_in(mastodon.alice)
+    portal(database_url, lambda client: grant_flow(client, token), **with_bot(mastodon))
+    with Session(engine) as session:
+        [grant] = session.exec(select(FollowGrant)).all()
+        opened = grants.token(session, KEY, grant.id or 0)
+    assert opened is not None and opened.token in server.oauth.tokens
+
+    async def erase(client: TestClient[Any, Any]) -> tuple[int, str]:
+        page = await sign_in(client, again)
+        form = {"csrf": csrf_of(page), "confirm": "erase"}
+        erased = await client.post("/me/erase?lang=en", data=form)
+        return erased.status, await erased.text()
+
+    status, page = portal(database_url, erase, **with_bot(mastodon))
+    assert status == 200 and "could not be withdrawn" not in page
+    assert opened.token not in server.oauth.tokens, "the server was told"
+    with Session(engine) as session:
+        assert session.exec(select(FollowGrant)).all() == []
+        assert session.exec(select(GrantRevocation)).all() == [], "nothing of it is kept"
+
+
+class _Unreachable(FakeAdapter):
+    """A network whose servers cannot be told at first, then can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reachable = False
+        self.revoked: list[str] = []
+
+    async def revoke_grant(self, grant: grants.Token) -> None:
+        if not self.reachable:
+            raise HqxError(f"{grant.server} could not be reached")
+        self.revoked.append(grant.token)
+
+
+def test_a_grant_whose_server_is_away_is_taken_back_later(engine: Engine) -> None:
+    adapter = _Unreachable()
+    service = Service(engine, [adapter], default_registry(), KEY)
+    with Session(engine) as session, session.begin():
+        person = Person()
+        session.add(person)
+        session.flush()
+        acting = grants.Token("https://m.test", "tok-1", "https://m.test/users/a")
+        grants.grant(session, KEY, person_id=person.id or 0, network="mastodon",
+                     acting_as=acting, scope="s")  # fmt: skip
+        session.flush()
+        privacy.erase(session, person.id or 0)
+    assert asyncio.run(service.tell_revocations()) == ["https://m.test"], "said which"
+    with Session(engine) as session:
+        [waiting] = session.exec(select(GrantRevocation)).all()
+        assert waiting.attempts == 1 and "could not be reached" in waiting.last_error
+        assert "tok-1" not in waiting.token, "still sealed"
+    assert asyncio.run(service.tell_revocations()) == [], "not due yet: asked again later"
+    adapter.reachable = True
+    with Session(engine) as session, session.begin():
+        session.execute(update(GrantRevocation).values(next_at=utcnow()))
+    assert asyncio.run(service.tell_revocations()) == []
+    assert adapter.revoked == ["tok-1"]
+    with Session(engine) as session:
+        assert session.exec(select(GrantRevocation)).all() == []

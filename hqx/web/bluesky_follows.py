@@ -11,8 +11,9 @@ bound to the session's person.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from sqlmodel import Session
@@ -32,9 +33,6 @@ from hqx.web.space import (
 )
 from shared import grants, privacy
 from shared.db.models import Network, Person, Purpose
-
-if TYPE_CHECKING:
-    from shared.outbound import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +122,10 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
         linked_account, request.app[ENGINE], person_id, Network.BLUESKY
     )
     if account is None or grant.did != account.subject:
-        await oauth.revoke(http, grant, _client(request).key)
+        try:
+            await oauth.revoke(http, grant, _client(request).key)
+        except oauth.OAuthError as e:  # it is not kept here whatever its server says
+            log.warning("revoking a grant for another account at %s: %s", grant.issuer, e)
         raise NotTheirsError("that is not the Bluesky account linked here: sign in as it")
     await asyncio.to_thread(_keep, request, person_id, grant, oauth.SCOPE)
 
@@ -147,7 +148,8 @@ async def _app_password(request: web.Request) -> web.StreamResponse:
         pds = await request.app[DIDS].pds(account.subject)
         grant = await acting.sign_in(http, pds, account.subject, password)
         if acting.full_access(grant):
-            await acting.end(http, grant)
+            with contextlib.suppress(oauth.OAuthError):  # never kept here, whatever it says
+                await acting.end(http, grant)
             return message(request, "that is the account password, not an app password: "
                            "create an app password and use it here", 400)  # fmt: skip
     except acting.RefusedPasswordError as e:
@@ -171,11 +173,3 @@ def _keep(request: web.Request, person_id: int, grant: oauth.Grant, scope: str) 
         person = session.get_one(Person, person_id)
         privacy.set_consent(session, person, Purpose.FOLLOWS_ON_BEHALF, True,
                             trigger=f"grant:{person_id}", env=environment)  # fmt: skip
-
-
-async def tell_revoked(http: Outbound, token: grants.Token, secret: str) -> None:
-    """Tell the person's servers a Bluesky grant is over (best effort)."""
-    try:
-        await acting.end(http, oauth.Grant.loads(token.token), oauth.client_key(secret))
-    except oauth.OAuthError as e:
-        log.warning("ending a Bluesky grant on %s: %s", token.server, e)

@@ -22,7 +22,6 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, OUTBOUND, SERVICE, SETTINGS
-from hqx.web import bluesky_follows
 from hqx.web.flows import Flow
 from hqx.web.space import (
     form_of,
@@ -33,6 +32,7 @@ from hqx.web.space import (
     unreachable,
     visit_of,
 )
+from mastodon_bot import oauth as mastodon_oauth
 from shared import grants, privacy
 from shared.db.models import Identity, Network, Person, Purpose
 from shared.errors import HqxError
@@ -235,44 +235,23 @@ async def _tell_revoked(http: Outbound, client: grants.Client, token: str) -> No
     """Tell the server a token is no longer wanted (best effort: it is forgotten here
     whatever the answer)."""
     try:
-        await tell_revoked(http, client, token)
+        await mastodon_oauth.revoke(http, client, token)
     except OutboundError as e:
         log.warning("revoking a token on %s: %s", client.server, e)
 
 
-async def tell_revoked(http: Outbound, client: grants.Client, token: str) -> None:
-    """Revoke a token at its server (RFC 7009, as Mastodon and GoToSocial take it).
-
-    Raises:
-        OutboundError: the server could not be told (a 4xx but 429 means it knows the token
-            no more: done).
-    """
-    answer = await http.request(
-        "POST", f"{client.server}/oauth/revoke",
-        form={"client_id": client.client_id, "client_secret": client.client_secret,
-              "token": token},
-    )  # fmt: skip
-    if answer.status == 429 or answer.status >= 500:
-        raise OutboundError(f"{client.server} answered {answer.status} to the revocation")
-
-
 @routes.post(r"/me/follows/{grant:\d+}/revoke")
 async def _revoke(request: web.Request) -> web.StreamResponse:
+    """Take a grant back: gone here at once, its server told now (or, when it cannot be
+    reached, again later)."""
     visit = await visit_of(request)
     await form_of(request, visit)
-    key = request.app[SETTINGS].require_secret_key()
-    engine = request.app[ENGINE]
+    engine, service = request.app[ENGINE], request.app[SERVICE]
 
-    def forget() -> tuple[grants.Token | None, grants.Client | None]:
+    def forget() -> bool:
         with Session(engine) as session, session.begin():
-            token = grants.revoke(session, key, visit.person, int(request.match_info["grant"]))
-            if token is None:
-                return None, None
-            return token, grants.client(session, key, token.server)
+            return grants.revoke(session, visit.person, int(request.match_info["grant"]))
 
-    token, client = await asyncio.to_thread(forget)
-    if token is not None and token.network == Network.BLUESKY.value:
-        await bluesky_follows.tell_revoked(request.app[OUTBOUND], token, key)
-    elif token is not None and client is not None:
-        await _tell_revoked(request.app[OUTBOUND], client, token.token)
+    if await asyncio.to_thread(forget):
+        await service.tell_revocations()
     return redirect(request, "/me?saved=1")

@@ -323,7 +323,13 @@ async def _erase(request: web.Request) -> web.StreamResponse:
 
     await asyncio.to_thread(erase)
     service.wake_delivery()
-    response = message(request, TEXTS[_lang(request)]["space_erased"])
+    texts = TEXTS[_lang(request)]
+    lines = [texts["space_erased"]]
+    unreached = await service.tell_revocations()
+    if unreached:
+        lines.append(texts["space_erased_grants_later"].format(servers=", ".join(unreached)))
+    values = context(request) | {"lines": lines}
+    response = aiohttp_jinja2.render_template("message.html", request, values)
     response.del_cookie(COOKIE, path="/")
     return response
 

@@ -82,6 +82,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "C'est fait : tout ce que nous savions de vous est effacé, et ce que le bot avait "
             "publié à votre sujet est en cours de suppression."
         ),
+        "space_erased_grants_later": (
+            "Votre autorisation de suivre pour vous n'a pas encore pu être retirée sur : "
+            "{servers}. Nous réessayons pendant une semaine ; vous pouvez aussi la retirer "
+            "vous-même dans les réglages de votre compte là-bas."
+        ),
         "space_signin_title": "Entrer dans votre espace",
         "space_signin_intro": "Ce lien ne sert qu'une fois. Vous resterez connecté 12 heures.",
         "space_signin_button": "Entrer",
@@ -244,6 +249,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "space_erased": (
             "Done: everything we knew about you is erased, and what the bot published about "
             "you is being deleted."
+        ),
+        "space_erased_grants_later": (
+            "Your permission to follow for you could not be withdrawn yet on: {servers}. We "
+            "keep trying for a week; you can also withdraw it yourself in your account's "
+            "settings there."
         ),
         "space_signin_title": "Enter your space",
         "space_signin_intro": "This link works once. You will stay signed in for 12 hours.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -51,13 +51,20 @@ def linked(engine: Engine, who: BskyPerson) -> tuple[int, str]:
     return linked_with_space(engine, "bluesky", who.did, who.handle)
 
 
-def portal(bluesky: BlueskyDevNetwork, database_url: str) -> BackgroundApp:
-    """The portal on loopback (its OAuth client the loopback one), no bots."""
+def portal(
+    bluesky: BlueskyDevNetwork, database_url: str, bot: BskyPerson | None = None
+) -> BackgroundApp:
+    """The portal on loopback (its OAuth client the loopback one); with ``bot``, the
+    Bluesky bot too (it tells people's servers when a grant is over)."""
     assert bluesky.urls is not None
     background = BackgroundApp()
+    with_bot: dict[str, Any] = {}
+    if bot is not None:
+        with_bot = {"bsky_pds_url": bluesky.urls.pds, "bsky_handle": bot.handle,
+                    "bsky_app_password": PASSWORD, "bsky_chat_proxy": None}  # fmt: skip
     settings = Settings(database_url=database_url, secret_key=KEY, public_url=background.url,
                         bsky_plc_url=bluesky.urls.plc,
-                        outbound_allow=(urlsplit(bluesky.urls.pds).netloc,))  # fmt: skip
+                        outbound_allow=(urlsplit(bluesky.urls.pds).netloc,), **with_bot)  # fmt: skip
     return background.start(create_app(settings))
 
 
@@ -168,7 +175,7 @@ def test_oauth_in_the_browser_then_follows_made_as_the_person_once(
     # Taken back from her space: the PDS is told, the tokens it gave stop working.
     with Session(engine) as session, session.begin():
         again_token = uploads.issue(session, person, now=utcnow(), purpose=uploads.SPACE)
-    service = portal(bluesky, database_url)
+    service = portal(bluesky, database_url, bot.account)
 
     async def take_back() -> int:
         jar = aiohttp.CookieJar(unsafe=True)  # the portal is on 127.0.0.1
@@ -229,7 +236,7 @@ def test_an_app_password_is_the_fallback_and_a_password_is_refused(
     assert follows_of(bluesky, alice) == [carol.did]
 
     with Session(engine) as session, session.begin():
-        grants.revoke(session, KEY, grant.person_id, grant.id or 0)
+        grants.revoke(session, grant.person_id, grant.id or 0)
     with pytest.raises(DeliveryError, match="revoked the grant") as refused:
         follow(bot, grant.id or 0, carol, attempt=3)
     assert refused.value.permanent
