@@ -63,8 +63,10 @@ def portal(
         with_bot = {"bsky_pds_url": bluesky.urls.pds, "bsky_handle": bot.handle,
                     "bsky_app_password": PASSWORD, "bsky_chat_proxy": None}  # fmt: skip
     allow = (urlsplit(bluesky.urls.pds).netloc,)
-    settings = Settings(database_url=database_url, secret_key=KEY, public_url=background.url,
-                        bsky_plc_url=bluesky.urls.plc, outbound_allow=allow, **with_bot)  # fmt: skip
+    settings = Settings(
+        database_url=database_url, secret_key=KEY, public_url=background.url,
+        bsky_plc_url=bluesky.urls.plc, outbound_allow=allow, **with_bot,
+    )  # fmt: skip
     return background.start(create_app(settings))
 
 
