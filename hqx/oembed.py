@@ -8,14 +8,17 @@ the post's text.
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 import aiohttp
 
+from hqx.outbound import read_bounded
 from shared.accounts import find_post_url
 from shared.errors import HqxError
 from shared.linking import XPost
+from shared.outbound import OutboundError
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
@@ -48,6 +51,10 @@ class _FirstParagraph(HTMLParser):
             self.parts.append(data)
 
 
+MAX_ANSWER_BYTES = 64 * 1024
+"""An oEmbed answer is a few kilobytes of HTML."""
+
+
 class OEmbedReader:
     """Reads posts through an oEmbed endpoint; one HTTP session, closed with :meth:`close`."""
 
@@ -66,8 +73,8 @@ class OEmbedReader:
                 if response.status == 404:
                     raise XPostError("X shows no such post (deleted, or the account is private)")
                 response.raise_for_status()
-                found = await response.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+                found = json.loads(await read_bounded(response, MAX_ANSWER_BYTES, "oEmbed"))
+        except (aiohttp.ClientError, TimeoutError, ValueError, OutboundError) as e:
             raise XPostError(f"X's oEmbed did not answer: {e}") from e
         author = str(found.get("author_url", "")).rstrip("/").rsplit("/", 1)[-1]
         paragraph = _FirstParagraph()

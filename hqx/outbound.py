@@ -172,7 +172,7 @@ class OutboundClient:
                 data=dict(form) if form is not None else None, json=json,
                 allow_redirects=False,
             ) as response:  # fmt: skip
-                body = await _read_all(response, max_bytes, url)
+                body = await read_bounded(response, max_bytes, url)
                 return Answer(
                     response.status,
                     {k.lower(): v for k, v in response.headers.items()},
@@ -190,9 +190,13 @@ class OutboundClient:
             raise OutboundError(f"{url} could not be reached: {e}") from e
 
 
-async def _read_all(response: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
-    """The whole body, or a refusal as soon as it passes ``max_bytes`` (a body announced
-    larger is refused before it is read)."""
+async def read_bounded(response: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
+    """The whole body, to its end (``content.read(n)`` returns only what has arrived), or
+    a refusal as soon as it passes ``max_bytes`` (one announced larger before it is read).
+
+    Raises:
+        OutboundError: over the bound.
+    """
     declared = response.content_length
     if declared is not None and declared > max_bytes:
         raise OutboundError(f"{url} announced {declared:,} bytes, over {max_bytes:,}",

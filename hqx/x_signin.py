@@ -25,8 +25,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from hqx.outbound import read_bounded
 from shared import sealed
 from shared.errors import HqxError
+from shared.outbound import OutboundError
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -178,9 +180,10 @@ class XSignIn:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SEC))
         try:
             async with self._http.request(method, self._api_url + path, **kwargs) as response:  # type: ignore[arg-type]
-                raw = await response.content.read(MAX_ANSWER_BYTES + 1)
-                if len(raw) > MAX_ANSWER_BYTES:
-                    raise XSignInError(f"X answered more than {MAX_ANSWER_BYTES:,} bytes")
+                try:
+                    raw = await read_bounded(response, MAX_ANSWER_BYTES, "X")
+                except OutboundError:
+                    raise XSignInError(f"X answered more than {MAX_ANSWER_BYTES:,} bytes") from None
                 body = json.loads(raw) if raw else None
                 if response.status >= 400:
                     described = body.get("error_description") if isinstance(body, dict) else None

@@ -76,12 +76,13 @@ class PageProof:
 
 
 def same_origin(request: web.Request) -> bool:
-    """Whether the request's ``Origin`` (when the browser sends one) is the portal's."""
+    """Whether the request's ``Origin`` (when the browser names one) is the portal's.
+    ``null`` names none: browsers send it for a form of a page served with
+    ``Referrer-Policy: no-referrer``, as the portal's are (the proof and its cookie still
+    decide)."""
     origin = request.headers.get("Origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
-    if origin == "null":
-        return False
     public = request.app[SETTINGS].public_url
     allowed = {f"{request.scheme}://{request.host}"}
     if public:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from sqlmodel import Session, select
 
@@ -118,6 +119,18 @@ def follow_records(who: BskyPerson) -> int:
     return len(found.records)
 
 
+def authorize(browser: Browser) -> bool:
+    """Press the PDS's "Authorize" button, if it is there and still attached."""
+    try:
+        for button in browser.driver.find_elements(By.CSS_SELECTOR, "button"):
+            if button.text.strip() == "Authorize":
+                button.click()
+                return True
+    except StaleElementReferenceException:
+        return False
+    return False
+
+
 def the_grant(engine: Engine) -> FollowGrant:
     with Session(engine) as session:
         return session.exec(select(FollowGrant)).one()
@@ -144,15 +157,8 @@ def test_oauth_in_the_browser_then_follows_made_as_the_person_once(
         )
         browser.driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(PASSWORD)
         browser.press("button[type=submit]")
-        browser.until(
-            lambda: [b for b in browser.driver.find_elements(By.CSS_SELECTOR, "button")
-                     if b.text.strip() == "Authorize"],
-            "the PDS's consent page",
-        )  # fmt: skip
-        next(
-            b for b in browser.driver.find_elements(By.CSS_SELECTOR, "button")
-            if b.text.strip() == "Authorize"
-        ).click()  # fmt: skip
+        # The consent page renders more than once: a button found may go stale; try again.
+        browser.until(lambda: authorize(browser), "the PDS's consent page, authorized")
         browser.until(lambda: browser.path == "/me", "back in the space")
         assert f"Allowed on bluesky for {alice.handle}." in browser.text()
     finally:
