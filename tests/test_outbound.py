@@ -636,3 +636,69 @@ def test_an_answer_that_comes_in_pieces_is_read_whole_and_a_redirect_to_loopback
 
     asyncio.run(scene())
     assert listener.connections == 0
+
+
+def _text_forms(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> st.SearchStrategy[str]:
+    """Other ways to write the same address in a URL's host."""
+    if ip.version == 4:
+        value = int(ip)
+        return st.sampled_from([
+            str(value),  # one decimal number
+            hex(value),  # one hex number
+            ".".join(f"0{int(o):o}" for o in str(ip).split(".")),  # octal octets
+            ".".join(f"0x{int(o):x}" for o in str(ip).split(".")),  # hex octets
+            f"{str(ip).split('.')[0]}.{value & 0xFFFFFF}",  # two parts
+            "%2E".join(str(ip).split(".")),  # percent-encoded dots
+            "".join(f"%{b:02x}" for b in str(ip).encode()),  # every character encoded
+        ])  # fmt: skip
+    return st.sampled_from([
+        f"[{ip.exploded}]", f"[{ip.exploded.upper()}]", f"[{ip.compressed.upper()}]",
+        f"[{ip}%25eth0]",  # a zone
+    ])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), ip=st.ip_addresses())
+def test_any_text_form_of_an_address_is_refused_unless_canonical_and_global(
+    data: st.DataObject, ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> None:
+    """Only an address written as itself may pass, and only when it is global: a form a
+    resolver would read another way (decimal, hex, octal, encoded) never reaches it."""
+    form = data.draw(_text_forms(ip))
+    url = f"https://{form}:{data.draw(st.integers(1, 65535))}/"
+    try:
+        target = Policy().target(url)
+    except RefusedAddressError:
+        return  # refused: nothing to check
+    if target is not None:
+        assert ip.version == 6 and _oracle(str(ip)), f"{url} passed"
+        assert ipaddress.ip_address(target.host.split("%")[0]) == ip
+
+
+def test_a_pds_that_fails_is_said_in_our_words_not_a_500(engine: Engine, database_url: str) -> None:
+    """The app-password path: a PDS answering 500 to the session is a page of ours."""
+    _, token = linked_with_space(engine, Network.BLUESKY.value, DID, "alice.test")
+    pds_routes = web.RouteTableDef()
+
+    @pds_routes.post("/xrpc/com.atproto.server.createSession")
+    async def _broken(_request: web.Request) -> web.Response:
+        return web.json_response({"error": "InternalServerError", "message": "db down"},
+                                 status=500)  # fmt: skip
+
+    async def scene() -> tuple[int, str]:
+        async for pds in serve(pds_routes):
+            named = functools.partial(lambda pds, _did: did_doc(DID, pds), pds)
+            async for plc in serve(plc_with(named)):
+                settings = Settings(
+                    database_url=database_url, public_url="http://hqx.example", secret_key=KEY,
+                    bsky_plc_url=plc, outbound_allow=(pds.removeprefix("http://"),),
+                )  # fmt: skip
+                async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as c:
+                    page = await sign_in(c, token)
+                    form = {"csrf": csrf_of(page), "app_password": "abcd-efgh-ijkl-mnop"}
+                    answer = await c.post("/me/follows/bluesky/password?lang=en", data=form)
+                    return answer.status, await answer.text()
+        raise AssertionError("no server")
+
+    status, text = asyncio.run(scene())
+    assert status == 502 and "could not be reached safely" in text and "db down" not in text
