@@ -43,13 +43,11 @@ UNREACHABLE = "that server could not be reached safely; try again later or ask i
 """What a person reads when a server they named cannot be asked (never its answer)."""
 
 _DNS_LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-_HANDLE_RE = re.compile(rf"^({_DNS_LABEL}\.)+[a-zA-Z]([a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?$")
 # A host name's last label starts with a letter: ``127.1`` or ``0x7f000001`` are addresses
 # in disguise (inet_aton's legacy forms), never names.
 _HOST_RE = re.compile(rf"^({_DNS_LABEL}\.)*[a-zA-Z]([a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?$")
 _DID_PLC_RE = re.compile(r"^did:plc:[a-z2-7]{24}$")
 _DID_WEB_RE = re.compile(r"^did:web:([a-zA-Z0-9.-]+)(%3A[0-9]{1,5})?$")
-HANDLE_MAX_CHARS = 253
 
 
 class OutboundError(HqxError):
@@ -250,11 +248,6 @@ class Outbound(Protocol):
             OutboundError: no answer within the deadline, or one over ``max_bytes``.
         """
         ...
-
-
-def valid_handle(handle: str) -> bool:
-    """Whether ``handle`` is an AT Protocol handle (a DNS name, at least two labels)."""
-    return len(handle) <= HANDLE_MAX_CHARS and bool(_HANDLE_RE.match(handle))
 
 
 def did_url(did: str, plc_url: str) -> str:
