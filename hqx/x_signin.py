@@ -17,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from shared.outbound import OutboundError
 if TYPE_CHECKING:
     from shared.config import Settings
 
+log = logging.getLogger(__name__)
+
 SCOPES = "tweet.read users.read"  # what GET /2/users/me needs, and nothing more
 FLOW_TTL_SEC = 600
 TIMEOUT_SEC = 15.0
@@ -43,6 +46,14 @@ PAGE_COOKIE = "hqx_x_page"
 ends only in the browser that holds it."""
 CALLBACK_PATH = "/x/signin/callback"
 _PURPOSE = "x sign-in"
+
+
+OAUTH_ERRORS = frozenset({
+    "access_denied", "invalid_request", "unauthorized_client", "unsupported_response_type",
+    "invalid_scope", "server_error", "temporarily_unavailable",
+})  # fmt: skip
+"""The error codes an authorization server may send back (RFC 6749, 4.1.2.1): shown as
+they are; anything else in a callback's ``error`` is not X's and is not repeated."""
 
 
 class XSignInError(HqxError):
@@ -187,7 +198,8 @@ class XSignIn:
                 body = json.loads(raw) if raw else None
                 if response.status >= 400:
                     described = body.get("error_description") if isinstance(body, dict) else None
-                    raise XSignInError(f"X refused: {described or response.status}")
+                    log.warning("X refused a sign-in step: %s %s", response.status, described)
+                    raise XSignInError(f"X refused ({response.status})")
                 return body
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             raise XSignInError(f"X did not answer ({type(e).__name__})") from None

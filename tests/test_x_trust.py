@@ -454,3 +454,21 @@ def test_sign_in_with_x_starts_only_from_the_links_own_page_in_this_browser(
 
     assert portal(database_url, x_url, scenario) == [303, 403, 403]
     assert x_rows(engine) == ([], []) and double.tokens == {}
+
+
+def test_a_callbacks_error_is_never_repeated_unless_it_is_an_oauth_code(
+    world: World, database_url: str, x: tuple[XDouble, str]
+) -> None:
+    """Anyone can write a callback link: only the codes OAuth defines are shown."""
+    _, x_url = x
+
+    async def scenario(client: TestClient[Any, Any]) -> list[str]:
+        pages = []
+        for error in ("Your account is locked: call +1 555 0100", "access_denied"):
+            answer = await client.get("/x/signin/callback", params={"error": error})
+            pages.append(await answer.text())
+        return pages
+
+    forged, declined = portal(database_url, x_url, scenario)
+    assert "555" not in forged and "X says: an error" in forged
+    assert "X says: access_denied" in declined

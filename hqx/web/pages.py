@@ -200,7 +200,8 @@ async def _signin_callback(request: web.Request) -> web.Response:
     texts = TEXTS[language_of(request)]
     try:
         if "error" in query:
-            raise x_signin.XSignInError(f"X says: {query['error'][:100]}")
+            said = query["error"] if query["error"] in x_signin.OAUTH_ERRORS else "an error"
+            raise x_signin.XSignInError(f"X says: {said}")
         flow = signin.flow_of(
             request.cookies.get(x_signin.COOKIE),
             query.get("state", ""),
