@@ -33,6 +33,7 @@ from hqx.web.imports import Imports
 from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
+from shared.commands import Environment
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import iso_utc, utcnow
@@ -117,6 +118,22 @@ def build_adapters(settings: Settings, engine: Engine, outbound: Outbound) -> li
             )
         )
     return adapters
+
+
+def offline_environment(settings: Settings) -> Environment:
+    """What the core may know of the networks when no service runs (an operator's
+    command): the configured bots' handles and what their adapters deliver, read from their
+    classes, nothing started."""
+    delivers: dict[str, frozenset[Any]] = {}
+    handles: dict[str, str] = {}
+    if settings.bluesky_configured and settings.bsky_handle:
+        delivers["bluesky"], handles["bluesky"] = BlueskyAdapter.delivers, settings.bsky_handle
+    if settings.mastodon_configured:
+        delivers["mastodon"], handles["mastodon"] = MastodonAdapter.delivers, ""
+    return Environment(
+        secret_key=settings.secret_key, now=utcnow(), public_url=settings.public_url,
+        bot_handles=handles, delivers=delivers, old_keys=settings.old_secret_keys,
+    )  # fmt: skip
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

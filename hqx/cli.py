@@ -399,14 +399,22 @@ def _claimant(person_id: int, username: str, since: datetime) -> dict[str, Any]:
 def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
-    from shared import notices, xtrust
+    from hqx.app import offline_environment
+    from shared import attestation, notices, outbox, xtrust
     from shared.db.migrate import require_current
+    from shared.db.models import utcnow
 
+    env = offline_environment(settings)
     with _database(settings) as engine:
         require_current(engine)
         with Session(engine) as session, session.begin():
             told = xtrust.settle(session, args.x_account_id, args.to)
             sent = notices.queue(session, told, settings.message_networks)
+            trigger = f"x-settled:{args.x_account_id}:{utcnow().isoformat()}"
+            involved = [n.person_id for n in told]
+            for change in attestation.after_x_change(session, involved, trigger=trigger, env=env):
+                outbox.queue(session, key=change.key, network=change.network,
+                             action=change.action, person_id=change.person_id)  # fmt: skip
     print(
         f"X account {args.x_account_id} is person {args.to}'s; "
         f"{sent} of {len(told)} people will be told by message"

@@ -28,6 +28,7 @@ from shared.db.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from shared.commands import Environment
@@ -137,6 +138,19 @@ def refresh(session: Session, person_id: int, *, trigger: str, env: Environment)
     return publish(session, person_id, trigger=trigger, env=env) or withdraw(
         session, person_id, trigger=trigger, env=env
     )
+
+
+def after_x_change(
+    session: Session, person_ids: Iterable[int], *, trigger: str, env: Environment
+) -> list[Outbound]:
+    """The one rule for X accounts that change standing (verified, disputed, settled,
+    moved): the attestations of everyone involved rewritten (or withdrawn), each named by
+    ``trigger`` and the person, once."""
+    return [
+        outbound
+        for someone in sorted(set(person_ids))
+        for outbound in refresh(session, someone, trigger=f"{trigger}:{someone}", env=env)
+    ]
 
 
 def withdraw(session: Session, person_id: int, *, trigger: str, env: Environment) -> list[Outbound]:

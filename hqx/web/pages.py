@@ -249,11 +249,8 @@ def _reattest(app: web.Application, person_ids: list[int], trigger: str) -> None
     service = app[SERVICE]
     env = service.environment()
     with Session(app[ENGINE]) as session, session.begin():
-        for someone in sorted(set(person_ids)):
-            service.queue(
-                session,
-                attestation.refresh(session, someone, trigger=f"{trigger}:{someone}", env=env),
-            )
+        service.queue(session, attestation.after_x_change(session, person_ids,
+                                                          trigger=trigger, env=env))  # fmt: skip
     service.wake_delivery()
 
 
