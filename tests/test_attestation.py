@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import Session, select
@@ -123,7 +123,7 @@ def test_an_operators_settlement_rewrites_the_attestations_at_once(
     lexicons().validate_record(COLLECTION, new[0]["record"])
 
 
-def _attestations(engine: Engine) -> list[dict[str, object]]:
+def _attestations(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as session:
         rows = session.exec(select(OutboundAction).where(OutboundAction.kind == "attest"))
         return [dict(r.payload) for r in rows]
