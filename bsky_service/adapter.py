@@ -37,6 +37,7 @@ from bsky_service import acting, oauth
 from bsky_service.oauth import Grant, OAuthError
 from bsky_service.tid import tid, tid_of
 from shared import attestation, botstate, grants, sealed
+from shared.accounts import Account
 from shared.actions import (
     KINDS,
     Delete,
@@ -51,7 +52,6 @@ from shared.actions import (
 )
 from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
-from shared.linking import Account
 from shared.protocol import (
     Author,
     Delivered,

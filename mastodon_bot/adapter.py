@@ -36,11 +36,11 @@ from sqlmodel import Session
 from mastodon_bot import oauth, stream
 from mastodon_bot.text import html_to_text
 from shared import botstate, grants, linking
+from shared.accounts import Account
 from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
-from shared.linking import Account
 from shared.outbound import OutboundError, RefusedAddressError, acct_domain
 from shared.protocol import (
     Author,

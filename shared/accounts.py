@@ -55,3 +55,22 @@ def find_post_url(text: str) -> str | None:
         if _X_POST_URL.match(candidate):
             return candidate
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account found on a network: its stable subject and its handle."""
+
+    network: str
+    subject: str
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class XPost:
+    """A post on X as X's oEmbed shows it."""
+
+    url: str
+    author: str
+    """The author's screen name, as X reports it (never as the URL says)."""
+    text: str

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
+    from shared.accounts import Account, XPost
     from shared.actions import Action
-    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
 SHOWN_UNKNOWN_TEXT_CHARS = 40

@@ -26,9 +26,9 @@ from shared.messages import Lang, say
 from shared.outbox import reply_to
 
 if TYPE_CHECKING:
+    from shared.accounts import Account, XPost
     from shared.commands import Resolver
     from shared.db.models import XIdentity
-    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost
 
 

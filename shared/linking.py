@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared import challenge, matching, xtrust
+from shared.accounts import Account, XPost
 from shared.challenge import Binding, ChallengeError
 from shared.db.models import (
     Consent,
@@ -41,25 +42,6 @@ if TYPE_CHECKING:
 
 
 JOIN_TTL = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """An account found on a network: its stable subject and its handle."""
-
-    network: str
-    subject: str
-    handle: str
-
-
-@dataclass(frozen=True, slots=True)
-class XPost:
-    """A post on X as X's oEmbed shows it."""
-
-    url: str
-    author: str
-    """The author's screen name, as X reports it (never as the URL says)."""
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from shared.db.models import (
     utcnow,
 )
 from shared.messages import Lang
+from shared.suggestions import Contact
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -57,17 +58,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shared.protocol import WriteBudget
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A contact as a person will find them on one network."""
-
-    person: int
-    subject: str | None
-    """Their account there; ``None`` when they are reached through the bridge."""
-    address: str
-    """What the person types: a handle, ``@user@server``, or the Bridgy Fed address."""
 
 
 @dataclass(slots=True)

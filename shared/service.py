@@ -44,10 +44,10 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from shared.accounts import Account, XPost
     from shared.commands import CommandRegistry, Outbound, Parsed
     from shared.config import Reconnection
     from shared.db.models import OutboundAction, ReconnectRun
-    from shared.linking import Account, XPost
     from shared.protocol import IncomingPost, Protocol
 
 log = logging.getLogger(__name__)

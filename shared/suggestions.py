@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.db.models import Network
@@ -13,7 +14,17 @@ from shared.messages import CATALOG, Lang, say
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from shared.reconnect import Contact
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A contact as a person will find them on one network."""
+
+    person: int
+    subject: str | None
+    """Their account there; ``None`` when they are reached through the bridge."""
+    address: str
+    """What the person types: a handle, ``@user@server``, or the Bridgy Fed address."""
+
 
 BATCH_WRITES = 200
 """Writes one atomic batch may hold (``com.atproto.repo.applyWrites``)."""

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from shared import challenge, linking
+from shared.accounts import Account
 from shared.actions import Reply
 from shared.db.models import Identity, Network, OutboundAction
 from shared.handlers import default_registry
-from shared.linking import Account
 from shared.protocol import Author, IncomingPost
 from shared.service import Service
 from tests.fakes import FakeAdapter, FakeBluesky

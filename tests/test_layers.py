@@ -87,3 +87,81 @@ def test_the_check_lets_allowed_imports_through() -> None:
     assert violations("shared", "shared/x.py", "from sqlmodel import Session\n") == []
     assert violations("hqx", "hqx/cli.py", "from testworld.sandbox import run\n") == []
     assert violations("hqx", "hqx/app.py", "from bsky_service.adapter import A\n") == []
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each product module (dotted name) and the product modules it imports, anywhere in it
+    (``TYPE_CHECKING`` included); ``from package import module`` names the module."""
+    names: dict[str, Path] = {}
+    for _package, path in product_modules():
+        if "migrations" in path.parts:
+            continue
+        dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        names[dotted.removesuffix(".__init__")] = path
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for name, path in names.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                subs = {f"{node.module}.{alias.name}" for alias in node.names}
+                found = (subs & set(names)) or {node.module}
+            else:
+                continue
+            graph[name] |= {f for f in found if f in names and f != name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for other in graph[name]:
+            if other not in index:
+                visit(other)
+                low[name] = min(low[name], low[other])
+            elif other in stack:
+                low[name] = min(low[name], index[other])
+        if low[name] == index[name]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == name:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return found
+
+
+def test_no_product_module_imports_itself_round_a_circle() -> None:
+    """A type lives where it belongs: no circle of imports, TYPE_CHECKING ones included."""
+    graph = module_imports()
+    assert len(graph) > 40
+    assert circles(graph) == []
+
+
+def test_a_circle_is_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert circles(graph) == [["a", "b", "c"]]
+
+
+def test_every_product_module_is_on_the_map() -> None:
+    """docs/ARCHITECTURE.md names every product module by its path."""
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    missing = [
+        path.relative_to(ROOT).as_posix()
+        for _package, path in product_modules()
+        if "versions" not in path.parts and f"`{path.relative_to(ROOT).as_posix()}`" not in page
+    ]
+    assert missing == []

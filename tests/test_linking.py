@@ -226,8 +226,8 @@ def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
 ) -> None:
     """Earlier versions stored a Mastodon account without ``uri`` under its profile URL;
     its next post, which reports both, moves everything to the ActivityPub id."""
+    from shared.accounts import Account
     from shared.db.models import Identity
-    from shared.linking import Account
     from shared.protocol import Author
 
     profile_url = "https://masto.test/@alice"

@@ -11,9 +11,9 @@ from aiohttp import web
 from sqlmodel import Session, select
 
 from hqx.oembed import OEmbedReader, XPostError
+from shared.accounts import XPost
 from shared.archive_import import import_archive
 from shared.db.models import LinkProof, TrustLevel, XIdentity
-from shared.linking import XPost
 from tests.archives import OWNER, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, World, code_in
