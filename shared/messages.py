@@ -496,6 +496,16 @@ CATALOG: dict[str, dict[Lang, str]] = {
             "import it in Preferences > Import and export: {url}"
         ),
     },
+    "failed": {
+        Lang.FR: (
+            "Désolé, je n'ai pas pu traiter ce message (référence {ref}). Réessayez plus tard ; "
+            "si cela se répète, donnez cette référence aux opérateurs du service."
+        ),
+        Lang.EN: (
+            "Sorry, I could not handle this post (reference {ref}). Try again later; if it "
+            "happens again, give this reference to the service's operators."
+        ),
+    },
     "throttled": {
         Lang.FR: (
             "Vous m'écrivez beaucoup : je vous répondrai de nouveau dans quelques minutes. Merci "

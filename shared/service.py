@@ -8,7 +8,9 @@ scheduler and one supervised receive task per adapter; :meth:`Service.stop` undo
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
 import time
 import typing
@@ -36,7 +38,7 @@ from shared.backoff import Backoff
 from shared.commands import Answer, Environment
 from shared.db.models import Identity, InboundPost, RunKind, utcnow
 from shared.errors import HqxError
-from shared.messages import say
+from shared.messages import answer_language, say
 from shared.protocol import DeliveryError, Outgoing, ReceiveError, ThrottledError
 
 if TYPE_CHECKING:
@@ -550,8 +552,9 @@ class Service:
         """Handle a post addressed to the bot, once: a repeat is dropped.
 
         A failure leaves the post unhandled, so the adapter hands it over again; a post that
-        fails :data:`POISON_ATTEMPTS` times is recorded as handled, unanswered, so that it
-        cannot hold up every post behind it.
+        fails :data:`POISON_ATTEMPTS` times is recorded as handled, so that it cannot hold up
+        every post behind it, and answered with a short reference that the log line carries
+        too (the person can tell the operators, who find it).
         """
         try:
             parsed = self._commands.parse(post)
@@ -562,18 +565,25 @@ class Service:
             self._failures[key] = self._failures.get(key, 0) + 1
             if self._failures[key] < POISON_ATTEMPTS:
                 raise
-            log.exception("%s %s failed %d times: set aside", *key, self._failures.pop(key))
-            await asyncio.to_thread(self._set_aside, post)
+            ref = failure_reference(post)
+            log.exception("%s %s failed %d times: set aside, answered with reference %s",
+                          *key, self._failures.pop(key), ref)  # fmt: skip
+            if await asyncio.to_thread(self._set_aside, post, ref):
+                self.wake_delivery()
             return
         self._failures.pop((str(post.network), post.post_id), None)
         if queued:
             self.wake_delivery()
 
-    def _set_aside(self, post: IncomingPost) -> None:
+    def _set_aside(self, post: IncomingPost, ref: str) -> bool:
+        """Record the post handled, and answer it with its reference (in the same
+        transaction: once); whether an answer was queued."""
+        lang = answer_language(post.languages, post.text)
         with Session(self._engine) as session, session.begin():
             session.merge(
                 InboundPost(network=post.network, post_id=post.post_id, author=post.author.subject)
             )
+            return self._queue(session, post, Answer(say("failed", lang, ref=ref), lang))
 
     def delivers(self, network: str, kind: type[Action]) -> bool:
         """Whether a running bot on ``network`` delivers actions of ``kind``."""
@@ -731,3 +741,10 @@ class Service:
             return 0
         await asyncio.to_thread(outbox.mark_done, self._engine, action_id, delivered.remote_ref)
         return 1
+
+
+def failure_reference(post: IncomingPost) -> str:
+    """A short reference for a post the service could not handle, the same in the answer and
+    in the log: derived from the post, so an operator can find it from either."""
+    digest = hashlib.sha256(f"{post.network}:{post.post_id}".encode()).digest()
+    return base64.b32encode(digest[:5]).decode()

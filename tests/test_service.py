@@ -4,6 +4,8 @@ answered once, sends survive crashes and are never repeated, failures wait or gi
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -226,7 +228,9 @@ def test_the_running_service_answers_and_survives_a_crashing_receiver(
     assert adapter.closed
 
 
-def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(engine: Engine) -> None:
+def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = CommandRegistry()
 
     @broken.register("help", fr=("aide",), en=("help",))
@@ -238,17 +242,23 @@ def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(engine: Engi
     for _ in range(service.POISON_ATTEMPTS - 1):
         with pytest.raises(RuntimeError):
             asyncio.run(core.receive(post("aide", "poison")))
-    asyncio.run(core.receive(post("aide", "poison")))  # set aside: no exception any more
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(core.receive(post("aide", "poison")))  # set aside: no exception any more
     with Session(engine) as session:
         assert [p.post_id for p in session.exec(select(InboundPost))] == ["poison"]
-    assert actions(engine) == [], "a post that broke the bot gets no answer"
+        [answer] = session.exec(select(OutboundAction)).all()
+    ref = re.search(r"référence (\w+)", answer.payload["text"])
+    assert ref is not None, "the person is told, with a reference"
+    [logged] = [r for r in caplog.records if "set aside" in r.getMessage()]
+    assert ref.group(1) in logged.getMessage(), "the log line carries the same reference"
+    assert logged.exc_info is not None, "with what went wrong"
 
     async def next_post() -> None:
         await core.receive(post("what", "after"))
         await core.deliver_due()
 
     asyncio.run(next_post())
-    assert list(adapter.sent) == ["reply:mastodon:after"]
+    assert list(adapter.sent) == ["reply:mastodon:poison", "reply:mastodon:after"]
 
 
 class RefusedAdapter(FakeAdapter):
