@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from atproto_client.exceptions import BadRequestError
 
 from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
@@ -249,7 +250,7 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     def attested() -> bool:
         try:
             pds.com.atproto.repo.get_record(query)
-        except Exception:
+        except BadRequestError:  # RecordNotFound, not written yet; any other error fails
             return False
         return True
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from atproto_client.exceptions import BadRequestError
 from sqlmodel import Session, col, select
 
 from bsky_service.adapter import BlueskyAdapter, collection_rkey
@@ -115,7 +116,7 @@ class Scene:
             uri = f"at://{self.bot.did}/app.bsky.graph.starterpack/{collection_rkey(collection, 1)}"
             try:
                 pack = self.bot.client.app.bsky.graph.get_starter_pack({"starterPack": uri})
-            except Exception:  # not indexed yet
+            except BadRequestError:  # not indexed yet (NotFound); any other error fails
                 return set()
             listed = self.bot.client.app.bsky.graph.get_list({"list": pack.starter_pack.list.uri})
             members |= {item.subject.did for item in listed.items}
