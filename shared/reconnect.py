@@ -288,53 +288,103 @@ def deliver(
 ) -> Passed:
     """Record and queue, in ``session``'s transaction, the delivery of ``batch`` on the
     channel's network. ``follows``: whom each person already follows there (those are
-    recorded as delivered, nothing is sent); a person missing from it is left for later."""
-    passed = Passed()
+    recorded as delivered, nothing is sent); a person missing from it is left for later.
+
+    One straight pipeline: what they follow already and what they get elsewhere set apart,
+    follows made for those who granted them, packs planned and written, then each person's
+    message announcing their packs and addresses."""
     assert run.id is not None  # noqa: S101  (stored)
+    delivery = _Pass(session, channel, run.id, now)
     ready = [d for d in batch if d.person in follows]
     for item in ready:
-        followed = follows[item.person]
-        kept = [c for c in item.contacts if c.subject is None or c.subject not in followed]
-        for contact in item.contacts:
-            if contact not in kept:
-                _record(session, item.person, contact.person, channel.network, "follows", run.id)
-        for elsewhere in item.elsewhere:
-            _record(session, item.person, elsewhere, channel.network, "elsewhere", run.id)
-        followable = [(c.person, c.address, c.subject) for c in kept if c.subject is not None]
-        made = follows_made.follow_for(
-            session, network=channel.network, person_id=item.person, subject=item.subject,
-            contacts=followable, run_id=run.id, now=now,
-        )  # fmt: skip
-        passed.actions += len(made)
-        passed.delivered += len(made)
-        item.contacts = [c for c in kept if c.person not in made]
-    writer = _Writer(session, channel, run.id, now)
-    reached: dict[int, dict[int, int]] = {}
-    if channel.collections:
-        reached, passed.deferred = writer.packs(ready)
+        delivery.set_apart(item, follows[item.person])
+        delivery.follow_for(item)
+    reached = delivery.plan_packs(ready)
     for item in ready:
-        native = reached.get(item.person, {})
-        packs: dict[int, list[Contact]] = {}
-        addresses: list[Contact] = []
-        for contact in item.contacts:
-            if contact.person in native:
-                packs.setdefault(native[contact.person], []).append(contact)
-                _record(session, item.person, contact.person, channel.network,
-                        writer.via(native[contact.person]), run.id,
-                        native[contact.person])  # fmt: skip
-            elif not item.messages:
-                continue  # only a message would carry it: due until they allow messages
-            elif contact.subject is None or not channel.collections:
-                addresses.append(contact)
-                via = "bridge" if contact.subject is None else "message"
-                _record(session, item.person, contact.person, channel.network, via, run.id)
+        packs, addresses = delivery.place(item, reached.get(item.person, {}))
         if not packs and not addresses:
             continue
         if not item.messages or (not item.thread and not channel.messages):
             continue  # no way (or no leave) to tell them: the pack is written all the same
+        delivery.announce(item, packs, addresses, issue_csv)
+    return delivery.done()
+
+
+class _Pass:
+    """One delivery pass on one network, in one transaction: what it recorded and queued."""
+
+    def __init__(self, session: Session, channel: Channel, run_id: int, now: datetime) -> None:
+        self.session, self.channel, self.run_id, self.now = session, channel, run_id, now
+        self.writer = _Writer(session, channel, run_id, now)
+        self.passed = Passed()
+
+    def record(self, person: int, contact: int, via: str, collection: int | None = None) -> None:
+        _record(self.session, person, contact, self.channel.network, via, self.run_id,
+                collection)  # fmt: skip
+
+    def set_apart(self, item: Due, followed: frozenset[str]) -> None:
+        """Contacts the person follows there already, and those they get on another of their
+        networks: recorded, nothing sent."""
+        kept = [c for c in item.contacts if c.subject is None or c.subject not in followed]
+        for contact in item.contacts:
+            if contact not in kept:
+                self.record(item.person, contact.person, "follows")
+        for elsewhere in item.elsewhere:
+            self.record(item.person, elsewhere, "elsewhere")
+        item.contacts = kept
+
+    def follow_for(self, item: Due) -> None:
+        """Follows made as the person, where they granted it: those contacts are done."""
+        followable = [(c.person, c.address, c.subject) for c in item.contacts if c.subject]
+        made = follows_made.follow_for(
+            self.session, network=self.channel.network, person_id=item.person,
+            subject=item.subject, contacts=followable, run_id=self.run_id, now=self.now,
+        )  # fmt: skip
+        self.passed.actions += len(made)
+        self.passed.delivered += len(made)
+        item.contacts = [c for c in item.contacts if c.person not in made]
+
+    def plan_packs(self, ready: list[Due]) -> dict[int, dict[int, int]]:
+        """Where each person's contacts land in packs (person -> contact -> collection),
+        where the network's bot keeps packs."""
+        if not self.channel.collections:
+            return {}
+        reached, self.passed.deferred = self.writer.packs(ready)
+        return reached
+
+    def place(
+        self, item: Due, native: dict[int, int]
+    ) -> tuple[dict[int, list[Contact]], list[Contact]]:
+        """Each contact recorded where it lands: in a pack, or in the message (by its
+        address, or through the bridge); what only a message carries waits while the person
+        allows no messages."""
+        packs: dict[int, list[Contact]] = {}
+        addresses: list[Contact] = []
+        for contact in item.contacts:
+            if contact.person in native:
+                pack = native[contact.person]
+                packs.setdefault(pack, []).append(contact)
+                self.record(item.person, contact.person, self.writer.via(pack), pack)
+            elif not item.messages:
+                continue  # only a message would carry it: due until they allow messages
+            elif contact.subject is None or not self.channel.collections:
+                addresses.append(contact)
+                via = "bridge" if contact.subject is None else "message"
+                self.record(item.person, contact.person, via)
+        return packs, addresses
+
+    def announce(
+        self,
+        item: Due,
+        packs: dict[int, list[Contact]],
+        addresses: list[Contact],
+        issue_csv: Callable[[Session, int], str] | None,
+    ) -> None:
+        """The person's message: their packs and addresses, after the packs are written."""
+        channel, writer = self.channel, self.writer
         csv = None
         if addresses and issue_csv is not None and channel.csv_link is not None:
-            csv = channel.csv_link(issue_csv(session, item.person))
+            csv = channel.csv_link(issue_csv(self.session, item.person))
         texts = suggestions.compose(
             lang=item.lang,
             first=item.first,
@@ -353,8 +403,8 @@ def deliver(
         digest = hashlib.sha256(repr(told).encode()).hexdigest()[:12]
         for part, words in enumerate(texts):
             outbox.queue(
-                session,
-                key=f"suggest:{channel.network}:{run.id}:{item.person}:{digest}:{part}",
+                self.session,
+                key=f"suggest:{channel.network}:{self.run_id}:{item.person}:{digest}:{part}",
                 network=channel.network,
                 action=_message_to(item, words),
                 person_id=item.person,
@@ -362,12 +412,14 @@ def deliver(
                 cost=channel.message_cost,
                 not_before=writer.spend(channel.message_cost),
             )
-            passed.actions += 1
-        passed.people += 1
-        passed.delivered += len(addresses) + sum(len(m) for m in packs.values())
-    passed.actions += writer.actions
-    passed.points += writer.points
-    return passed
+            self.passed.actions += 1
+        self.passed.people += 1
+        self.passed.delivered += len(addresses) + sum(len(m) for m in packs.values())
+
+    def done(self) -> Passed:
+        self.passed.actions += self.writer.actions
+        self.passed.points += self.writer.points
+        return self.passed
 
 
 def _message_to(item: Due, words: str) -> Reply | DirectMessage:
