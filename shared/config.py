@@ -211,25 +211,8 @@ class Settings:
             x_client_secret=get("X_CLIENT_SECRET", str, None),
             x_authorize_url=get("X_AUTHORIZE_URL", _http_url, DEFAULT_X_AUTHORIZE_URL),
             x_api_url=get("X_API_URL", _http_url, DEFAULT_X_API_URL),
-            archive_limits=ArchiveLimits(
-                max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
-                max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
-                max_members=get("ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS),
-            ),
-            upload_limits=UploadLimits(
-                max_bytes=get("UPLOAD_MAX_BYTES", _positive_int, DEFAULT_UPLOAD_MAX_BYTES),
-                import_concurrency=get(
-                    "IMPORT_CONCURRENCY", _positive_int, DEFAULT_IMPORT_CONCURRENCY
-                ),
-                read_timeout_sec=get(
-                    "UPLOAD_READ_TIMEOUT_SEC", _positive_float, DEFAULT_UPLOAD_READ_TIMEOUT_SEC
-                ),
-                min_bytes_per_sec=get(
-                    "UPLOAD_MIN_BYTES_PER_SEC", _positive_int, DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
-                ),
-                max_waiting=get("UPLOADS_WAITING", _positive_int, DEFAULT_UPLOADS_WAITING),
-                folder=get("UPLOAD_DIR", Path, None),
-            ),
+            archive_limits=_archive_limits(get),
+            upload_limits=_upload_limits(get),
         )
         settings._check_pairs()
         return settings
@@ -339,6 +322,29 @@ class _Reader:
             return convert(raw)
         except ValueError as e:
             raise ConfigError(f"{PREFIX}{name}: {e}") from None
+
+
+def _archive_limits(get: _Reader) -> ArchiveLimits:
+    return ArchiveLimits(
+        max_total_bytes=get("ARCHIVE_MAX_BYTES", _positive_int, DEFAULT_ARCHIVE_MAX_BYTES),
+        max_ratio=get("ARCHIVE_MAX_RATIO", _positive_float, DEFAULT_ARCHIVE_MAX_RATIO),
+        max_members=get("ARCHIVE_MAX_MEMBERS", _positive_int, DEFAULT_ARCHIVE_MAX_MEMBERS),
+    )
+
+
+def _upload_limits(get: _Reader) -> UploadLimits:
+    return UploadLimits(
+        max_bytes=get("UPLOAD_MAX_BYTES", _positive_int, DEFAULT_UPLOAD_MAX_BYTES),
+        import_concurrency=get("IMPORT_CONCURRENCY", _positive_int, DEFAULT_IMPORT_CONCURRENCY),
+        read_timeout_sec=get(
+            "UPLOAD_READ_TIMEOUT_SEC", _positive_float, DEFAULT_UPLOAD_READ_TIMEOUT_SEC
+        ),
+        min_bytes_per_sec=get(
+            "UPLOAD_MIN_BYTES_PER_SEC", _positive_int, DEFAULT_UPLOAD_MIN_BYTES_PER_SEC
+        ),
+        max_waiting=get("UPLOADS_WAITING", _positive_int, DEFAULT_UPLOADS_WAITING),
+        folder=get("UPLOAD_DIR", Path, None),
+    )
 
 
 def _default_database_url() -> str:

@@ -42,23 +42,43 @@ def find_person(session: Session, account: str) -> int | None:
 def describe(session: Session, person_id: int) -> dict[str, Any]:
     """Everything stored about a person, as plain data."""
     person = session.get_one(Person, person_id)
+    consents = {
+        c.purpose: c.granted
+        for c in session.exec(select(Consent).where(Consent.person_id == person_id))
+    }
+    return {
+        "person": person_id,
+        "kind": person.kind,
+        "since": _iso(person.created_at),
+        "accounts": _network_accounts(session, person_id) + _x_accounts(session, person_id),
+        "consents": consents,
+    }
+
+
+def _network_accounts(session: Session, person_id: int) -> list[dict[str, Any]]:
+    """Their Bluesky and Mastodon accounts, each with the posts that proved it."""
     proofs = list(session.exec(select(LinkProof).where(LinkProof.person_id == person_id)))
+    return [
+        {
+            "network": identity.network,
+            "handle": identity.handle,
+            "subject": identity.subject,
+            "trust": identity.trust,
+            "since": _iso(identity.created_at),
+            "proofs": [
+                {"post": p.post_uri, "url": p.post_url, "verified_at": _iso(p.verified_at)}
+                for p in proofs
+                if p.network == identity.network and p.subject == identity.subject
+            ],
+        }
+        for identity in Identity.of_person(session, person_id)
+    ]
+
+
+def _x_accounts(session: Session, person_id: int) -> list[dict[str, Any]]:
+    """Their X accounts, at their standing with their archive's counts, then their claims
+    on accounts someone else holds."""
     accounts: list[dict[str, Any]] = []
-    for identity in Identity.of_person(session, person_id):
-        accounts.append(
-            {
-                "network": identity.network,
-                "handle": identity.handle,
-                "subject": identity.subject,
-                "trust": identity.trust,
-                "since": _iso(identity.created_at),
-                "proofs": [
-                    {"post": p.post_uri, "url": p.post_url, "verified_at": _iso(p.verified_at)}
-                    for p in proofs
-                    if p.network == identity.network and p.subject == identity.subject
-                ],
-            }
-        )
     for x in XIdentity.of_person(session, person_id):
         archive = session.exec(
             select(ArchiveImport).where(ArchiveImport.x_account_id == x.x_account_id)
@@ -89,17 +109,7 @@ def describe(session: Session, person_id: int) -> dict[str, Any]:
                 "since": _iso(claim.created_at),
             }
         )
-    consents = {
-        c.purpose: c.granted
-        for c in session.exec(select(Consent).where(Consent.person_id == person_id))
-    }
-    return {
-        "person": person_id,
-        "kind": person.kind,
-        "since": _iso(person.created_at),
-        "accounts": accounts,
-        "consents": consents,
-    }
+    return accounts
 
 
 def _iso(moment: datetime) -> str:
