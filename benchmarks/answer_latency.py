@@ -38,9 +38,9 @@ from bsky_service import adapter as bluesky_adapter  # noqa: E402
 from bsky_service.adapter import BlueskyAdapter  # noqa: E402
 from mastodon_bot import adapter as mastodon_adapter  # noqa: E402
 from mastodon_bot.adapter import MastodonAdapter  # noqa: E402
+from shared.bot.handlers import default_registry  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
-from shared.handlers import default_registry  # noqa: E402
 from shared.service import Service  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402
 from testworld.bluesky.install import ensure_installed  # noqa: E402

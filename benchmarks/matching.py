@@ -6,9 +6,9 @@ A synthetic service: ``--persons`` people with a network account and an X accoun
 fifth of them having uploaded an archive; the archives hold ``--edges`` follow edges in all,
 towards a universe of ten times as many X accounts (most not on the service: the watch
 list), popular accounts drawn more often (a power law). Measured on SQLite and on
-PostgreSQL (a local server): a full match (:func:`shared.matching.match_all`), the same
+PostgreSQL (a local server): a full match (:func:`shared.reconnection.matching.match_all`), the same
 again with nothing new (the daily re-match), then one new person linking
-(:func:`shared.matching.match_person`: their archive, and the archives that list them).
+(:func:`shared.reconnection.matching.match_person`: their archive, and the archives that list them).
 Beside them, in the same run: DuckDB doing the same join on the same edges, counted in
 memory and written to a table on disk (the baselines of a full match), and the count of
 edges the new person touches (what the incremental run should be proportional to).
@@ -31,10 +31,10 @@ import numpy as np  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from shared import matching  # noqa: E402
 from shared.db import bulk, migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.db.models import Direction  # noqa: E402
+from shared.reconnection import matching  # noqa: E402
 
 FIRST_X = 10_000_000
 

@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from shared.bot.handlers import default_registry  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.db.models import Network  # noqa: E402
-from shared.handlers import default_registry  # noqa: E402
 from shared.protocol import Author, IncomingPost  # noqa: E402
 from shared.service import Service  # noqa: E402
 from tests.fakes import FakeAdapter  # noqa: E402

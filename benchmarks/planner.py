@@ -4,8 +4,9 @@
 
 A synthetic power-law graph: ``--persons`` people on Bluesky, each with contacts drawn from
 the others, popular people drawn far more often (Zipf), ``--edges`` pairs in all. The
-planner (:func:`shared.planner.plan`: shared packs for the most wanted accounts, then
-people's own packs, largest first) and the naive baseline (:func:`shared.planner.naive`:
+planner (:func:`shared.reconnection.planner.plan`: shared packs for the most wanted accounts, then
+people's own packs, largest first) and the naive baseline
+(:func:`shared.reconnection.planner.naive`:
 first come, each person their own pack of everything) each spend ``--budget`` points (a
 day of Bluesky's 35,000, a created record costing 3) on the same needs, in the same run.
 Printed: pairs reachable, points spent, packs written, pairs left for later days, and the
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from shared import planner  # noqa: E402
+from shared.reconnection import planner  # noqa: E402
 
 
 def needs(persons: int, edges: int, seed: int = 1) -> dict[int, list[int]]:

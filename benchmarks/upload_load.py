@@ -30,11 +30,11 @@ import aiohttp  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from hqx.app import create_app, server_options  # noqa: E402
-from shared import uploads  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.db.models import Person, utcnow  # noqa: E402
+from shared.portal import uploads  # noqa: E402
 from shared.xarchive.sample import random_ids, write_archive  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402
 from testworld.bluesky.services import free_port  # noqa: E402

@@ -36,8 +36,7 @@ from sqlmodel import Session
 from bsky_service import acting, oauth
 from bsky_service.oauth import Grant, OAuthError
 from bsky_service.tid import tid, tid_of
-from shared import attestation, botstate, grants, sealed
-from shared.accounts import Account
+from shared import botstate, sealed
 from shared.actions import (
     KINDS,
     Delete,
@@ -52,6 +51,8 @@ from shared.actions import (
 )
 from shared.db.models import Network, iso_utc
 from shared.errors import HqxError
+from shared.identity import attestation
+from shared.identity.accounts import Account
 from shared.protocol import (
     Author,
     Delivered,
@@ -63,6 +64,7 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
+from shared.reconnection import grants
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence

@@ -33,11 +33,11 @@ from hqx.web.imports import Imports
 from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
-from shared.commands import Environment
+from shared.bot.commands import Environment
+from shared.bot.handlers import default_registry
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import iso_utc, utcnow
-from shared.handlers import default_registry
 from shared.service import Service
 
 if TYPE_CHECKING:

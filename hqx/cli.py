@@ -240,7 +240,7 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from shared.db.migrate import require_current
-    from shared.people import describe
+    from shared.identity.people import describe
 
     with _database(settings) as engine:
         require_current(engine)
@@ -270,8 +270,8 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
 def _person_matches(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
-    from shared import reconnect
     from shared.db.migrate import require_current
+    from shared.reconnection import reconnect
 
     with _database(settings) as engine:
         require_current(engine)
@@ -295,9 +295,9 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
 
     from bsky_service.adapter import BlueskyAdapter
     from mastodon_bot.adapter import MastodonAdapter
-    from shared import reconnect
     from shared.db.migrate import require_current
     from shared.db.models import iso_utc, utcnow
+    from shared.reconnection import reconnect
 
     now = utcnow()
     with _database(settings) as engine:
@@ -344,7 +344,7 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _person(session: Any, handle: str) -> int:
     """The person with this account, or a one-line refusal."""
-    from shared.people import find_person
+    from shared.identity.people import find_person
 
     person_id = find_person(session, handle)
     if person_id is None:
@@ -355,8 +355,8 @@ def _person(session: Any, handle: str) -> int:
 def _x_disputes(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
-    from shared import xtrust
     from shared.db.migrate import require_current
+    from shared.identity import xtrust
 
     with _database(settings) as engine:
         require_current(engine)
@@ -400,9 +400,11 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from hqx.app import offline_environment
-    from shared import attestation, notices, outbox, xtrust
+    from shared import outbox
+    from shared.bot import notices
     from shared.db.migrate import require_current
     from shared.db.models import utcnow
+    from shared.identity import attestation, xtrust
 
     env = offline_environment(settings)
     with _database(settings) as engine:
@@ -425,9 +427,9 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
 def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
-    from shared import directory
     from shared.db.migrate import require_current
     from shared.db.models import iso_utc
+    from shared.portal import directory
 
     with _database(settings) as engine:
         require_current(engine)
@@ -456,7 +458,7 @@ def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory_approve(args: argparse.Namespace, settings: Settings) -> int:
-    from shared import directory
+    from shared.portal import directory
 
     name = _written(settings, lambda session: directory.approve(session, args.person).name)
     print(f"{name} (person {args.person}) is in the public directory.")
@@ -464,7 +466,7 @@ def _directory_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from shared import directory
+    from shared.portal import directory
 
     _written(settings, lambda session: directory.remove(session, args.person))
     print(f"Person {args.person}'s entry is out of the directory.")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from hqx.outbound import read_bounded
-from shared.accounts import XPost, find_post_url
 from shared.errors import HqxError
+from shared.identity.accounts import XPost, find_post_url
 from shared.outbound import OutboundError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """“Sign in with X”: X itself tells the service which X account a person holds, by OAuth 2.0
 (Authorization Code Flow with PKCE, https://docs.x.com/fundamentals/authentication/oauth-2-0/
 user-access-token). The only proof of an X account *id* the service takes (see
-:mod:`shared.xtrust`).
+:mod:`shared.identity.xtrust`).
 
 The flow starts from a form on the page of a person's one-time upload link, which names
 whose link it is first: it is bound to that link (the person the bot vouched for) and to the

@@ -35,12 +35,13 @@ from sqlmodel import Session
 
 from mastodon_bot import oauth, stream
 from mastodon_bot.text import html_to_text
-from shared import botstate, grants, linking
-from shared.accounts import Account
+from shared import botstate
 from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
+from shared.identity import linking
+from shared.identity.accounts import Account
 from shared.outbound import OutboundError, RefusedAddressError, acct_domain
 from shared.protocol import (
     Author,
@@ -53,6 +54,7 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
+from shared.reconnection import grants
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping

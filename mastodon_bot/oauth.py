@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from shared.outbound import OutboundError
 
 if TYPE_CHECKING:
-    from shared.grants import Client
     from shared.outbound import Outbound
+    from shared.reconnection.grants import Client
 
 
 async def revoke(http: Outbound, client: Client, token: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from shared import matching, notices, xtrust
+from shared.bot import notices
 from shared.db import bulk
 from shared.db.migrate import require_current
 from shared.db.models import (
@@ -19,6 +19,8 @@ from shared.db.models import (
     XIdentity,
     utcnow,
 )
+from shared.identity import xtrust
+from shared.reconnection import matching
 from shared.xarchive.reader import ArchiveSummary, XArchive, read_archive
 from shared.xarchive.xid import to_db
 
@@ -58,7 +60,7 @@ def import_archive(
     Reading comes first, so a refused archive leaves the database untouched; the transaction
     makes a re-import replace the earlier one all at once, never half. With ``for_person``,
     the X account is claimed for that person (the one who uploaded it through the bot's
-    link; see :mod:`shared.xtrust` for what a claim can and cannot take); without, an
+    link; see :mod:`shared.identity.xtrust` for what a claim can and cannot take); without, an
     operator imports it, and it is reserved for its owner. People told of a dispute are told
     on the first of ``notify_on`` (networks whose bot sends messages) where they are.
 

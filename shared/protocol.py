@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
     from datetime import datetime
 
-    from shared.accounts import Account
     from shared.actions import Action
     from shared.db.models import Network
-    from shared.grants import Token
+    from shared.identity.accounts import Account
+    from shared.reconnection.grants import Token
 
 
 DEFAULT_TEXT_LIMIT = 500

@@ -22,34 +22,27 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import (
-    actions,
-    grants,
-    lease,
-    linking,
-    matching,
-    outbox,
-    reconnect,
-    retention,
-    uploads,
-)
+from shared import actions, lease, outbox, retention
 from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
-from shared.commands import Answer, Environment
+from shared.bot.commands import Answer, Environment
+from shared.bot.messages import answer_language, say
 from shared.db.models import Identity, InboundPost, RunKind, utcnow
 from shared.errors import HqxError
-from shared.messages import answer_language, say
+from shared.identity import linking
+from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing, ReceiveError, ThrottledError
+from shared.reconnection import grants, matching, reconnect
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from sqlalchemy.engine import Engine
 
-    from shared.accounts import Account, XPost
-    from shared.commands import CommandRegistry, Outbound, Parsed
+    from shared.bot.commands import CommandRegistry, Outbound, Parsed
     from shared.config import Reconnection
     from shared.db.models import OutboundAction, ReconnectRun
+    from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost, Protocol
 
 log = logging.getLogger(__name__)

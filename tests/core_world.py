@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from shared import challenge, linking
-from shared.accounts import Account
 from shared.actions import Reply
+from shared.bot.handlers import default_registry
 from shared.db.models import Identity, Network, OutboundAction
-from shared.handlers import default_registry
+from shared.identity import challenge, linking
+from shared.identity.accounts import Account
 from shared.protocol import Author, IncomingPost
 from shared.service import Service
 from tests.fakes import FakeAdapter, FakeBluesky

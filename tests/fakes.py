@@ -12,7 +12,7 @@ from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Pr
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from shared.accounts import Account
+    from shared.identity.accounts import Account
 
 
 class FakeAdapter(Protocol):

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared import uploads
 from shared.db.models import Identity, Person, TrustLevel, utcnow
+from shared.portal import uploads
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

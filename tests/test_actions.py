@@ -24,6 +24,7 @@ from shared.actions import (
     WithdrawAttestation,
     WriteAttestation,
 )
+from shared.bot.handlers import default_registry
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import (
@@ -32,7 +33,6 @@ from shared.db.models import (
     OutboundAction,
     utcnow,
 )
-from shared.handlers import default_registry
 from shared.service import Service
 from tests.fakes import FakeAdapter
 

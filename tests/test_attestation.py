@@ -12,11 +12,11 @@ from sqlmodel import Session, select
 
 from bsky_service.lexicon import Lexicons
 from hqx.cli import main
-from shared import xtrust
 from shared.actions import Action, WithdrawAttestation, WriteAttestation
 from shared.archive_import import import_archive
-from shared.attestation import COLLECTION
 from shared.db.models import OutboundAction
+from shared.identity import xtrust
+from shared.identity.attestation import COLLECTION
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.core_world import ALICE_B, ALICE_M, KEY, MALLORY_M, World, to_post
 

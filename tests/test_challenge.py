@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import challenge
-from shared.challenge import Binding, ChallengeError
+from shared.identity import challenge
+from shared.identity.challenge import Binding, ChallengeError
 
 KEY = "k" * 48
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

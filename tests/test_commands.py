@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.commands import Answer, CommandRegistry, Environment
+from shared.bot.commands import Answer, CommandRegistry, Environment
+from shared.bot.handlers import default_registry
+from shared.bot.messages import Lang, answer_language
 from shared.db.models import Network
-from shared.handlers import default_registry
-from shared.messages import Lang, answer_language
 from shared.protocol import Author, IncomingPost
 
 

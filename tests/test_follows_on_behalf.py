@@ -19,8 +19,10 @@ from sqlmodel import Session, col, select
 
 from hqx.outbound import OutboundClient
 from mastodon_bot.adapter import MastodonAdapter
-from shared import follows, grants, outbox, privacy, uploads
+from shared import outbox
 from shared.actions import FollowAccount
+from shared.bot import privacy
+from shared.bot.handlers import default_registry
 from shared.db.models import (
     Consent,
     Delivery,
@@ -33,9 +35,10 @@ from shared.db.models import (
     utcnow,
 )
 from shared.errors import HqxError
-from shared.handlers import default_registry
 from shared.outbound import Policy
+from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
+from shared.reconnection import follows, grants
 from shared.service import Service
 from tests.fakes import FakeAdapter
 from tests.linked import linked_with_space

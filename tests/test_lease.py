@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from shared import lease, outbox
 from shared.actions import Recipient, Reply
+from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, OutboundAction, ServiceLease, utcnow
-from shared.handlers import default_registry
 from shared.lease import LeaseHeldError
 from shared.service import Service
 from tests.fakes import FakeAdapter

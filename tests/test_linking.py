@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session, select
 
-from shared import challenge
+from shared.bot.handlers import default_registry
 from shared.db.models import LinkProof, Person
-from shared.handlers import default_registry
+from shared.identity import challenge
 from shared.service import THROTTLE_POSTS, Service
 from tests.core_world import (
     ALICE_B,
@@ -226,8 +226,8 @@ def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
 ) -> None:
     """Earlier versions stored a Mastodon account without ``uri`` under its profile URL;
     its next post, which reports both, moves everything to the ActivityPub id."""
-    from shared.accounts import Account
     from shared.db.models import Identity
+    from shared.identity.accounts import Account
     from shared.protocol import Author
 
     profile_url = "https://masto.test/@alice"
@@ -299,7 +299,7 @@ def test_join_brings_the_accounts_left_apart_on_their_word(world: World) -> None
 def test_codes_sharing_a_nonce_all_prove(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """The nonce is short; at 100,000 proofs, one code in 170 shared it with an earlier one
     and was refused as used. A code is now known by all it holds, the asker included."""
-    monkeypatch.setattr("shared.challenge.secrets.token_bytes", lambda n: b"\x00" * n)
+    monkeypatch.setattr("shared.identity.challenge.secrets.token_bytes", lambda n: b"\x00" * n)
     _alice_on_both(world)
     answer = world.say(MALLORY_M, to_post(world.say(MALLORY_B, "link mallory@masto.test")))
     assert answer.startswith("Done:")

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from mastodon_bot.adapter import MastodonAdapter
 from mastodon_bot.text import html_to_text
+from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, OutboundAction
-from shared.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import Crashes, run_until

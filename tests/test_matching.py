@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session
 
-from shared import matching, xtrust
 from shared.archive_import import import_archive
 from shared.db.models import Identity, Person
-from shared.matching import Relation
+from shared.identity import xtrust
+from shared.reconnection import matching
+from shared.reconnection.matching import Relation
 from tests.archives import make_archive
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def test_every_change_asks_for_a_rematch_that_survives_a_restart(
 def test_the_service_runs_what_was_asked(engine: Engine, people: dict[str, int]) -> None:
     import asyncio
 
-    from shared.handlers import default_registry
+    from shared.bot.handlers import default_registry
     from shared.service import Service
 
     service = Service(engine, [], default_registry())

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from shared import matching
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import LinkProof, TrustLevel, XIdentity, XMatch, utcnow
-from shared.matching import Relation
+from shared.reconnection import matching
+from shared.reconnection.matching import Relation
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -3,8 +3,8 @@ the rest, within the day's write budget."""
 
 from __future__ import annotations
 
-from shared import planner
-from shared.planner import CREATE_COST, PACK_COST, PACK_SIZE, Pack
+from shared.reconnection import planner
+from shared.reconnection.planner import CREATE_COST, PACK_COST, PACK_SIZE, Pack
 
 
 def test_accounts_many_need_go_in_one_shared_pack() -> None:

@@ -21,7 +21,6 @@ from selenium.webdriver.common.keys import Keys
 from sqlmodel import Session, select
 
 from hqx.app import create_app
-from shared import directory
 from shared.archive_import import import_archive
 from shared.config import Settings, UploadLimits
 from shared.db.models import (
@@ -33,6 +32,7 @@ from shared.db.models import (
     XIdentity,
     utcnow,
 )
+from shared.portal import directory
 from tests.archives import make_archive
 from tests.background import BackgroundApp
 from tests.browser import PHONE, Browser

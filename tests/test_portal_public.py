@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from hqx.cli import main
 from hqx.web.figures import polylines
-from shared import stats
 from shared.db.models import Person, PersonKind, utcnow
+from shared.portal import stats
 from tests.core_world import ALICE_M, World
 from tests.test_portal_space import csrf_of, portal, sign_in, signin_link
 

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
 from hqx.app import create_app
-from shared import export, uploads
 from shared.actions import Reply
 from shared.config import Settings
 from shared.db.models import Consent, Identity, Person, Purpose
+from shared.portal import export, uploads
 from tests.core_world import ALICE_M, MALLORY_M, World
 
 if TYPE_CHECKING:

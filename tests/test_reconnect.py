@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from shared import matching, privacy, xtrust
 from shared.actions import DirectMessage, Reply, WriteCollection
 from shared.archive_import import import_archive
+from shared.bot import privacy
+from shared.bot.handlers import default_registry
 from shared.config import Reconnection
 from shared.db.models import (
     ActionStatus,
@@ -24,7 +25,8 @@ from shared.db.models import (
     ReconnectRun,
     utcnow,
 )
-from shared.handlers import default_registry
+from shared.identity import xtrust
+from shared.reconnection import matching
 from shared.service import Service
 from tests.archives import make_archive
 from tests.fakes import FakeAdapter, FakeBluesky
@@ -388,7 +390,7 @@ def test_a_media_outlet_is_found_by_its_followers_and_gets_nothing_itself(
 
 
 def test_accounts_many_followed_go_in_one_shared_pack(engine: Engine, tmp_path: Path) -> None:
-    from shared import planner
+    from shared.reconnection import planner
 
     net = Net(engine)
     popular = [net.person(f"star{n}", 3000 + n, "bluesky") for n in range(planner.SHARED_FIT)]

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 
 from shared import backoff, outbox, service
 from shared.actions import Recipient, Reply
-from shared.commands import CommandRegistry
+from shared.bot.commands import CommandRegistry
+from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
-from shared.handlers import default_registry
 from shared.protocol import Author, DeliveryError, IncomingPost
 from shared.service import Service
 from tests.fakes import FakeAdapter

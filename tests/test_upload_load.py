@@ -16,12 +16,12 @@ from sqlmodel import Session, select
 
 import hqx.web.imports as imports_module
 from hqx.app import create_app, server_options
-from shared import uploads
 from shared.archive_import import import_archive
 from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import ArchiveImport, Person
+from shared.portal import uploads
 from tests.archives import make_archive
 from tests.core_world import KEY
 from tests.test_upload import send, upload

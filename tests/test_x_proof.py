@@ -11,9 +11,9 @@ from aiohttp import web
 from sqlmodel import Session, select
 
 from hqx.oembed import OEmbedReader, XPostError
-from shared.accounts import XPost
 from shared.archive_import import import_archive
 from shared.db.models import LinkProof, TrustLevel, XIdentity
+from shared.identity.accounts import XPost
 from tests.archives import OWNER, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, World, code_in
@@ -54,7 +54,7 @@ def world(engine: Engine, x: FakeX, tmp_path: Path) -> World:
     world = World(engine, public_url="https://hqx.example", x_posts=x)
     world.say(ALICE_M, "status")
     with Session(engine) as session, session.begin():
-        from shared.linking import identity_of
+        from shared.identity.linking import identity_of
 
         person = identity_of(session, "mastodon", ALICE_M).person_id
     import_archive(engine, make_archive(tmp_path / "x.zip", [11], [12]), for_person=person)

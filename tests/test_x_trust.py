@@ -19,12 +19,13 @@ from sqlmodel import Session, select
 
 from hqx.app import create_app, server_options
 from hqx.cli import main
-from shared import attestation, notices, xtrust
-from shared.accounts import XPost
 from shared.archive_import import import_archive
+from shared.bot import notices
 from shared.config import Settings
 from shared.db.models import FollowEdge, Person, PersonKind, TrustLevel, XClaim, XIdentity
 from shared.errors import HqxError
+from shared.identity import attestation, xtrust
+from shared.identity.accounts import XPost
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, KEY, MALLORY_M, World, code_in

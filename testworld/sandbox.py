@@ -29,11 +29,11 @@ from aiohttp import web
 from bsky_service.lexicon import Lexicons
 from hqx.app import create_app
 from mastodon_bot.text import html_to_text
-from shared import challenge
 from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import utcnow
+from shared.identity import challenge
 from shared.xarchive.sample import random_ids, write_archive
 from testworld.bluesky.chat import ChatDouble
 from testworld.bluesky.install import ensure_installed

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hqx.state import DOORS, SETTINGS
 from hqx.web import bluesky_follows, follows, headers, pages, public, space, xrpc
-from shared import uploads
+from shared.portal import uploads
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp.abc import AbstractAccessLogger
 
-from shared import uploads
+from shared.portal import uploads
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest

@@ -31,8 +31,9 @@ from hqx.web.space import (
     unreachable,
     visit_of,
 )
-from shared import grants, privacy
+from shared.bot import privacy
 from shared.db.models import Network, Person, Purpose
+from shared.reconnection import grants
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared import stats
 from shared.db.models import utcnow
+from shared.portal import stats
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -1,7 +1,7 @@
 """Follows on a person's behalf, Mastodon: from their space, OAuth 2.0's authorization code
 with PKCE (S256) on their own server, the service's app registered there the first time
 someone of that server connects (``POST /api/v1/apps``, kept), the smallest scopes
-(:data:`shared.grants.MASTODON_SCOPES`). The token must act as the account linked here
+(:data:`shared.reconnection.grants.MASTODON_SCOPES`). The token must act as the account linked here
 (``verify_credentials``), is sealed at rest, and revocable from the same page (the server
 is told). Connecting is asking: the consent ``follows_on_behalf`` is granted with it.
 
@@ -33,10 +33,11 @@ from hqx.web.space import (
     visit_of,
 )
 from mastodon_bot import oauth as mastodon_oauth
-from shared import grants, privacy
+from shared.bot import privacy
 from shared.db.models import Identity, Network, Person, Purpose
 from shared.errors import HqxError
 from shared.outbound import Outbound, OutboundError
+from shared.reconnection import grants
 
 log = logging.getLogger(__name__)
 

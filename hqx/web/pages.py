@@ -19,10 +19,13 @@ from hqx.web.imports import StagingFullError
 from hqx.web.page_proof import PageProof, Proof
 from hqx.web.space import onward
 from hqx.web.texts import LANGUAGES, TEXTS, context, language_of
-from shared import attestation, notices, reconnect, suggestions, uploads, xtrust
 from shared.archive_import import import_archive
+from shared.bot import notices
 from shared.db.models import Identity
 from shared.errors import HqxError
+from shared.identity import attestation, xtrust
+from shared.portal import uploads
+from shared.reconnection import reconnect, suggestions
 from shared.xarchive.reader import summarize_archive
 
 if TYPE_CHECKING:

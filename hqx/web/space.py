@@ -25,14 +25,16 @@ from hqx.state import ENGINE, SERVICE, SETTINGS
 from hqx.web import page_proof
 from hqx.web.page_proof import PageProof
 from hqx.web.texts import TEXTS, context
-from shared import directory, export, privacy, sealed, uploads
+from shared import sealed
+from shared.bot import privacy
 from shared.db.models import DirectoryStatus, Identity, Network, Person, Reconnect
-from shared.space import Space, space_of
+from shared.portal import directory, export, uploads
+from shared.portal.space import Space, space_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from shared.commands import Outbound
+    from shared.bot.commands import Outbound
     from shared.service import Service
 
 COOKIE = "hqx_space"

@@ -168,7 +168,7 @@ class Person(SQLModel, table=True):
     """When the person asked to be forgotten; a confirmation soon after erases them."""
     match_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     """Set when what can be matched of this person changed (an X account, a link, a stop):
-    :func:`shared.matching.run_requested` recomputes their matches, then clears it."""
+    :func:`shared.reconnection.matching.run_requested` recomputes their matches, then clears it."""
     findable: bool = True
     """Whether former X contacts may find this person (``settings found no`` turns it off)."""
     sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -186,7 +186,8 @@ class XIdentity(SQLModel, table=True):
     person_id: int = _person_fk()
     username: str = Field(sa_type=String(64))
     trust: str = Field(default=TrustLevel.CLAIMED, sa_type=String(16))
-    """What the id rests on: ``claimed``, ``reserved`` or ``verified`` (:mod:`shared.xtrust`)."""
+    """What the id rests on: ``claimed``, ``reserved`` or ``verified``
+    (:mod:`shared.identity.xtrust`)."""
     username_proven_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     """When a post on X by @username carried the person's code: control of the username then,
     not of the id."""
@@ -204,7 +205,7 @@ class XIdentity(SQLModel, table=True):
 
 class XClaim(SQLModel, table=True):
     """A claim on an X account someone else holds: while one exists, the account is disputed
-    and used for nothing (:mod:`shared.xtrust`)."""
+    and used for nothing (:mod:`shared.identity.xtrust`)."""
 
     __tablename__ = "x_claim"
     __table_args__ = (UniqueConstraint("x_account_id", "person_id"),)
@@ -263,7 +264,7 @@ class LinkProof(SQLModel, table=True):
     network: str = Field(sa_type=String(16))
     subject: str = Field(sa_type=String(512))
     code: str = Field(sa_type=String(64), unique=True)
-    """The code's digest (:attr:`shared.challenge.Code.digest`): a code proves once."""
+    """The code's digest (:attr:`shared.identity.challenge.Code.digest`): a code proves once."""
     post_uri: str = Field(sa_type=String(1024))
     post_url: str | None = Field(default=None, sa_type=String(1024))
     verified_at: datetime = _ts()
@@ -307,7 +308,8 @@ class XMatch(SQLModel, table=True):
     """One follow on X between two people of the service: ``follower_id``'s person
     followed ``followee_id``'s. Each is the other's former contact (a following for the
     first, a follower for the second), stored once: the full match writes half the rows.
-    Kept current by :mod:`shared.matching`; what is delivered of it is recorded apart."""
+    Kept current by :mod:`shared.reconnection.matching`; what is delivered of it is recorded
+    apart."""
 
     __tablename__ = "x_match"
     __table_args__ = (
@@ -402,7 +404,7 @@ class LinkRequest(SQLModel, table=True):
     __tablename__ = "link_request"
 
     code: str = Field(sa_type=String(64), primary_key=True)
-    """The code's digest (:attr:`shared.challenge.Code.digest`)."""
+    """The code's digest (:attr:`shared.identity.challenge.Code.digest`)."""
     identity_id: int = Field(
         sa_column=Column(ID, ForeignKey("identity.id", ondelete="CASCADE"), nullable=False)
     )
@@ -528,7 +530,8 @@ class Delivery(SQLModel, table=True):
 class Collection(SQLModel, table=True):
     """A list with its starter pack that the bot keeps on a network: one person's ("Your X
     contacts"), or shared by the people who followed the same accounts (``person_id`` None).
-    A pack holds :data:`shared.planner.PACK_SIZE` accounts at most; more go to a next part."""
+    A pack holds :data:`shared.reconnection.planner.PACK_SIZE` accounts at most; more go to a
+    next part."""
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     network: str = Field(sa_type=String(16))

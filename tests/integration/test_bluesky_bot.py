@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from bsky_service import adapter as bsky_adapter
 from bsky_service.adapter import BlueskyAdapter
+from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, BotState, OutboundAction
-from shared.handlers import default_registry
 from shared.service import Service
 from tests.running import Crashes, run_until
 from testworld.bluesky.people import PASSWORD, create_person

@@ -21,12 +21,13 @@ from bsky_service.adapter import BlueskyAdapter
 from bsky_service.oauth import Grant
 from hqx.app import create_app
 from hqx.outbound import OutboundClient
-from shared import grants, uploads
 from shared.actions import FollowAccount
 from shared.config import Settings
 from shared.db.models import Consent, FollowGrant, Purpose, utcnow
 from shared.outbound import Policy
+from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
+from shared.reconnection import grants
 from tests.background import BackgroundApp
 from tests.browser import Browser
 from tests.linked import linked_with_space

@@ -13,7 +13,7 @@ from atproto_client.exceptions import BadRequestError
 
 from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
-from shared.handlers import default_registry
+from shared.bot.handlers import default_registry
 from shared.service import Service
 from tests.mastodon_world import MastodonWorld
 from tests.running import run_until
@@ -238,7 +238,7 @@ def test_an_attestation_in_the_bots_signed_repo_anyone_can_verify(both: Both) ->
     from atproto_identity.resolver import IdResolver
 
     from bsky_service.lexicon import Lexicons
-    from shared.attestation import COLLECTION
+    from shared.identity.attestation import COLLECTION
 
     both.alice_b.post("réglages attestation oui", mention=both.bot, langs=["fr"])
     both.alice_b.post(f"link {both.mastodon_acct}", mention=both.bot, langs=["en"])

@@ -15,11 +15,12 @@ from sqlmodel import Session, col, select
 
 from bsky_service.adapter import BlueskyAdapter, collection_rkey
 from mastodon_bot.adapter import MastodonAdapter
-from shared import matching, xtrust
 from shared.archive_import import import_archive
+from shared.bot.handlers import default_registry
 from shared.config import Reconnection
 from shared.db.models import Collection, Identity, Person, ReconnectRun, utcnow
-from shared.handlers import default_registry
+from shared.identity import xtrust
+from shared.reconnection import matching
 from shared.service import Service
 from tests.archives import make_archive
 from tests.running import Crashes, idle, run_until

@@ -3,7 +3,7 @@
 A pair (person, contact) is delivered once per network where the person has an account:
 the contact in one of the bot's packs (where the network's bot keeps collections), in a
 message with their address, or by their Bridgy Fed address when the contact is only on
-the other network. What is due is what :mod:`shared.matching` found and no
+the other network. What is due is what :mod:`shared.reconnection.matching` found and no
 :class:`~shared.db.models.Delivery` records yet, filtered by what each side allows: the
 person's ``reconnect`` choice, the contact being findable, nobody stopped or forgotten.
 
@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, text
 from sqlmodel import Session, col, select
 
-from shared import follows as follows_made
-from shared import matching, outbox, planner, suggestions
+from shared import outbox
 from shared.actions import (
     DirectMessage,
     Member,
@@ -32,7 +31,8 @@ from shared.actions import (
     WithdrawMembers,
     WriteCollection,
 )
-from shared.commands import Outbound
+from shared.bot.commands import Outbound
+from shared.bot.messages import Lang
 from shared.db.models import (
     Collection,
     CollectionMember,
@@ -49,8 +49,9 @@ from shared.db.models import (
     iso_utc,
     utcnow,
 )
-from shared.messages import Lang
-from shared.suggestions import Contact
+from shared.reconnection import follows as follows_made
+from shared.reconnection import matching, planner, suggestions
+from shared.reconnection.suggestions import Contact
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

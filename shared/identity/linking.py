@@ -16,9 +16,6 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from shared import challenge, matching, xtrust
-from shared.accounts import Account, XPost
-from shared.challenge import Binding, ChallengeError
 from shared.db.models import (
     Consent,
     FollowEdge,
@@ -34,6 +31,10 @@ from shared.db.models import (
     XIdentity,
     utcnow,
 )
+from shared.identity import challenge, xtrust
+from shared.identity.accounts import Account, XPost
+from shared.identity.challenge import Binding, ChallengeError
+from shared.reconnection import matching
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -394,7 +395,7 @@ def prove_x(
     old_keys: tuple[str, ...] = (),
 ) -> XIdentity:
     """Accept a post on X carrying a code as proof that the sender's person controls the
-    username of their X account (not its id: see :mod:`shared.xtrust`).
+    username of their X account (not its id: see :mod:`shared.identity.xtrust`).
 
     Raises:
         ChallengeError: ``no_code``, ``not_yours``, ``malformed``, ``forged``, ``expired``,

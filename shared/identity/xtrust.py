@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, exists
 from sqlmodel import Session, col, select
 
-from shared import matching
+from shared.bot.notices import Notice
 from shared.db.models import (
     ArchiveImport,
     FollowEdge,
@@ -43,7 +43,7 @@ from shared.db.models import (
     utcnow,
 )
 from shared.errors import HqxError
-from shared.notices import Notice
+from shared.reconnection import matching
 
 if TYPE_CHECKING:
     from sqlmodel.sql.expression import SelectOfScalar

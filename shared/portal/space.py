@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from shared import grants, matching, people, privacy
 from shared.actions import FollowAccount
+from shared.bot import privacy
 from shared.db.models import (
     ActionStatus,
     Collection,
@@ -22,6 +22,8 @@ from shared.db.models import (
     Person,
     Purpose,
 )
+from shared.identity import people
+from shared.reconnection import grants, matching
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from shared import linking
 from shared.actions import WithdrawAttestation, WriteAttestation
-from shared.commands import Outbound
+from shared.bot.commands import Outbound
 from shared.db.models import (
     Consent,
     Identity,
@@ -26,12 +25,13 @@ from shared.db.models import (
     XIdentity,
     iso_utc,
 )
+from shared.identity import linking
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-    from shared.commands import Environment
+    from shared.bot.commands import Environment
 
 COLLECTION = "org.helloquittex.attestation"
 

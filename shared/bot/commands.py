@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared import challenge
-from shared.accounts import find_post_url
-from shared.messages import Lang, answer_language, say
+from shared.bot.messages import Lang, answer_language, say
+from shared.identity import challenge
+from shared.identity.accounts import find_post_url
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
-    from shared.accounts import Account, XPost
     from shared.actions import Action
+    from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost
 
 SHOWN_UNKNOWN_TEXT_CHARS = 40

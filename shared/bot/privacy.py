@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from shared import attestation, grants, linking, matching, reconnect
 from shared.actions import Delete, WriteCollection
-from shared.commands import Answer, Context, Environment, Outbound, fold
+from shared.bot.commands import Answer, Context, Environment, Outbound, fold
+from shared.bot.messages import Lang, say
 from shared.db.models import (
     ActionStatus,
     Consent,
@@ -23,7 +23,8 @@ from shared.db.models import (
     XIdentity,
     utcnow,
 )
-from shared.messages import Lang, say
+from shared.identity import attestation, linking
+from shared.reconnection import grants, matching, reconnect
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
 FORGOTTEN = "forgotten"

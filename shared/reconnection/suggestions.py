@@ -8,8 +8,8 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.bot.messages import CATALOG, Lang, say
 from shared.db.models import Network
-from shared.messages import CATALOG, Lang, say
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

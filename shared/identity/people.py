@@ -17,7 +17,7 @@ from shared.db.models import (
     XClaim,
     XIdentity,
 )
-from shared.linking import x_standing
+from shared.identity.linking import x_standing
 
 if TYPE_CHECKING:
     from datetime import datetime

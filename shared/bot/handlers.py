@@ -6,11 +6,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from shared import actions, attestation, challenge, linking, privacy, uploads
-from shared.accounts import Named, parse_account
+from shared import actions
 from shared.actions import Reply
-from shared.challenge import Binding, ChallengeError
-from shared.commands import (
+from shared.bot import privacy
+from shared.bot.commands import (
     PROOF,
     X_PROOF,
     Answer,
@@ -20,15 +19,19 @@ from shared.commands import (
     Outbound,
     help_text,
 )
+from shared.bot.messages import Lang, say
 from shared.db.models import Identity, Network, TrustLevel
 from shared.errors import HqxError
-from shared.messages import Lang, say
+from shared.identity import attestation, challenge, linking
+from shared.identity.accounts import Named, parse_account
+from shared.identity.challenge import Binding, ChallengeError
 from shared.outbox import reply_to
+from shared.portal import uploads
 
 if TYPE_CHECKING:
-    from shared.accounts import Account, XPost
-    from shared.commands import Resolver
+    from shared.bot.commands import Resolver
     from shared.db.models import XIdentity
+    from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from shared import grants, outbox
+from shared import outbox
 from shared.actions import FollowAccount
 from shared.db.models import Consent, Delivery, OutboundAction, Purpose
+from shared.reconnection import grants
 
 if TYPE_CHECKING:
     from shared.db.models import FollowGrant

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared import outbox
 from shared.actions import DirectMessage, Recipient
+from shared.bot.messages import Lang, say
 from shared.db.models import Identity, Person
-from shared.messages import Lang, say
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from shared.attestation import proven_accounts
 from shared.db.models import (
     Consent,
     Identity,
@@ -21,10 +20,11 @@ from shared.db.models import (
     XIdentity,
     iso_utc,
 )
-from shared.space import contacts_of, space_of
+from shared.identity.attestation import proven_accounts
+from shared.portal.space import contacts_of, space_of
 
 if TYPE_CHECKING:
-    from shared.space import Contact
+    from shared.portal.space import Contact
 
 X_ID_MAX = 2**63 - 1
 LISTED_TRUST = {TrustLevel.CLAIMED.value, TrustLevel.VERIFIED.value}
