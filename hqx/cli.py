@@ -271,13 +271,13 @@ def _person_matches(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from shared.db.migrate import require_current
-    from shared.reconnection import reconnect
+    from shared.reconnection import reports
 
     with _database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             person_id = _person(session, args.handle)
-            found = reconnect.matches_report(session, person_id)
+            found = reports.matches_report(session, person_id)
     if args.json:
         print(json.dumps({"person": person_id, "matches": found}, ensure_ascii=False))
         return 0
@@ -297,7 +297,7 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
     from mastodon_bot.adapter import MastodonAdapter
     from shared.db.migrate import require_current
     from shared.db.models import iso_utc, utcnow
-    from shared.reconnection import reconnect
+    from shared.reconnection import reports
 
     now = utcnow()
     with _database(settings) as engine:
@@ -306,13 +306,13 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
             found: dict[str, Any] = {
                 "cutover_at": iso_utc(settings.cutover_at),
                 "started": now >= settings.cutover_at,
-                "runs": reconnect.runs_report(session),
+                "runs": reports.runs_report(session),
                 "waiting": {
-                    adapter.network.value: reconnect.waiting(session, adapter.network)
+                    adapter.network.value: reports.waiting(session, adapter.network)
                     for adapter in (BlueskyAdapter, MastodonAdapter)
                 },
                 "budget": [
-                    reconnect.budget_report(session, adapter.network, budget, now)
+                    reports.budget_report(session, adapter.network, budget, now)
                     for adapter in (BlueskyAdapter, MastodonAdapter)
                     if (budget := adapter.write_budget) is not None
                 ],

@@ -16,7 +16,7 @@ import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +27,12 @@ from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.bot.commands import Answer, Environment
 from shared.bot.messages import answer_language, say
-from shared.db.models import Identity, InboundPost, RunKind, utcnow
+from shared.db.models import Identity, InboundPost, utcnow
 from shared.errors import HqxError
-from shared.identity import linking
-from shared.portal import uploads
-from shared.protocol import DeliveryError, Outgoing, ReceiveError, ThrottledError
-from shared.reconnection import grants, matching, reconnect
+from shared.identity import handles, linking
+from shared.protocol import DeliveryError, Outgoing, ReceiveError
+from shared.reconnection import grants
+from shared.reconnection.runner import Runner
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from shared.bot.commands import CommandRegistry, Outbound, Parsed
     from shared.config import Reconnection
-    from shared.db.models import OutboundAction, ReconnectRun
+    from shared.db.models import OutboundAction
     from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost, Protocol
 
@@ -69,11 +69,6 @@ HANDLE_REFRESH_HOURS = 24
 # People whose X accounts, links or consents changed are matched again this often.
 MATCH_INTERVAL_SEC = 60
 HANDLE_REFRESH_BATCH = 100
-# People whose contacts are delivered in one transaction (their follows read first).
-RECONNECT_BATCH = 200
-# A network's read limit spent: wait for its reset, this long at most, this many times.
-THROTTLED_MAX_WAIT_SEC = 300.0
-FOLLOWS_ATTEMPTS = 3
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8
@@ -134,6 +129,7 @@ class Service:
         self._secret_key = secret_key
         self._old_keys = old_keys
         self._public_url = public_url
+        self._runner = Runner(engine, public_url, self.wake_delivery)
         self._x_posts = x_posts
         self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
         self._commands = commands
@@ -331,189 +327,29 @@ class Service:
     async def match_requested(self) -> int:
         """Recompute the matches of people whose request is pending (the watch list at
         work); return how many people."""
-        matched = 0
-        while done := await asyncio.to_thread(matching.run_requested, self._engine):
-            matched += done
-        if matched:
-            log.info("matched %d people again", matched)
-        return matched
+        return await self._runner.match_requested()
 
     async def reconnect_when_due(self) -> list[int]:
-        """Deliver people's contacts when it is time: an interrupted run first, then the
-        cutover's full delivery, the scheduled re-match, or what new matches brought. Each
-        run is recorded before it starts (never made twice); return the runs made."""
-        plan = self._reconnection
-        if plan is None or utcnow() < plan.cutover_at:
+        """Deliver people's contacts when it is time (:class:`Runner`); the runs made."""
+        if self._reconnection is None:
             return []
-        await self.match_requested()  # who joined since: their pairs, before what is due
-        made = []
-        for run in await asyncio.to_thread(reconnect.unfinished, self._engine):
-            made.append(await self._run(run))
-        due = await asyncio.to_thread(self._next_run, plan)
-        if due is not None:
-            made.append(await self._run(due))
-        return made
-
-    def _next_run(self, plan: Reconnection) -> ReconnectRun | None:
-        now = utcnow()
-        if not reconnect.cutover_done(self._engine):
-            return reconnect.start_run(self._engine, RunKind.CUTOVER.value, RunKind.CUTOVER)
-        last = reconnect.last_rematch(self._engine)
-        if last is None or now - last >= timedelta(hours=plan.rematch_hours):
-            key = f"rematch:{now.isoformat(timespec='minutes')}"
-            return reconnect.start_run(self._engine, key, RunKind.REMATCH)
-        if reconnect.news(self._engine):
-            key = f"watch:{now.isoformat(timespec='seconds')}"
-            return reconnect.start_run(self._engine, key, RunKind.WATCH)
-        return None
-
-    async def _run(self, run: ReconnectRun) -> int:
-        assert run.id is not None  # noqa: S101  (stored)
-        log.info("reconnection run %s starts", run.key)
-        if run.kind != RunKind.WATCH:
-            found = await asyncio.to_thread(matching.match_all, self._engine)
-            await asyncio.to_thread(reconnect.count_found, self._engine, run.id, found.found)
-        for adapter in self._adapters.values():
-            await self._deliver_contacts(adapter, run)
-        await asyncio.to_thread(reconnect.finish_run, self._engine, run.id)
-        log.info("reconnection run %s done", run.key)
-        self.wake_delivery()
-        return run.id
-
-    async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
-        """Every person's due contacts on ``adapter``'s network, a batch at a time: their
-        follows read, then one transaction records and queues it all."""
-        channel = reconnect.Channel(
-            network=str(adapter.network),
-            collections=actions.WriteCollection in adapter.delivers,
-            text_limit=adapter.text_limit,
-            collection_url=adapter.collection_url,
-            budget=adapter.write_budget,
-            messages=adapter.messages,
-            message_cost=adapter.message_cost,
-            csv_link=self._following_link if self._public_url else None,
-        )
-        if channel.collections:
-            demand = await asyncio.to_thread(self._demand, channel.network)
-            channel = replace(channel, demand=demand)
-        after = 0
-        while batch := await asyncio.to_thread(self._due, channel.network, after):
-            after = batch[-1].person
-            follows: dict[int, frozenset[str]] = {}
-            for item in batch:
-                try:
-                    follows[item.person] = await self._follows(adapter, item)
-                except HqxError as e:  # left due: the next run tries again
-                    log.warning("%s: %s", adapter.network, e)
-            await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
-
-    async def _follows(self, adapter: Protocol, item: reconnect.Due) -> frozenset[str]:
-        """Whom a person follows on the adapter's network; when its rate limit is spent,
-        wait for the reset (a few minutes at most) rather than ask again and again."""
-        for _ in range(FOLLOWS_ATTEMPTS):
-            try:
-                return await adapter.follows(item.subject, item.handle)
-            except ThrottledError as e:
-                wait = (e.until - utcnow()).total_seconds()
-                log.info("%s: %s; waiting %.0f s", adapter.network, e, max(wait, 0))
-                await asyncio.sleep(min(max(wait, 1.0), THROTTLED_MAX_WAIT_SEC))
-        raise HqxError(f"{adapter.network}: rate limited {FOLLOWS_ATTEMPTS} times in a row")
-
-    def _demand(self, network: str) -> dict[int, int]:
-        with Session(self._engine) as session:
-            return reconnect.shared_demand(session, network)
-
-    def _due(self, network: str, after: int) -> list[reconnect.Due]:
-        with Session(self._engine) as session:
-            return reconnect.due(session, network, after=after, limit=RECONNECT_BATCH)
-
-    def _deliver_batch(
-        self,
-        channel: reconnect.Channel,
-        run: ReconnectRun,
-        batch: list[reconnect.Due],
-        follows: dict[int, frozenset[str]],
-    ) -> None:
-        with Session(self._engine) as session, session.begin():
-            passed = reconnect.deliver(
-                session, channel, run, batch, follows, now=utcnow(), issue_csv=self._issue_csv
-            )
-            assert run.id is not None  # noqa: S101  (stored)
-            reconnect.count_pass(session, run.id, passed)
-
-    def _issue_csv(self, session: Session, person_id: int) -> str:
-        return uploads.issue(session, person_id, now=utcnow(), purpose=uploads.FOLLOWING)
-
-    def _following_link(self, token: str) -> str:
-        assert self._public_url is not None  # noqa: S101  (only offered with one)
-        return uploads.link(self._public_url, token, uploads.FOLLOWING_PATH)
+        return await self._runner.when_due(self._reconnection, list(self._adapters.values()))
 
     def receiving(self) -> dict[str, LoopState]:
         """How each adapter's receive loop is, by network."""
         return dict(self._receiving)
 
     async def refresh_handles(self) -> int:
-        """Read every known account's current handle from its network; return how many
-        changed. A network that cannot be asked now is asked at the next run."""
-        changed = 0
-        for network, adapter in self._adapters.items():
-            after = 0
-            while True:
-                batch = await asyncio.to_thread(self._identities_after, network, after)
-                if not batch:
-                    break
-                after = batch[-1][0]
-                try:
-                    handles = await adapter.current_handles([subject for _, subject in batch])
-                except HqxError as e:
-                    log.warning("%s: handles not refreshed (%s)", network, e)
-                    break
-                changed += await asyncio.to_thread(self._update_handles, network, handles)
-        return changed
-
-    def _identities_after(self, network: str, after: int) -> list[tuple[int, str]]:
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(Identity.id, Identity.subject)
-                .where(Identity.network == network, col(Identity.id) > after)
-                .order_by(col(Identity.id))
-                .limit(HANDLE_REFRESH_BATCH)
-            )
-            return [(int(i), s) for i, s in rows if i is not None]
-
-    def _update_handles(self, network: str, handles: dict[str, str]) -> int:
-        with Session(self._engine) as session, session.begin():
-            return linking.update_handles(session, network, handles)
+        """Read every known account's current handle from its network; how many changed
+        (:func:`shared.identity.handles.refresh`)."""
+        return await handles.refresh(self._engine, self._adapters)
 
     async def tell_revocations(self) -> list[str]:
-        """Tell people's servers about the grants taken back (revoked, or their person
-        erased) that are due; return the servers that could not be told now (they are asked
-        again later, for a week)."""
+        """Tell people's servers about the grants taken back that are due; the servers that
+        could not be told now (:func:`shared.reconnection.grants.tell_servers`)."""
         if self._secret_key is None:
             return []
-        key = self._secret_key
-        due = await asyncio.to_thread(self._in_transaction, grants.pending, key, utcnow())
-        failed: list[str] = []
-        for revocation in due:
-            adapter = self._adapters.get(revocation.token.network)
-            try:
-                if adapter is None:
-                    raise HqxError(f"no {revocation.token.network} bot runs to tell it")
-                await adapter.revoke_grant(revocation.token)
-            except HqxError as e:
-                log.warning("a grant on %s could not be revoked there now: %s",
-                            revocation.token.server, e)  # fmt: skip
-                failed.append(revocation.token.server)
-                await asyncio.to_thread(
-                    self._in_transaction, grants.not_told, revocation.id, str(e), utcnow()
-                )
-                continue
-            await asyncio.to_thread(self._in_transaction, grants.told, revocation.id)
-        return sorted(set(failed))
-
-    def _in_transaction(self, step: Callable[..., T], *args: Any) -> T:
-        with Session(self._engine) as session, session.begin():
-            return step(session, *args)
+        return await grants.tell_servers(self._engine, self._secret_key, self._adapters)
 
     async def _prune(self) -> None:
         pruned = await asyncio.to_thread(retention.prune, self._engine)

@@ -25,7 +25,7 @@ from shared.db.models import Identity
 from shared.errors import HqxError
 from shared.identity import attestation, xtrust
 from shared.portal import uploads
-from shared.reconnection import reconnect, suggestions
+from shared.reconnection import reports, suggestions
 from shared.xarchive.reader import summarize_archive
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ async def _following_download(request: web.Request) -> web.Response:
 
 def _following(engine: Engine, person: int) -> list[str]:
     with Session(engine) as session:
-        return reconnect.following_list(session, person)
+        return reports.following_list(session, person)
 
 
 @routes.get(uploads.SIGNIN_PATH + "{token}")

@@ -24,7 +24,7 @@ from shared.db.models import (
     utcnow,
 )
 from shared.identity import attestation, linking
-from shared.reconnection import grants, matching, reconnect
+from shared.reconnection import grants, matching, packs
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
 FORGOTTEN = "forgotten"
@@ -112,7 +112,7 @@ def set_findable(session: Session, person: Person, findable: bool) -> list[Outbo
     person.findable = findable
     session.add(person)
     matching.request(session, person.id)
-    return [] if findable else reconnect.withdraw(session, person.id, own=False)
+    return [] if findable else packs.withdraw(session, person.id, own=False)
 
 
 def set_consent(
@@ -228,7 +228,7 @@ def erase(session: Session, person_id: int) -> list[Outbound]:
         )
         for action in published
     ]
-    deletions += reconnect.withdraw(session, person_id, own=True)
+    deletions += packs.withdraw(session, person_id, own=True)
     x_ids = [x.x_account_id for x in XIdentity.of_person(session, person_id)]
     if x_ids:
         session.execute(delete(FollowEdge).where(col(FollowEdge.owner_x_id).in_(x_ids)))

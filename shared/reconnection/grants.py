@@ -4,13 +4,25 @@ service's key (:mod:`shared.sealed`): a copy of the database alone follows no on
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
 from shared import sealed
 from shared.db.models import FollowGrant, GrantRevocation, OAuthClient, utcnow
+from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 REVOKE_FOR = timedelta(days=7)
 """How long the service keeps trying to tell a server that a grant is over (a server away
@@ -185,3 +197,38 @@ def not_told(session: Session, revocation_id: int, error: str, now: datetime) ->
     delay = min(REVOKE_FIRST_RETRY * 2 ** (row.attempts - 1), REVOKE_MAX_RETRY)
     row.next_at, row.last_error = now + delay, error[:255]
     session.add(row)
+
+
+class Revoker(Protocol):
+    """What telling a server takes of a network's adapter."""
+
+    async def revoke_grant(self, grant: Token) -> None: ...
+
+
+async def tell_servers(engine: Engine, key: str, adapters: Mapping[str, Revoker]) -> list[str]:
+    """Tell people's servers about the grants taken back (revoked, or their person erased)
+    that are due, each by its network's adapter; return the servers that could not be told
+    now (they are asked again later, for a week)."""
+    due = await asyncio.to_thread(_in_transaction, engine, pending, key, utcnow())
+    failed: list[str] = []
+    for revocation in due:
+        adapter = adapters.get(revocation.token.network)
+        try:
+            if adapter is None:
+                raise HqxError(f"no {revocation.token.network} bot runs to tell it")
+            await adapter.revoke_grant(revocation.token)
+        except HqxError as e:
+            log.warning("a grant on %s could not be revoked there now: %s",
+                        revocation.token.server, e)  # fmt: skip
+            failed.append(revocation.token.server)
+            await asyncio.to_thread(
+                _in_transaction, engine, not_told, revocation.id, str(e), utcnow()
+            )
+            continue
+        await asyncio.to_thread(_in_transaction, engine, told, revocation.id)
+    return sorted(set(failed))
+
+
+def _in_transaction(engine: Engine, step: Callable[..., T], *args: Any) -> T:
+    with Session(engine) as session, session.begin():
+        return step(session, *args)

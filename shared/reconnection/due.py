@@ -1,0 +1,210 @@
+"""What is due on a network: the pairs (person, contact) that matching found and no delivery
+records yet, filtered by what each side allows (the person's ``reconnect`` choice, the
+contact being findable, nobody stopped or forgotten), gathered a batch of people at a time
+with what each of them may be told (:class:`Due`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlmodel import Session, col, select
+
+from shared.bot.messages import Lang
+from shared.db.models import (
+    Consent,
+    Delivery,
+    Identity,
+    Person,
+    Purpose,
+)
+from shared.reconnection import planner, suggestions
+from shared.reconnection.suggestions import Contact
+
+
+@dataclass(slots=True)
+class Due:
+    """One person's contacts due on one network."""
+
+    person: int
+    subject: str
+    handle: str
+    thread: dict[str, Any] | None
+    lang: Lang
+    first: bool
+    """Nothing was delivered to them on this network before."""
+    contacts: list[Contact] = field(default_factory=list)
+    elsewhere: list[int] = field(default_factory=list)
+    """Contacts they get on another of their networks, not here."""
+    messages: bool = True
+    """They allow messages (``settings messages``): without, nothing is written to them
+    (what only a message carries stays due); packs and follows for them go on."""
+
+
+# The filters every due pair passes, from one side of the stored follow ({me}: the person,
+# {them}: the contact; {wanted}: the `reconnect` choice that asks for this side); :network
+# is the delivery network.
+_SIDE = """
+SELECT m.{me} AS person_id, m.{them} AS contact_id, m.found_at AS found_at
+FROM x_match m
+JOIN person p ON p.id = m.{me}
+JOIN person c ON c.id = m.{them}
+WHERE p.stopped = false AND p.forget_requested_at IS NULL AND p.kind = 'individual'
+  AND p.reconnect IN ('both', '{wanted}')
+  AND c.findable = true AND c.stopped = false AND c.forget_requested_at IS NULL
+  AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id AND i.network = :network)
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.person_id = m.{me}
+                  AND d.contact_id = m.{them} AND d.network = :network)
+"""
+
+# Whom the person followed; who followed them.
+_FOLLOWING = _SIDE.format(me="follower_id", them="followee_id", wanted="followings")
+
+_FOLLOWERS = _SIDE.format(me="followee_id", them="follower_id", wanted="followers")
+
+_DUE = f"({_FOLLOWING} UNION ALL {_FOLLOWERS})"
+
+
+def due_query(query: str) -> str:
+    """``query`` with its due pairs filled in: {following}, {followers}, {due} (both)."""
+    return query.format(following=_FOLLOWING, followers=_FOLLOWERS, due=_DUE)
+
+
+# People in id order, each asked whether anything is due to them: a batch costs what its
+# people have, never a scan of every match.
+_DUE_PEOPLE = """
+SELECT o.id FROM person o
+WHERE o.id > :after AND (EXISTS ({following} AND m.follower_id = o.id)
+                         OR EXISTS ({followers} AND m.followee_id = o.id))
+ORDER BY o.id LIMIT :limit
+"""
+
+_DUE_PAIRS = """
+SELECT person_id, contact_id, min(found_at) AS found FROM (
+  {following} AND m.follower_id IN :people
+  UNION ALL {followers} AND m.followee_id IN :people) due
+GROUP BY person_id, contact_id ORDER BY person_id, found, contact_id
+"""
+
+# How many people each contact is due to, natively on the network (a shared pack's demand).
+_DEMAND = """
+SELECT contact_id, count(DISTINCT person_id) FROM {due} due
+WHERE EXISTS (SELECT 1 FROM identity k WHERE k.person_id = due.contact_id
+              AND k.network = :network)
+GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
+"""
+
+
+def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> list[Due]:
+    """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``."""
+    people = [
+        int(p)
+        for (p,) in session.execute(
+            text(due_query(_DUE_PEOPLE)),
+            {"network": network, "after": after, "limit": limit},
+        )
+    ]
+    if not people:
+        return []
+    pairs: dict[int, list[int]] = {}
+    for person, contact, _found in session.execute(
+        text(due_query(_DUE_PAIRS)).bindparams(bindparam("people", expanding=True)),
+        {"network": network, "people": people},
+    ):
+        pairs.setdefault(int(person), []).append(int(contact))
+    accounts = accounts_of(session, {*pairs, *(c for cs in pairs.values() for c in cs)})
+    delivered_before = _delivered_before(session, network, people)
+    silent = _no_messages(session, people)
+    result = []
+    for person in people:
+        mine = accounts.get(person, {})
+        here = mine.get(network)
+        if here is None:
+            continue
+        owner = session.get_one(Person, person)
+        item = Due(
+            person=person,
+            subject=here.subject,
+            handle=here.handle,
+            thread=here.thread,
+            lang=_lang(owner, here),
+            first=person not in delivered_before,
+            messages=person not in silent,
+        )
+        for contact in pairs.get(person, []):
+            found = as_contact(contact, accounts.get(contact, {}), network, set(mine))
+            if found is None:
+                item.elsewhere.append(contact)
+            else:
+                item.contacts.append(found)
+        result.append(item)
+    return result
+
+
+def accounts_of(session: Session, people: set[int]) -> dict[int, dict[str, Identity]]:
+    """Each person's oldest account on each network."""
+    found: dict[int, dict[str, Identity]] = {}
+    rows = session.exec(
+        select(Identity).where(col(Identity.person_id).in_(people)).order_by(col(Identity.id))
+    )
+    for identity in rows:
+        found.setdefault(identity.person_id, {}).setdefault(identity.network, identity)
+    return found
+
+
+def _no_messages(session: Session, people: list[int]) -> set[int]:
+    """Those of ``people`` who said no to messages (their consent, not ``stop``)."""
+    rows = session.exec(
+        select(Consent.person_id).where(
+            col(Consent.person_id).in_(people),
+            Consent.purpose == Purpose.SUGGESTIONS_BY_MESSAGE.value,
+            col(Consent.granted).is_(False),
+        )
+    )
+    return {int(p) for p in rows}
+
+
+def _delivered_before(session: Session, network: str, people: list[int]) -> set[int]:
+    rows = session.exec(
+        select(Delivery.person_id)
+        .where(col(Delivery.person_id).in_(people), Delivery.network == network)
+        .distinct()
+    )
+    return {int(p) for p in rows}
+
+
+def _lang(person: Person, identity: Identity) -> Lang:
+    for candidate in (person.locale, (identity.thread or {}).get("lang")):
+        if candidate in tuple(Lang):
+            return Lang(candidate)
+    return Lang.FR
+
+
+def as_contact(
+    contact: int, accounts: dict[str, Identity], network: str, mine: set[str]
+) -> Contact | None:
+    """The contact on ``network``; through the bridge when they are only on another network
+    and the person is not there; ``None`` when the person gets them elsewhere."""
+    here = accounts.get(network)
+    if here is not None:
+        # ``user@server``, never ``@user@server``: a mention would notify the contact and
+        # let them read the person's private message.
+        return Contact(contact, here.subject, here.handle)
+    if mine & set(accounts):
+        return None
+    for other, identity in accounts.items():
+        bridged = suggestions.bridge_address(other, identity.handle, network)
+        if bridged is not None:
+            return Contact(contact, None, bridged)
+    return None
+
+
+def shared_demand(session: Session, network: str) -> dict[int, int]:
+    """How many people each contact is due to on ``network`` (there, natively), for the
+    accounts wanted by at least :data:`planner.SHARED_MIN` people."""
+    rows = session.execute(
+        text(due_query(_DEMAND)),
+        {"network": network, "least": planner.SHARED_MIN},
+    )
+    return {int(c): int(n) for c, n in rows}
