@@ -20,7 +20,14 @@ from sqlmodel import Session, col, select
 
 from shared import actions
 from shared.actions import Action, FollowAccount, Recipient, Reply
-from shared.db.models import ActionStatus, Delivery, OutboundAction, ServiceLease, utcnow
+from shared.db.models import (
+    ActionStatus,
+    Delivery,
+    OutboundAction,
+    ServiceLease,
+    Via,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -189,7 +196,7 @@ def _not_delivered(session: Session, failed: OutboundAction) -> None:
             col(Delivery.person_id) == failed.person_id,
             col(Delivery.contact_id) == int(failed.payload["contact"]),
             col(Delivery.network) == failed.network,
-            col(Delivery.via) == "followed",
+            col(Delivery.via) == Via.FOLLOWED,
         )
     )
 

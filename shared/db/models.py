@@ -463,6 +463,34 @@ class UploadToken(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class Via(StrEnum):
+    """How a contact was delivered to a person on a network (``delivery.via``)."""
+
+    LIST = "list"
+    """In their own pack."""
+    SHARED = "shared"
+    """In a pack many people share."""
+    MESSAGE = "message"
+    """By their address, in a message."""
+    BRIDGE = "bridge"
+    """By their Bridgy Fed address (they are only on the other network)."""
+    FOLLOWED = "followed"
+    """Followed for the person, with their grant."""
+    FOLLOWS = "follows"
+    """The person already follows them there: nothing sent."""
+    ELSEWHERE = "elsewhere"
+    """The person gets them on another of their networks, not here."""
+
+    @classmethod
+    def in_packs(cls) -> tuple[Via, ...]:
+        return (cls.LIST, cls.SHARED)
+
+    @classmethod
+    def by_address(cls) -> tuple[Via, ...]:
+        """What a person's following list to import is made of."""
+        return (cls.MESSAGE, cls.BRIDGE)
+
+
 class RunKind(StrEnum):
     """Why a reconnection run happened."""
 
@@ -514,8 +542,7 @@ class Delivery(SQLModel, table=True):
     network: str = Field(sa_type=String(16), primary_key=True)
     """Where the person received it."""
     via: str = Field(sa_type=String(16))
-    """``list`` (their own pack), ``shared`` (a pack many share), ``message``, ``bridge``,
-    ``follows`` (they already follow the contact there: nothing sent)."""
+    """How it was delivered: a :class:`Via`."""
     collection_id: int | None = Field(
         default=None,
         sa_column=Column(ID, ForeignKey("collection.id", ondelete="SET NULL"), nullable=True),

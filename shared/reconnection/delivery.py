@@ -35,6 +35,7 @@ from shared.db.models import (
     OutboundAction,
     Person,
     ReconnectRun,
+    Via,
 )
 from shared.reconnection import follows as follows_made
 from shared.reconnection import planner, suggestions
@@ -134,7 +135,7 @@ class _Pass:
         self.writer = _Writer(session, channel, run_id, now)
         self.passed = Passed()
 
-    def record(self, person: int, contact: int, via: str, collection: int | None = None) -> None:
+    def record(self, person: int, contact: int, via: Via, collection: int | None = None) -> None:
         _record(self.session, person, contact, self.channel.network, via, self.run_id,
                 collection)  # fmt: skip
 
@@ -144,9 +145,9 @@ class _Pass:
         kept = [c for c in item.contacts if c.subject is None or c.subject not in followed]
         for contact in item.contacts:
             if contact not in kept:
-                self.record(item.person, contact.person, "follows")
+                self.record(item.person, contact.person, Via.FOLLOWS)
         for elsewhere in item.elsewhere:
-            self.record(item.person, elsewhere, "elsewhere")
+            self.record(item.person, elsewhere, Via.ELSEWHERE)
         item.contacts = kept
 
     def follow_for(self, item: Due) -> None:
@@ -185,7 +186,7 @@ class _Pass:
                 continue  # only a message would carry it: due until they allow messages
             elif contact.subject is None or not self.channel.collections:
                 addresses.append(contact)
-                via = "bridge" if contact.subject is None else "message"
+                via = Via.BRIDGE if contact.subject is None else Via.MESSAGE
                 self.record(item.person, contact.person, via)
         return packs, addresses
 
@@ -205,7 +206,7 @@ class _Pass:
             lang=item.lang,
             first=item.first,
             packs=[
-                (channel.collection_url(c), len(members), writer.via(c) == "shared")
+                (channel.collection_url(c), len(members), writer.via(c) == Via.SHARED)
                 for c, members in sorted(packs.items(), key=lambda p: writer.via(p[0]))
             ],
             addresses=addresses,
@@ -259,7 +260,7 @@ def _record(
     person: int,
     contact: int,
     network: str,
-    via: str,
+    via: Via,
     run_id: int,
     collection: int | None = None,
 ) -> None:
@@ -291,8 +292,8 @@ class _Writer:
         self.actions = 0
         self.points = 0
 
-    def via(self, collection: int) -> str:
-        return "shared" if collection in self._shared else "list"
+    def via(self, collection: int) -> Via:
+        return Via.SHARED if collection in self._shared else Via.LIST
 
     def packs(self, batch: list[Due]) -> tuple[dict[int, dict[int, int]], int]:
         needs = {d.person: [c.person for c in d.contacts if c.subject is not None] for d in batch}

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from shared import outbox
 from shared.actions import FollowAccount
-from shared.db.models import Consent, Delivery, OutboundAction, Purpose
+from shared.db.models import Consent, Delivery, OutboundAction, Purpose, Via
 from shared.reconnection import grants
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ PACE: dict[str, tuple[tuple[int, timedelta], ...]] = {
     "bluesky": ((1_500, HOUR), (10_000, DAY)),
 }
 """How many follows one account may be given in each window, per network."""
-FOLLOWED = "followed"
+FOLLOWED = Via.FOLLOWED
 """How a contact followed for the person is recorded as delivered."""
 
 

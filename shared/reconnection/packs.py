@@ -14,6 +14,7 @@ from shared.db.models import (
     Collection,
     CollectionMember,
     Delivery,
+    Via,
 )
 
 
@@ -37,7 +38,7 @@ def withdraw(session: Session, person_id: int, *, own: bool) -> list[Outbound]:
             session.delete(collection)
     session.execute(
         delete(Delivery).where(
-            col(Delivery.contact_id) == person_id, col(Delivery.via).in_(["list", "shared"])
+            col(Delivery.contact_id) == person_id, col(Delivery.via).in_(Via.in_packs())
         )
     )
     return deletions

@@ -14,6 +14,7 @@ from shared.db.models import (
     Network,
     OutboundAction,
     ReconnectRun,
+    Via,
     iso_utc,
 )
 from shared.reconnection import matching
@@ -32,7 +33,7 @@ def following_list(session: Session, person_id: int) -> list[str]:
         .where(
             Delivery.person_id == person_id,
             Delivery.network == Network.MASTODON,
-            col(Delivery.via).in_(["message", "bridge"]),
+            col(Delivery.via).in_(Via.by_address()),
         )
         .order_by(col(Delivery.delivered_at), col(Delivery.contact_id))
     ).all()
