@@ -42,6 +42,7 @@ from shared.bot.handlers import default_registry  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.service import Service  # noqa: E402
+from shared.stores import Stores  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402
 from testworld.bluesky.install import ensure_installed  # noqa: E402
 from testworld.bluesky.network import BlueskyDevNetwork  # noqa: E402
@@ -128,7 +129,8 @@ def mastodon_latencies(
             ]
         with tempfile.TemporaryDirectory() as folder:
             running = Running(
-                lambda engine: MastodonAdapter(engine, world.url, world.bot.token), Path(folder)
+                lambda engine: MastodonAdapter(Stores.of(engine, None), world.url, world.bot.token),
+                Path(folder),
             )
             with running:
                 bot = running.adapter
@@ -180,7 +182,10 @@ def bluesky_latencies(
     pds = network.urls.pds
     with (
         tempfile.TemporaryDirectory() as folder,
-        Running(lambda engine: BlueskyAdapter(engine, pds, bot.handle, PASSWORD), Path(folder)),
+        Running(
+            lambda engine: BlueskyAdapter(Stores.of(engine, None), pds, bot.handle, PASSWORD),
+            Path(folder),
+        ),
     ):
         return [
             timed(

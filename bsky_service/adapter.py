@@ -31,12 +31,11 @@ from atproto_client.exceptions import (
     UnauthorizedError,
 )
 from atproto_client.request import AsyncRequest
-from sqlmodel import Session
 
 from bsky_service import acting, oauth
 from bsky_service.oauth import Grant, OAuthError
 from bsky_service.tid import tid, tid_of
-from shared import botstate, sealed
+from shared import sealed
 from shared.actions import (
     KINDS,
     Delete,
@@ -64,16 +63,16 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
-from shared.reconnection import grants
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     import httpx
     from atproto_client.client.session import Session as AtSession
-    from sqlalchemy.engine import Engine
 
     from shared.outbound import Outbound
+    from shared.reconnection import grants
+    from shared.stores import Stores
 
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ class BlueskyAdapter(Protocol):
 
     def __init__(
         self,
-        engine: Engine,
+        stores: Stores,
         pds_url: str,
         handle: str,
         app_password: str,
@@ -174,7 +173,7 @@ class BlueskyAdapter(Protocol):
         grants to follow for them (``None``: no session kept, no follows for anyone).
         ``outbound``: the service's guarded client, for people's own PDSes (``None``: no
         follows for anyone)."""
-        self._engine = engine
+        self._stores = stores
         self._catch_up = catch_up
         self._pds_url = pds_url.rstrip("/")
         self._handle = handle
@@ -232,7 +231,7 @@ class BlueskyAdapter(Protocol):
         log.info("Bluesky bot running as %s (%s)", self._handle, self._did)
 
     async def _login(self) -> None:
-        saved = await asyncio.to_thread(botstate.load, self._engine, self._key("session"))
+        saved = await self._stores.state.load(self._key("session"))
         session = None
         if saved is not None and self._session_key is not None:
             session = sealed.unseal(self._session_key, SESSION_PURPOSE, saved)
@@ -251,7 +250,7 @@ class BlueskyAdapter(Protocol):
         rate-limited); without a key to seal it, keep none."""
         if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._session_key:
             kept = sealed.seal(self._session_key, SESSION_PURPOSE, session.encode())
-            await asyncio.to_thread(botstate.save, self._engine, self._key("session"), kept)
+            await self._stores.state.save(self._key("session"), kept)
 
     async def _label_as_bot(self) -> None:
         """Self-label the profile ``bot``, as Bluesky's bot guidelines ask; keep the rest."""
@@ -286,10 +285,10 @@ class BlueskyAdapter(Protocol):
         """On a database that has never seen this bot account, answer only what comes from
         now on (less the catch-up window); a known database resumes where it was."""
         key = self._key("since")
-        saved = await asyncio.to_thread(botstate.load, self._engine, key)
+        saved = await self._stores.state.load(key)
         if saved is None:
             saved = (datetime.now(UTC) - self._catch_up).isoformat()
-            await asyncio.to_thread(botstate.save, self._engine, key, saved)
+            await self._stores.state.save(key, saved)
             log.info("Bluesky: first start on this database; answering from %s", saved)
         self._since = datetime.fromisoformat(saved)
 
@@ -369,7 +368,7 @@ class BlueskyAdapter(Protocol):
                 continue
             handles = {member.did: member.handle for member in convo.members}
             key = self._key(f"chat:{convo.id}")
-            seen = await asyncio.to_thread(botstate.load, self._engine, key)
+            seen = await self._stores.state.load(key)
             page = await chat.get_messages({"convoId": convo.id, "limit": CHAT_PAGE})
             fresh = [
                 m
@@ -391,7 +390,7 @@ class BlueskyAdapter(Protocol):
                         reply_context={"convo_id": convo.id},
                     )
                 )
-                await asyncio.to_thread(botstate.save, self._engine, key, message.rev)
+                await self._stores.state.save(key, message.rev)
                 handled += 1
             await chat.update_read({"convoId": convo.id})
         return handled
@@ -400,7 +399,7 @@ class BlueskyAdapter(Protocol):
         """Hand over every addressed notification not handed over yet; return how many."""
         seen_at = iso_utc(datetime.now(UTC))  # taken before fetching: nothing is marked unseen
         key = self._key("notifications")
-        saved = await asyncio.to_thread(botstate.load, self._engine, key)
+        saved = await self._stores.state.load(key)
         watermark = datetime.fromisoformat(saved) if saved else None
         fresh = [
             n
@@ -416,7 +415,7 @@ class BlueskyAdapter(Protocol):
             self._handed_over[notification.uri] = sort_time
             if watermark is None or sort_time > watermark:
                 watermark = sort_time
-                await asyncio.to_thread(botstate.save, self._engine, key, watermark.isoformat())
+                await self._stores.state.save(key, watermark.isoformat())
         if watermark is not None:
             self._forget_before(watermark - WATERMARK_OVERLAP)
         if fresh:
@@ -606,7 +605,7 @@ class BlueskyAdapter(Protocol):
     async def _renewed_grant(self, http: Outbound, grant_id: int) -> Grant:
         """The person's grant, its tokens renewed (and the renewal kept at once: the old
         refresh token no longer works)."""
-        opened = await asyncio.to_thread(self._opened_grant, grant_id)
+        opened = await self._stores.grants.token(grant_id)
         if opened is None:
             raise acting.ActingError("the person revoked the grant to follow for them",
                                      permanent=True)  # fmt: skip
@@ -614,7 +613,7 @@ class BlueskyAdapter(Protocol):
         signer = oauth.client_key(self._session_key) if self._session_key else None
         fresh = await acting.renewed(http, grant, signer)
         if fresh is not grant:
-            await asyncio.to_thread(self._keep_grant, grant_id, fresh)
+            await self._stores.grants.renew(grant_id, fresh.dumps())
         return fresh
 
     async def revoke_grant(self, grant: grants.Token) -> None:
@@ -627,17 +626,6 @@ class BlueskyAdapter(Protocol):
             await acting.end(self._people_http, Grant.loads(grant.token), signer)
         except OAuthError as e:
             raise HqxError(f"Bluesky: {e}") from e
-
-    def _opened_grant(self, grant_id: int) -> grants.Token | None:
-        if self._session_key is None:
-            return None
-        with Session(self._engine) as session:
-            return grants.token(session, self._session_key, grant_id)
-
-    def _keep_grant(self, grant_id: int, grant: Grant) -> None:
-        assert self._session_key is not None  # noqa: S101  (it was opened with it)
-        with Session(self._engine) as session, session.begin():
-            grants.renew(session, self._session_key, grant_id, grant.dumps())
 
     async def _collect(self, outgoing: Outgoing, action: WriteCollection) -> Delivered:
         """A list with its starter pack, and/or members added to it, in one ``applyWrites``:

@@ -39,6 +39,7 @@ from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import iso_utc, utcnow
 from shared.service import Service
+from shared.stores import Stores
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -92,10 +93,11 @@ def build_adapters(settings: Settings, engine: Engine, outbound: Outbound) -> li
     """One adapter per configured network; ``outbound``: the service's client for people's
     own servers."""
     adapters: list[Protocol] = []
+    stores = Stores.of(engine, settings.secret_key)
     if settings.bsky_handle is not None and settings.bsky_app_password is not None:
         adapters.append(
             BlueskyAdapter(
-                engine,
+                stores,
                 settings.bsky_pds_url or DEFAULT_BSKY_PDS_URL,
                 settings.bsky_handle,
                 settings.bsky_app_password,
@@ -108,12 +110,11 @@ def build_adapters(settings: Settings, engine: Engine, outbound: Outbound) -> li
     if settings.mastodon_api_base_url is not None and settings.mastodon_access_token is not None:
         adapters.append(
             MastodonAdapter(
-                engine,
+                stores,
                 settings.mastodon_api_base_url,
                 settings.mastodon_access_token,
                 poll_interval_sec=settings.mastodon_poll_sec,
                 catch_up=settings.catch_up,
-                grant_key=settings.secret_key,
                 outbound=outbound,
             )
         )

@@ -31,16 +31,13 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
-from sqlmodel import Session
 
 from mastodon_bot import oauth, stream
 from mastodon_bot.text import html_to_text
-from shared import botstate
 from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
-from shared.identity import linking
 from shared.identity.accounts import Account
 from shared.outbound import OutboundError, RefusedAddressError, acct_domain
 from shared.protocol import (
@@ -54,14 +51,13 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
-from shared.reconnection import grants
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
-    from sqlalchemy.engine import Engine
-
     from shared.outbound import Outbound
+    from shared.reconnection import grants
+    from shared.stores import Stores
 
 
 log = logging.getLogger(__name__)
@@ -100,22 +96,21 @@ class MastodonAdapter(Protocol):
 
     def __init__(
         self,
-        engine: Engine,
+        stores: Stores,
         api_base_url: str,
         access_token: str,
         poll_interval_sec: float = POLL_INTERVAL_SEC,
         catch_up: timedelta = timedelta(0),
-        grant_key: str | None = None,
         outbound: Outbound | None = None,
     ) -> None:
         """``catch_up``: on a first start (a database that has never seen this bot account),
         also answer the mentions this old; a known database resumes where it stopped.
-        ``grant_key``: the key that opens people's grants (follows on their behalf).
+        ``stores``: what the adapter keeps and reads of the database (its watermark, people's
+        grants to follow for them, accounts to move to their ids).
         ``outbound``: the service's guarded client, for every server but the bot's own
         (people's servers, other servers' WebFinger); ``None``: those are not asked."""
-        self._engine = engine
+        self._stores = stores
         self._outbound = outbound
-        self._grant_key = grant_key
         self._catch_up = catch_up
         self._base_url = api_base_url.rstrip("/")
         self._poll_interval_sec = poll_interval_sec
@@ -218,10 +213,10 @@ class MastodonAdapter(Protocol):
         ActivityPub id, found through WebFinger; return how many. One that cannot be found
         now is moved at its next post instead."""
         key = "mastodon:ids-migrated"
-        if await asyncio.to_thread(botstate.load, self._engine, key) is not None:
+        if await self._stores.state.load(key) is not None:
             return 0
         moved = 0
-        for account in await asyncio.to_thread(self._stored, Network.MASTODON):
+        for account in await self._stores.accounts.stored(Network.MASTODON):
             if "/@" not in urlsplit(account.subject).path:
                 continue  # an ActivityPub id already
             try:
@@ -229,20 +224,14 @@ class MastodonAdapter(Protocol):
             except HqxError as e:
                 log.info("Mastodon: %s stays under its profile URL for now (%s)", account.handle, e)
                 continue
-            if actor is not None and await asyncio.to_thread(self._rekey, account.subject, actor):
+            if actor is not None and await self._stores.accounts.rekey(
+                Network.MASTODON, account.subject, actor
+            ):
                 moved += 1
-        await asyncio.to_thread(botstate.save, self._engine, key, _now().isoformat())
+        await self._stores.state.save(key, _now().isoformat())
         if moved:
             log.info("Mastodon: %d accounts moved from their profile URL to their id", moved)
         return moved
-
-    def _stored(self, network: str) -> list[Account]:
-        with Session(self._engine) as session:
-            return linking.stored_accounts(session, network)
-
-    def _rekey(self, old: str, new: str) -> bool:
-        with Session(self._engine) as session, session.begin():
-            return linking.rekey(session, Network.MASTODON, old, new)
 
     async def _supervised(
         self,
@@ -354,7 +343,7 @@ class MastodonAdapter(Protocol):
         """On a database that has never seen this bot account, start from now: the newest
         notification older than the catch-up window is the watermark (``""``: there is none,
         every notification is new). A known database resumes where it was."""
-        if await asyncio.to_thread(botstate.load, self._engine, self._watermark_key) is not None:
+        if await self._stores.state.load(self._watermark_key) is not None:
             return
         cutoff = _now() - self._catch_up
         watermark = ""  # nothing older: every notification is in the window
@@ -366,14 +355,14 @@ class MastodonAdapter(Protocol):
             # A full page: if the catch-up is capped here, start here; a short one is the
             # end: every notification is in the window.
             watermark = str(page[-1].id) if len(page) == PAGE_LIMIT else ""
-        await asyncio.to_thread(botstate.save, self._engine, self._watermark_key, watermark)
+        await self._stores.state.save(self._watermark_key, watermark)
         log.info("Mastodon: first start on this database; answering from %s", cutoff)
 
     async def poll_once(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> int:
         """Hand over every mention after the persisted watermark, oldest first, moving the
         watermark past each; return how many."""
         key = self._watermark_key
-        watermark = await asyncio.to_thread(botstate.load, self._engine, key) or ""
+        watermark = await self._stores.state.load(key) or ""
         handled = 0
         while True:
             page = await self._page_after(watermark)
@@ -383,7 +372,7 @@ class MastodonAdapter(Protocol):
                     await receive(post)
                     handled += 1
                 watermark = str(notification.id)
-                await asyncio.to_thread(botstate.save, self._engine, key, watermark)
+                await self._stores.state.save(key, watermark)
             if len(page) < PAGE_LIMIT:
                 return handled
 
@@ -650,7 +639,7 @@ class MastodonAdapter(Protocol):
         search that lets the server fetch it from its own (``resolve``), as a person's
         search would, and written ``@user@host`` (GoToSocial finds an address only with its
         leading ``@``); an account it cannot find is said so, for good."""
-        acting = await asyncio.to_thread(self._opened_grant, action.grant)
+        acting = await self._stores.grants.token(action.grant)
         if acting is None:
             raise DeliveryError("the person revoked the grant to follow for them", permanent=True)
         if self._outbound is None:
@@ -697,25 +686,13 @@ class MastodonAdapter(Protocol):
     async def revoke_grant(self, grant: grants.Token) -> None:
         """Tell the person's server their grant is over (the service's app there revokes
         the token)."""
-        client = await asyncio.to_thread(self._client_on, grant.server)
+        client = await self._stores.grants.client(grant.server)
         if client is None or self._outbound is None:
             raise HqxError(f"Mastodon: the service's app on {grant.server} is not known here")
         try:
             await oauth.revoke(self._outbound, client, grant.token)
         except OutboundError as e:
             raise HqxError(f"Mastodon: {e}") from e
-
-    def _client_on(self, server: str) -> grants.Client | None:
-        if self._grant_key is None:
-            return None
-        with Session(self._engine) as session:
-            return grants.client(session, self._grant_key, server)
-
-    def _opened_grant(self, grant_id: int) -> grants.Token | None:
-        if self._grant_key is None:
-            return None
-        with Session(self._engine) as session:
-            return grants.token(session, self._grant_key, grant_id)
 
     async def _delete(self, status_id: str) -> Delivered:
         """Delete one of the bot's statuses (one already gone counts as deleted)."""

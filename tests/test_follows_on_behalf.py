@@ -40,6 +40,7 @@ from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
 from shared.reconnection import follows, grants
 from shared.service import Service
+from shared.stores import Stores
 from tests.fakes import FakeAdapter
 from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld
@@ -181,7 +182,7 @@ def test_whom_a_person_already_follows_is_read_on_each_server(db: Engine, profil
     try:
         bob = mastodon.server.create_account("bob")
         mastodon.server.follows[(mastodon.alice.id, bob.id)] = "following"
-        adapter = MastodonAdapter(db, mastodon.url, mastodon.bot.token)
+        adapter = MastodonAdapter(Stores.of(db, KEY), mastodon.url, mastodon.bot.token)
 
         async def read() -> frozenset[str]:
             await adapter.start()
@@ -208,7 +209,7 @@ def follows_with_the_persons_token(
         [grant] = session.exec(select(FollowGrant)).all()
     outbound = OutboundClient(Policy.of([], [mastodon.url]))
     adapter = MastodonAdapter(
-        engine, mastodon.url, mastodon.bot.token, grant_key=KEY, outbound=outbound
+        Stores.of(engine, KEY), mastodon.url, mastodon.bot.token, outbound=outbound
     )
     follow = FollowAccount(grant.id or 0, f"bob@{server.domain}", 99)
 

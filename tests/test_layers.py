@@ -13,11 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 NETWORK_LIBRARIES = {"atproto", "mastodon", "aiohttp", "httpx", "requests", "websockets"}
 ATPROTO = {"atproto", "atproto_client", "atproto_core", "atproto_crypto", "atproto_identity",
            "atproto_firehose", "atproto_server", "atproto_lexicon"}  # fmt: skip
+DATABASE = {"sqlmodel", "sqlalchemy", "alembic"}
 # What each product package must never import (top-level module names).
 FORBIDDEN: dict[str, set[str]] = {
     "shared": NETWORK_LIBRARIES | ATPROTO | {"bsky_service", "mastodon_bot", "hqx", "testworld"},
-    "bsky_service": {"mastodon", "mastodon_bot", "hqx", "testworld"},
-    "mastodon_bot": ATPROTO | {"bsky_service", "hqx", "testworld"},
+    # Adapters reach the database only through the stores they are handed (shared.stores).
+    "bsky_service": {"mastodon", "mastodon_bot", "hqx", "testworld"} | DATABASE,
+    "mastodon_bot": ATPROTO | {"bsky_service", "hqx", "testworld"} | DATABASE,
     "hqx": {"testworld"},
 }
 # The one sanctioned door: `hqx sandbox` loads the local world when asked (with the extra).
@@ -76,6 +78,8 @@ def test_every_product_module_keeps_to_its_layer() -> None:
         ("shared", "from bsky_service.adapter import A\n", "bsky_service.adapter"),
         ("bsky_service", "import mastodon_bot.adapter\n", "mastodon_bot.adapter"),
         ("mastodon_bot", "from bsky_service import tid\n", "bsky_service"),
+        ("mastodon_bot", "from sqlmodel import Session\n", "sqlmodel"),
+        ("bsky_service", "from sqlalchemy.engine import Engine\n", "sqlalchemy.engine"),
         ("hqx", "from testworld.mastodon import server\n", "testworld.mastodon"),
     ],
 )

@@ -16,6 +16,7 @@ from mastodon_bot.text import html_to_text
 from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, OutboundAction
 from shared.service import Service
+from shared.stores import Stores
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import Crashes, run_until
 from testworld.mastodon.people import create_person
@@ -51,7 +52,11 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
 def run_bot(world: World, engine: Engine, until: Callable[[], bool]) -> None:
     """Run the service with the Mastodon bot until ``until()`` holds (or fail)."""
     adapter = MastodonAdapter(
-        engine, world.url, world.bot.token, poll_interval_sec=0.05, catch_up=CATCH_UP
+        Stores.of(engine, None),
+        world.url,
+        world.bot.token,
+        poll_interval_sec=0.05,
+        catch_up=CATCH_UP,
     )
     service = Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
     run_until(service, until, WAIT_SEC)
@@ -124,7 +129,7 @@ def test_a_rate_limit_delays_the_answer_until_the_reset(world: World, db: Engine
 
 
 def test_polling_slows_down_when_the_budget_runs_low(world: World, db: Engine) -> None:
-    adapter = MastodonAdapter(db, world.url, world.bot.token)
+    adapter = MastodonAdapter(Stores.of(db, None), world.url, world.bot.token)
     assert adapter.pause_sec() == 10.0
     adapter._api.ratelimit_remaining = 10
     reset: float
@@ -157,7 +162,11 @@ def test_an_interrupted_answer_is_not_sent_twice(
 
 def streaming_bot(world: World, engine: Engine, poll_sec: float) -> tuple[MastodonAdapter, Service]:
     adapter = MastodonAdapter(
-        engine, world.url, world.bot.token, poll_interval_sec=poll_sec, catch_up=CATCH_UP
+        Stores.of(engine, None),
+        world.url,
+        world.bot.token,
+        poll_interval_sec=poll_sec,
+        catch_up=CATCH_UP,
     )
     return adapter, Service(engine, [adapter], default_registry(), delivery_interval_sec=0.1)
 
@@ -202,7 +211,9 @@ def test_a_first_start_answers_nothing_from_before_it(world: World, db: Engine) 
     # The bot's account is old: people wrote to it before this database existed (an earlier
     # deployment answered them). A first start answers only what comes after it.
     old = [world.alice_person.post(f"@helloquittex help {n}") for n in range(3)]
-    adapter = MastodonAdapter(db, world.url, world.bot.token, poll_interval_sec=0.05)
+    adapter = MastodonAdapter(
+        Stores.of(db, None), world.url, world.bot.token, poll_interval_sec=0.05
+    )
     service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.1)
     new: list[Any] = []
 

@@ -16,6 +16,7 @@ from bsky_service.adapter import BlueskyAdapter
 from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, BotState, OutboundAction
 from shared.service import Service
+from shared.stores import Stores
 from tests.running import Crashes, run_until
 from testworld.bluesky.people import PASSWORD, create_person
 
@@ -50,7 +51,7 @@ def run_bot(
     """Run the service with the Bluesky bot until ``until()`` holds (or fail)."""
     assert bluesky.urls is not None
     adapter = BlueskyAdapter(
-        engine,
+        Stores.of(engine, None),
         bluesky.urls.pds,
         bot.handle,
         password,
@@ -224,7 +225,7 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     adapter = BlueskyAdapter(
-        db,
+        Stores.of(db, None),
         bluesky.urls.pds,
         bot.handle,
         PASSWORD,
@@ -303,7 +304,9 @@ def test_a_first_start_answers_nothing_from_before_it(
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     old = [alice.post(f"help {n}", mention=bot) for n in range(3)]
-    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+    adapter = BlueskyAdapter(
+        Stores.of(db, None), bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1
+    )
     service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
     run_until(service, answered_once_running(bluesky, bot, alice, "help, new"), WAIT_SEC)
     assert [len(answers_to(bot, post.uri)) for post in old] == [0, 0, 0]
@@ -319,7 +322,9 @@ def test_messages_turned_off_declare_none_and_call_no_chat_service(
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     bot.allow_messages_from("all")  # as an earlier deployment with messages on left it
-    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+    adapter = BlueskyAdapter(
+        Stores.of(db, None), bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1
+    )
 
     def no_chat() -> None:
         raise AssertionError("a chat service was called")
@@ -351,7 +356,9 @@ def test_handles_are_read_again_from_the_network(bluesky: BlueskyDevNetwork, db:
     renamed = f"renamed{next(_names)}.test"
     alice.client.com.atproto.identity.update_handle({"handle": renamed})
     bluesky.process_all()
-    adapter = BlueskyAdapter(db, bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1)
+    adapter = BlueskyAdapter(
+        Stores.of(db, None), bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1
+    )
     service = Service(db, [adapter], default_registry(), delivery_interval_sec=0.2)
     changed: list[int] = []
 

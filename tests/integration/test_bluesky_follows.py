@@ -28,6 +28,7 @@ from shared.outbound import Policy
 from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
 from shared.reconnection import grants
+from shared.stores import Stores
 from tests.background import BackgroundApp
 from tests.browser import Browser
 from tests.linked import linked_with_space
@@ -79,8 +80,10 @@ class Bot:
         assert bluesky.urls is not None
         self.account = create_person(bluesky, f"hqxbot{next(_names)}")
         self.outbound = OutboundClient(Policy.of([], [bluesky.urls.pds]))
-        self.adapter = BlueskyAdapter(engine, bluesky.urls.pds, self.account.handle, PASSWORD,
-                                      session_key=KEY, outbound=self.outbound)  # fmt: skip
+        self.adapter = BlueskyAdapter(
+            Stores.of(engine, KEY), bluesky.urls.pds, self.account.handle, PASSWORD,
+            session_key=KEY, outbound=self.outbound,
+        )  # fmt: skip
 
 
 @pytest.fixture

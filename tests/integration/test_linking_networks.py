@@ -15,6 +15,7 @@ from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
 from shared.bot.handlers import default_registry
 from shared.service import Service
+from shared.stores import Stores
 from tests.mastodon_world import MastodonWorld
 from tests.running import run_until
 from testworld.bluesky.people import PASSWORD, create_person
@@ -74,7 +75,7 @@ class Both:
         assert self.network.urls is not None
         adapters = [
             BlueskyAdapter(
-                self.db,
+                Stores.of(self.db, KEY),
                 self.network.urls.pds,
                 self.bot.handle,
                 PASSWORD,
@@ -83,7 +84,11 @@ class Both:
                 catch_up=CATCH_UP,
             ),
             MastodonAdapter(
-                self.db, self.mastodon.url, self.mastodon.bot.token, 0.1, catch_up=CATCH_UP
+                Stores.of(self.db, KEY),
+                self.mastodon.url,
+                self.mastodon.bot.token,
+                0.1,
+                catch_up=CATCH_UP,
             ),
         ]
         service = Service(self.db, adapters, default_registry(), KEY, delivery_interval_sec=0.2)

@@ -22,6 +22,7 @@ from shared.db.models import Collection, Identity, Person, ReconnectRun, utcnow
 from shared.identity import xtrust
 from shared.reconnection import matching
 from shared.service import Service
+from shared.stores import Stores
 from tests.archives import make_archive
 from tests.running import Crashes, idle, run_until
 from testworld.bluesky.people import PASSWORD, create_person
@@ -62,9 +63,11 @@ class Scene:
     def service(self) -> Service:
         assert self.bluesky.urls is not None
         adapters = [
-            BlueskyAdapter(self.db, self.bluesky.urls.pds, self.bot.handle, PASSWORD,
+            BlueskyAdapter(
+    Stores.of(self.db, None), self.bluesky.urls.pds, self.bot.handle, PASSWORD,
                            poll_interval_sec=0.2),
-            MastodonAdapter(self.db, self.mastodon.url, self.mastodon.bot.token,
+            MastodonAdapter(
+    Stores.of(self.db, None), self.mastodon.url, self.mastodon.bot.token,
                             poll_interval_sec=0.2),
         ]  # fmt: skip
         return Service(
