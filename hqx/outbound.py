@@ -28,7 +28,6 @@ from shared.outbound import (
     Answer,
     OutboundError,
     Policy,
-    RefusedAddressError,
 )
 
 if TYPE_CHECKING:
@@ -179,14 +178,7 @@ class OutboundClient:
                     body,
                     str(response.url),
                 )
-        except RefusedAddressError:
-            raise
-        except aiohttp.ClientConnectorError as e:
-            refused = _refusal_in(e)
-            if refused is not None:
-                raise refused from None
-            raise OutboundError(f"{url} could not be reached: {e}") from e
-        except (aiohttp.ClientError, OSError) as e:
+        except (aiohttp.ClientError, OSError) as e:  # the resolver's refusal is not one
             raise OutboundError(f"{url} could not be reached: {e}") from e
 
 
@@ -209,19 +201,3 @@ async def read_bounded(response: aiohttp.ClientResponse, max_bytes: int, url: st
             raise OutboundError(f"{url} answered more than {max_bytes:,} bytes", reason="large")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _refusal_in(error: BaseException) -> RefusedAddressError | None:
-    """The resolver's refusal, wherever aiohttp wrapped it."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, RefusedAddressError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-        if seen is error:
-            return None
-    for arg in getattr(error, "args", ()):
-        if isinstance(arg, RefusedAddressError):
-            return arg
-    os_error = getattr(error, "os_error", None)
-    return os_error if isinstance(os_error, RefusedAddressError) else None
