@@ -39,7 +39,10 @@ CATCH_UP = timedelta(minutes=5)
 SPARSE_SERVER = replace(
     GOTOSOCIAL, name="sparse", acct_with_domain=True, conversations=False, lookup=False
 )
-SERVERS = [*PROFILES.values(), SPARSE_SERVER]
+# A server whose version string parses as no version (a fork, a development build): the
+# bot runs all the same.
+NO_VERSION = replace(MASTODON, name="no-version", version="")
+SERVERS = [*PROFILES.values(), SPARSE_SERVER, NO_VERSION]
 
 
 @pytest.fixture(params=SERVERS, ids=[q.name for q in SERVERS])
