@@ -5,18 +5,16 @@ someone of that server connects (``POST /api/v1/apps``, kept), the smallest scop
 (``verify_credentials``), is sealed at rest, and revocable from the same page (the server
 is told). Connecting is asking: the consent ``follows_on_behalf`` is granted with it.
 
-The flow's state and verifier travel in a sealed cookie bound to the session's person.
+The flow's state and verifier travel in a sealed cookie bound to the session's person; the
+OAuth client itself is the adapter's (:mod:`mastodon_bot.oauth`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 import secrets
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from sqlmodel import Session
@@ -34,8 +32,7 @@ from hqx.web.space import (
 )
 from mastodon_bot import oauth as mastodon_oauth
 from shared.bot import privacy
-from shared.db.models import Identity, Network, Person, Purpose
-from shared.errors import HqxError
+from shared.db.models import Network, Person, Purpose
 from shared.outbound import Outbound, OutboundError
 from shared.reconnection import grants
 
@@ -47,45 +44,8 @@ FLOW = Flow("hqx_follow_flow", "mastodon-follow-flow", CALLBACK)
 routes = web.RouteTableDef()
 
 
-class ConnectError(HqxError):
-    """The person's server refused or answered what a Mastodon server would not (for the
-    log: a person reads :data:`shared.outbound.UNREACHABLE`)."""
-
-
-class NotTheirsError(ConnectError):
+class NotTheirsError(mastodon_oauth.OAuthError):
     """The grant acts as another account than the one linked here (a sentence of ours)."""
-
-
-def origin(subject: str) -> str:
-    """The server of a Mastodon account, from its ActivityPub id."""
-    parts = urlsplit(subject)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-async def _call(
-    request: web.Request,
-    method: str,
-    url: str,
-    *,
-    form: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """One request to a person's server, through the service's guarded client (the
-    server's address is the person's word); its JSON answer, read within bounds."""
-    try:
-        answer = await request.app[OUTBOUND].request(
-            method, url, form=form, headers=headers, max_bytes=ANSWER_MAX_BYTES
-        )
-        if answer.status >= 400:
-            raise ConnectError(f"{url} answered {answer.status}")
-        return answer.json()
-    except OutboundError as e:
-        raise ConnectError(str(e)) from e
 
 
 async def _client(request: web.Request, server: str) -> grants.Client:
@@ -102,20 +62,9 @@ async def _client(request: web.Request, server: str) -> grants.Client:
     if found is not None:
         return found
     redirect_uri = f"{(settings.public_url or '').rstrip('/')}{CALLBACK}"
-    app = await _call(
-        request,
-        "POST",
-        f"{server}/api/v1/apps",
-        form={
-            "client_name": "HelloQuitteX",
-            "redirect_uris": redirect_uri,
-            "scopes": grants.MASTODON_SCOPES,
-            "website": settings.public_url or "",
-        },
+    found = await mastodon_oauth.register(
+        request.app[OUTBOUND], server, redirect_uri, settings.public_url or ""
     )
-    if not isinstance(app, dict) or "client_id" not in app or "client_secret" not in app:
-        raise ConnectError(f"{server} registered no app: is it a Mastodon-API server?")
-    found = grants.Client(server, str(app["client_id"]), str(app["client_secret"]), redirect_uri)
 
     def keep() -> None:
         with Session(engine) as session, session.begin():
@@ -134,23 +83,15 @@ async def _connect(request: web.Request) -> web.StreamResponse:
     )
     if account is None:
         return message(request, "no Mastodon account is linked to you here", 400)
-    server = origin(account.subject)
+    server = mastodon_oauth.origin(account.subject)
     try:
         client = await _client(request, server)
-    except ConnectError as e:
+    except mastodon_oauth.OAuthError as e:
         log.warning("connecting to %s for follows: %s", server, e)
         return unreachable(request)
     verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(24)
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": client.redirect_uri,
-        "scope": grants.MASTODON_SCOPES,
-        "state": state,
-        "code_challenge": _s256(verifier),
-        "code_challenge_method": "S256",
-    }
-    response = onward(request, f"{server}/oauth/authorize?{urlencode(query)}", server)
+    url = mastodon_oauth.authorize_url(client, state, verifier)
+    response = onward(request, url, server)
     FLOW.keep(request, response, visit, state=state, verifier=verifier, server=server)
     return response
 
@@ -167,7 +108,7 @@ async def _callback(request: web.Request) -> web.StreamResponse:
         await _grant(request, visit.person, flow, request.query["code"])
     except NotTheirsError as e:
         return message(request, str(e), 400)
-    except ConnectError as e:
+    except mastodon_oauth.OAuthError as e:
         log.warning("finishing the grant on %s: %s", flow["server"], e)
         return unreachable(request)
     return FLOW.done(flow)
@@ -179,31 +120,12 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
     environment = request.app[SERVICE].environment()
     key = request.app[SETTINGS].require_secret_key()
     client = await _client(request, server)
-    token = await _call(
-        request,
-        "POST",
-        f"{server}/oauth/token",
-        form={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": client.client_id,
-            "client_secret": client.client_secret,
-            "redirect_uri": client.redirect_uri,
-            "code_verifier": flow["verifier"],
-            "scope": grants.MASTODON_SCOPES,
-        },
-    )
-    access = token.get("access_token") if isinstance(token, dict) else None
-    if not isinstance(access, str):
-        raise ConnectError(f"{server} gave no access token")
-    me = await _call(
-        request,
-        "GET",
-        f"{server}/api/v1/accounts/verify_credentials",
-        headers={"Authorization": f"Bearer {access}"},
-    )
+    granted = await mastodon_oauth.trade(request.app[OUTBOUND], client, code, flow["verifier"])
+    access = granted.access
     account = await asyncio.to_thread(linked_account, engine, person_id, Network.MASTODON)
-    if account is None or not _same(me, account, server):
+    if account is None or not mastodon_oauth.acts_as(
+        granted, account.subject, account.handle, server
+    ):
         await _tell_revoked(request.app[OUTBOUND], client, access)
         raise NotTheirsError("that is not the Mastodon account linked here: sign in as it")
 
@@ -212,24 +134,13 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
             grants.grant(
                 session, key, person_id=person_id, network=Network.MASTODON.value,
                 acting_as=grants.Token(server, access, account.subject),
-                scope=str(token.get("scope", grants.MASTODON_SCOPES)),
+                scope=granted.scope,
             )  # fmt: skip
             person = session.get_one(Person, person_id)
             privacy.set_consent(session, person, Purpose.FOLLOWS_ON_BEHALF, True,
                                 trigger=f"grant:{person_id}", env=environment)  # fmt: skip
 
     await asyncio.to_thread(keep)
-
-
-def _same(me: Any, account: Identity, server: str) -> bool:
-    """Whether the token's account is the one linked here: its ActivityPub id when the
-    server says it, else its username at this server."""
-    if not isinstance(me, dict):
-        return False
-    if me.get("uri"):
-        return bool(me["uri"] == account.subject)
-    host = urlsplit(server).netloc
-    return f"{me.get('username', '')}@{host}".casefold() == account.handle.casefold()
 
 
 async def _tell_revoked(http: Outbound, client: grants.Client, token: str) -> None:
