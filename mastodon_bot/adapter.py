@@ -32,14 +32,14 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from mastodon_bot import oauth, stream
+from mastodon_bot import stream, webfinger
+from mastodon_bot.acting import PeopleServers
 from mastodon_bot.text import html_to_text
 from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
 from shared.backoff import Backoff
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.identity.accounts import Account
-from shared.outbound import OutboundError, RefusedAddressError, acct_domain
 from shared.protocol import (
     Author,
     Delivered,
@@ -111,6 +111,7 @@ class MastodonAdapter(Protocol):
         (people's servers, other servers' WebFinger); ``None``: those are not asked."""
         self._stores = stores
         self._outbound = outbound
+        self._people = PeopleServers(stores.grants, outbound, REQUEST_TIMEOUT_SEC)
         self._catch_up = catch_up
         self._base_url = api_base_url.rstrip("/")
         self._poll_interval_sec = poll_interval_sec
@@ -457,57 +458,12 @@ class MastodonAdapter(Protocol):
         return self._actor_ids[acct]
 
     async def _webfinger(self, acct: str) -> str | None:
-        """The actor id WebFinger gives for ``acct``: the bot's own server asked directly,
-        any other through the service's guarded client (its domain is another server's
-        word)."""
-        try:
-            domain = acct_domain(acct)
-        except RefusedAddressError as e:
-            raise HqxError(f"Mastodon: {e}") from e
-        resource = {"resource": f"acct:{acct.removeprefix('@')}"}
-        if domain.casefold() == self._domain.casefold():
-            document = await self._own_webfinger(domain, resource)
-        else:
-            document = await self._remote_webfinger(domain, resource)
-        if document is None:
-            return None
-        for link in document.get("links") or []:
-            if link.get("rel") == "self" and "activity+json" in str(link.get("type", "")):
-                return str(link["href"])
-        raise HqxError(f"Mastodon: WebFinger of {acct} names no ActivityPub actor")
-
-    async def _own_webfinger(self, domain: str, resource: dict[str, str]) -> Any:
+        """The actor id WebFinger gives for ``acct`` (:mod:`mastodon_bot.webfinger`)."""
         assert self._http is not None  # noqa: S101  (started)
-        url = f"{urlsplit(self._base_url).scheme}://{domain}/.well-known/webfinger"
-        try:
-            async with self._http.get(
-                url, params=resource, headers={"Accept": "application/jrd+json"},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SEC),
-            ) as response:  # fmt: skip
-                if response.status in (404, 410):
-                    return None
-                response.raise_for_status()
-                return await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise HqxError(f"Mastodon: WebFinger at {domain} failed: {e}") from e
-
-    async def _remote_webfinger(self, domain: str, resource: dict[str, str]) -> Any:
-        if self._outbound is None:
-            raise HqxError(f"Mastodon: no client to ask {domain}'s WebFinger")
-        try:
-            answer = await self._outbound.request(
-                "GET", f"https://{domain}/.well-known/webfinger", params=resource,
-                headers={"Accept": "application/jrd+json"}, max_bytes=WEBFINGER_MAX_BYTES,
-                deadline_sec=REQUEST_TIMEOUT_SEC, follow_redirects=True,
-            )  # fmt: skip
-            if answer.status in (404, 410):
-                return None
-            if answer.status != 200:
-                raise HqxError(f"Mastodon: WebFinger at {domain} answered {answer.status}")
-            document = answer.json()
-        except OutboundError as e:
-            raise HqxError(f"Mastodon: WebFinger at {domain} failed: {e}") from e
-        return document if isinstance(document, dict) else {}
+        return await webfinger.actor_id(
+            acct, own_domain=self._domain, own_base_url=self._base_url, own_http=self._http,
+            outbound=self._outbound, deadline_sec=REQUEST_TIMEOUT_SEC,
+        )  # fmt: skip
 
     def _full_acct(self, acct: str) -> str:
         """``user@domain`` whether the server wrote the domain for local accounts or not."""
@@ -618,7 +574,7 @@ class MastodonAdapter(Protocol):
                 case Delete():
                     return await self._delete(action.ref)
                 case FollowAccount():
-                    return await self._follow_for(action)
+                    return await self._people.follow(action)
         except MastodonRatelimitError as e:
             reset = self._api.ratelimit_reset
             retry_at = (
@@ -633,66 +589,9 @@ class MastodonAdapter(Protocol):
             raise DeliveryError(f"Mastodon refused the {action.kind}: {e}", permanent=True) from e
         raise DeliveryError(f"Mastodon cannot deliver {action.kind!r}", permanent=True)
 
-    async def _follow_for(self, action: FollowAccount) -> Delivered:
-        """Follow an account with the person's own token, on their own server (through the
-        service's guarded client: its address is the person's word): found there by a
-        search that lets the server fetch it from its own (``resolve``), as a person's
-        search would, and written ``@user@host`` (GoToSocial finds an address only with its
-        leading ``@``); an account it cannot find is said so, for good."""
-        acting = await self._stores.grants.token(action.grant)
-        if acting is None:
-            raise DeliveryError("the person revoked the grant to follow for them", permanent=True)
-        if self._outbound is None:
-            raise DeliveryError("no client for people's servers: follows are off", permanent=True)
-        server, auth = acting.server, {"Authorization": f"Bearer {acting.token}"}
-        found = await self._as_person(
-            "GET", f"{server}/api/v2/search", auth,
-            params={"q": "@" + action.account.lstrip("@"), "resolve": "true",
-                    "type": "accounts", "limit": "5"},
-        )  # fmt: skip
-        accounts = found.get("accounts") if isinstance(found, dict) else None
-        target = next((a for a in accounts or [] if _is(a, action, server)), None)
-        if target is None:
-            raise DeliveryError(f"{server} cannot find {action.account}", permanent=True)
-        await self._as_person("POST", f"{server}/api/v1/accounts/{target['id']}/follow", auth)
-        return Delivered(str(target["id"]))
-
-    async def _as_person(
-        self, method: str, url: str, auth: dict[str, str], params: dict[str, str] | None = None
-    ) -> Any:
-        """A call to a person's server with their token; its errors as delivery errors."""
-        assert self._outbound is not None  # noqa: S101  (callers check)
-        try:
-            answer = await self._outbound.request(
-                method, url, headers=auth, params=params, deadline_sec=REQUEST_TIMEOUT_SEC
-            )
-        except OutboundError as e:
-            raise DeliveryError(f"Mastodon: {e}", permanent=e.reason == "refused") from e
-        if answer.status == 429:
-            try:
-                retry_at = _moment(answer.headers["x-ratelimit-reset"])
-            except (KeyError, ValueError):
-                retry_at = _now() + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
-            raise DeliveryError(f"{url}: rate limited until {retry_at}", retry_at=retry_at)
-        if answer.status >= 500:
-            raise DeliveryError(f"{url} answered {answer.status}")
-        if answer.status >= 400:
-            raise DeliveryError(f"{url} refused: {answer.status}", permanent=True)
-        try:
-            return answer.json()
-        except OutboundError as e:
-            raise DeliveryError(f"{url}: {e}") from e
-
     async def revoke_grant(self, grant: grants.Token) -> None:
-        """Tell the person's server their grant is over (the service's app there revokes
-        the token)."""
-        client = await self._stores.grants.client(grant.server)
-        if client is None or self._outbound is None:
-            raise HqxError(f"Mastodon: the service's app on {grant.server} is not known here")
-        try:
-            await oauth.revoke(self._outbound, client, grant.token)
-        except OutboundError as e:
-            raise HqxError(f"Mastodon: {e}") from e
+        """Tell the person's server their grant is over (:mod:`mastodon_bot.acting`)."""
+        await self._people.revoke(grant)
 
     async def _delete(self, status_id: str) -> Delivered:
         """Delete one of the bot's statuses (one already gone counts as deleted)."""
@@ -761,14 +660,3 @@ def _moment(value: datetime | str) -> datetime:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _is(account: Any, action: FollowAccount, server: str) -> bool:
-    """Whether a search's account is the contact: by its ActivityPub id where the server
-    gives one (Mastodon's ``uri``), else by its address (a local ``acct`` has no domain)."""
-    if action.subject and account.get("uri"):
-        return bool(account["uri"] == action.subject)
-    acct = str(account.get("acct", ""))
-    if "@" not in acct:
-        acct = f"{acct}@{urlsplit(server).netloc}"
-    return acct.casefold() == action.account.casefold().lstrip("@")
