@@ -16,7 +16,7 @@ import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
@@ -59,7 +59,6 @@ class XPostReader(typing.Protocol):
 
 
 DELIVERY_INTERVAL_SEC = 5.0
-T = TypeVar("T")
 REVOCATIONS_INTERVAL_SEC = 60.0
 """How often grants taken back are told to their servers (each after its own delay)."""
 PRUNE_INTERVAL_HOURS = 24
@@ -68,7 +67,6 @@ PRUNE_INTERVAL_HOURS = 24
 HANDLE_REFRESH_HOURS = 24
 # People whose X accounts, links or consents changed are matched again this often.
 MATCH_INTERVAL_SEC = 60
-HANDLE_REFRESH_BATCH = 100
 # A flood from one account: past this many posts in the window, one polite answer, then
 # silence until the window has passed.
 THROTTLE_POSTS = 8

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 100
 """Accounts asked about at once."""
 
 
