@@ -78,6 +78,16 @@ def _offer(request: web.Request, token: str) -> Offer | None:
     return Offer(uploads.SIGNIN_PATH + token, X_PAGE.offer(request, token))
 
 
+async def _signin_still_open(request: web.Request, token: str) -> int | None:
+    """The person of a link that an upload used, while "Sign in with X" is open on it."""
+    if X_SIGNIN not in request.app:
+        return None
+    try:
+        return await asyncio.to_thread(uploads.check, request.app[ENGINE], token, used_ok=True)
+    except uploads.UploadLinkError:
+        return None
+
+
 def _owner(engine: Engine, person_id: int) -> list[tuple[str, str]]:
     """Whose a link is, as its page says first: their accounts on the networks."""
     with Session(engine) as session:
@@ -98,14 +108,11 @@ async def _upload_page(request: web.Request) -> web.Response:
         person_id = await asyncio.to_thread(uploads.check, engine, token)
         used = False
     except uploads.UploadLinkError as e:
-        signin = _offer(request, token)
-        try:  # used for an archive already: "Sign in with X" stays open until it expires
-            person_id = await asyncio.to_thread(uploads.check, engine, token, used_ok=True)
-        except uploads.UploadLinkError:
-            signin = None
-        if signin is None:
+        # Used for an archive already: "Sign in with X" stays open on it until it expires.
+        still = await _signin_still_open(request, token)
+        if still is None:
             return _page(request, [str(e)], status=410)
-        used = True
+        person_id, used = still, True
     owner = await asyncio.to_thread(_owner, engine, person_id)
     signin = _offer(request, token)
     response = aiohttp_jinja2.render_template(
