@@ -58,8 +58,10 @@ def _key(request: web.Request) -> str | None:
     return request.app[SETTINGS].secret_key
 
 
-def message(request: web.Request, line: str, status: int = 200) -> web.Response:
-    values = context(request) | {"lines": [line]}
+def message(
+    request: web.Request, line: str, status: int = 200, more: tuple[str, ...] = ()
+) -> web.Response:
+    values = context(request) | {"lines": [line, *more]}
     return aiohttp_jinja2.render_template("message.html", request, values, status=status)
 
 
@@ -326,12 +328,9 @@ async def _erase(request: web.Request) -> web.StreamResponse:
     await asyncio.to_thread(erase)
     service.wake_delivery()
     texts = TEXTS[_lang(request)]
-    lines = [texts["space_erased"]]
     unreached = await service.tell_revocations()
-    if unreached:
-        lines.append(texts["space_erased_grants_later"].format(servers=", ".join(unreached)))
-    values = context(request) | {"lines": lines}
-    response = aiohttp_jinja2.render_template("message.html", request, values)
+    later = texts["space_erased_grants_later"].format(servers=", ".join(unreached))
+    response = message(request, texts["space_erased"], more=(later,) if unreached else ())
     response.del_cookie(COOKIE, path="/")
     return response
 
