@@ -4,12 +4,15 @@ session opened with an app password (the fallback they may choose); tokens renew
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bsky_service import oauth
 from bsky_service.oauth import (
     Answer,
     DpopKey,
@@ -20,10 +23,17 @@ from bsky_service.oauth import (
     refresh,
     revoke,
 )
+from bsky_service.tid import tid
+from shared.db.models import iso_utc
 from shared.errors import HqxError
+from shared.protocol import Delivered, DeliveryError
 
 if TYPE_CHECKING:
+    from shared.actions import FollowAccount
     from shared.outbound import Outbound
+    from shared.protocol import Outgoing
+    from shared.reconnection import grants
+    from shared.stores import GrantStore
 
 FOLLOW = "app.bsky.graph.follow"
 
@@ -39,6 +49,67 @@ class ActingError(HqxError):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class PeopleRepos:
+    """People's own PDSes, as the adapter acts there for them with their grants."""
+
+    def __init__(self, store: GrantStore, outbound: Outbound | None, key: str | None) -> None:
+        """``outbound``: ``None``: nobody's PDS is asked (follows are off). ``key``: the
+        service's secret (its client key signs OAuth renewals; ``None``: no key)."""
+        self._store, self._outbound = store, outbound
+        self._signer = oauth.client_key(key) if key else None
+        self._locks: dict[int, asyncio.Lock] = {}
+        """One renewal of a grant's tokens at a time (a refresh token is used once)."""
+
+    async def follow(self, outgoing: Outgoing, action: FollowAccount) -> Delivered:
+        """Follow with the person's own grant, on their own PDS, under a record key fixed by
+        the action: made again after a crash, it is the same follow."""
+        if self._outbound is None:
+            raise DeliveryError("no client for people's servers: follows are off", permanent=True)
+        if not action.subject.startswith("did:"):
+            raise DeliveryError(f"no DID to follow for {action.account}", permanent=True)
+        try:
+            async with self._locks.setdefault(action.grant, asyncio.Lock()):
+                grant = await self._renewed(self._outbound, action.grant)
+            rkey = tid(outgoing.created_at, outgoing.action_id)
+            uri, _ = await follow(
+                self._outbound, grant, action.subject, rkey, iso_utc(outgoing.created_at)
+            )
+        except ActingError as e:
+            retry_at = None
+            if e.retry_after is not None:
+                retry_at = datetime.now(UTC) + timedelta(seconds=e.retry_after)
+            raise DeliveryError(str(e), permanent=e.permanent, retry_at=retry_at) from e
+        except OAuthError as e:  # their PDS could not be reached: try again later
+            raise DeliveryError(f"following for a person: {e}") from e
+        return Delivered(uri)
+
+    async def revoke(self, grant: grants.Token) -> None:
+        """Tell the person's servers their grant is over: OAuth tokens revoked, or the app
+        password's session deleted.
+
+        Raises:
+            HqxError: they could not be told now.
+        """
+        if self._outbound is None:
+            raise HqxError("Bluesky: no client for people's servers")
+        try:
+            await end(self._outbound, Grant.loads(grant.token), self._signer)
+        except OAuthError as e:
+            raise HqxError(f"Bluesky: {e}") from e
+
+    async def _renewed(self, http: Outbound, grant_id: int) -> Grant:
+        """The person's grant, its tokens renewed (and the renewal kept at once: the old
+        refresh token no longer works)."""
+        opened = await self._store.token(grant_id)
+        if opened is None:
+            raise ActingError("the person revoked the grant to follow for them", permanent=True)
+        grant = Grant.loads(opened.token)
+        fresh = await renewed(http, grant, self._signer)
+        if fresh is not grant:
+            await self._store.renew(grant_id, fresh.dumps())
+        return fresh
 
 
 def _claims(jwt: str) -> dict[str, Any]:

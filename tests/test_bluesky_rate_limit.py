@@ -36,7 +36,7 @@ def test_a_batch_that_would_overdraw_the_window_waits_for_its_reset() -> None:
 
     import httpx
 
-    from bsky_service.adapter import WriteLimits
+    from bsky_service.repo import WriteLimits
     from shared.protocol import DeliveryError
 
     limits = WriteLimits()

@@ -11,7 +11,8 @@ import pytest
 from atproto import models
 from sqlmodel import Session, select
 
-from bsky_service import adapter as bsky_adapter
+from bsky_service import chat as bsky_chat
+from bsky_service import notifications as bsky_notifications
 from bsky_service.adapter import BlueskyAdapter
 from shared.bot.handlers import default_registry
 from shared.db.models import ActionStatus, BotState, OutboundAction
@@ -175,7 +176,7 @@ def test_a_restart_reuses_the_session_and_answers_nothing_twice(
 def test_a_backlog_of_several_pages_is_answered_in_full(
     bluesky: BlueskyDevNetwork, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bsky_adapter, "NOTIFICATIONS_PAGE", 2)
+    monkeypatch.setattr(bsky_notifications, "NOTIFICATIONS_PAGE", 2)
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     asked = [alice.post(f"help {n}", mention=bot).uri for n in range(5)]
     run_bot(bluesky, db, bot, lambda: len(bot_posts(bot)) >= len(asked))
@@ -221,7 +222,7 @@ def test_mentions_are_received_when_the_chat_service_is_broken(
     import asyncio
     import time
 
-    monkeypatch.setattr(bsky_adapter, "CHAT_RETRY_FIRST_SEC", 0.05)
+    monkeypatch.setattr(bsky_chat, "CHAT_RETRY_FIRST_SEC", 0.05)
     assert bluesky.urls is not None
     bot, alice = person(bluesky, "bot"), person(bluesky, "alice")
     adapter = BlueskyAdapter(
@@ -326,7 +327,7 @@ def test_messages_turned_off_declare_none_and_call_no_chat_service(
         Stores.of(db, None), bluesky.urls.pds, bot.handle, PASSWORD, poll_interval_sec=0.1
     )
 
-    def no_chat() -> None:
+    def no_chat() -> Any:
         raise AssertionError("a chat service was called")
 
     adapter._chat = no_chat  # type: ignore[method-assign]

@@ -13,7 +13,8 @@ import pytest
 from atproto_client.exceptions import BadRequestError
 from sqlmodel import Session, col, select
 
-from bsky_service.adapter import BlueskyAdapter, collection_rkey
+from bsky_service.adapter import BlueskyAdapter
+from bsky_service.repo import collection_rkey
 from mastodon_bot.adapter import MastodonAdapter
 from shared.archive_import import import_archive
 from shared.bot.handlers import default_registry
