@@ -4,21 +4,17 @@ Mastodon.py is synchronous (requests), so every call runs in a worker thread. It
 ``version_check_mode="none"``: servers that report their own version (GoToSocial, Takahe)
 would otherwise be refused, and ``instance()`` is never called (against such a server
 Mastodon.py's ``instance()`` recurses without end); ``instance_v2()``/``instance_v1()`` are.
-Replies carry an Idempotency-Key, which Mastodon keeps for an hour; an older interrupted send
-is looked up among the bot's own statuses before being sent again.
+How it hears (:mod:`.receiving`), who is who (:mod:`.accounts`), its statuses
+(:mod:`.statuses`) and people's own servers, as them (:mod:`.acting`) have a module each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from mastodon import Mastodon
@@ -32,11 +28,12 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from mastodon_bot import stream, webfinger
+from mastodon_bot.accounts import Directory
 from mastodon_bot.acting import PeopleServers
+from mastodon_bot.receiving import Receiver
+from mastodon_bot.statuses import Statuses
 from mastodon_bot.text import html_to_text
-from shared.actions import Delete, DirectMessage, FollowAccount, Recipient, Reply
-from shared.backoff import Backoff
+from shared.actions import Delete, DirectMessage, FollowAccount, Reply
 from shared.db.models import Network
 from shared.errors import HqxError
 from shared.identity.accounts import Account
@@ -67,22 +64,13 @@ POLL_INTERVAL_SEC = 10.0
 PAGE_LIMIT = 40
 REQUEST_TIMEOUT_SEC = 30.0
 DEFAULT_MAX_CHARACTERS = 500
-# Mastodon keeps an Idempotency-Key for one hour; past that, look before resending.
-IDEMPOTENCY_KEPT = timedelta(minutes=55)
 # A first start's catch-up, and reading from the beginning, stop after this many pages.
 CATCH_UP_MAX_PAGES = 25
-# Actor ids found through WebFinger, kept for this many accounts.
-ACTOR_CACHE_SIZE = 10_000
 RATE_LIMIT_FALLBACK_SEC = 300.0
-WEBFINGER_MAX_BYTES = 64 * 1024
 FOLLOWING_PAGE = 80  # Mastodon's largest page of accounts
 FOLLOWING_MAX_PAGES = 50
 # Requests of the window (300 per 5 minutes) never spent on reading follows.
 READS_RESERVE = 60
-# While the stream is up, polling is only a safety net for what a reconnection may miss.
-STREAMING_POLL_SEC = 120.0
-# A server that does not stream is asked again this seldom.
-UNSUPPORTED_STREAM_RETRY_SEC = 3600.0
 
 
 class MastodonAdapter(Protocol):
@@ -122,19 +110,22 @@ class MastodonAdapter(Protocol):
             ratelimit_method="throw",
             request_timeout=REQUEST_TIMEOUT_SEC,
         )
-        self._token = access_token
         self._http: aiohttp.ClientSession | None = None
         self._advertised_streaming: str | None = None
-        self.streaming = asyncio.Event()
-        """Set while the user stream is connected."""
-        self._receiving = "starting"
-        self._failing: dict[str, str] = {}
-        """Loops failing now (the stream, polling), with why."""
-        self._actor_ids: dict[str, str | None] = {}
-        """Actor ids found through WebFinger, by ``user@domain``, oldest first."""
+        self._receiver = Receiver(self._base_url, access_token, poll_interval_sec,
+                                  self.poll_once, self.pause_sec, self._incoming)  # fmt: skip
+        self._accounts = Directory(self._api, self._base_url, stores, outbound, REQUEST_TIMEOUT_SEC)
         self._me: Any = None
-        self._domain = ""
         self._max_characters = DEFAULT_MAX_CHARACTERS
+
+    @property
+    def streaming(self) -> asyncio.Event:
+        """Set while the user stream is connected."""
+        return self._receiver.streaming
+
+    @property
+    def _domain(self) -> str:
+        return self._accounts.domain
 
     @property
     def bot_handle(self) -> str:
@@ -153,7 +144,7 @@ class MastodonAdapter(Protocol):
             await self._read_instance()
             if not self._me.bot:
                 self._me = await asyncio.to_thread(self._api.account_update_credentials, bot=True)
-            self._http = aiohttp.ClientSession()
+            self._http = self._accounts.http = aiohttp.ClientSession()
             await self._first_start()
         except MastodonUnauthorizedError as e:
             raise HqxError(f"Mastodon: the access token is refused by {self._base_url}") from e
@@ -165,18 +156,20 @@ class MastodonAdapter(Protocol):
         """Close both connection pools: aiohttp's (stream, WebFinger) and Mastodon.py's."""
         if self._http is not None:
             await self._http.close()
-            self._http = None
+            self._http = self._accounts.http = None
         await asyncio.to_thread(self._api.session.close)
 
     async def _read_instance(self) -> None:
         try:
             instance = await asyncio.to_thread(self._api.instance_v2)
-            self._domain = str(instance.domain)
+            self._accounts.domain = str(instance.domain)
             configuration = instance.configuration
             streaming = (configuration.get("urls") or {}).get("streaming")
         except (MastodonNotFoundError, MastodonAPIError, AttributeError, KeyError):
             instance = await asyncio.to_thread(self._api.instance_v1)  # servers without v2
-            self._domain = str(instance.uri).removeprefix("https://").removeprefix("http://")
+            self._accounts.domain = (
+                str(instance.uri).removeprefix("https://").removeprefix("http://")
+            )
             configuration = instance.get("configuration") or {}
             streaming = (instance.get("urls") or {}).get("streaming_api")
         statuses = configuration.get("statuses") or {}
@@ -184,18 +177,26 @@ class MastodonAdapter(Protocol):
         self._advertised_streaming = str(streaming) if streaming else None
 
     def health(self) -> dict[str, str]:
-        failing = {name: f"failing: {reason}" for name, reason in self._failing.items()}
-        return {"receiving": self._receiving, **failing}
+        failing = {name: f"failing: {why}" for name, why in self._receiver.failing.items()}
+        return {"receiving": self._receiver.status, **failing}
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         """The user stream, and polling: often while the stream is down, seldom while it is up
         (a reconnection may miss events). The core drops what both deliver. Either failing
         leaves the other running."""
+        assert self._http is not None  # noqa: S101  (started)
+        http, advertised, receiver = self._http, self._advertised_streaming, self._receiver
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._supervised("stream", self._stream_forever, receive))
-                group.create_task(self._supervised("polling", self._poll_forever, receive))
-                group.create_task(self._migrate_once(), name="migrate-ids")
+                group.create_task(
+                    receiver.supervised(
+                        "stream", lambda: receiver.stream_forever(http, advertised, receive)
+                    )
+                )
+                group.create_task(
+                    receiver.supervised("polling", lambda: receiver.poll_forever(receive))
+                )
+                group.create_task(self._migrate_once(), name="migrate-ids")  # fmt: skip
         except ExceptionGroup as e:  # the core is told why, not handed a group
             refused = [x for x in e.exceptions if isinstance(x, ReceiveError)]
             if refused:
@@ -209,122 +210,8 @@ class MastodonAdapter(Protocol):
             log.exception("Mastodon: moving stored accounts to their ids failed")
 
     async def migrate_stored_ids(self) -> int:
-        """Once per database: accounts that earlier versions stored under their profile URL
-        (``https://host/@user``, where the server wrote no ``uri``) are moved to their
-        ActivityPub id, found through WebFinger; return how many. One that cannot be found
-        now is moved at its next post instead."""
-        key = "mastodon:ids-migrated"
-        if await self._stores.state.load(key) is not None:
-            return 0
-        moved = 0
-        for account in await self._stores.accounts.stored(Network.MASTODON):
-            if "/@" not in urlsplit(account.subject).path:
-                continue  # an ActivityPub id already
-            try:
-                actor = await self._webfinger(account.handle)
-            except HqxError as e:
-                log.info("Mastodon: %s stays under its profile URL for now (%s)", account.handle, e)
-                continue
-            if actor is not None and await self._stores.accounts.rekey(
-                Network.MASTODON, account.subject, actor
-            ):
-                moved += 1
-        await self._stores.state.save(key, _now().isoformat())
-        if moved:
-            log.info("Mastodon: %d accounts moved from their profile URL to their id", moved)
-        return moved
-
-    async def _supervised(
-        self,
-        name: str,
-        loop: Callable[[Callable[[IncomingPost], Awaitable[None]]], Awaitable[None]],
-        receive: Callable[[IncomingPost], Awaitable[None]],
-    ) -> None:
-        backoff = Backoff()
-        while True:
-            backoff.started()
-            try:
-                await loop(receive)
-            except MastodonUnauthorizedError as e:  # a revoked token does not heal
-                raise ReceiveError(
-                    f"Mastodon: {self._base_url} refuses the access token", permanent=True
-                ) from e
-            except (MastodonError, HqxError) as e:
-                log.warning("Mastodon: %s failed (%s); trying again", name, e)
-                self._failing[name] = str(e)
-            except Exception:
-                log.exception("Mastodon: %s failed; restarting it", name)
-            await backoff.wait()
-
-    async def _poll_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
-        last = -STREAMING_POLL_SEC
-        while True:
-            if not self.streaming.is_set() or time.monotonic() - last >= STREAMING_POLL_SEC:
-                await self.poll_once(receive)
-                self._failing.pop("polling", None)
-                last = time.monotonic()
-            await asyncio.sleep(self.pause_sec())
-
-    async def _stream_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
-        """Stay connected to the first endpoint that streams; reconnect with exponential
-        backoff and jitter, reset after a healthy connection. When no endpoint can stream
-        (refused, no such endpoint, TLS where none is served) the bot says so once and polls,
-        asking again much later."""
-        assert self._http is not None  # noqa: S101  (started)
-        backoff = Backoff()
-        candidates = stream.endpoints(self._advertised_streaming, self._base_url)
-        refused: dict[stream.Endpoint, str] = {}
-        while True:
-            usable = [e for e in candidates if e not in refused]
-            if not usable:
-                self._settle_on_polling("; ".join(refused.values()))
-                await asyncio.sleep(UNSUPPORTED_STREAM_RETRY_SEC)
-                refused.clear()
-                continue
-            endpoint = usable[0]
-            backoff.started()
-            try:
-                async for event, data in stream.events(self._http, endpoint, self._token):
-                    if event == stream.OPENED:
-                        self._stream_opened(endpoint)
-                    elif event == "notification":
-                        await self._receive_streamed(json.loads(data), receive)
-                log.info("Mastodon: the server ended the stream; reconnecting")
-            except stream.StreamUnsupportedError as e:
-                refused[endpoint] = str(e)
-                self.streaming.clear()
-                continue
-            except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-                log.info("Mastodon: stream lost (%s); reconnecting", e)
-            self.streaming.clear()
-            self._receiving = "polling while the stream reconnects"
-            await backoff.wait()
-
-    def _stream_opened(self, endpoint: stream.Endpoint) -> None:
-        if not self._receiving.startswith("streaming"):
-            log.info("Mastodon: streaming (%s)", endpoint)
-        self._receiving = f"streaming ({endpoint.transport})"
-        self._failing.pop("stream", None)
-        self.streaming.set()
-
-    def _settle_on_polling(self, reasons: str) -> None:
-        status = f"polling every {self._poll_interval_sec:g} s: the server does not stream to us"
-        if self._receiving != status:
-            log.warning("Mastodon: no stream (%s); polling instead", reasons)
-        self._receiving = status
-        self.streaming.clear()
-
-    async def _receive_streamed(
-        self, notification: dict[str, Any], receive: Callable[[IncomingPost], Awaitable[None]]
-    ) -> None:
-        """A notification from the stream; one that cannot be read now is left to polling."""
-        try:
-            post = await self._incoming(notification)
-        except HqxError as e:
-            log.info("Mastodon: %s; polling will bring it again", e)
-            return
-        if post is not None:
-            await receive(post)
+        """Accounts stored under their profile URL moved to their id (once per database)."""
+        return await self._accounts.migrate_stored_ids()
 
     def pause_sec(self) -> float:
         """The poll interval, stretched when the server says the budget runs low: what is
@@ -420,7 +307,7 @@ class MastodonAdapter(Protocol):
         account = status["account"]
         if str(account["id"]) == self.account_id:
             return None
-        subject = await self._subject(account)
+        subject = await self._accounts.subject(account)
         if subject is None:
             return None  # the author is gone
         profile = str(account.get("url") or "")
@@ -429,7 +316,7 @@ class MastodonAdapter(Protocol):
             post_id=str(status["id"]),
             author=Author(
                 subject=subject,
-                handle=self._full_acct(account["acct"]),
+                handle=self._accounts.full_acct(account["acct"]),
                 former_subjects=(profile,) if profile and profile != subject else (),
             ),
             text=self._without_own_mention(html_to_text(status["content"])),
@@ -440,34 +327,6 @@ class MastodonAdapter(Protocol):
             edited=status.get("edited_at") is not None,
             reply_context={"status_id": str(status["id"]), "visibility": status["visibility"]},
         )
-
-    async def _subject(self, account: Mapping[str, Any]) -> str | None:
-        """An account's stable id: its ActivityPub id, from ``uri``, else from WebFinger's
-        ``self`` link (GoToSocial and Akkoma write no ``uri``); ``None``: no such account.
-
-        Raises:
-            HqxError: WebFinger cannot be asked now.
-        """
-        if account.get("uri"):
-            return str(account["uri"])
-        acct = self._full_acct(str(account["acct"]))
-        if acct not in self._actor_ids:
-            self._actor_ids[acct] = await self._webfinger(acct)
-            while len(self._actor_ids) > ACTOR_CACHE_SIZE:
-                self._actor_ids.pop(next(iter(self._actor_ids)))
-        return self._actor_ids[acct]
-
-    async def _webfinger(self, acct: str) -> str | None:
-        """The actor id WebFinger gives for ``acct`` (:mod:`mastodon_bot.webfinger`)."""
-        assert self._http is not None  # noqa: S101  (started)
-        return await webfinger.actor_id(
-            acct, own_domain=self._domain, own_base_url=self._base_url, own_http=self._http,
-            outbound=self._outbound, deadline_sec=REQUEST_TIMEOUT_SEC,
-        )  # fmt: skip
-
-    def _full_acct(self, acct: str) -> str:
-        """``user@domain`` whether the server wrote the domain for local accounts or not."""
-        return acct if "@" in acct else f"{acct}@{self._domain}"
 
     def _without_own_mention(self, text: str) -> str:
         own = re.compile(
@@ -483,15 +342,18 @@ class MastodonAdapter(Protocol):
             try:
                 found = await asyncio.to_thread(self._api.account_lookup, user if local else handle)
             except MastodonNotFoundError:  # unknown here yet, or a server without lookup
-                found = await asyncio.to_thread(self._search_account, handle)
-            if found is None or self._full_acct(found.acct).casefold() != handle.casefold():
+                found = await asyncio.to_thread(self._accounts.search, handle)
+            if (
+                found is None
+                or self._accounts.full_acct(found.acct).casefold() != handle.casefold()
+            ):
                 return None
-            subject = await self._subject(found)
+            subject = await self._accounts.subject(found)
         except MastodonError as e:
             raise HqxError(f"Mastodon: cannot look up @{handle}: {e}") from e
         if subject is None:
             return None
-        return Account(Network.MASTODON, subject, self._full_acct(found.acct))
+        return Account(Network.MASTODON, subject, self._accounts.full_acct(found.acct))
 
     @property
     def text_limit(self) -> int:
@@ -505,7 +367,7 @@ class MastodonAdapter(Protocol):
         followed: set[str] = set()
         try:
             self._keep_for_answers()
-            account = await asyncio.to_thread(self._search_account, handle)
+            account = await asyncio.to_thread(self._accounts.search, handle)
             if account is None:
                 return frozenset()
             self._keep_for_answers()
@@ -516,7 +378,7 @@ class MastodonAdapter(Protocol):
                 if not page:
                     break
                 for other in page:
-                    found = await self._subject(other)
+                    found = await self._accounts.subject(other)
                     if found is not None:
                         followed.add(found)
                 self._keep_for_answers()
@@ -544,20 +406,6 @@ class MastodonAdapter(Protocol):
             return datetime.fromtimestamp(float(reset), UTC)
         return _now() + timedelta(seconds=RATE_LIMIT_FALLBACK_SEC)
 
-    def _search_account(self, handle: str) -> Any:
-        """Search with webfinger resolution: finds accounts of other servers too."""
-        # ``@user@host``: GoToSocial finds an address only with its leading ``@``.
-        # ``exclude_unreviewed=False`` (it only concerns hashtags) keeps Mastodon.py from
-        # checking the server's version, which fails on a version string it cannot parse.
-        results = self._api.search_v2(
-            "@" + handle.lstrip("@"), resolve=True, result_type="accounts", limit=5,
-            exclude_unreviewed=False,
-        )  # fmt: skip
-        for account in results.accounts:
-            if self._full_acct(account.acct).casefold() == handle.casefold():
-                return account
-        return None
-
     async def deliver(self, outgoing: Outgoing) -> Delivered:
         """One action; Mastodon.py's errors are converted here, once: a 429 waits for the
         window's reset, a 4xx refusal is permanent, a network or server error is retried."""
@@ -566,13 +414,17 @@ class MastodonAdapter(Protocol):
             match action:
                 case Reply():
                     status_id = str(action.context["status_id"])
-                    return await self._post(outgoing, action.to, action.text, action.lang,
-                                            reply_to=status_id, direct=action.direct)  # fmt: skip
+                    return await self._statuses().post(
+                        outgoing, action.to, action.text, action.lang,
+                        reply_to=status_id, direct=action.direct,
+                    )  # fmt: skip
                 case DirectMessage():
-                    return await self._post(outgoing, action.to, action.text, action.lang,
-                                            reply_to=None, direct=True)  # fmt: skip
+                    return await self._statuses().post(
+                        outgoing, action.to, action.text, action.lang,
+                        reply_to=None, direct=True,
+                    )  # fmt: skip
                 case Delete():
-                    return await self._delete(action.ref)
+                    return await self._statuses().delete(action.ref)
                 case FollowAccount():
                     return await self._people.follow(action)
         except MastodonRatelimitError as e:
@@ -593,61 +445,8 @@ class MastodonAdapter(Protocol):
         """Tell the person's server their grant is over (:mod:`mastodon_bot.acting`)."""
         await self._people.revoke(grant)
 
-    async def _delete(self, status_id: str) -> Delivered:
-        """Delete one of the bot's statuses (one already gone counts as deleted)."""
-        with contextlib.suppress(MastodonNotFoundError):
-            await asyncio.to_thread(self._api.status_delete, status_id)
-        return Delivered(status_id)
-
-    async def _post(
-        self,
-        outgoing: Outgoing,
-        to: Recipient,
-        text: str,
-        lang: str,
-        *,
-        reply_to: str | None,
-        direct: bool,
-    ) -> Delivered:
-        """A status mentioning ``to``: in reply to ``reply_to`` (a status id), else starting
-        a conversation; direct, or unlisted (out of public timelines)."""
-        body = self._fitted(to, text)
-        if outgoing.attempts > 1 and outgoing.created_at < _now() - IDEMPOTENCY_KEPT:
-            earlier = await asyncio.to_thread(self._sent_before, reply_to, body)
-            if earlier is not None:
-                return Delivered(earlier)
-        status = await asyncio.to_thread(
-            self._api.status_post,
-            body,
-            in_reply_to_id=reply_to,
-            visibility="direct" if direct else "unlisted",
-            language=lang,
-            idempotency_key=outgoing.key,
-        )
-        return Delivered(str(status.id))  # the id: what deleting it takes
-
-    def _fitted(self, to: Recipient, text: str) -> str:
-        """``@handle text``, the text cut to the server's status length."""
-        mention = f"@{to.handle}"
-        room = self._max_characters - len(mention) - 1
-        if len(text) > room:
-            text = text[: room - 1].rstrip() + "…"
-        return f"{mention} {text}"
-
-    def _sent_before(self, reply_to: str | None, body: str) -> str | None:
-        """The bot's status sent for this action before a crash, if any: the reply to
-        ``reply_to``, or (starting a conversation) one with the same words."""
-        words = body.split(" ", 1)[1]
-        for status in self._api.account_statuses(self.account_id, limit=PAGE_LIMIT):
-            if reply_to is not None and str(status.in_reply_to_id) == reply_to:
-                return str(status.id)
-            if (
-                reply_to is None
-                and status.in_reply_to_id is None
-                and html_to_text(status.content).endswith(words)
-            ):
-                return str(status.id)
-        return None
+    def _statuses(self) -> Statuses:
+        return Statuses(self._api, self.account_id, self._max_characters)
 
 
 def _moment(value: datetime | str) -> datetime:
