@@ -33,8 +33,8 @@ from sqlmodel import Session  # noqa: E402
 
 from shared.db import bulk, migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
-from shared.db.models import Direction  # noqa: E402
 from shared.reconnection import matching  # noqa: E402
+from shared.vocabulary import Direction  # noqa: E402
 
 FIRST_X = 10_000_000
 

@@ -30,9 +30,9 @@ from sqlalchemy import text  # noqa: E402
 from shared.bot.handlers import default_registry  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
-from shared.db.models import Network  # noqa: E402
 from shared.protocol import Author, IncomingPost  # noqa: E402
 from shared.service import Service  # noqa: E402
+from shared.vocabulary import Network  # noqa: E402
 from tests.fakes import FakeAdapter  # noqa: E402
 from testworld.bluesky.services import PostgresServer  # noqa: E402
 

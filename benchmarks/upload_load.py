@@ -30,10 +30,11 @@ import aiohttp  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from hqx.app import create_app, server_options  # noqa: E402
+from shared.clock import utcnow  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
-from shared.db.models import Person, utcnow  # noqa: E402
+from shared.db.models import Person  # noqa: E402
 from shared.portal import uploads  # noqa: E402
 from shared.xarchive.sample import random_ids, write_archive  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402

@@ -24,7 +24,7 @@ from bsky_service.oauth import (
     revoke,
 )
 from bsky_service.tid import tid
-from shared.db.models import iso_utc
+from shared.clock import iso_utc
 from shared.errors import HqxError
 from shared.protocol import Delivered, DeliveryError
 

@@ -43,7 +43,6 @@ from shared.actions import (
     WriteAttestation,
     WriteCollection,
 )
-from shared.db.models import Network
 from shared.errors import HqxError
 from shared.identity import attestation
 from shared.identity.accounts import Account
@@ -57,6 +56,7 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence

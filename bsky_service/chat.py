@@ -10,8 +10,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bsky_service.text import fit, parse_moment
-from shared.db.models import Network
 from shared.protocol import Author, Delivered, IncomingPost
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, TypeAlias
 from atproto import models
 
 from bsky_service.text import parse_moment, without_mention_of
-from shared.db.models import Network, iso_utc
+from shared.clock import iso_utc
 from shared.protocol import Author, IncomingPost
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

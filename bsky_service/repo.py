@@ -13,7 +13,7 @@ from atproto_client.exceptions import BadRequestError, RateLimitExceededError, R
 
 from bsky_service.text import fit
 from bsky_service.tid import tid, tid_of
-from shared.db.models import iso_utc
+from shared.clock import iso_utc
 from shared.identity import attestation
 from shared.protocol import Delivered, DeliveryError
 

@@ -35,9 +35,9 @@ from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
 from shared.bot.commands import Environment
 from shared.bot.handlers import default_registry
+from shared.clock import iso_utc, utcnow
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import iso_utc, utcnow
 from shared.service import Service
 from shared.stores import Stores
 

@@ -197,7 +197,7 @@ def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 def _archive_import(args: argparse.Namespace, settings: Settings) -> int:
     from shared.archive_import import import_archive
-    from shared.db.models import PersonKind
+    from shared.vocabulary import PersonKind
 
     kind = PersonKind.ORGANISATION if args.organisation else PersonKind.INDIVIDUAL
     started = time.perf_counter()
@@ -295,8 +295,8 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
 
     from bsky_service.adapter import BlueskyAdapter
     from mastodon_bot.adapter import MastodonAdapter
+    from shared.clock import iso_utc, utcnow
     from shared.db.migrate import require_current
-    from shared.db.models import iso_utc, utcnow
     from shared.reconnection import reports
 
     now = utcnow()
@@ -391,7 +391,7 @@ def _x_disputes(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _claimant(person_id: int, username: str, since: datetime) -> dict[str, Any]:
-    from shared.db.models import iso_utc
+    from shared.clock import iso_utc
 
     return {"person": person_id, "username": username, "since": iso_utc(since)}
 
@@ -402,8 +402,8 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
     from hqx.app import offline_environment
     from shared import outbox
     from shared.bot import notices
+    from shared.clock import utcnow
     from shared.db.migrate import require_current
-    from shared.db.models import utcnow
     from shared.identity import attestation, xtrust
 
     env = offline_environment(settings)
@@ -427,8 +427,8 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
 def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
+    from shared.clock import iso_utc
     from shared.db.migrate import require_current
-    from shared.db.models import iso_utc
     from shared.portal import directory
 
     with _database(settings) as engine:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mastodon_bot import webfinger
-from shared.db.models import Network
 from shared.errors import HqxError
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

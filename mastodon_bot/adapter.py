@@ -34,7 +34,6 @@ from mastodon_bot.receiving import Receiver
 from mastodon_bot.statuses import Statuses
 from mastodon_bot.text import html_to_text
 from shared.actions import Delete, DirectMessage, FollowAccount, Reply
-from shared.db.models import Network
 from shared.errors import HqxError
 from shared.identity.accounts import Account
 from shared.protocol import (
@@ -48,6 +47,7 @@ from shared.protocol import (
     ThrottledError,
     WriteBudget,
 )
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping

@@ -8,19 +8,13 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, select
 
 from shared.bot import notices
+from shared.clock import utcnow
 from shared.db import bulk
 from shared.db.migrate import require_current
-from shared.db.models import (
-    ArchiveImport,
-    Direction,
-    Person,
-    PersonKind,
-    TrustLevel,
-    XIdentity,
-    utcnow,
-)
+from shared.db.models import ArchiveImport, Person, XIdentity
 from shared.identity import xtrust
 from shared.reconnection import matching
+from shared.vocabulary import Direction, PersonKind, TrustLevel
 from shared.xarchive.reader import ArchiveSummary, XArchive, read_archive
 from shared.xarchive.xid import to_db
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared.db.models import BotState, utcnow
+from shared.clock import utcnow
+from shared.db.models import BotState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

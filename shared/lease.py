@@ -16,7 +16,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from shared.db.models import ServiceLease, iso_utc, utcnow
+from shared.clock import iso_utc, utcnow
+from shared.db.models import ServiceLease
 from shared.errors import HqxError
 
 if TYPE_CHECKING:

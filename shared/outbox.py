@@ -20,14 +20,9 @@ from sqlmodel import Session, col, select
 
 from shared import actions
 from shared.actions import Action, FollowAccount, Recipient, Reply
-from shared.db.models import (
-    ActionStatus,
-    Delivery,
-    OutboundAction,
-    ServiceLease,
-    Via,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db.models import Delivery, OutboundAction, ServiceLease
+from shared.vocabulary import ActionStatus, Via
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.actions import Action
-    from shared.db.models import Network
     from shared.identity.accounts import Account
     from shared.reconnection.grants import Token
+    from shared.vocabulary import Network
 
 
 DEFAULT_TEXT_LIMIT = 500

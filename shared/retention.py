@@ -10,17 +10,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, or_
 from sqlmodel import Session, col
 
+from shared.clock import utcnow
 from shared.db.models import (
-    ActionStatus,
     InboundPost,
     JoinOffer,
     LinkRequest,
     OutboundAction,
     ReconnectRun,
-    RunKind,
     UploadToken,
-    utcnow,
 )
+from shared.vocabulary import ActionStatus, RunKind
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -27,7 +27,8 @@ from shared.actions import Action, Reply, UnknownActionError
 from shared.backoff import Backoff
 from shared.bot.commands import Answer, Environment
 from shared.bot.messages import answer_language, say
-from shared.db.models import Identity, InboundPost, utcnow
+from shared.clock import utcnow
+from shared.db.models import Identity, InboundPost
 from shared.errors import HqxError
 from shared.identity import handles, linking
 from shared.protocol import DeliveryError, Outgoing, ReceiveError

@@ -22,8 +22,8 @@ from shared.reconnection import grants
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from shared.db.models import Network
     from shared.identity.accounts import Account
+    from shared.vocabulary import Network
 
 
 class BotState:

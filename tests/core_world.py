@@ -10,11 +10,12 @@ from sqlmodel import Session, select
 
 from shared.actions import Reply
 from shared.bot.handlers import default_registry
-from shared.db.models import Identity, Network, OutboundAction
+from shared.db.models import Identity, OutboundAction
 from shared.identity import challenge, linking
 from shared.identity.accounts import Account
 from shared.protocol import Author, IncomingPost
 from shared.service import Service
+from shared.vocabulary import Network
 from tests.fakes import FakeAdapter, FakeBluesky
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from shared.actions import KINDS, WriteCollection
-from shared.db.models import Network
 from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Protocol
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

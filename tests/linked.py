@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared.db.models import Identity, Person, TrustLevel, utcnow
+from shared.clock import utcnow
+from shared.db.models import Identity, Person
 from shared.portal import uploads
+from shared.vocabulary import TrustLevel
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

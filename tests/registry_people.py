@@ -7,14 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared.db.models import (
-    Consent,
-    LinkProof,
-    Purpose,
-    TrustLevel,
-    XIdentity,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db.models import Consent, LinkProof, XIdentity
+from shared.vocabulary import Purpose, TrustLevel
 from tests.linked import add_linked
 
 if TYPE_CHECKING:

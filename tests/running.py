@@ -10,7 +10,9 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from shared import outbox
-from shared.db.models import ActionStatus, OutboundAction, utcnow
+from shared.clock import utcnow
+from shared.db.models import OutboundAction
+from shared.vocabulary import ActionStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.db.models import Network
 from shared.identity.accounts import Named, parse_account
+from shared.vocabulary import Network
 
 
 @pytest.mark.parametrize(

@@ -25,15 +25,12 @@ from shared.actions import (
     WriteAttestation,
 )
 from shared.bot.handlers import default_registry
+from shared.clock import utcnow
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import (
-    ActionStatus,
-    LinkRequest,
-    OutboundAction,
-    utcnow,
-)
+from shared.db.models import LinkRequest, OutboundAction
 from shared.service import Service
+from shared.vocabulary import ActionStatus
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from shared.archive_import import import_archive
 from shared.db import bulk, migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import ArchiveImport, Direction, Person, PersonKind, XIdentity
+from shared.db.models import ArchiveImport, Person, XIdentity
+from shared.vocabulary import Direction, PersonKind
 from shared.xarchive.errors import ArchiveError
 from shared.xarchive.sample import ArchiveStyle, random_ids
 from shared.xarchive.xid import from_db, to_db

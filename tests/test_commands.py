@@ -9,8 +9,8 @@ import pytest
 from shared.bot.commands import Answer, CommandRegistry, Environment
 from shared.bot.handlers import default_registry
 from shared.bot.messages import Lang, answer_language
-from shared.db.models import Network
 from shared.protocol import Author, IncomingPost
+from shared.vocabulary import Network
 
 
 def post(text: str, languages: tuple[str, ...] = ()) -> IncomingPost:

@@ -23,6 +23,7 @@ from shared import outbox
 from shared.actions import FollowAccount
 from shared.bot import privacy
 from shared.bot.handlers import default_registry
+from shared.clock import utcnow
 from shared.db.models import (
     Consent,
     Delivery,
@@ -30,9 +31,7 @@ from shared.db.models import (
     GrantRevocation,
     OutboundAction,
     Person,
-    Purpose,
     ReconnectRun,
-    utcnow,
 )
 from shared.errors import HqxError
 from shared.outbound import Policy
@@ -41,6 +40,7 @@ from shared.protocol import DeliveryError, Outgoing
 from shared.reconnection import follows, grants
 from shared.service import Service
 from shared.stores import Stores
+from shared.vocabulary import Purpose
 from tests.fakes import FakeAdapter
 from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld

@@ -18,9 +18,11 @@ from sqlmodel import Session, col, select
 from shared import lease, outbox
 from shared.actions import Recipient, Reply
 from shared.bot.handlers import default_registry
-from shared.db.models import ActionStatus, OutboundAction, ServiceLease, utcnow
+from shared.clock import utcnow
+from shared.db.models import OutboundAction, ServiceLease
 from shared.lease import LeaseHeldError
 from shared.service import Service
+from shared.vocabulary import ActionStatus
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:

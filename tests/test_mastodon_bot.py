@@ -14,9 +14,10 @@ from sqlmodel import Session, select
 from mastodon_bot.adapter import MastodonAdapter
 from mastodon_bot.text import html_to_text
 from shared.bot.handlers import default_registry
-from shared.db.models import ActionStatus, OutboundAction
+from shared.db.models import OutboundAction
 from shared.service import Service
 from shared.stores import Stores
+from shared.vocabulary import ActionStatus
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import Crashes, run_until
 from testworld.mastodon.people import create_person

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from shared.clock import utcnow
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import LinkProof, TrustLevel, XIdentity, XMatch, utcnow
+from shared.db.models import LinkProof, XIdentity, XMatch
 from shared.reconnection import matching
 from shared.reconnection.matching import Relation
+from shared.vocabulary import TrustLevel
 
 if TYPE_CHECKING:
     from pathlib import Path

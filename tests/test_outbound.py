@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from hqx.app import create_app
 from hqx.outbound import OutboundClient
 from shared.config import Settings
-from shared.db.models import Network
 from shared.outbound import (
     OutboundError,
     Policy,
@@ -36,6 +35,7 @@ from shared.outbound import (
     did_url,
     public_ip,
 )
+from shared.vocabulary import Network
 from tests.linked import linked_with_space
 from tests.test_portal_space import KEY, csrf_of, sign_in
 

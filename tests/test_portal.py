@@ -83,7 +83,8 @@ def test_the_following_list_downloads_once_in_mastodons_import_format(
 ) -> None:
     from sqlmodel import Session
 
-    from shared.db.models import Delivery, Identity, Person, utcnow
+    from shared.clock import utcnow
+    from shared.db.models import Delivery, Identity, Person
     from shared.portal import uploads
 
     with Session(engine) as session, session.begin():

@@ -22,17 +22,11 @@ from sqlmodel import Session, select
 
 from hqx.app import create_app
 from shared.archive_import import import_archive
+from shared.clock import utcnow
 from shared.config import Settings, UploadLimits
-from shared.db.models import (
-    Consent,
-    Identity,
-    Person,
-    Purpose,
-    TrustLevel,
-    XIdentity,
-    utcnow,
-)
+from shared.db.models import Consent, Identity, Person, XIdentity
 from shared.portal import directory
+from shared.vocabulary import Purpose, TrustLevel
 from tests.archives import make_archive
 from tests.background import BackgroundApp
 from tests.browser import PHONE, Browser

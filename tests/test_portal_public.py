@@ -10,8 +10,10 @@ from sqlmodel import Session
 
 from hqx.cli import main
 from hqx.web.figures import polylines
-from shared.db.models import Person, PersonKind, utcnow
+from shared.clock import utcnow
+from shared.db.models import Person
 from shared.portal import stats
+from shared.vocabulary import PersonKind
 from tests.core_world import ALICE_M, World
 from tests.test_portal_space import csrf_of, portal, sign_in, signin_link
 

@@ -19,8 +19,9 @@ from sqlmodel import Session, SQLModel, select
 from hqx.app import create_app
 from shared.actions import Reply
 from shared.config import Settings
-from shared.db.models import Consent, Identity, Person, Purpose
+from shared.db.models import Consent, Identity, Person
 from shared.portal import export, uploads
+from shared.vocabulary import Purpose
 from tests.core_world import ALICE_M, MALLORY_M, World
 
 if TYPE_CHECKING:

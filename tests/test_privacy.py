@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from shared.actions import Delete
 from shared.archive_import import import_archive
+from shared.clock import utcnow
 from shared.db.models import (
-    ActionStatus,
     Consent,
     FollowEdge,
     Identity,
@@ -21,8 +21,8 @@ from shared.db.models import (
     OutboundAction,
     Person,
     XIdentity,
-    utcnow,
 )
+from shared.vocabulary import ActionStatus
 from tests.archives import make_archive
 from tests.core_world import ALICE_B, ALICE_M, MALLORY_M, World, to_post
 

@@ -14,20 +14,13 @@ from shared.actions import DirectMessage, Reply, WriteCollection
 from shared.archive_import import import_archive
 from shared.bot import privacy
 from shared.bot.handlers import default_registry
+from shared.clock import utcnow
 from shared.config import Reconnection
-from shared.db.models import (
-    ActionStatus,
-    Delivery,
-    Identity,
-    OutboundAction,
-    Person,
-    Purpose,
-    ReconnectRun,
-    utcnow,
-)
+from shared.db.models import Delivery, Identity, OutboundAction, Person, ReconnectRun
 from shared.identity import xtrust
 from shared.reconnection import matching
 from shared.service import Service
+from shared.vocabulary import ActionStatus, Purpose
 from tests.archives import make_archive
 from tests.fakes import FakeAdapter, FakeBluesky
 
@@ -368,7 +361,7 @@ def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: 
 def test_a_media_outlet_is_found_by_its_followers_and_gets_nothing_itself(
     engine: Engine, tmp_path: Path
 ) -> None:
-    from shared.db.models import PersonKind
+    from shared.vocabulary import PersonKind
 
     net = Net(engine)
     outlet = net.person("outlet", 900, "bluesky")

@@ -16,9 +16,10 @@ from bsky_service.lexicon import ours
 from hqx.app import create_app
 from shared.archive_import import import_archive
 from shared.config import Settings
-from shared.db.models import Delivery, Person, TrustLevel, XClaim
+from shared.db.models import Delivery, Person, XClaim
 from shared.portal import registry
 from shared.reconnection import matching
+from shared.vocabulary import TrustLevel
 from tests.archives import make_archive
 from tests.registry_people import add_person
 

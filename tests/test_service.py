@@ -16,9 +16,10 @@ from shared import backoff, outbox, service
 from shared.actions import Recipient, Reply
 from shared.bot.commands import CommandRegistry
 from shared.bot.handlers import default_registry
-from shared.db.models import ActionStatus, InboundPost, Network, OutboundAction
+from shared.db.models import InboundPost, OutboundAction
 from shared.protocol import Author, DeliveryError, IncomingPost
 from shared.service import Service
+from shared.vocabulary import ActionStatus, Network
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:

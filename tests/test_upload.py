@@ -19,8 +19,9 @@ from hqx.app import create_app, server_options
 from hqx.web.access_log import redact
 from shared.actions import Reply
 from shared.config import Settings, UploadLimits
-from shared.db.models import ArchiveImport, FollowEdge, Identity, TrustLevel, XIdentity
+from shared.db.models import ArchiveImport, FollowEdge, Identity, XIdentity
 from shared.portal import uploads
+from shared.vocabulary import TrustLevel
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.core_world import ALICE_B, ALICE_M, World
 

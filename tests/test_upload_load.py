@@ -48,7 +48,7 @@ def links(engine: Engine, count: int) -> list[str]:
 
 
 def _now() -> Any:
-    from shared.db.models import utcnow
+    from shared.clock import utcnow
 
     return utcnow()
 

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 
 from hqx.oembed import OEmbedReader, XPostError
 from shared.archive_import import import_archive
-from shared.db.models import LinkProof, TrustLevel, XIdentity
+from shared.db.models import LinkProof, XIdentity
 from shared.identity.accounts import XPost
+from shared.vocabulary import TrustLevel
 from tests.archives import OWNER, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, World, code_in

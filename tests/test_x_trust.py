@@ -22,10 +22,11 @@ from hqx.cli import main
 from shared.archive_import import import_archive
 from shared.bot import notices
 from shared.config import Settings
-from shared.db.models import FollowEdge, Person, PersonKind, TrustLevel, XClaim, XIdentity
+from shared.db.models import FollowEdge, Person, XClaim, XIdentity
 from shared.errors import HqxError
 from shared.identity import attestation, xtrust
 from shared.identity.accounts import XPost
+from shared.vocabulary import PersonKind, TrustLevel
 from tests.archives import OWNER, OWNER_ID, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, KEY, MALLORY_M, World, code_in
@@ -189,7 +190,7 @@ def test_while_disputed_both_see_it_and_nothing_uses_it(
 
 
 def held_now() -> Any:
-    from shared.db.models import utcnow
+    from shared.clock import utcnow
 
     return utcnow()
 

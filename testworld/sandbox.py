@@ -29,10 +29,10 @@ from aiohttp import web
 from bsky_service.lexicon import Lexicons
 from hqx.app import create_app
 from mastodon_bot.text import html_to_text
+from shared.clock import utcnow
 from shared.config import Settings, UploadLimits
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.db.models import utcnow
 from shared.identity import challenge
 from shared.xarchive.sample import random_ids, write_archive
 from testworld.bluesky.chat import ChatDouble

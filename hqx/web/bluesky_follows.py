@@ -32,8 +32,9 @@ from hqx.web.space import (
     visit_of,
 )
 from shared.bot import privacy
-from shared.db.models import Network, Person, Purpose
+from shared.db.models import Person
 from shared.reconnection import grants
+from shared.vocabulary import Network, Purpose
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from shared.db.models import utcnow
+from shared.clock import utcnow
 from shared.portal import stats
 
 if TYPE_CHECKING:

@@ -32,9 +32,10 @@ from hqx.web.space import (
 )
 from mastodon_bot import oauth as mastodon_oauth
 from shared.bot import privacy
-from shared.db.models import Network, Person, Purpose
+from shared.db.models import Person
 from shared.outbound import Outbound, OutboundError
 from shared.reconnection import grants
+from shared.vocabulary import Network, Purpose
 
 log = logging.getLogger(__name__)
 

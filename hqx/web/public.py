@@ -12,8 +12,8 @@ from sqlmodel import Session
 from hqx.state import ENGINE, STATS
 from hqx.web.figures import COLOURS, HEIGHT, WIDTH, polylines
 from hqx.web.texts import context
-from shared.db.models import DirectoryStatus
 from shared.portal import directory, stats
+from shared.vocabulary import DirectoryStatus
 
 routes = web.RouteTableDef()
 

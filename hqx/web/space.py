@@ -27,9 +27,10 @@ from hqx.web.page_proof import PageProof
 from hqx.web.texts import TEXTS, context
 from shared import sealed
 from shared.bot import privacy
-from shared.db.models import DirectoryStatus, Identity, Network, Person, Reconnect
+from shared.db.models import Identity, Person
 from shared.portal import directory, export, uploads
 from shared.portal.space import Space, space_of
+from shared.vocabulary import DirectoryStatus, Network, Reconnect
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from bsky_service import service_auth
 from bsky_service.lexicon import LexiconError, Lexicons, ours
 from hqx.state import DIDS, ENGINE, SETTINGS
-from shared.db.models import Network
 from shared.portal import registry
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Callable

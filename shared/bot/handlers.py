@@ -20,13 +20,14 @@ from shared.bot.commands import (
     help_text,
 )
 from shared.bot.messages import Lang, say
-from shared.db.models import Identity, Network, TrustLevel
+from shared.db.models import Identity
 from shared.errors import HqxError
 from shared.identity import attestation, challenge, linking
 from shared.identity.accounts import Named, parse_account
 from shared.identity.challenge import Binding, ChallengeError
 from shared.outbox import reply_to
 from shared.portal import uploads
+from shared.vocabulary import Network, TrustLevel
 
 if TYPE_CHECKING:
     from shared.bot.commands import Resolver

@@ -10,21 +10,19 @@ from sqlmodel import Session, col, select
 from shared.actions import Delete, WriteCollection
 from shared.bot.commands import Answer, Context, Environment, Outbound, fold
 from shared.bot.messages import Lang, say
+from shared.clock import utcnow
 from shared.db.models import (
-    ActionStatus,
     Consent,
     FollowEdge,
     Identity,
     InboundPost,
     OutboundAction,
     Person,
-    Purpose,
-    Reconnect,
     XIdentity,
-    utcnow,
 )
 from shared.identity import attestation, linking
 from shared.reconnection import grants, matching, packs
+from shared.vocabulary import ActionStatus, Purpose, Reconnect
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
 FORGOTTEN = "forgotten"

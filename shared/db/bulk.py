@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
-    from shared.db.models import Direction
+    from shared.vocabulary import Direction
     from shared.xarchive.idset import IdArray
 
 SQLITE_LOAD_CACHE_KIB = 8 * 1024

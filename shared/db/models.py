@@ -7,57 +7,30 @@ primary key (no surrogate id), and X account ids are stored as signed 64-bit int
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import IntEnum, StrEnum
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     ForeignKey,
     Index,
-    Integer,
     SmallInteger,
     String,
     Text,
-    TypeDecorator,
 )
 from sqlmodel import Field, Session, SQLModel, UniqueConstraint, col, select
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, as every timestamp column stores it."""
-    return datetime.now(UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    """A date-time as AT Protocol records write it: UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware date-time on every database: SQLite keeps no offset, so what it hands
-    back (naive, and UTC since we only store UTC) is made aware here, once for all callers."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-def _ts() -> Any:
-    return Field(default_factory=utcnow, sa_type=UtcDateTime())
-
-
-_NO_AUTOINC = {"autoincrement": False}
-
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-ID = BigInteger().with_variant(Integer(), "sqlite")
+from shared.clock import utcnow
+from shared.db.columns import ID, NO_AUTOINC, UtcDateTime, person_fk, ts, x_account_fk
+from shared.vocabulary import (
+    ActionStatus,
+    DirectoryStatus,
+    PersonKind,
+    Reconnect,
+    TrustLevel,
+)
 
 # Named constraints, so that migrations (batch mode on SQLite) can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -66,93 +39,6 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class Network(StrEnum):
-    """The networks a person may have an identity on."""
-
-    X = "x"
-    BLUESKY = "bluesky"
-    MASTODON = "mastodon"
-
-
-class TrustLevel(StrEnum):
-    """How sure the service is that an identity belongs to its person."""
-
-    PROVEN = "proven"
-    """Shown by a challenge post from the account itself (Bluesky, Mastodon)."""
-    CLAIMED = "claimed"
-    """An X account asserted by an uploaded archive, which anyone can write."""
-    RESERVED = "reserved"
-    """An X account an operator imported (a media outlet), held for its owner's proof."""
-    VERIFIED = "verified"
-    """An X account whose id X itself reported to the person (Sign in with X)."""
-
-
-class PersonKind(StrEnum):
-    """A person on the service is either an individual or an organisation such as a media outlet."""
-
-    INDIVIDUAL = "individual"
-    ORGANISATION = "organisation"
-
-
-class Direction(IntEnum):
-    """Which way an X follow edge points, seen from the archive's owner."""
-
-    FOLLOWER = 1
-    """The other account follows the owner (``follower.js``)."""
-    FOLLOWING = 2
-    """The owner follows the other account (``following.js``)."""
-
-
-class Purpose(StrEnum):
-    """What a person may consent to, each separately."""
-
-    SUGGESTIONS_BY_MESSAGE = "suggestions_by_message"
-    FOLLOWS_ON_BEHALF = "follows_on_behalf"
-    PUBLIC_DIRECTORY = "public_directory"
-    PUBLIC_ATTESTATION = "public_attestation"
-
-
-class ActionStatus(StrEnum):
-    """Lifecycle of an outbound action; see :class:`OutboundAction`."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-def _person_fk(*, nullable: bool = False, index: bool = True) -> Any:
-    return Field(
-        default=None,
-        sa_column=Column(
-            ID,
-            ForeignKey("person.id", ondelete="CASCADE"),
-            nullable=nullable,
-            index=index,
-        ),
-    )
-
-
-def _x_account_fk(**column: Any) -> Any:
-    """A required reference to an X account, gone with it."""
-    return Field(
-        sa_column=Column(
-            BigInteger,
-            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
-            nullable=False,
-            **column,
-        )
-    )
-
-
-class Reconnect(StrEnum):
-    """Which of a person's former X contacts the service reconnects them with."""
-
-    FOLLOWERS = "followers"
-    FOLLOWINGS = "followings"
-    BOTH = "both"
 
 
 class Person(SQLModel, table=True):
@@ -174,7 +60,7 @@ class Person(SQLModel, table=True):
     sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """The generation of the person's portal sessions: "sign out everywhere" moves it on,
     and a session cookie of an earlier generation opens nothing."""
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class XIdentity(SQLModel, table=True):
@@ -182,8 +68,8 @@ class XIdentity(SQLModel, table=True):
 
     __tablename__ = "x_identity"
 
-    x_account_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
-    person_id: int = _person_fk()
+    x_account_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=NO_AUTOINC)
+    person_id: int = person_fk()
     username: str = Field(sa_type=String(64))
     trust: str = Field(default=TrustLevel.CLAIMED, sa_type=String(16))
     """What the id rests on: ``claimed``, ``reserved`` or ``verified``
@@ -193,8 +79,8 @@ class XIdentity(SQLModel, table=True):
     not of the id."""
     username_proof: str | None = Field(default=None, sa_type=String(1024))
     """That post's URL."""
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
 
     @classmethod
     def of_person(cls, session: Session, person_id: int) -> list[XIdentity]:
@@ -211,14 +97,14 @@ class XClaim(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("x_account_id", "person_id"),)
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    x_account_id: int = _x_account_fk(index=True)
-    person_id: int = _person_fk()
+    x_account_id: int = x_account_fk(index=True)
+    person_id: int = person_fk()
     username: str = Field(sa_type=String(64))
     """The username the claimant's archive gives."""
     verified: bool = False
     """X itself reported the account to the claimant too (while another held it verified):
     an operator may settle it their way."""
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class Identity(SQLModel, table=True):
@@ -227,7 +113,7 @@ class Identity(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("network", "subject"),)
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     network: str = Field(sa_type=String(16))
     subject: str = Field(sa_type=String(512))
     """The stable id: a DID on Bluesky, the account URI on Mastodon."""
@@ -238,8 +124,8 @@ class Identity(SQLModel, table=True):
     """The last post this account addressed to the bot (id, direct or not, the adapter's
     reply context): suggestions go there, in a conversation the person started (Mastodon
     4.3+ filters private mentions from accounts a person does not follow, except there)."""
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
 
     @classmethod
     def of_person(cls, session: Session, person_id: int) -> list[Identity]:
@@ -260,14 +146,14 @@ class LinkProof(SQLModel, table=True):
     __tablename__ = "link_proof"
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     network: str = Field(sa_type=String(16))
     subject: str = Field(sa_type=String(512))
     code: str = Field(sa_type=String(64), unique=True)
     """The code's digest (:attr:`shared.identity.challenge.Code.digest`): a code proves once."""
     post_uri: str = Field(sa_type=String(1024))
     post_url: str | None = Field(default=None, sa_type=String(1024))
-    verified_at: datetime = _ts()
+    verified_at: datetime = ts()
 
 
 class ArchiveImport(SQLModel, table=True):
@@ -276,13 +162,13 @@ class ArchiveImport(SQLModel, table=True):
     __tablename__ = "archive_import"
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    x_account_id: int = _x_account_fk(unique=True)
+    x_account_id: int = x_account_fk(unique=True)
     followers: int = Field(default=0, sa_type=BigInteger)
     following: int = Field(default=0, sa_type=BigInteger)
     rejected_rows: int = Field(default=0, sa_type=BigInteger)
     duplicate_rows: int = Field(default=0, sa_type=BigInteger)
     files: list[str] = Field(default_factory=list, sa_type=JSON)
-    imported_at: datetime = _ts()
+    imported_at: datetime = ts()
 
 
 class FollowEdge(SQLModel, table=True):
@@ -299,9 +185,9 @@ class FollowEdge(SQLModel, table=True):
         {"sqlite_with_rowid": False},
     )
 
-    owner_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
-    direction: int = Field(sa_type=SmallInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
-    other_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINC)
+    owner_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=NO_AUTOINC)
+    direction: int = Field(sa_type=SmallInteger, primary_key=True, sa_column_kwargs=NO_AUTOINC)
+    other_x_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=NO_AUTOINC)
 
 
 class XMatch(SQLModel, table=True):
@@ -326,7 +212,7 @@ class XMatch(SQLModel, table=True):
     followee_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    found_at: datetime = _ts()
+    found_at: datetime = ts()
 
 
 class Consent(SQLModel, table=True):
@@ -337,7 +223,7 @@ class Consent(SQLModel, table=True):
     )
     purpose: str = Field(sa_type=String(32), primary_key=True)
     granted: bool = False
-    updated_at: datetime = _ts()
+    updated_at: datetime = ts()
 
 
 class OutboundAction(SQLModel, table=True):
@@ -352,13 +238,13 @@ class OutboundAction(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     idempotency_key: str = Field(sa_type=String(200), unique=True)
-    person_id: int | None = _person_fk(nullable=True)
+    person_id: int | None = person_fk(nullable=True)
     network: str = Field(sa_type=String(16))
     kind: str = Field(sa_type=String(32))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     status: str = Field(default=ActionStatus.PENDING, sa_type=String(16))
     attempts: int = 0
-    not_before: datetime = _ts()
+    not_before: datetime = ts()
     remote_ref: str | None = Field(default=None, sa_type=String(1024))
     after: str | None = Field(default=None, sa_type=String(200))
     """The idempotency key of an action that must be done first (a pack before the message
@@ -369,8 +255,8 @@ class OutboundAction(SQLModel, table=True):
     """While ``sending``: the lease holder sending it (:mod:`shared.lease`). Recovery puts it
     back only once that lease has expired: a live process's sends are never touched."""
     last_error: str | None = Field(default=None, sa_type=String(2000))
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
 
 
 class InboundPost(SQLModel, table=True):
@@ -384,7 +270,7 @@ class InboundPost(SQLModel, table=True):
     """A post's AT URI on Bluesky, a status id on Mastodon."""
     author: str = Field(sa_type=String(512), index=True)
     """The author's subject (DID, account URI), to throttle and to erase on request."""
-    received_at: datetime = _ts()
+    received_at: datetime = ts()
 
 
 class BotState(SQLModel, table=True):
@@ -394,7 +280,7 @@ class BotState(SQLModel, table=True):
 
     key: str = Field(sa_type=String(128), primary_key=True)
     value: str = Field(sa_type=String(8000))
-    updated_at: datetime = _ts()
+    updated_at: datetime = ts()
 
 
 class LinkRequest(SQLModel, table=True):
@@ -413,7 +299,7 @@ class LinkRequest(SQLModel, table=True):
     reply: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
     expires_at: datetime = Field(sa_type=UtcDateTime())
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class ServiceLease(SQLModel, table=True):
@@ -423,7 +309,7 @@ class ServiceLease(SQLModel, table=True):
 
     name: str = Field(sa_type=String(64), primary_key=True)
     holder: str = Field(sa_type=String(200))
-    acquired_at: datetime = _ts()
+    acquired_at: datetime = ts()
     expires_at: datetime = Field(sa_type=UtcDateTime())
 
 
@@ -445,7 +331,7 @@ class JoinOffer(SQLModel, table=True):
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), nullable=False)
     )
     expires_at: datetime = Field(sa_type=UtcDateTime())
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class UploadToken(SQLModel, table=True):
@@ -455,51 +341,12 @@ class UploadToken(SQLModel, table=True):
     __tablename__ = "upload_token"
 
     token_hash: str = Field(sa_type=String(64), primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     purpose: str = Field(default="upload", sa_type=String(16))
     """``upload`` (an X archive), ``following`` (download one's following list to import)."""
     expires_at: datetime = Field(sa_type=UtcDateTime())
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
-    created_at: datetime = _ts()
-
-
-class Via(StrEnum):
-    """How a contact was delivered to a person on a network (``delivery.via``)."""
-
-    LIST = "list"
-    """In their own pack."""
-    SHARED = "shared"
-    """In a pack many people share."""
-    MESSAGE = "message"
-    """By their address, in a message."""
-    BRIDGE = "bridge"
-    """By their Bridgy Fed address (they are only on the other network)."""
-    FOLLOWED = "followed"
-    """Followed for the person, with their grant."""
-    FOLLOWS = "follows"
-    """The person already follows them there: nothing sent."""
-    ELSEWHERE = "elsewhere"
-    """The person gets them on another of their networks, not here."""
-
-    @classmethod
-    def in_packs(cls) -> tuple[Via, ...]:
-        return (cls.LIST, cls.SHARED)
-
-    @classmethod
-    def by_address(cls) -> tuple[Via, ...]:
-        """What a person's following list to import is made of."""
-        return (cls.MESSAGE, cls.BRIDGE)
-
-
-class RunKind(StrEnum):
-    """Why a reconnection run happened."""
-
-    CUTOVER = "cutover"
-    """The first full delivery, at ``HQX_CUTOVER_AT``."""
-    REMATCH = "rematch"
-    """Everything matched again on the schedule (daily by default); only what is new goes."""
-    WATCH = "watch"
-    """Someone linked or uploaded: only the pairs touching them, delivered at once."""
+    created_at: datetime = ts()
 
 
 class ReconnectRun(SQLModel, table=True):
@@ -512,7 +359,7 @@ class ReconnectRun(SQLModel, table=True):
     key: str = Field(sa_type=String(64), unique=True)
     """``cutover``, ``rematch:2026-12-01``, ``watch:<time>``."""
     kind: str = Field(sa_type=String(16))
-    started_at: datetime = _ts()
+    started_at: datetime = ts()
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     found: int = 0
     """Matches found by the run's matching."""
@@ -551,7 +398,7 @@ class Delivery(SQLModel, table=True):
         default=None,
         sa_column=Column(ID, ForeignKey("reconnect_run.id", ondelete="SET NULL"), nullable=True),
     )
-    delivered_at: datetime = _ts()
+    delivered_at: datetime = ts()
 
 
 class Collection(SQLModel, table=True):
@@ -562,10 +409,10 @@ class Collection(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     network: str = Field(sa_type=String(16))
-    person_id: int | None = _person_fk(nullable=True)
+    person_id: int | None = person_fk(nullable=True)
     part: int = 1
     members: int = 0
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class CollectionMember(SQLModel, table=True):
@@ -585,14 +432,6 @@ class CollectionMember(SQLModel, table=True):
     """The account listed (a DID): what was written, to erase it when asked."""
 
 
-class DirectoryStatus(StrEnum):
-    """Where an outlet stands with X, as the campaign's directory shows it."""
-
-    CONSIDERING = "considering"
-    COMMITTED = "committed"
-    LEFT = "left"
-
-
 class DirectoryEntry(SQLModel, table=True):
     """An outlet or organisation in the public media directory: asked for by the person
     through the portal, shown once an operator approved it (``approved_at``)."""
@@ -604,9 +443,9 @@ class DirectoryEntry(SQLModel, table=True):
     )
     name: str = Field(sa_type=String(120))
     status: str = Field(default=DirectoryStatus.CONSIDERING, sa_type=String(16))
-    requested_at: datetime = _ts()
+    requested_at: datetime = ts()
     approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
-    updated_at: datetime = _ts()
+    updated_at: datetime = ts()
 
 
 class OAuthClient(SQLModel, table=True):
@@ -621,7 +460,7 @@ class OAuthClient(SQLModel, table=True):
     client_secret: str = Field(sa_type=Text())
     """Sealed with the service's key."""
     redirect_uri: str = Field(sa_type=String(1024))
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class FollowGrant(SQLModel, table=True):
@@ -632,7 +471,7 @@ class FollowGrant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "network", "subject"),)
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    person_id: int = _person_fk()
+    person_id: int = person_fk()
     network: str = Field(sa_type=String(16))
     server: str = Field(sa_type=String(255))
     subject: str = Field(sa_type=String(1024))
@@ -640,7 +479,7 @@ class FollowGrant(SQLModel, table=True):
     token: str = Field(sa_type=Text())
     """The access token, sealed with the service's key."""
     scope: str = Field(sa_type=String(255))
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
 
 
 class GrantRevocation(SQLModel, table=True):
@@ -657,4 +496,4 @@ class GrantRevocation(SQLModel, table=True):
     attempts: int = 0
     next_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime(), index=True)
     last_error: str = Field(default="", sa_type=String(255))
-    created_at: datetime = _ts()
+    created_at: datetime = ts()

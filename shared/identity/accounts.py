@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.db.models import Network
+from shared.vocabulary import Network
 
 _HOST = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?"
 _MASTODON = re.compile(rf"^@?(?P<user>[a-z0-9_]{{1,30}})@(?P<host>{_HOST})$", re.IGNORECASE)

@@ -15,17 +15,10 @@ from sqlmodel import Session, select
 
 from shared.actions import WithdrawAttestation, WriteAttestation
 from shared.bot.commands import Outbound
-from shared.db.models import (
-    Consent,
-    Identity,
-    LinkProof,
-    Network,
-    Purpose,
-    TrustLevel,
-    XIdentity,
-    iso_utc,
-)
+from shared.clock import iso_utc
+from shared.db.models import Consent, Identity, LinkProof, XIdentity
 from shared.identity import linking
+from shared.vocabulary import Network, Purpose, TrustLevel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

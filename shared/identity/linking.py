@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from shared.clock import utcnow
 from shared.db.models import (
     Consent,
     FollowEdge,
@@ -26,15 +27,14 @@ from shared.db.models import (
     LinkRequest,
     OutboundAction,
     Person,
-    TrustLevel,
     XClaim,
     XIdentity,
-    utcnow,
 )
 from shared.identity import challenge, xtrust
 from shared.identity.accounts import Account, XPost
 from shared.identity.challenge import Binding, ChallengeError
 from shared.reconnection import matching
+from shared.vocabulary import TrustLevel
 
 if TYPE_CHECKING:
     from datetime import datetime

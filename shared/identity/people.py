@@ -8,15 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.db.models import (
-    ArchiveImport,
-    Consent,
-    Identity,
-    LinkProof,
-    Person,
-    XClaim,
-    XIdentity,
-)
+from shared.db.models import ArchiveImport, Consent, Identity, LinkProof, Person, XClaim, XIdentity
 from shared.identity.linking import x_standing
 
 if TYPE_CHECKING:

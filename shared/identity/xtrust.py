@@ -32,18 +32,11 @@ from sqlalchemy import delete, exists
 from sqlmodel import Session, col, select
 
 from shared.bot.notices import Notice
-from shared.db.models import (
-    ArchiveImport,
-    FollowEdge,
-    Identity,
-    Person,
-    TrustLevel,
-    XClaim,
-    XIdentity,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db.models import ArchiveImport, FollowEdge, Identity, Person, XClaim, XIdentity
 from shared.errors import HqxError
 from shared.reconnection import matching
+from shared.vocabulary import TrustLevel
 
 if TYPE_CHECKING:
     from sqlmodel.sql.expression import SelectOfScalar

@@ -10,17 +10,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from shared.db.models import (
-    DirectoryEntry,
-    DirectoryStatus,
-    Identity,
-    Person,
-    PersonKind,
-    TrustLevel,
-    XIdentity,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db.models import DirectoryEntry, Identity, Person, XIdentity
 from shared.errors import HqxError
+from shared.vocabulary import DirectoryStatus, PersonKind, TrustLevel
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Table, false, or_
 from sqlmodel import SQLModel, select
 
-from shared.db.models import Collection, Identity, XIdentity, iso_utc
+from shared.clock import iso_utc
+from shared.db.models import Collection, Identity, XIdentity
 
 if TYPE_CHECKING:
     from sqlmodel import Session

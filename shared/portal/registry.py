@@ -11,17 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from shared.db.models import (
-    Consent,
-    Identity,
-    Purpose,
-    TrustLevel,
-    XClaim,
-    XIdentity,
-    iso_utc,
-)
+from shared.clock import iso_utc
+from shared.db.models import Consent, Identity, XClaim, XIdentity
 from shared.identity.attestation import proven_accounts
 from shared.portal.space import contacts_of, space_of
+from shared.vocabulary import Purpose, TrustLevel
 
 if TYPE_CHECKING:
     from shared.portal.space import Contact

@@ -12,18 +12,10 @@ from sqlmodel import Session, col, select
 
 from shared.actions import FollowAccount
 from shared.bot import privacy
-from shared.db.models import (
-    ActionStatus,
-    Collection,
-    Delivery,
-    DirectoryEntry,
-    Identity,
-    OutboundAction,
-    Person,
-    Purpose,
-)
+from shared.db.models import Collection, Delivery, DirectoryEntry, Identity, OutboundAction, Person
 from shared.identity import people
 from shared.reconnection import grants, matching
+from shared.vocabulary import ActionStatus, Purpose
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from shared.db.models import UploadToken, utcnow
+from shared.clock import utcnow
+from shared.db.models import UploadToken
 from shared.errors import HqxError
 
 if TYPE_CHECKING:

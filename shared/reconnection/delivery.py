@@ -35,11 +35,11 @@ from shared.db.models import (
     OutboundAction,
     Person,
     ReconnectRun,
-    Via,
 )
 from shared.reconnection import follows as follows_made
 from shared.reconnection import planner, suggestions
 from shared.reconnection.due import shared_demand
+from shared.vocabulary import Via
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

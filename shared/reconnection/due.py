@@ -12,15 +12,10 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from shared.bot.messages import Lang
-from shared.db.models import (
-    Consent,
-    Delivery,
-    Identity,
-    Person,
-    Purpose,
-)
+from shared.db.models import Consent, Delivery, Identity, Person
 from shared.reconnection import planner, suggestions
 from shared.reconnection.suggestions import Contact
+from shared.vocabulary import Purpose
 
 
 @dataclass(slots=True)

@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 
 from shared import outbox
 from shared.actions import FollowAccount
-from shared.db.models import Consent, Delivery, OutboundAction, Purpose, Via
+from shared.db.models import Consent, Delivery, OutboundAction
 from shared.reconnection import grants
+from shared.vocabulary import Purpose, Via
 
 if TYPE_CHECKING:
     from shared.db.models import FollowGrant

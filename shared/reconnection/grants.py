@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlmodel import Session, col, select
 
 from shared import sealed
-from shared.db.models import FollowGrant, GrantRevocation, OAuthClient, utcnow
+from shared.clock import utcnow
+from shared.db.models import FollowGrant, GrantRevocation, OAuthClient
 from shared.errors import HqxError
 
 if TYPE_CHECKING:

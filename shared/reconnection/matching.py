@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, text, update
 from sqlmodel import Session, col
 
-from shared.db.models import Person, utcnow
+from shared.clock import utcnow
+from shared.db.models import Person
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -10,12 +10,8 @@ from shared.actions import (
     WithdrawMembers,
 )
 from shared.bot.commands import Outbound
-from shared.db.models import (
-    Collection,
-    CollectionMember,
-    Delivery,
-    Via,
-)
+from shared.db.models import Collection, CollectionMember, Delivery
+from shared.vocabulary import Via
 
 
 def withdraw(session: Session, person_id: int, *, own: bool) -> list[Outbound]:

@@ -9,17 +9,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from shared.db.models import (
-    Delivery,
-    Network,
-    OutboundAction,
-    ReconnectRun,
-    Via,
-    iso_utc,
-)
+from shared.clock import iso_utc
+from shared.db.models import Delivery, OutboundAction, ReconnectRun
 from shared.reconnection import matching
 from shared.reconnection.delivery import budget_left
 from shared.reconnection.due import accounts_of, as_contact, due_query
+from shared.vocabulary import Network, Via
 
 if TYPE_CHECKING:
     from shared.protocol import WriteBudget

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from shared import actions
-from shared.db.models import RunKind, utcnow
+from shared.clock import utcnow
 from shared.errors import HqxError
 from shared.portal import uploads
 from shared.protocol import ThrottledError
 from shared.reconnection import delivery, due, matching, runs
+from shared.vocabulary import RunKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable

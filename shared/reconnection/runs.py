@@ -8,12 +8,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from shared.db.models import (
-    ReconnectRun,
-    RunKind,
-    XMatch,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db.models import ReconnectRun, XMatch
+from shared.vocabulary import RunKind
 
 if TYPE_CHECKING:
     from datetime import datetime

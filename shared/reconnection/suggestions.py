@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.bot.messages import CATALOG, Lang, say
-from shared.db.models import Network
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

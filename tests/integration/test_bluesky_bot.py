@@ -15,9 +15,10 @@ from bsky_service import chat as bsky_chat
 from bsky_service import notifications as bsky_notifications
 from bsky_service.adapter import BlueskyAdapter
 from shared.bot.handlers import default_registry
-from shared.db.models import ActionStatus, BotState, OutboundAction
+from shared.db.models import BotState, OutboundAction
 from shared.service import Service
 from shared.stores import Stores
+from shared.vocabulary import ActionStatus
 from tests.running import Crashes, run_until
 from testworld.bluesky.people import PASSWORD, create_person
 

@@ -22,13 +22,15 @@ from bsky_service.oauth import Grant
 from hqx.app import create_app
 from hqx.outbound import OutboundClient
 from shared.actions import FollowAccount
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.models import Consent, FollowGrant, Purpose, utcnow
+from shared.db.models import Consent, FollowGrant
 from shared.outbound import Policy
 from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
 from shared.reconnection import grants
 from shared.stores import Stores
+from shared.vocabulary import Purpose
 from tests.background import BackgroundApp
 from tests.browser import Browser
 from tests.linked import linked_with_space

@@ -18,8 +18,9 @@ from bsky_service.repo import collection_rkey
 from mastodon_bot.adapter import MastodonAdapter
 from shared.archive_import import import_archive
 from shared.bot.handlers import default_registry
+from shared.clock import utcnow
 from shared.config import Reconnection
-from shared.db.models import Collection, Identity, Person, ReconnectRun, utcnow
+from shared.db.models import Collection, Identity, Person, ReconnectRun
 from shared.identity import xtrust
 from shared.reconnection import matching
 from shared.service import Service

@@ -1,0 +1,62 @@
+"""Column types and helpers every table uses: aware date-times on every database, integer
+ids that auto-increment on SQLite too, references to a person or an X account that go with
+them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, TypeDecorator
+from sqlmodel import Field
+
+from shared.clock import utcnow
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware date-time on every database: SQLite keeps no offset, so what it hands
+    back (naive, and UTC since we only store UTC) is made aware here, once for all callers."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def ts() -> Any:
+    """A timestamp column, set to now when the row is made."""
+    return Field(default_factory=utcnow, sa_type=UtcDateTime())
+
+
+NO_AUTOINC = {"autoincrement": False}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def person_fk(*, nullable: bool = False, index: bool = True) -> Any:
+    """A reference to a person, gone with them."""
+    return Field(
+        default=None,
+        sa_column=Column(
+            ID,
+            ForeignKey("person.id", ondelete="CASCADE"),
+            nullable=nullable,
+            index=index,
+        ),
+    )
+
+
+def x_account_fk(**column: Any) -> Any:
+    """A required reference to an X account, gone with it."""
+    return Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("x_identity.x_account_id", ondelete="CASCADE"),
+            nullable=False,
+            **column,
+        )
+    )
