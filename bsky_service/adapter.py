@@ -51,6 +51,7 @@ from shared.protocol import (
     DeliveryError,
     IncomingPost,
     Outgoing,
+    Pace,
     Protocol,
     ReceiveError,
     ThrottledError,
@@ -85,6 +86,9 @@ class BlueskyAdapter(Protocol):
     delivers = frozenset(KINDS.values())  # every kind of action there is
     write_budget = WriteBudget(per_hour=5_000, per_day=35_000)
     message_cost = 3  # a reply is a post created (a private message costs nothing)
+    # Bluesky counts points per account: 5,000 an hour, 35,000 a day, a follow costs 3;
+    # a margin is left for what the person does themselves.
+    follow_pace = (Pace(1_500, timedelta(hours=1)), Pace(10_000, timedelta(days=1)))
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.service import Service
 from shared.stores import Stores
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -125,12 +126,13 @@ def offline_environment(settings: Settings) -> Environment:
     """What the core may know of the networks when no service runs (an operator's
     command): the configured bots' handles and what their adapters deliver, read from their
     classes, nothing started."""
-    delivers: dict[str, frozenset[Any]] = {}
-    handles: dict[str, str] = {}
+    delivers: dict[Network, frozenset[Any]] = {}
+    handles: dict[Network, str] = {}
     if settings.bluesky_configured and settings.bsky_handle:
-        delivers["bluesky"], handles["bluesky"] = BlueskyAdapter.delivers, settings.bsky_handle
+        delivers[Network.BLUESKY] = BlueskyAdapter.delivers
+        handles[Network.BLUESKY] = settings.bsky_handle
     if settings.mastodon_configured:
-        delivers["mastodon"], handles["mastodon"] = MastodonAdapter.delivers, ""
+        delivers[Network.MASTODON], handles[Network.MASTODON] = MastodonAdapter.delivers, ""
     return Environment(
         secret_key=settings.secret_key, now=utcnow(), public_url=settings.public_url,
         bot_handles=handles, delivers=delivers, old_keys=settings.old_secret_keys,
@@ -178,7 +180,7 @@ async def _health(request: web.Request) -> web.Response:
     down: list[str] = []
     for adapter in service.adapters:
         network = adapter.network.value
-        loop = loops[network]
+        loop = loops[adapter.network]
         status = loop.current()
         report = {"handle": adapter.bot_handle, "loop": status, "since": iso_utc(loop.since)}
         if status in ("failing", "stopped"):

@@ -42,6 +42,7 @@ from shared.protocol import (
     DeliveryError,
     IncomingPost,
     Outgoing,
+    Pace,
     Protocol,
     ReceiveError,
     ThrottledError,
@@ -81,6 +82,8 @@ class MastodonAdapter(Protocol):
     # 300 statuses per 3 hours per account: 100 an hour, 2,400 a day.
     write_budget = WriteBudget(per_hour=100, per_day=2_400)
     message_cost = 1
+    # Mastodon lets an account follow 400 accounts a day.
+    follow_pace = (Pace(400, timedelta(days=1)),)
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from shared import actions
 from shared.actions import Action, FollowAccount, Recipient, Reply
 from shared.clock import utcnow
 from shared.db.models import Delivery, OutboundAction, ServiceLease
-from shared.vocabulary import ActionStatus, Via
+from shared.vocabulary import ActionStatus, Network, Via
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -38,7 +38,7 @@ def queue(
     session: Session,
     *,
     key: str,
-    network: str,
+    network: Network,
     action: Action,
     person_id: int | None = None,
     after: str | None = None,
@@ -98,7 +98,7 @@ def recover(engine: Engine) -> int:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def due(engine: Engine, network: str, limit: int = 50) -> list[OutboundAction]:
+def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundAction]:
     """Pending actions of ``network`` whose time has come and whose prerequisite is done
     (or gone: finished rows are pruned), oldest first."""
     first = aliased(OutboundAction)

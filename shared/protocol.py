@@ -15,7 +15,7 @@ from shared.errors import HqxError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from shared.actions import Action
     from shared.identity.accounts import Account
@@ -35,6 +35,14 @@ class WriteBudget:
     per_hour: int
     per_day: int
     reserve: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """At most ``limit`` of something in each ``window``."""
+
+    limit: int
+    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,10 @@ class Protocol(ABC):
     """What the network lets the bot write (points an hour and a day), when it counts."""
     message_cost: ClassVar[int] = 0
     """What one message (a reply, a private message) costs of that budget."""
+    follow_pace: ClassVar[tuple[Pace, ...]] = ()
+    """How many follows one person's account may be given there in each window, made for
+    them with their grant (their own limits, with a margin for what they do themselves);
+    none: nobody is followed for there."""
     delivers: ClassVar[frozenset[type[Action]]] = frozenset()
     """The kinds of :mod:`shared.actions` this network's bot can deliver: the core asks
     here (can the bot attest? send a message that is not a reply?) instead of naming

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from shared.db.models import OutboundAction
     from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost, Protocol
+    from shared.vocabulary import Network
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class Service:
         self._public_url = public_url
         self._runner = Runner(engine, public_url, self.wake_delivery)
         self._x_posts = x_posts
-        self._adapters: dict[str, Protocol] = {str(a.network): a for a in adapters}
+        self._adapters: dict[Network, Protocol] = {a.network: a for a in adapters}
         self._commands = commands
         self._delivery_interval_sec = delivery_interval_sec
         self._scheduler: AsyncIOScheduler | None = None
@@ -283,7 +284,7 @@ class Service:
     async def _supervise(self, adapter: Protocol) -> None:
         """Run an adapter's receive loop; restart it after a failure, with backoff; stop it
         for good on a permanent failure (a revoked token), which it reports."""
-        state = self._receiving[str(adapter.network)]
+        state = self._receiving[adapter.network]
         backoff = Backoff()
         while True:
             backoff.started()
@@ -334,7 +335,7 @@ class Service:
             return []
         return await self._runner.when_due(self._reconnection, list(self._adapters.values()))
 
-    def receiving(self) -> dict[str, LoopState]:
+    def receiving(self) -> dict[Network, LoopState]:
         """How each adapter's receive loop is, by network."""
         return dict(self._receiving)
 
@@ -358,7 +359,7 @@ class Service:
         """The networks with a running bot."""
         return frozenset(self._adapters)
 
-    async def resolve(self, network: str, handle: str) -> Account | None:
+    async def resolve(self, network: Network, handle: str) -> Account | None:
         """The account ``handle`` names on ``network``, found by that network's bot."""
         adapter = self._adapters.get(network)
         return None if adapter is None else await adapter.resolve(handle)
@@ -413,7 +414,7 @@ class Service:
             )
             return self._queue(session, post, Answer(say("failed", lang, ref=ref), lang))
 
-    def delivers(self, network: str, kind: type[Action]) -> bool:
+    def delivers(self, network: Network, kind: type[Action]) -> bool:
         """Whether a running bot on ``network`` delivers actions of ``kind``."""
         adapter = self._adapters.get(network)
         return adapter is not None and kind in adapter.delivers

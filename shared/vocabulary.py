@@ -115,3 +115,19 @@ class DirectoryStatus(StrEnum):
     CONSIDERING = "considering"
     COMMITTED = "committed"
     LEFT = "left"
+
+
+class XStanding(StrEnum):
+    """How an X account stands with its person, in one word: what people are shown and
+    what an attestation may say (see :func:`shared.identity.linking.x_standing`)."""
+
+    DISPUTED = "disputed"
+    """Someone else holds or claims it too: nothing is said of it."""
+    VERIFIED = "verified"
+    """X itself reported its id to the person (Sign in with X)."""
+    USERNAME = "username"
+    """Its username proven by a post on X; its id only claimed."""
+    CLAIMED = "claimed"
+    """Asserted by an archive, which anyone can write."""
+    RESERVED = "reserved"
+    """Imported by an operator, held for its owner's proof."""

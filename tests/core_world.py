@@ -43,10 +43,12 @@ class World:
         self.engine = engine
         self.bluesky, self.mastodon = FakeBluesky(), FakeAdapter()
         for author in (ALICE_B, MALLORY_B):
-            self.bluesky.accounts[author.handle] = Account("bluesky", author.subject, author.handle)
+            self.bluesky.accounts[author.handle] = Account(
+                Network.BLUESKY, author.subject, author.handle
+            )
         for author in (ALICE_M, MALLORY_M):
             self.mastodon.accounts[author.handle] = Account(
-                "mastodon", author.subject, author.handle
+                Network.MASTODON, author.subject, author.handle
             )
         self.service = Service(
             engine,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
+from bsky_service.adapter import BlueskyAdapter
+from mastodon_bot.adapter import MastodonAdapter
 from shared.actions import KINDS, WriteCollection
-from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Protocol
+from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Pace, Protocol
 from shared.vocabulary import Network
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ class FakeAdapter(Protocol):
 
     network: ClassVar[Network] = Network.MASTODON
     delivers = frozenset(KINDS.values()) - {WriteCollection}
+    follow_pace: ClassVar[tuple[Pace, ...]] = MastodonAdapter.follow_pace  # as the real one
 
     def __init__(self) -> None:
         self.sent: dict[str, Outgoing] = {}
@@ -69,6 +72,7 @@ class FakeBluesky(FakeAdapter):
 
     network: ClassVar[Network] = Network.BLUESKY
     delivers = frozenset(KINDS.values())
+    follow_pace = BlueskyAdapter.follow_pace
 
     @property
     def bot_handle(self) -> str:

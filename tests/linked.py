@@ -10,13 +10,13 @@ from sqlmodel import Session
 from shared.clock import utcnow
 from shared.db.models import Identity, Person
 from shared.portal import uploads
-from shared.vocabulary import TrustLevel
+from shared.vocabulary import Network, TrustLevel
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-def add_linked(session: Session, network: str, subject: str, handle: str) -> int:
+def add_linked(session: Session, network: Network, subject: str, handle: str) -> int:
     """A new person with this account proven theirs (in the caller's transaction)."""
     person = Person()
     session.add(person)
@@ -27,7 +27,9 @@ def add_linked(session: Session, network: str, subject: str, handle: str) -> int
     return person.id
 
 
-def linked_with_space(engine: Engine, network: str, subject: str, handle: str) -> tuple[int, str]:
+def linked_with_space(
+    engine: Engine, network: Network, subject: str, handle: str
+) -> tuple[int, str]:
     """A new person with this account, and a sign-in token to their space."""
     with Session(engine) as session, session.begin():
         person = add_linked(session, network, subject, handle)

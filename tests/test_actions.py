@@ -30,7 +30,7 @@ from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.db.models import LinkRequest, OutboundAction
 from shared.service import Service
-from shared.vocabulary import ActionStatus
+from shared.vocabulary import ActionStatus, Network
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def test_a_stored_action_of_a_newer_release_is_set_aside_not_sent(engine: Engine
         session.add(
             OutboundAction(
                 idempotency_key="delete:from-the-future",
-                network="mastodon",
+                network=Network.MASTODON,
                 kind="delete",
                 payload={"v": 9, "ref": "110"},
             )
@@ -99,9 +99,9 @@ def test_what_an_adapter_does_not_deliver_is_never_queued(engine: Engine) -> Non
         delivers = frozenset({Reply})
 
     core = Service(engine, [RepliesOnly()], default_registry())
-    assert core.delivers("mastodon", Reply)
-    assert not core.delivers("mastodon", WriteAttestation)
-    assert not core.delivers("bluesky", Reply), "no Bluesky bot runs"
+    assert core.delivers(Network.MASTODON, Reply)
+    assert not core.delivers(Network.MASTODON, WriteAttestation)
+    assert not core.delivers(Network.BLUESKY, Reply), "no Bluesky bot runs"
 
 
 def test_rows_of_the_earlier_release_are_migrated(tmp_path: Path) -> None:

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 
 from shared.identity import challenge
 from shared.identity.challenge import Binding, ChallengeError
+from shared.vocabulary import Network
 
 KEY = "k" * 48
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ALICE = Binding(
     requester_id=7,
     requester_subject="did:plc:alice",
-    target_network="mastodon",
+    target_network=Network.MASTODON,
     target_subject="https://mastodon.test/users/alice",
 )
 
@@ -43,12 +44,12 @@ def test_a_code_is_short_and_verifies_for_its_two_accounts() -> None:
 @pytest.mark.parametrize(
     "other",
     [
-        Binding(8, "did:plc:alice", "mastodon", "https://mastodon.test/users/alice"),
-        Binding(7, "did:plc:mallory", "mastodon", "https://mastodon.test/users/alice"),
-        Binding(7, "did:plc:alice", "bluesky", "https://mastodon.test/users/alice"),
-        Binding(7, "did:plc:alice", "mastodon", "https://mastodon.test/users/mallory"),
+        Binding(8, "did:plc:alice", Network.MASTODON, "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:mallory", Network.MASTODON, "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:alice", Network.BLUESKY, "https://mastodon.test/users/alice"),
+        Binding(7, "did:plc:alice", Network.MASTODON, "https://mastodon.test/users/mallory"),
         # A look-alike account (Cyrillic a, U+0430) is another subject.
-        Binding(7, "did:plc:alice", "mastodon", "https://mastodon.test/users/\u0430lice"),
+        Binding(7, "did:plc:alice", Network.MASTODON, "https://mastodon.test/users/\u0430lice"),
     ],
     ids=["other-requester-id", "other-requester", "other-network", "other-target", "confusable"],
 )
@@ -95,7 +96,7 @@ def test_any_changed_character_is_caught(position: int, replacement: str) -> Non
     requester_id=st.integers(min_value=0, max_value=2**40), nonce=st.binary(min_size=3, max_size=3)
 )
 def test_every_identity_id_and_nonce_round_trips(requester_id: int, nonce: bytes) -> None:
-    binding = Binding(requester_id, "did:plc:x", "bluesky", "did:plc:y")
+    binding = Binding(requester_id, "did:plc:x", Network.BLUESKY, "did:plc:y")
     text = challenge.issue(KEY, binding, now=NOW, nonce=nonce)
     code = challenge.read(text)
     assert (code.requester_id, code.nonce) == (requester_id, nonce)
@@ -141,7 +142,7 @@ def test_codes_signed_by_a_key_rotated_out_verify_while_it_is_kept() -> None:
 
 
 def test_two_peoples_codes_with_the_same_nonce_are_two_codes() -> None:
-    bob = Binding(8, "did:plc:bob", "mastodon", "https://mastodon.test/users/bob")
+    bob = Binding(8, "did:plc:bob", Network.MASTODON, "https://mastodon.test/users/bob")
     alices, bobs = issued(nonce=b"\x00\x00\x01"), issued(bob, nonce=b"\x00\x00\x01")
     assert challenge.read(alices).digest != challenge.read(bobs).digest
 

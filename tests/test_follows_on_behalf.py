@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bsky_service.adapter import BlueskyAdapter
 from hqx.outbound import OutboundClient
 from mastodon_bot.adapter import MastodonAdapter
 from shared import outbox
@@ -36,11 +37,12 @@ from shared.db.models import (
 from shared.errors import HqxError
 from shared.outbound import Policy
 from shared.portal import uploads
-from shared.protocol import DeliveryError, Outgoing
+from shared.protocol import DeliveryError, Outgoing, Pace
 from shared.reconnection import follows, grants
+from shared.reconnection.suggestions import Contact
 from shared.service import Service
 from shared.stores import Stores
-from shared.vocabulary import Purpose
+from shared.vocabulary import Network, Purpose
 from tests.fakes import FakeAdapter
 from tests.linked import linked_with_space
 from tests.mastodon_world import MastodonWorld
@@ -58,7 +60,7 @@ def linked(engine: Engine, mastodon: MastodonWorld, account: Account) -> tuple[i
     """A person with this Mastodon account linked; a sign-in token to their space."""
     server = mastodon.server
     handle = f"{account.username}@{server.domain}"
-    return linked_with_space(engine, "mastodon", server.actor_id(account), handle)
+    return linked_with_space(engine, Network.MASTODON, server.actor_id(account), handle)
 
 
 def space_token(engine: Engine, person: int) -> str:
@@ -120,7 +122,7 @@ def test_a_person_lets_the_service_follow_for_them_then_takes_it_back(
     portal(database_url, scene, **with_bot(mastodon))
     with Session(engine) as session:
         [grant] = session.exec(select(FollowGrant)).all()
-        consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF.value))
+        consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF))
         opened = grants.token(session, KEY, grant.id or 0)
     assert consent.granted, "connecting is asking for follows"
     assert opened is not None and opened.token in server.oauth.tokens
@@ -233,14 +235,11 @@ def follows_with_the_persons_token(
     assert refused.value.permanent
 
 
-def test_bluesky_follows_keep_to_the_hourly_and_the_daily_points(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bluesky_follows_keep_to_the_hourly_and_the_daily_points(engine: Engine) -> None:
     """5,000 points an hour and 35,000 a day, 3 a follow: 1,500 an hour, 10,000 a day (here
     scaled down to 3 and 7)."""
     hour, day = timedelta(hours=1), timedelta(days=1)
-    assert follows.PACE["bluesky"] == ((1_500, hour), (10_000, day))
-    monkeypatch.setitem(follows.PACE, "bluesky", ((3, hour), (7, day)))
+    assert BlueskyAdapter.follow_pace == (Pace(1_500, hour), Pace(10_000, day))
     with Session(engine) as session, session.begin():
         people = [Person() for _ in range(9)]
         session.add_all(people)
@@ -248,15 +247,15 @@ def test_bluesky_follows_keep_to_the_hourly_and_the_daily_points(
         session.add(run)
         session.flush()
         alice, *others = [p.id or 0 for p in people]
-        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF.value, granted=True))
+        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF, granted=True))
         acting = grants.Token("https://pds.test", "t", "did:plc:alice")
-        grants.grant(session, KEY, person_id=alice, network="bluesky", acting_as=acting,
+        grants.grant(session, KEY, person_id=alice, network=Network.BLUESKY, acting_as=acting,
                      scope="atproto")  # fmt: skip
-        contacts = [(n, f"c{n}.test", f"did:plc:c{n}") for n in others]
+        contacts = [Contact(n, f"did:plc:c{n}", f"c{n}.test") for n in others]
         now = utcnow()
-        made = follows.follow_for(session, network="bluesky", person_id=alice,
+        made = follows.follow_for(session, network=Network.BLUESKY, person_id=alice,
                                   subject="did:plc:alice", contacts=contacts, run_id=run.id or 0,
-                                  now=now)  # fmt: skip
+                                  now=now, pace=(Pace(3, hour), Pace(7, day)))  # fmt: skip
         assert made == set(others)
     with Session(engine) as session:
         queued = session.exec(select(OutboundAction).order_by(col(OutboundAction.id))).all()
@@ -264,10 +263,8 @@ def test_bluesky_follows_keep_to_the_hourly_and_the_daily_points(
     assert hours == [0, 0, 0, 1, 1, 1, 2, 24], "3 an hour; the 8th waits for the next day"
 
 
-def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(follows.PACE, "mastodon", ((2, timedelta(days=1)),))
+def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(engine: Engine) -> None:
+    assert MastodonAdapter.follow_pace == (Pace(400, timedelta(days=1)),)
     with Session(engine) as session, session.begin():
         people = [Person() for _ in range(4)]
         session.add_all(people)
@@ -276,17 +273,20 @@ def test_follows_wait_for_consent_and_grant_and_keep_to_the_daily_limit(
         session.add(run)
         session.flush()
         alice, *contacts = [p.id or 0 for p in people]
-        addresses = [(c, f"c{c}@m.test", f"https://m.test/users/c{c}") for c in contacts]
+        addresses = [Contact(c, f"https://m.test/users/c{c}", f"c{c}@m.test") for c in contacts]
         now = utcnow()
-        asked: dict[str, Any] = {"network": "mastodon", "person_id": alice, "subject": "s",
-                                 "run_id": run.id}  # fmt: skip
+        asked: dict[str, Any] = {"network": Network.MASTODON, "person_id": alice,
+                                 "subject": "s", "run_id": run.id,
+                                 "pace": (Pace(2, timedelta(days=1)),)}  # fmt: skip
         assert follows.follow_for(session, contacts=addresses, now=now, **asked) == set()
-        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF.value, granted=True))
+        session.add(Consent(person_id=alice, purpose=Purpose.FOLLOWS_ON_BEHALF, granted=True))
         assert follows.follow_for(session, contacts=addresses, now=now, **asked) == set(), (
             "no grant"
         )
         acting = grants.Token("https://m.test", "t", "s")
-        grants.grant(session, KEY, person_id=alice, network="mastodon", acting_as=acting, scope="r")
+        grants.grant(
+            session, KEY, person_id=alice, network=Network.MASTODON, acting_as=acting, scope="r"
+        )
         made = follows.follow_for(session, contacts=addresses, now=now, **asked)
         assert made == set(contacts)
     with Session(engine) as session:
@@ -380,7 +380,7 @@ def test_a_grant_whose_server_is_away_is_taken_back_later(engine: Engine) -> Non
         session.add(person)
         session.flush()
         acting = grants.Token("https://m.test", "tok-1", "https://m.test/users/a")
-        grants.grant(session, KEY, person_id=person.id or 0, network="mastodon",
+        grants.grant(session, KEY, person_id=person.id or 0, network=Network.MASTODON,
                      acting_as=acting, scope="s")  # fmt: skip
         session.flush()
         privacy.erase(session, person.id or 0)

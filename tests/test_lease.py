@@ -22,7 +22,7 @@ from shared.clock import utcnow
 from shared.db.models import OutboundAction, ServiceLease
 from shared.lease import LeaseHeldError
 from shared.service import Service
-from shared.vocabulary import ActionStatus
+from shared.vocabulary import ActionStatus, Network
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _queue_one(engine: Engine) -> int:
         outbox.queue(
             session,
             key="reply:x",
-            network="mastodon",
+            network=Network.MASTODON,
             action=Reply(
                 "1", Recipient("https://m.test/users/a", "a@m.test"), "hi", "en", False, {}
             ),

@@ -13,6 +13,7 @@ from shared.bot.handlers import default_registry
 from shared.db.models import LinkProof, Person
 from shared.identity import challenge
 from shared.service import THROTTLE_POSTS, Service
+from shared.vocabulary import Network
 from tests.core_world import (
     ALICE_B,
     ALICE_M,
@@ -232,7 +233,7 @@ def test_an_account_stored_under_its_profile_url_is_rekeyed_to_its_actor_id(
 
     profile_url = "https://masto.test/@alice"
     before = Author(profile_url, ALICE_M.handle)
-    world.mastodon.accounts[ALICE_M.handle] = Account("mastodon", profile_url, ALICE_M.handle)
+    world.mastodon.accounts[ALICE_M.handle] = Account(Network.MASTODON, profile_url, ALICE_M.handle)
     world.say(before, to_post(world.say(ALICE_B, "link alice@masto.test")))
     now = Author(ALICE_M.subject, ALICE_M.handle, former_subjects=(profile_url,))
     assert "alice@masto.test" in world.say(now, "status")

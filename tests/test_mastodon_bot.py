@@ -17,7 +17,7 @@ from shared.bot.handlers import default_registry
 from shared.db.models import OutboundAction
 from shared.service import Service
 from shared.stores import Stores
-from shared.vocabulary import ActionStatus
+from shared.vocabulary import ActionStatus, Network
 from tests.mastodon_world import MastodonWorld as World
 from tests.running import Crashes, run_until
 from testworld.mastodon.people import create_person
@@ -299,7 +299,7 @@ def test_accounts_stored_under_their_profile_url_move_to_their_actor_id(
         session.add(
             Identity(
                 person_id=person.id,
-                network="mastodon",
+                network=Network.MASTODON,
                 subject=world.server.profile_url(world.alice),
                 handle=acct,
             )

@@ -13,6 +13,7 @@ from shared.db.models import Identity, Person
 from shared.identity import xtrust
 from shared.reconnection import matching
 from shared.reconnection.matching import Relation
+from shared.vocabulary import Network
 from tests.archives import make_archive
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def join(engine: Engine, name: str, x_id: int | None = None) -> int:
         session.add(
             Identity(
                 person_id=person.id,
-                network="mastodon",
+                network=Network.MASTODON,
                 subject=f"https://m.test/users/{name}",
                 handle=f"{name}@m.test",
             )

@@ -344,7 +344,7 @@ def test_a_public_name_is_connected_to_at_the_address_that_was_checked() -> None
 def test_a_pds_on_loopback_named_by_a_did_document_is_never_asked(
     engine: Engine, database_url: str, listener: Listener, form: str
 ) -> None:
-    person, token = linked_with_space(engine, Network.BLUESKY.value, DID, "alice.test")
+    person, token = linked_with_space(engine, Network.BLUESKY, DID, "alice.test")
 
     async def scene() -> tuple[int, str]:
         async with listener:
@@ -379,7 +379,7 @@ def test_a_mastodon_server_on_loopback_is_never_asked(
     async def scene() -> None:
         async with listener:
             subject = f"{listener.at(form)}/users/alice"
-            _, token = linked_with_space(engine, Network.MASTODON.value, subject,
+            _, token = linked_with_space(engine, Network.MASTODON, subject,
                                          f"alice@{form}:{listener.port}")  # fmt: skip
             settings = Settings(database_url=database_url, public_url="http://hqx.example",
                                 secret_key=KEY)  # fmt: skip
@@ -399,7 +399,7 @@ def test_an_authorization_server_on_loopback_named_by_a_pds_is_never_asked(
     engine: Engine, database_url: str, listener: Listener, form: str
 ) -> None:
     """The PDS is allowed (the operator listed it); the issuer it names is not."""
-    _, token = linked_with_space(engine, Network.BLUESKY.value, DID, "alice.test")
+    _, token = linked_with_space(engine, Network.BLUESKY, DID, "alice.test")
 
     async def scene() -> None:
         async with listener:
@@ -677,7 +677,7 @@ def test_any_text_form_of_an_address_is_refused_unless_canonical_and_global(
 
 def test_a_pds_that_fails_is_said_in_our_words_not_a_500(engine: Engine, database_url: str) -> None:
     """The app-password path: a PDS answering 500 to the session is a page of ours."""
-    _, token = linked_with_space(engine, Network.BLUESKY.value, DID, "alice.test")
+    _, token = linked_with_space(engine, Network.BLUESKY, DID, "alice.test")
     pds_routes = web.RouteTableDef()
 
     @pds_routes.post("/xrpc/com.atproto.server.createSession")

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hqx.app import create_app
 from shared.config import Settings
+from shared.vocabulary import Network, Via
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,16 +95,16 @@ def test_the_following_list_downloads_once_in_mastodons_import_format(
         assert bob.id and alice.id and carol.id
         session.add_all(
             [
-                Identity(person_id=bob.id, network="mastodon", subject="https://m.test/u/bob",
+                Identity(person_id=bob.id, network=Network.MASTODON, subject="https://m.test/u/bob",
                          handle="bob@m.test"),
-                Identity(person_id=alice.id, network="bluesky", subject="did:plc:alice",
+                Identity(person_id=alice.id, network=Network.BLUESKY, subject="did:plc:alice",
                          handle="alice.bsky.test"),
-                Identity(person_id=carol.id, network="mastodon", subject="https://o.test/u/c",
+                Identity(person_id=carol.id, network=Network.MASTODON, subject="https://o.test/u/c",
                          handle="carol@o.test"),
-                Delivery(person_id=bob.id, contact_id=carol.id, network="mastodon",
-                         via="message"),
-                Delivery(person_id=bob.id, contact_id=alice.id, network="mastodon",
-                         via="bridge"),
+                Delivery(person_id=bob.id, contact_id=carol.id, network=Network.MASTODON,
+                         via=Via.MESSAGE),
+                Delivery(person_id=bob.id, contact_id=alice.id, network=Network.MASTODON,
+                         via=Via.BRIDGE),
             ]
         )  # fmt: skip
         token = uploads.issue(session, bob.id, now=utcnow(), purpose=uploads.FOLLOWING)

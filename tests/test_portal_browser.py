@@ -26,7 +26,7 @@ from shared.clock import utcnow
 from shared.config import Settings, UploadLimits
 from shared.db.models import Consent, Identity, Person, XIdentity
 from shared.portal import directory
-from shared.vocabulary import Purpose, TrustLevel
+from shared.vocabulary import Network, Purpose, TrustLevel
 from tests.archives import make_archive
 from tests.background import BackgroundApp
 from tests.browser import PHONE, Browser
@@ -112,7 +112,7 @@ def bob_joins(engine: Engine, mastodon: MastodonWorld, tmp_path: Path) -> Accoun
     server = mastodon.server
     bob = server.create_account("bob")
     with Session(engine) as session, session.begin():
-        bob_id = add_linked(session, "mastodon", server.actor_id(bob), f"bob@{server.domain}")
+        bob_id = add_linked(session, Network.MASTODON, server.actor_id(bob), f"bob@{server.domain}")
     archive = make_archive(tmp_path / "bob.zip", [ALICE_X], [], account_id=BOB_X, username="bob")
     import_archive(engine, archive, for_person=bob_id)
     return bob
@@ -121,7 +121,7 @@ def bob_joins(engine: Engine, mastodon: MastodonWorld, tmp_path: Path) -> Accoun
 def listed(engine: Engine, handle: str) -> bool:
     with Session(engine) as session:
         alice = session.exec(select(Identity).where(Identity.handle == handle)).one()
-        consent = session.get(Consent, (alice.person_id, Purpose.PUBLIC_DIRECTORY.value))
+        consent = session.get(Consent, (alice.person_id, Purpose.PUBLIC_DIRECTORY))
         return consent is not None and consent.granted
 
 
@@ -267,7 +267,7 @@ def seed_movement(engine: Engine) -> None:
                 session.add(
                     Identity(
                         person_id=outlet.id or 0,
-                        network=network,
+                        network=Network(network),
                         subject=subject,
                         handle=handle,
                         trust=TrustLevel.PROVEN,

@@ -189,8 +189,8 @@ def test_the_settings_form_changes_what_the_bot_would(
     assert (alice.reconnect, alice.findable, alice.stopped) == ("followers", False, False), (
         "messages off is no `stop`: she is still matched, found, followed for"
     )
-    assert consents[Purpose.PUBLIC_DIRECTORY.value] is True
-    assert consents[Purpose.SUGGESTIONS_BY_MESSAGE.value] is False, "unticked: no messages"
+    assert consents[Purpose.PUBLIC_DIRECTORY] is True
+    assert consents[Purpose.SUGGESTIONS_BY_MESSAGE] is False, "unticked: no messages"
     said = world.say(ALICE_M, "settings")
     assert "messages no," in said and "reconnect followers" in said and "directory yes" in said
 

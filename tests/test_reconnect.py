@@ -18,9 +18,10 @@ from shared.clock import utcnow
 from shared.config import Reconnection
 from shared.db.models import Delivery, Identity, OutboundAction, Person, ReconnectRun
 from shared.identity import xtrust
+from shared.identity.accounts import Thread
 from shared.reconnection import matching
 from shared.service import Service
-from shared.vocabulary import ActionStatus, Purpose
+from shared.vocabulary import ActionStatus, Network, Purpose
 from tests.archives import make_archive
 from tests.fakes import FakeAdapter, FakeBluesky
 
@@ -56,11 +57,11 @@ class Net:
                 session.add(
                     Identity(
                         person_id=person.id,
-                        network=network,
+                        network=Network(network),
                         subject=f"did:plc:{name}" if bluesky else f"https://m.test/users/{name}",
                         handle=f"{name}.test" if bluesky else f"{name}@m.test",
-                        thread={"post": f"{name}-post", "direct": True,
-                                "context": {"status_id": f"{name}-post"}, "lang": "en"},
+                        thread=Thread(f"{name}-post", direct=True, lang="en",
+                                      context={"status_id": f"{name}-post"}),
                     )
                 )  # fmt: skip
             xtrust.claim(session, person.id, x_id, f"{name}_x")

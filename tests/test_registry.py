@@ -19,7 +19,7 @@ from shared.config import Settings
 from shared.db.models import Delivery, Person, XClaim
 from shared.portal import registry
 from shared.reconnection import matching
-from shared.vocabulary import TrustLevel
+from shared.vocabulary import Network, TrustLevel, Via
 from tests.archives import make_archive
 from tests.registry_people import add_person
 
@@ -152,8 +152,8 @@ def test_a_persons_contacts_come_a_page_at_a_time_with_when_they_were_delivered(
     matching.match_person(engine, alice)
     with Session(engine) as session, session.begin():
         when = datetime(2025, 1, 20, 9, tzinfo=UTC)
-        session.add(Delivery(person_id=alice, contact_id=others[0], network="bluesky",
-                             via="list", delivered_at=when))  # fmt: skip
+        session.add(Delivery(person_id=alice, contact_id=others[0], network=Network.BLUESKY,
+                             via=Via.LIST, delivered_at=when))  # fmt: skip
     with Session(engine) as session:
         first = registry.contacts(session, alice, limit=2, cursor=None)
         rest = registry.contacts(session, alice, limit=2, cursor=first.cursor)

@@ -299,7 +299,7 @@ def test_a_permanent_receive_failure_stops_the_loop_and_is_reported(
             await core.stop()
 
     asyncio.run(scenario())
-    state = core.receiving()["mastodon"]
+    state = core.receiving()[Network.MASTODON]
     if permanent:  # its loop returned: it cannot try again
         assert (adapter.attempts, state.current()) == (1, "stopped"), "not retried forever"
     else:

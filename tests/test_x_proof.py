@@ -14,7 +14,7 @@ from hqx.oembed import OEmbedReader, XPostError
 from shared.archive_import import import_archive
 from shared.db.models import LinkProof, XIdentity
 from shared.identity.accounts import XPost
-from shared.vocabulary import TrustLevel
+from shared.vocabulary import Network, TrustLevel
 from tests.archives import OWNER, make_archive
 from tests.background import BackgroundApp
 from tests.core_world import ALICE_M, World, code_in
@@ -57,7 +57,7 @@ def world(engine: Engine, x: FakeX, tmp_path: Path) -> World:
     with Session(engine) as session, session.begin():
         from shared.identity.linking import identity_of
 
-        person = identity_of(session, "mastodon", ALICE_M).person_id
+        person = identity_of(session, Network.MASTODON, ALICE_M).person_id
     import_archive(engine, make_archive(tmp_path / "x.zip", [11], [12]), for_person=person)
     return world
 

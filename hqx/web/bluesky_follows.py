@@ -169,7 +169,7 @@ def _keep(request: web.Request, person_id: int, grant: oauth.Grant, scope: str) 
     environment = request.app[SERVICE].environment()
     with Session(request.app[ENGINE]) as session, session.begin():
         grants.grant(
-            session, key, person_id=person_id, network=Network.BLUESKY.value,
+            session, key, person_id=person_id, network=Network.BLUESKY,
             acting_as=grants.Token(grant.pds, grant.dumps(), grant.did), scope=scope,
         )  # fmt: skip
         person = session.get_one(Person, person_id)

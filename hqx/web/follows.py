@@ -133,7 +133,7 @@ async def _grant(request: web.Request, person_id: int, flow: dict[str, Any], cod
     def keep() -> None:
         with Session(engine) as session, session.begin():
             grants.grant(
-                session, key, person_id=person_id, network=Network.MASTODON.value,
+                session, key, person_id=person_id, network=Network.MASTODON,
                 acting_as=grants.Token(server, access, account.subject),
                 scope=granted.scope,
             )  # fmt: skip

@@ -237,7 +237,7 @@ async def _space(request: web.Request) -> web.Response:
 def _seen(engine: Engine, service: Service, person_id: int) -> Space:
     adapters = {a.network.value: a for a in service.adapters}
 
-    def pack_url(network: str, collection: int) -> str | None:
+    def pack_url(network: Network, collection: int) -> str | None:
         adapter = adapters.get(network)
         return None if adapter is None else adapter.collection_url(collection)
 

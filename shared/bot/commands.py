@@ -10,15 +10,16 @@ out through the outbox.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from shared.bot.messages import Lang, answer_language, say
 from shared.identity import challenge
 from shared.identity.accounts import find_post_url
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Mapping
     from datetime import datetime
 
     from sqlmodel import Session
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from shared.actions import Action
     from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost
+    from shared.vocabulary import Network
+
+P = TypeVar("P", covariant=True)
+"""What a command's ``prepare`` step finds, and its handler reads (``None``: no step)."""
 
 SHOWN_UNKNOWN_TEXT_CHARS = 40
 PROOF = "proof"
@@ -38,7 +43,7 @@ class Resolver(Protocol):
     def networks(self) -> frozenset[str]:
         """The networks with a running bot."""
 
-    async def resolve(self, network: str, handle: str) -> Account | None:
+    async def resolve(self, network: Network, handle: str) -> Account | None:
         """The account ``handle`` names on ``network``, or ``None`` if there is none."""
 
     def reads_x(self) -> bool:
@@ -56,16 +61,16 @@ class Environment:
     secret_key: str | None
     now: datetime
     public_url: str | None
-    bot_handles: Mapping[str, str]
+    bot_handles: Mapping[Network, str]
     """The bot's handle on each network it runs on."""
-    delivers: Mapping[str, frozenset[type[Action]]]
+    delivers: Mapping[Network, frozenset[type[Action]]]
     """What each network's bot delivers (see :attr:`shared.protocol.Protocol.delivers`)."""
     old_keys: tuple[str, ...] = ()
     """Secret keys rotated out, still verifying the codes they signed."""
     reconnect_at: datetime | None = None
     """When reconnection starts (``None``: the service does not reconnect)."""
 
-    def network_delivering(self, kind: type[Action]) -> str | None:
+    def network_delivering(self, kind: type[Action]) -> Network | None:
         """A network whose bot delivers ``kind`` (the first one configured), if any."""
         return next((n for n, kinds in self.delivers.items() if kind in kinds), None)
 
@@ -75,7 +80,7 @@ class Outbound:
     """An action a handler wants sent besides its answer (e.g. a confirmation elsewhere)."""
 
     key: str
-    network: str
+    network: Network
     action: Action
     person_id: int | None = None
 
@@ -94,7 +99,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
+class Context(Generic[P]):
     """What a handler gets."""
 
     post: IncomingPost
@@ -103,18 +108,24 @@ class Context:
     session: Session
     registry: CommandRegistry
     env: Environment
-    prepared: Any = None
+    prepared: P
     """What the command's ``prepare`` step found."""
 
 
+Handler = Callable[[Context[P]], "Answer | str"]
+"""A command's handler: it runs in the post's transaction and says what to answer."""
+Prepare = Callable[["IncomingPost", tuple[str, ...], Resolver], Awaitable[P]]
+"""A command's network step, run before the transaction."""
+
+
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(Generic[P]):
     """A registered command: its name, the words that call it, its steps."""
 
     name: str
     words: dict[Lang, tuple[str, ...]]
-    handler: Callable[[Context], Answer | str]
-    prepare: Callable[[IncomingPost, tuple[str, ...], Resolver], Awaitable[Any]] | None = None
+    handler: Handler[P]
+    prepare: Prepare[P] | None = None
     listed: bool = True
     """Shown in the help."""
 
@@ -123,7 +134,7 @@ class Command:
 class Parsed:
     """What a post asks for."""
 
-    command: Command | None
+    command: Command[Any] | None
     args: tuple[str, ...]
     lang: Lang
 
@@ -138,8 +149,8 @@ class CommandRegistry:
     """The commands the bots understand; unknown text gets a short help, never silence."""
 
     def __init__(self) -> None:
-        self._commands: dict[str, Command] = {}
-        self._by_word: dict[str, Command] = {}
+        self._commands: dict[str, Command[Any]] = {}
+        self._by_word: dict[str, Command[Any]] = {}
 
     def register(
         self,
@@ -147,12 +158,13 @@ class CommandRegistry:
         *,
         fr: tuple[str, ...],
         en: tuple[str, ...],
-        prepare: Callable[[IncomingPost, tuple[str, ...], Resolver], Awaitable[Any]] | None = None,
+        prepare: Prepare[P] | None = None,
         listed: bool = True,
-    ) -> Callable[[Callable[[Context], Any]], Callable[[Context], Any]]:
-        """Decorator: register ``handler`` under ``name``, called by the words ``fr``/``en``."""
+    ) -> Callable[[Handler[P]], Handler[P]]:
+        """Decorator: register ``handler`` under ``name``, called by the words ``fr``/``en``;
+        it reads what ``prepare`` found."""
 
-        def decorate(handler: Callable[[Context], Any]) -> Callable[[Context], Any]:
+        def decorate(handler: Handler[P]) -> Handler[P]:
             command = Command(name, {Lang.FR: fr, Lang.EN: en}, handler, prepare, listed)
             self._commands[name] = command
             for word in (*fr, *en):
@@ -193,7 +205,7 @@ class CommandRegistry:
         post: IncomingPost,
         session: Session,
         env: Environment,
-        prepared: Any = None,
+        prepared: object = None,
     ) -> Answer:
         """Run the handler (or the help) and return what to answer."""
         if parsed.command is None:

@@ -32,7 +32,7 @@ from shared.vocabulary import Network, TrustLevel
 if TYPE_CHECKING:
     from shared.bot.commands import Resolver
     from shared.db.models import XIdentity
-    from shared.identity.accounts import Account, XPost
+    from shared.identity.accounts import Account, ShownAccount, XPost
     from shared.protocol import IncomingPost
 
 
@@ -72,7 +72,7 @@ async def find_link_target(
     return LinkTarget(None, named=named, account=account)
 
 
-def network_name(network: str, lang: Lang) -> str:
+def network_name(network: Network, lang: Lang) -> str:
     return say(f"network.{network}", lang)
 
 
@@ -81,8 +81,8 @@ def shown(identity: Identity, lang: Lang) -> str:
     return f"@{identity.handle} ({network_name(identity.network, lang)})"
 
 
-def link(context: Context) -> Answer | str:
-    target: LinkTarget = context.prepared
+def link(context: Context[LinkTarget]) -> Answer | str:
+    target = context.prepared
     lang = context.lang
     if target.problem == "x":
         return upload_link(context)
@@ -118,7 +118,7 @@ def link(context: Context) -> Answer | str:
     return Answer(text, lang, person_id=requester.person_id)
 
 
-def upload_link(context: Context) -> Answer | str:
+def upload_link(context: Context[LinkTarget]) -> Answer | str:
     """A one-time link to upload an X archive, for the person the network vouches for; it
     goes privately (a public thread gets a note that it was sent). Once an X account is
     claimed, and where the service reads X, a code to prove it by a post on X instead."""
@@ -134,7 +134,9 @@ def upload_link(context: Context) -> Answer | str:
     return privately(context, requester, text, sent=say("link.x_sent", lang), kind="upload-link")
 
 
-def privately(context: Context, requester: Identity, text: str, *, sent: str, kind: str) -> Answer:
+def privately(
+    context: Context[object], requester: Identity, text: str, *, sent: str, kind: str
+) -> Answer:
     """``text`` for the requester alone: the answer itself when they wrote privately, else
     a private message and, in the public thread, ``sent`` (a link must never be public)."""
     post, lang = context.post, context.lang
@@ -149,7 +151,7 @@ def privately(context: Context, requester: Identity, text: str, *, sent: str, ki
     return Answer(sent, lang, (private,), person_id=requester.person_id)
 
 
-def space_link(context: Context) -> Answer | str:
+def space_link(context: Context[None]) -> Answer | str:
     """A one-time sign-in link to the person's own space on the portal (15 minutes), sent
     privately."""
     lang = context.lang
@@ -164,7 +166,7 @@ def space_link(context: Context) -> Answer | str:
     return privately(context, requester, text, sent=say("space.sent", lang), kind="space-link")
 
 
-def x_challenge(context: Context, requester: Identity, x: XIdentity) -> Answer | str:
+def x_challenge(context: Context[object], requester: Identity, x: XIdentity) -> Answer | str:
     lang = context.lang
     if x.username_proven_at is not None or x.trust == TrustLevel.VERIFIED:
         return say("x.already", lang, username=x.username)
@@ -183,9 +185,9 @@ async def read_x_post(
     return await resolver.x_post(args[0])
 
 
-def x_proof(context: Context) -> Answer | str:
+def x_proof(context: Context[XPost | str | None]) -> Answer | str:
     lang, session, post = context.lang, context.session, context.post
-    read: XPost | str | None = context.prepared
+    read = context.prepared
     if read is None:
         return say("x.closed", lang)
     if isinstance(read, str):
@@ -211,7 +213,7 @@ def x_proof(context: Context) -> Answer | str:
     return Answer(say("x.proven", lang, username=x.username), lang, tuple(also), sender.person_id)
 
 
-def proof(context: Context) -> Answer | str:
+def proof(context: Context[None]) -> Answer | str:
     lang = context.lang
     if context.post.edited:
         return say("proof.edited", lang)
@@ -265,7 +267,7 @@ def proof(context: Context) -> Answer | str:
     return Answer(text, lang, tuple(also), person_id=first.person_id)
 
 
-def what_next(network: str, lang: Lang, env: Environment) -> str:
+def what_next(network: Network, lang: Lang, env: Environment) -> str:
     """What a person will get on ``network``, and when: said when an account is linked."""
     if env.reconnect_at is None:
         return ""
@@ -274,19 +276,18 @@ def what_next(network: str, lang: Lang, env: Environment) -> str:
     return say(f"next.{when}.{network}", lang, date=date)
 
 
-def shown_account(account: tuple[str, str, str], lang: Lang) -> str:
-    """(network, handle, trust) as people read it."""
-    network, handle, trust = account
+def shown_account(account: ShownAccount, lang: Lang) -> str:
+    """An account as people read it: its handle, its network, how it is known."""
     return say(
         "status.account",
         lang,
-        handle=f"@{handle}",
-        network=network_name(network, lang),
-        trust=say(f"trust.{trust}", lang),
+        handle=f"@{account.handle}",
+        network=network_name(account.network, lang),
+        trust=say(f"trust.{account.standing}", lang),
     )
 
 
-def status(context: Context) -> str:
+def status(context: Context[None]) -> str:
     lang, post, session = context.lang, context.post, context.session
     me = Identity.find(session, post.network, post.author.subject)
     accounts = [] if me is None else linking.accounts_of(session, me.person_id)
@@ -296,7 +297,7 @@ def status(context: Context) -> str:
     return say("status.linked", lang, accounts=shown_accounts)
 
 
-def join(context: Context) -> Answer | str:
+def join(context: Context[None]) -> Answer | str:
     """Join the accounts a proof left apart, on the word of one of them."""
     lang, post, session = context.lang, context.post, context.session
     me = Identity.find(session, post.network, post.author.subject)
@@ -309,7 +310,7 @@ def join(context: Context) -> Answer | str:
     return Answer(say("join.done", lang, accounts=accounts), lang, person_id=joined)
 
 
-def unlink(context: Context) -> Answer | str:
+def unlink(context: Context[None]) -> Answer | str:
     """Remove one of the person's accounts; the attestation follows (rewritten or withdrawn)."""
     lang, post, session = context.lang, context.post, context.session
     named = parse_account(context.args[0]) if context.args else None

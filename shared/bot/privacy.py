@@ -60,7 +60,7 @@ _FINDABLE = {"trouvable", "found", "findable"}
 _CONFIRM = {"confirmer", "confirme", "confirm", "oui", "yes"}
 
 
-def _person(context: Context) -> Person:
+def _person(context: Context[object]) -> Person:
     identity = linking.identity_of(context.session, context.post.network, context.post.author)
     return context.session.get_one(Person, identity.person_id)
 
@@ -68,7 +68,7 @@ def _person(context: Context) -> Person:
 def _grant(session: Session, person_id: int, purpose: Purpose, granted: bool) -> None:
     consent = session.get(Consent, (person_id, purpose.value))
     if consent is None:
-        consent = Consent(person_id=person_id, purpose=purpose.value)
+        consent = Consent(person_id=person_id, purpose=purpose)
     consent.granted, consent.updated_at = granted, utcnow()
     session.add(consent)
 
@@ -140,7 +140,7 @@ def set_consent(
     return attestation.withdraw(session, person.id, trigger=trigger, env=env)
 
 
-def settings(context: Context) -> Answer | str:
+def settings(context: Context[None]) -> Answer | str:
     """Show the settings, or change one: ``settings WORD VALUE``."""
     lang, session = context.lang, context.session
     person = _person(context)
@@ -173,7 +173,7 @@ def settings(context: Context) -> Answer | str:
     return Answer(text, lang, tuple(also), person_id=person.id)
 
 
-def stop(context: Context) -> str:
+def stop(context: Context[None]) -> str:
     """No more messages: the bot only answers when addressed."""
     person = _person(context)
     assert person.id is not None  # noqa: S101  (stored)
@@ -184,7 +184,7 @@ def stop(context: Context) -> str:
     return say("stop.done", context.lang)
 
 
-def forget(context: Context) -> Answer | str:
+def forget(context: Context[None]) -> Answer | str:
     """``forget`` asks for a confirmation; ``forget confirm`` soon after erases everything."""
     lang, session, post = context.lang, context.session, context.post
     me = Identity.find(session, post.network, post.author.subject)

@@ -5,12 +5,25 @@ them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    TypeDecorator,
+)
 from sqlmodel import Field
 
 from shared.clock import utcnow
+from shared.identity.accounts import Thread
+
+W = TypeVar("W", bound=StrEnum)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -60,3 +73,35 @@ def x_account_fk(**column: Any) -> Any:
             **column,
         )
     )
+
+
+class Words(TypeDecorator[W]):
+    """One of a closed set of words (a :class:`~enum.StrEnum` of :mod:`shared.vocabulary`)
+    kept as text: written as its value, refused when it is not one of them, read back as
+    the word itself, so that a row's ``network`` is a ``Network`` wherever it is read."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, words: type[W], length: int = 16) -> None:
+        super().__init__(length)
+        self.words = words
+
+    def process_bind_param(self, value: W | str | None, _dialect: Any) -> str | None:
+        return None if value is None else self.words(value).value
+
+    def process_result_value(self, value: str | None, _dialect: Any) -> W | None:
+        return None if value is None else self.words(value)
+
+
+class ThreadColumn(TypeDecorator[Thread]):
+    """A :class:`~shared.identity.accounts.Thread` kept as JSON."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Thread | None, _dialect: Any) -> dict[str, Any] | None:
+        return None if value is None else value.dump()
+
+    def process_result_value(self, value: dict[str, Any] | None, _dialect: Any) -> Thread | None:
+        return None if value is None else Thread.load(value)

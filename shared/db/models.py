@@ -23,13 +23,26 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel, UniqueConstraint, col, select
 
 from shared.clock import utcnow
-from shared.db.columns import ID, NO_AUTOINC, UtcDateTime, person_fk, ts, x_account_fk
+from shared.db.columns import (
+    ID,
+    NO_AUTOINC,
+    ThreadColumn,
+    UtcDateTime,
+    Words,
+    person_fk,
+    ts,
+    x_account_fk,
+)
+from shared.identity.accounts import Thread
 from shared.vocabulary import (
     ActionStatus,
     DirectoryStatus,
+    Network,
     PersonKind,
+    Purpose,
     Reconnect,
     TrustLevel,
+    Via,
 )
 
 # Named constraints, so that migrations (batch mode on SQLite) can refer to them.
@@ -71,7 +84,7 @@ class XIdentity(SQLModel, table=True):
     x_account_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=NO_AUTOINC)
     person_id: int = person_fk()
     username: str = Field(sa_type=String(64))
-    trust: str = Field(default=TrustLevel.CLAIMED, sa_type=String(16))
+    trust: TrustLevel = Field(default=TrustLevel.CLAIMED, sa_type=Words(TrustLevel))
     """What the id rests on: ``claimed``, ``reserved`` or ``verified``
     (:mod:`shared.identity.xtrust`)."""
     username_proven_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
@@ -114,13 +127,13 @@ class Identity(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     person_id: int = person_fk()
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     subject: str = Field(sa_type=String(512))
     """The stable id: a DID on Bluesky, the account URI on Mastodon."""
     handle: str = Field(sa_type=String(512))
     """What people type: the Bluesky handle, or the Mastodon ``user@domain`` acct."""
-    trust: str = Field(default=TrustLevel.PROVEN, sa_type=String(16))
-    thread: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    trust: TrustLevel = Field(default=TrustLevel.PROVEN, sa_type=Words(TrustLevel))
+    thread: Thread | None = Field(default=None, sa_type=ThreadColumn())
     """The last post this account addressed to the bot (id, direct or not, the adapter's
     reply context): suggestions go there, in a conversation the person started (Mastodon
     4.3+ filters private mentions from accounts a person does not follow, except there)."""
@@ -134,7 +147,7 @@ class Identity(SQLModel, table=True):
         return list(session.exec(query))
 
     @classmethod
-    def find(cls, session: Session, network: str, subject: str) -> Identity | None:
+    def find(cls, session: Session, network: Network, subject: str) -> Identity | None:
         """The identity of an account, if the service knows it."""
         query = select(cls).where(cls.network == network, cls.subject == subject)
         return session.exec(query).one_or_none()
@@ -147,7 +160,7 @@ class LinkProof(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     person_id: int = person_fk()
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     subject: str = Field(sa_type=String(512))
     code: str = Field(sa_type=String(64), unique=True)
     """The code's digest (:attr:`shared.identity.challenge.Code.digest`): a code proves once."""
@@ -221,7 +234,7 @@ class Consent(SQLModel, table=True):
     person_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    purpose: str = Field(sa_type=String(32), primary_key=True)
+    purpose: Purpose = Field(sa_type=Words(Purpose, 32), primary_key=True)
     granted: bool = False
     updated_at: datetime = ts()
 
@@ -239,10 +252,10 @@ class OutboundAction(SQLModel, table=True):
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     idempotency_key: str = Field(sa_type=String(200), unique=True)
     person_id: int | None = person_fk(nullable=True)
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     kind: str = Field(sa_type=String(32))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    status: str = Field(default=ActionStatus.PENDING, sa_type=String(16))
+    status: ActionStatus = Field(default=ActionStatus.PENDING, sa_type=Words(ActionStatus))
     attempts: int = 0
     not_before: datetime = ts()
     remote_ref: str | None = Field(default=None, sa_type=String(1024))
@@ -265,7 +278,7 @@ class InboundPost(SQLModel, table=True):
 
     __tablename__ = "inbound_post"
 
-    network: str = Field(sa_type=String(16), primary_key=True)
+    network: Network = Field(sa_type=Words(Network), primary_key=True)
     post_id: str = Field(sa_type=String(512), primary_key=True)
     """A post's AT URI on Bluesky, a status id on Mastodon."""
     author: str = Field(sa_type=String(512), index=True)
@@ -294,7 +307,7 @@ class LinkRequest(SQLModel, table=True):
     identity_id: int = Field(
         sa_column=Column(ID, ForeignKey("identity.id", ondelete="CASCADE"), nullable=False)
     )
-    target_network: str = Field(sa_type=String(16))
+    target_network: Network = Field(sa_type=Words(Network))
     target_handle: str = Field(sa_type=String(512))
     reply: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The request post, as :func:`shared.outbox.reply_payload` stores a post to answer."""
@@ -386,9 +399,9 @@ class Delivery(SQLModel, table=True):
     contact_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    network: str = Field(sa_type=String(16), primary_key=True)
+    network: Network = Field(sa_type=Words(Network), primary_key=True)
     """Where the person received it."""
-    via: str = Field(sa_type=String(16))
+    via: Via = Field(sa_type=Words(Via))
     """How it was delivered: a :class:`Via`."""
     collection_id: int | None = Field(
         default=None,
@@ -408,7 +421,7 @@ class Collection(SQLModel, table=True):
     next part."""
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     person_id: int | None = person_fk(nullable=True)
     part: int = 1
     members: int = 0
@@ -472,7 +485,7 @@ class FollowGrant(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     person_id: int = person_fk()
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     server: str = Field(sa_type=String(255))
     subject: str = Field(sa_type=String(1024))
     """The account it acts as (checked when granted: the account linked here)."""
@@ -489,7 +502,7 @@ class GrantRevocation(SQLModel, table=True):
     __tablename__ = "grant_revocation"
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    network: str = Field(sa_type=String(16))
+    network: Network = Field(sa_type=Words(Network))
     server: str = Field(sa_type=String(255))
     token: str = Field(sa_type=Text())
     """The grant's token, sealed as it was kept: what the server is told to forget."""

@@ -4,9 +4,10 @@ profile link on either network."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from shared.vocabulary import Network
+from shared.vocabulary import Network, TrustLevel, XStanding
 
 _HOST = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?"
 _MASTODON = re.compile(rf"^@?(?P<user>[a-z0-9_]{{1,30}})@(?P<host>{_HOST})$", re.IGNORECASE)
@@ -61,9 +62,48 @@ def find_post_url(text: str) -> str | None:
 class Account:
     """An account found on a network: its stable subject and its handle."""
 
-    network: str
+    network: Network
     subject: str
     handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Where a person last wrote to the bot from an account: what the service has to say to
+    them later goes there, in a conversation they started."""
+
+    post: str
+    """The network's id of their post."""
+    direct: bool
+    """They wrote privately: the answer goes privately."""
+    lang: str
+    """The language they were answered in."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """The adapter's reply context (what answering in that thread takes)."""
+
+    def dump(self) -> dict[str, Any]:
+        """As the database keeps it (JSON)."""
+        return {"post": self.post, "direct": self.direct, "context": self.context,
+                "lang": self.lang}  # fmt: skip
+
+    @classmethod
+    def load(cls, kept: dict[str, Any]) -> Thread:
+        """From what the database keeps (earlier versions' rows included)."""
+        return cls(
+            post=str(kept.get("post", "")),
+            direct=bool(kept.get("direct", True)),
+            lang=str(kept.get("lang", "")),
+            context=dict(kept.get("context") or {}),
+        )
+
+
+class ShownAccount(NamedTuple):
+    """One of a person's accounts as they are shown it: where, its handle, how it is known
+    (a linked account's trust level; an X account's standing)."""
+
+    network: Network
+    handle: str
+    standing: TrustLevel | XStanding
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from shared.bot.commands import Outbound
 from shared.clock import iso_utc
 from shared.db.models import Consent, Identity, LinkProof, XIdentity
 from shared.identity import linking
-from shared.vocabulary import Network, Purpose, TrustLevel
+from shared.vocabulary import Network, Purpose, XStanding
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -91,12 +91,12 @@ def _x_account(session: Session, x: XIdentity) -> dict[str, Any] | None:
     reported it; a username proven by a post, with that post; a disputed or reserved one
     not at all."""
     standing = linking.x_standing(session, x)
-    if standing in ("disputed", TrustLevel.RESERVED):
+    if standing in (XStanding.DISPUTED, XStanding.RESERVED):
         return None
     account: dict[str, Any] = {"network": "x", "handle": x.username, "trust": standing}
-    if standing == TrustLevel.VERIFIED:
+    if standing == XStanding.VERIFIED:
         account["id"] = str(x.x_account_id)
-    elif standing == "username" and x.username_proven_at is not None:
+    elif standing == XStanding.USERNAME and x.username_proven_at is not None:
         account["proof"] = x.username_proof
         account["provenAt"] = iso_utc(x.username_proven_at)
     return account

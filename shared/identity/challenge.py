@@ -22,8 +22,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.errors import HqxError
+
+if TYPE_CHECKING:
+    from shared.vocabulary import Network
 
 PREFIX = "HQX"
 DEFAULT_TTL = timedelta(hours=24)
@@ -94,7 +98,7 @@ class Binding:
 
     requester_id: int
     requester_subject: str
-    target_network: str
+    target_network: Network
     target_subject: str
 
 

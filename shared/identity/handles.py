@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shared.protocol import Protocol
+    from shared.vocabulary import Network
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ BATCH = 100
 """Accounts asked about at once."""
 
 
-async def refresh(engine: Engine, adapters: Mapping[str, Protocol]) -> int:
+async def refresh(engine: Engine, adapters: Mapping[Network, Protocol]) -> int:
     """Read every known account's current handle from its network; return how many
     changed. A network that cannot be asked now is asked at the next run."""
     changed = 0
@@ -43,7 +44,7 @@ async def refresh(engine: Engine, adapters: Mapping[str, Protocol]) -> int:
     return changed
 
 
-def _identities_after(engine: Engine, network: str, after: int) -> list[tuple[int, str]]:
+def _identities_after(engine: Engine, network: Network, after: int) -> list[tuple[int, str]]:
     with Session(engine) as session:
         rows = session.exec(
             select(Identity.id, Identity.subject)
@@ -54,6 +55,6 @@ def _identities_after(engine: Engine, network: str, after: int) -> list[tuple[in
         return [(int(i), s) for i, s in rows if i is not None]
 
 
-def _update(engine: Engine, network: str, found: dict[str, str]) -> int:
+def _update(engine: Engine, network: Network, found: dict[str, str]) -> int:
     with Session(engine) as session, session.begin():
         return linking.update_handles(session, network, found)

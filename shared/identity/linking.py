@@ -31,10 +31,10 @@ from shared.db.models import (
     XIdentity,
 )
 from shared.identity import challenge, xtrust
-from shared.identity.accounts import Account, XPost
+from shared.identity.accounts import Account, ShownAccount, Thread, XPost
 from shared.identity.challenge import Binding, ChallengeError
 from shared.reconnection import matching
-from shared.vocabulary import TrustLevel
+from shared.vocabulary import Network, TrustLevel, XStanding
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -53,11 +53,11 @@ class Linked:
     target: Identity
     request: LinkRequest | None
     """The request, when it is still known: the confirmation goes to its thread."""
-    left_apart: list[tuple[str, str, str]]
+    left_apart: list[ShownAccount]
     """Accounts that belonged with the target and stayed apart: (network, handle, trust)."""
 
 
-def identity_of(session: Session, network: str, author: Author) -> Identity:
+def identity_of(session: Session, network: Network, author: Author) -> Identity:
     """The identity of a post's author (created with a new person on first contact); its
     handle is kept current, since handles change."""
     identity = Identity.find(session, network, author.subject)
@@ -76,7 +76,7 @@ def identity_of(session: Session, network: str, author: Author) -> Identity:
     return identity
 
 
-def refresh_author(session: Session, network: str, author: Author) -> Identity | None:
+def refresh_author(session: Session, network: Network, author: Author) -> Identity | None:
     """Bring what is stored of a post's author up to date with what the network reports: an
     identity stored under a former id is re-keyed, a changed handle is kept. ``None`` when
     the service does not know the author."""
@@ -100,16 +100,11 @@ def keep_thread(session: Session, post: IncomingPost, lang: str) -> None:
     what the service has to say to them later goes there, in a thread they started."""
     identity = Identity.find(session, post.network, post.author.subject)
     if identity is not None:
-        identity.thread = {
-            "post": post.post_id,
-            "direct": post.direct,
-            "context": post.reply_context,
-            "lang": lang,
-        }
+        identity.thread = Thread(post.post_id, post.direct, lang, dict(post.reply_context))
         session.add(identity)
 
 
-def rekey(session: Session, network: str, old: str, new: str) -> bool:
+def rekey(session: Session, network: Network, old: str, new: str) -> bool:
     """Everything stored under an account's former id, under its stable id; ``False`` (and
     nothing changed) when the stable id is already stored for another identity."""
     if Identity.find(session, network, new) is not None:
@@ -133,7 +128,7 @@ def rekey(session: Session, network: str, old: str, new: str) -> bool:
     return True
 
 
-def stored_accounts(session: Session, network: str) -> list[Account]:
+def stored_accounts(session: Session, network: Network) -> list[Account]:
     """Every account the service keeps on ``network``."""
     return [
         Account(network, i.subject, i.handle)
@@ -141,7 +136,7 @@ def stored_accounts(session: Session, network: str) -> list[Account]:
     ]
 
 
-def update_handles(session: Session, network: str, handles: dict[str, str]) -> int:
+def update_handles(session: Session, network: Network, handles: dict[str, str]) -> int:
     """Keep the handles a network reports for its accounts (by subject); return how many
     changed."""
     changed = 0
@@ -224,7 +219,7 @@ def prove(
         ),
     )
     target = identity_of(session, post.network, post.author)
-    left_apart: list[tuple[str, str, str]] = []
+    left_apart: list[ShownAccount] = []
     if target.person_id != requester.person_id:
         left_apart = _join_alone(session, target, requester.person_id, now=now)
     target.trust, target.updated_at = TrustLevel.PROVEN, utcnow()
@@ -243,7 +238,7 @@ def names(text: str, handle: str) -> bool:
 
 def _join_alone(
     session: Session, target: Identity, person_id: int, *, now: datetime
-) -> list[tuple[str, str, str]]:
+) -> list[ShownAccount]:
     """Move ``target`` to ``person_id``: its former person goes with it only if ``target``
     was all it had. Otherwise return the accounts left apart, and offer to join them."""
     former = target.person_id
@@ -275,28 +270,30 @@ def _join_alone(
 
 def _accounts(
     session: Session, person_id: int
-) -> list[tuple[Identity | XIdentity | XClaim, tuple[str, str, str]]]:
+) -> list[tuple[Identity | XIdentity | XClaim, ShownAccount]]:
     """A person's accounts with how each is known: X accounts as :func:`x_standing` says,
     and their claims on X accounts others hold, ``disputed``."""
     claims = session.exec(select(XClaim).where(XClaim.person_id == person_id))
     return (
-        [(i, (i.network, i.handle, i.trust)) for i in Identity.of_person(session, person_id)]
+        [
+            (i, ShownAccount(i.network, i.handle, i.trust))
+            for i in Identity.of_person(session, person_id)
+        ]
         + [
-            (x, ("x", x.username, x_standing(session, x)))
+            (x, ShownAccount(Network.X, x.username, x_standing(session, x)))
             for x in XIdentity.of_person(session, person_id)
         ]
-        + [(c, ("x", c.username, "disputed")) for c in claims]
+        + [(c, ShownAccount(Network.X, c.username, XStanding.DISPUTED)) for c in claims]
     )
 
 
-def x_standing(session: Session, x: XIdentity) -> str:
-    """How an X account stands, in one word: ``disputed``, ``verified``, ``username`` (its
-    username proven by a post, its id claimed), ``claimed`` or ``reserved``."""
+def x_standing(session: Session, x: XIdentity) -> XStanding:
+    """How an X account stands, in one word (the one rule for it)."""
     if xtrust.disputed(session, x.x_account_id):
-        return "disputed"
+        return XStanding.DISPUTED
     if x.trust == TrustLevel.CLAIMED and x.username_proven_at is not None:
-        return "username"
-    return x.trust
+        return XStanding.USERNAME
+    return XStanding(x.trust.value)
 
 
 def join(session: Session, me: Identity, *, now: datetime) -> int | None:
@@ -338,12 +335,12 @@ def merge_persons(session: Session, *, keep: int, gone: int) -> None:
     matching.request(session, keep)
 
 
-def accounts_of(session: Session, person_id: int) -> list[tuple[str, str, str]]:
-    """A person's accounts on every network, X included: (network, handle, trust)."""
+def accounts_of(session: Session, person_id: int) -> list[ShownAccount]:
+    """A person's accounts on every network, X included."""
     return [shown for _, shown in _accounts(session, person_id)]
 
 
-def unlink(session: Session, person_id: int, network: str, handle: str) -> bool:
+def unlink(session: Session, person_id: int, network: Network, handle: str) -> bool:
     """Remove the person's account ``handle`` on ``network`` (for X: their X accounts, with
     their archives); ``False`` if they have no such account."""
     if network == "x":  # "x" alone names them all; "@name@x" one of them
@@ -411,13 +408,13 @@ def prove_x(
     requester = session.get(Identity, code.requester_id)
     if requester is None or requester.person_id != sender.person_id:
         raise ChallengeError("forged", "the code was not issued to this person")
-    binding = Binding(code.requester_id, requester.subject, "x", str(x.x_account_id))
+    binding = Binding(code.requester_id, requester.subject, Network.X, str(x.x_account_id))
     challenge.verify(key, code, binding, now=now, old_keys=old_keys)
     _record_proof(
         session,
         LinkProof(
             person_id=sender.person_id,
-            network="x",
+            network=Network.X,
             subject=str(x.x_account_id),
             code=code.digest,
             post_uri=post.url,

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from shared.db.models import ArchiveImport, Consent, Identity, LinkProof, Person, XClaim, XIdentity
 from shared.identity.linking import x_standing
+from shared.vocabulary import XStanding
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -97,7 +98,7 @@ def _x_accounts(session: Session, person_id: int) -> list[dict[str, Any]]:
                 "network": "x",
                 "handle": claim.username,
                 "subject": str(claim.x_account_id),
-                "trust": "disputed",
+                "trust": XStanding.DISPUTED,
                 "since": _iso(claim.created_at),
             }
         )

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from shared.clock import utcnow
 from shared.db.models import DirectoryEntry, Identity, Person, XIdentity
 from shared.errors import HqxError
-from shared.vocabulary import DirectoryStatus, PersonKind, TrustLevel
+from shared.vocabulary import DirectoryStatus, Network, PersonKind, TrustLevel
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -30,7 +30,7 @@ class Listed:
     person: int
     name: str
     status: str
-    accounts: dict[str, str]
+    accounts: dict[Network, str]
     """Network -> handle: the accounts proven theirs (X: a verified or proven username)."""
     requested_at: datetime
     approved_at: datetime | None
@@ -97,9 +97,10 @@ def _entry(session: Session, person_id: int) -> DirectoryEntry:
     return entry
 
 
-def _accounts(session: Session, person_id: int) -> dict[str, str]:
-    accounts = {i.network: i.handle for i in Identity.of_person(session, person_id)}
+def _accounts(session: Session, person_id: int) -> dict[Network, str]:
+    identities = Identity.of_person(session, person_id)
+    accounts: dict[Network, str] = {i.network: i.handle for i in identities}
     for x in XIdentity.of_person(session, person_id):
         if x.trust == TrustLevel.VERIFIED or x.username_proven_at is not None:
-            accounts["x"] = x.username
+            accounts[Network.X] = x.username
     return accounts

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel, select
 
 from shared.clock import iso_utc
 from shared.db.models import Collection, Identity, XIdentity
+from shared.identity.accounts import Thread
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -89,6 +90,9 @@ def _theirs(table: Table, keys: dict[str, list[Any]]) -> ColumnElement[bool]:
 
 
 def _plain(value: Any) -> Any:
+    """A column's value as JSON holds it (as the database keeps it)."""
     if isinstance(value, datetime):
         return iso_utc(value)
+    if isinstance(value, Thread):
+        return value.dump()
     return value

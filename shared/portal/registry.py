@@ -15,7 +15,7 @@ from shared.clock import iso_utc
 from shared.db.models import Consent, Identity, XClaim, XIdentity
 from shared.identity.attestation import proven_accounts
 from shared.portal.space import contacts_of, space_of
-from shared.vocabulary import Purpose, TrustLevel
+from shared.vocabulary import Network, Purpose, TrustLevel
 
 if TYPE_CHECKING:
     from shared.portal.space import Contact
@@ -48,7 +48,7 @@ def lookup(session: Session, x: str) -> dict[str, Any]:
     }
 
 
-def person_of(session: Session, network: str, subject: str) -> int:
+def person_of(session: Session, network: Network, subject: str) -> int:
     """The person an account (a DID, an ActivityPub id) is linked to."""
     found = Identity.find(session, network, subject)
     if found is None:

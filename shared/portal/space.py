@@ -15,7 +15,7 @@ from shared.bot import privacy
 from shared.db.models import Collection, Delivery, DirectoryEntry, Identity, OutboundAction, Person
 from shared.identity import people
 from shared.reconnection import grants, matching
-from shared.vocabulary import ActionStatus, Purpose
+from shared.vocabulary import ActionStatus, Network, Purpose
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,7 +38,7 @@ class Contact:
 
 @dataclass(slots=True)
 class Pack:
-    network: str
+    network: Network
     part: int
     members: int
     url: str | None
@@ -49,7 +49,7 @@ class Granted:
     """A grant to follow for the person, as one of their accounts."""
 
     id: int
-    network: str
+    network: Network
     handle: str
 
 
@@ -79,7 +79,9 @@ WHERE e.owner_x_id IN (SELECT x_account_id FROM x_identity WHERE person_id = :pe
 """
 
 
-def space_of(session: Session, person_id: int, pack_url: Callable[[str, int], str | None]) -> Space:
+def space_of(
+    session: Session, person_id: int, pack_url: Callable[[Network, int], str | None]
+) -> Space:
     """The person's space; ``pack_url(network, collection)``: where a pack is opened."""
     person = session.get_one(Person, person_id)
     [awaited] = session.execute(text(_AWAITED), {"person": person_id}).one()

@@ -39,12 +39,12 @@ from shared.db.models import (
 from shared.reconnection import follows as follows_made
 from shared.reconnection import planner, suggestions
 from shared.reconnection.due import shared_demand
-from shared.vocabulary import Via
+from shared.vocabulary import Network, Via
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from shared.protocol import WriteBudget
+    from shared.protocol import Pace, WriteBudget
     from shared.reconnection.due import Due
     from shared.reconnection.suggestions import Contact
 
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 class Channel:
     """What a pass needs of the network's bot."""
 
-    network: str
+    network: Network
     collections: bool
     """The bot keeps packs there (Bluesky)."""
     text_limit: int
@@ -63,6 +63,8 @@ class Channel:
     """The bot can write privately to someone who never wrote to it there."""
     message_cost: int = 0
     """What a message costs of the write budget."""
+    follow_pace: tuple[Pace, ...] = ()
+    """How many follows a person may be given there (none: no follows made there)."""
     csv_link: Callable[[str], str] | None = None
     """The link to a one-time token's following list (``None``: no web portal)."""
     demand: dict[int, int] | None = None
@@ -70,7 +72,7 @@ class Channel:
     a run: shared packs are planned from it, whatever batch is being delivered."""
 
 
-def budget_left(session: Session, network: str, budget: WriteBudget, now: datetime) -> int:
+def budget_left(session: Session, network: Network, budget: WriteBudget, now: datetime) -> int:
     """Points left to plan today on ``network``: the daily allowance less the reserve and
     what is planned in the last 24 hours (by when it is sent)."""
     planned = session.exec(
@@ -152,10 +154,11 @@ class _Pass:
 
     def follow_for(self, item: Due) -> None:
         """Follows made as the person, where they granted it: those contacts are done."""
-        followable = [(c.person, c.address, c.subject) for c in item.contacts if c.subject]
+        followable = [c for c in item.contacts if c.subject]
         made = follows_made.follow_for(
             self.session, network=self.channel.network, person_id=item.person,
             subject=item.subject, contacts=followable, run_id=self.run_id, now=self.now,
+            pace=self.channel.follow_pace,
         )  # fmt: skip
         self.passed.actions += len(made)
         self.passed.delivered += len(made)
@@ -206,7 +209,9 @@ class _Pass:
             lang=item.lang,
             first=item.first,
             packs=[
-                (channel.collection_url(c), len(members), writer.via(c) == Via.SHARED)
+                suggestions.PackLink(
+                    channel.collection_url(c), len(members), writer.via(c) == Via.SHARED
+                )
                 for c, members in sorted(packs.items(), key=lambda p: writer.via(p[0]))
             ],
             addresses=addresses,
@@ -246,12 +251,12 @@ def _message_to(item: Due, words: str) -> Reply | DirectMessage:
     if not thread:
         return DirectMessage(Recipient(item.subject, item.handle), words, item.lang)
     return Reply(
-        to_post=str(thread.get("post", "")),
+        to_post=thread.post,
         to=Recipient(item.subject, item.handle),
         text=words,
         lang=item.lang,
-        direct=bool(thread.get("direct", True)),
-        context=dict(thread.get("context") or {}),
+        direct=thread.direct,
+        context=dict(thread.context),
     )
 
 
@@ -259,7 +264,7 @@ def _record(
     session: Session,
     person: int,
     contact: int,
-    network: str,
+    network: Network,
     via: Via,
     run_id: int,
     collection: int | None = None,
@@ -399,7 +404,7 @@ class _Writer:
         return max(written)[1] if written else None
 
 
-def _planned_from(session: Session, network: str, now: datetime) -> int:
+def _planned_from(session: Session, network: Network, now: datetime) -> int:
     """Points planned from the start of the current hour on."""
     return int(
         session.exec(
@@ -411,7 +416,7 @@ def _planned_from(session: Session, network: str, now: datetime) -> int:
     )
 
 
-def _last_chained(session: Session, network: str, now: datetime) -> str | None:
+def _last_chained(session: Session, network: Network, now: datetime) -> str | None:
     """The last collection write not done yet: a new pass's writes come after it."""
     del now
     row = session.exec(
@@ -444,7 +449,7 @@ def _owner_lang(session: Session, owner: int | None) -> Lang:
     return Lang(person.locale) if person.locale in tuple(Lang) else Lang.FR
 
 
-def _packs(session: Session, network: str, people: list[int]) -> list[planner.Pack]:
+def _packs(session: Session, network: Network, people: list[int]) -> list[planner.Pack]:
     """The shared packs, and the own packs of ``people``, on ``network``."""
     rows = list(
         session.exec(

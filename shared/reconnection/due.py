@@ -6,7 +6,7 @@ with what each of them may be told (:class:`Due`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
@@ -15,7 +15,10 @@ from shared.bot.messages import Lang
 from shared.db.models import Consent, Delivery, Identity, Person
 from shared.reconnection import planner, suggestions
 from shared.reconnection.suggestions import Contact
-from shared.vocabulary import Purpose
+from shared.vocabulary import Network, Purpose
+
+if TYPE_CHECKING:
+    from shared.identity.accounts import Thread
 
 
 @dataclass(slots=True)
@@ -25,7 +28,7 @@ class Due:
     person: int
     subject: str
     handle: str
-    thread: dict[str, Any] | None
+    thread: Thread | None
     lang: Lang
     first: bool
     """Nothing was delivered to them on this network before."""
@@ -91,7 +94,7 @@ GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
 """
 
 
-def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> list[Due]:
+def due(session: Session, network: Network, *, after: int = 0, limit: int = 500) -> list[Due]:
     """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``."""
     people = [
         int(p)
@@ -137,9 +140,9 @@ def due(session: Session, network: str, *, after: int = 0, limit: int = 500) -> 
     return result
 
 
-def accounts_of(session: Session, people: set[int]) -> dict[int, dict[str, Identity]]:
+def accounts_of(session: Session, people: set[int]) -> dict[int, dict[Network, Identity]]:
     """Each person's oldest account on each network."""
-    found: dict[int, dict[str, Identity]] = {}
+    found: dict[int, dict[Network, Identity]] = {}
     rows = session.exec(
         select(Identity).where(col(Identity.person_id).in_(people)).order_by(col(Identity.id))
     )
@@ -160,7 +163,7 @@ def _no_messages(session: Session, people: list[int]) -> set[int]:
     return {int(p) for p in rows}
 
 
-def _delivered_before(session: Session, network: str, people: list[int]) -> set[int]:
+def _delivered_before(session: Session, network: Network, people: list[int]) -> set[int]:
     rows = session.exec(
         select(Delivery.person_id)
         .where(col(Delivery.person_id).in_(people), Delivery.network == network)
@@ -170,14 +173,14 @@ def _delivered_before(session: Session, network: str, people: list[int]) -> set[
 
 
 def _lang(person: Person, identity: Identity) -> Lang:
-    for candidate in (person.locale, (identity.thread or {}).get("lang")):
+    for candidate in (person.locale, identity.thread.lang if identity.thread else None):
         if candidate in tuple(Lang):
             return Lang(candidate)
     return Lang.FR
 
 
 def as_contact(
-    contact: int, accounts: dict[str, Identity], network: str, mine: set[str]
+    contact: int, accounts: dict[Network, Identity], network: Network, mine: set[Network]
 ) -> Contact | None:
     """The contact on ``network``; through the bridge when they are only on another network
     and the person is not there; ``None`` when the person gets them elsewhere."""
@@ -195,7 +198,7 @@ def as_contact(
     return None
 
 
-def shared_demand(session: Session, network: str) -> dict[int, int]:
+def shared_demand(session: Session, network: Network) -> dict[int, int]:
     """How many people each contact is due to on ``network`` (there, natively), for the
     accounts wanted by at least :data:`planner.SHARED_MIN` people."""
     rows = session.execute(

@@ -15,19 +15,13 @@ from shared import outbox
 from shared.actions import FollowAccount
 from shared.db.models import Consent, Delivery, OutboundAction
 from shared.reconnection import grants
-from shared.vocabulary import Purpose, Via
+from shared.vocabulary import Network, Purpose, Via
 
 if TYPE_CHECKING:
     from shared.db.models import FollowGrant
+    from shared.protocol import Pace
+    from shared.reconnection.suggestions import Contact
 
-DAY, HOUR = timedelta(days=1), timedelta(hours=1)
-PACE: dict[str, tuple[tuple[int, timedelta], ...]] = {
-    "mastodon": ((400, DAY),),
-    # Bluesky counts points per account: 5,000 an hour, 35,000 a day, a follow costs 3;
-    # a margin is left for what the person does themselves.
-    "bluesky": ((1_500, HOUR), (10_000, DAY)),
-}
-"""How many follows one account may be given in each window, per network."""
 FOLLOWED = Via.FOLLOWED
 """How a contact followed for the person is recorded as delivered."""
 
@@ -37,7 +31,9 @@ def consented(session: Session, person_id: int) -> bool:
     return consent is not None and consent.granted
 
 
-def grant_for(session: Session, person_id: int, network: str, subject: str) -> FollowGrant | None:
+def grant_for(
+    session: Session, person_id: int, network: Network, subject: str
+) -> FollowGrant | None:
     """The grant acting as this account of theirs, or another of theirs on the network."""
     found = grants.of_person(session, person_id, network)
     return next((g for g in found if g.subject == subject), found[0] if found else None)
@@ -46,33 +42,36 @@ def grant_for(session: Session, person_id: int, network: str, subject: str) -> F
 def follow_for(
     session: Session,
     *,
-    network: str,
+    network: Network,
     person_id: int,
     subject: str,
-    contacts: list[tuple[int, str, str]],
+    contacts: list[Contact],
     run_id: int,
     now: datetime,
+    pace: tuple[Pace, ...],
 ) -> set[int]:
-    """Queue the follows of ``contacts`` (person, address there, account id there) for
-    ``person_id`` acting as ``subject``, in the caller's transaction; return the contacts
-    followed (none without consent, a grant, or a known pace)."""
-    pace = PACE.get(network)
-    if pace is None or not contacts or not consented(session, person_id):
+    """Queue the follows of ``contacts`` (those with an account there) for ``person_id``
+    acting as ``subject``, in the caller's transaction; return the contacts followed (none
+    without consent, a grant, or a pace: the network's :attr:`Protocol.follow_pace`)."""
+    if not pace or not contacts or not consented(session, person_id):
         return set()
     grant = grant_for(session, person_id, network, subject)
     if grant is None or grant.id is None:
         return set()
     scheduled = _scheduled(session, person_id, now)
     followed: set[int] = set()
-    for contact, address, contact_subject in contacts:
+    for found in contacts:
+        contact = found.person
+        if found.subject is None:
+            continue  # reached through the bridge: nobody there to follow
         queued = outbox.queue(
             session,
             key=f"{FollowAccount.kind}:{grant.id}:{contact}",
             network=network,
-            action=FollowAccount(grant.id, address, contact, contact_subject),
+            action=FollowAccount(grant.id, found.address, contact, found.subject),
             person_id=person_id,
             # A window's worth at once, then the next window's: the limits, never more.
-            not_before=now + max(window * (scheduled // limit) for limit, window in pace),
+            not_before=now + max(p.window * (scheduled // p.limit) for p in pace),
         )
         if not queued:  # tried before and given up: the contact goes by message
             continue

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from shared.vocabulary import Network
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ class Token:
     server: str
     token: str
     subject: str
-    network: str = ""
+    network: Network | None = None
+    """The grant's network (read with it from the database; ``None`` when made by hand)."""
 
 
 def client(session: Session, key: str, server: str) -> Client | None:
@@ -87,7 +90,7 @@ def grant(
     key: str,
     *,
     person_id: int,
-    network: str,
+    network: Network,
     acting_as: Token,
     scope: str,
 ) -> FollowGrant:
@@ -127,7 +130,9 @@ def renew(session: Session, key: str, grant_id: int, new_token: str) -> None:
         session.add(row)
 
 
-def of_person(session: Session, person_id: int, network: str | None = None) -> list[FollowGrant]:
+def of_person(
+    session: Session, person_id: int, network: Network | None = None
+) -> list[FollowGrant]:
     """A person's grants (on ``network``), oldest first."""
     query = select(FollowGrant).where(FollowGrant.person_id == person_id)
     if network is not None:
@@ -206,14 +211,15 @@ class Revoker(Protocol):
     async def revoke_grant(self, grant: Token) -> None: ...
 
 
-async def tell_servers(engine: Engine, key: str, adapters: Mapping[str, Revoker]) -> list[str]:
+async def tell_servers(engine: Engine, key: str, adapters: Mapping[Network, Revoker]) -> list[str]:
     """Tell people's servers about the grants taken back (revoked, or their person erased)
     that are due, each by its network's adapter; return the servers that could not be told
     now (they are asked again later, for a week)."""
     due = await asyncio.to_thread(_in_transaction, engine, pending, key, utcnow())
     failed: list[str] = []
     for revocation in due:
-        adapter = adapters.get(revocation.token.network)
+        network = revocation.token.network
+        adapter = None if network is None else adapters.get(network)
         try:
             if adapter is None:
                 raise HqxError(f"no {revocation.token.network} bot runs to tell it")

@@ -61,7 +61,7 @@ def runs_report(session: Session, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def budget_report(
-    session: Session, network: str, budget: WriteBudget, now: datetime
+    session: Session, network: Network, budget: WriteBudget, now: datetime
 ) -> dict[str, Any]:
     """How much of a network's write budget is planned: in the last hour and day (by when
     it is sent), later (paced), and what the pacing keeps back."""
@@ -86,7 +86,7 @@ def budget_report(
     }
 
 
-def waiting(session: Session, network: str) -> dict[str, int]:
+def waiting(session: Session, network: Network) -> dict[str, int]:
     """Pairs due on a network and how many people they are for."""
     row = session.execute(text(due_query(_WAITING)), {"network": network}).one()
     return {"people": int(row[0]), "pairs": int(row[1])}

@@ -19,7 +19,7 @@ from shared.errors import HqxError
 from shared.portal import uploads
 from shared.protocol import ThrottledError
 from shared.reconnection import delivery, due, matching, runs
-from shared.vocabulary import RunKind
+from shared.vocabulary import Network, RunKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -102,13 +102,14 @@ class Runner:
     def _channel(self, adapter: Protocol) -> delivery.Channel:
         """What a pass needs of the network's bot."""
         return delivery.Channel(
-            network=str(adapter.network),
+            network=adapter.network,
             collections=actions.WriteCollection in adapter.delivers,
             text_limit=adapter.text_limit,
             collection_url=adapter.collection_url,
             budget=adapter.write_budget,
             messages=adapter.messages,
             message_cost=adapter.message_cost,
+            follow_pace=adapter.follow_pace,
             csv_link=self._following_link if self._public_url else None,
         )
 
@@ -142,11 +143,11 @@ class Runner:
                 await asyncio.sleep(min(max(wait, 1.0), THROTTLED_MAX_WAIT_SEC))
         raise HqxError(f"{adapter.network}: rate limited {FOLLOWS_ATTEMPTS} times in a row")
 
-    def _demand(self, network: str) -> dict[int, int]:
+    def _demand(self, network: Network) -> dict[int, int]:
         with Session(self._engine) as session:
             return due.shared_demand(session, network)
 
-    def _due(self, network: str, after: int) -> list[due.Due]:
+    def _due(self, network: Network, after: int) -> list[due.Due]:
         with Session(self._engine) as session:
             return due.due(session, network, after=after, limit=RECONNECT_BATCH)
 

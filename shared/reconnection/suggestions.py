@@ -6,13 +6,30 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from shared.bot.messages import CATALOG, Lang, say
 from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+
+class PackLink(NamedTuple):
+    """A pack as a message names it."""
+
+    url: str | None
+    """Where the person opens it (``None``: nowhere to link to)."""
+    members: int
+    """How many of the person's contacts it holds."""
+    shared: bool
+    """Shared by many people, not the person's own."""
+
+
+class PackName(NamedTuple):
+    name: str
+    """50 graphemes at most."""
+    description: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +51,7 @@ BLUESKY_BRIDGE = "bsky.brid.gy"
 FEDIVERSE_BRIDGE = "ap.brid.gy"
 
 
-def bridge_address(network: str, handle: str, seen_from: str) -> str | None:
+def bridge_address(network: Network, handle: str, seen_from: str) -> str | None:
     """Where an account of ``network`` is found from ``seen_from`` through Bridgy Fed, once
     its owner opted into the bridge: ``alice.bsky.social@bsky.brid.gy`` on the fediverse,
     ``user.server.ap.brid.gy`` on Bluesky. Never written as a mention (``@user@server``):
@@ -47,22 +64,22 @@ def bridge_address(network: str, handle: str, seen_from: str) -> str | None:
     return None
 
 
-def pack_name(lang: Lang, shared: bool, part: int) -> tuple[str, str]:
-    """A pack's name (50 graphemes at most) and description."""
+def pack_name(lang: Lang, shared: bool, part: int) -> PackName:
+    """A pack's name and description."""
     name = say("pack.shared" if shared else "pack.own", lang)
     if part > 1:
         name = f"{name} ({part})"
-    return name, say("pack.shared_about" if shared else "pack.own_about", lang)
+    return PackName(name, say("pack.shared_about" if shared else "pack.own_about", lang))
 
 
 def compose(
     *,
     lang: Lang,
     first: bool,
-    packs: list[tuple[str | None, int, bool]],
+    packs: list[PackLink],
     addresses: list[Contact],
     csv_link: str | None,
-    network: str,
+    network: Network,
     room: int,
 ) -> list[str]:
     """The messages telling a person of their contacts on ``network``: how many (all of them

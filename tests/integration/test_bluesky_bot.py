@@ -18,7 +18,7 @@ from shared.bot.handlers import default_registry
 from shared.db.models import BotState, OutboundAction
 from shared.service import Service
 from shared.stores import Stores
-from shared.vocabulary import ActionStatus
+from shared.vocabulary import ActionStatus, Network
 from tests.running import Crashes, run_until
 from testworld.bluesky.people import PASSWORD, create_person
 
@@ -353,7 +353,7 @@ def test_handles_are_read_again_from_the_network(bluesky: BlueskyDevNetwork, db:
         session.add(row)
         session.flush()
         assert row.id is not None
-        session.add(Identity(person_id=row.id, network="bluesky", subject=alice.did,
+        session.add(Identity(person_id=row.id, network=Network.BLUESKY, subject=alice.did,
                              handle=alice.handle))  # fmt: skip
     renamed = f"renamed{next(_names)}.test"
     alice.client.com.atproto.identity.update_handle({"handle": renamed})

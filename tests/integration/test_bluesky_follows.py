@@ -30,7 +30,7 @@ from shared.portal import uploads
 from shared.protocol import DeliveryError, Outgoing
 from shared.reconnection import grants
 from shared.stores import Stores
-from shared.vocabulary import Purpose
+from shared.vocabulary import Network, Purpose
 from tests.background import BackgroundApp
 from tests.browser import Browser
 from tests.linked import linked_with_space
@@ -53,7 +53,7 @@ QUEUED_AT = utcnow()
 
 def linked(engine: Engine, who: BskyPerson) -> tuple[int, str]:
     """A person with this Bluesky account linked; a sign-in token to their space."""
-    return linked_with_space(engine, "bluesky", who.did, who.handle)
+    return linked_with_space(engine, Network.BLUESKY, who.did, who.handle)
 
 
 def portal(
@@ -173,7 +173,7 @@ def test_oauth_in_the_browser_then_follows_made_as_the_person_once(
     grant = the_grant(engine)
     with Session(engine) as session:
         opened = grants.token(session, KEY, grant.id or 0)
-        consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF.value))
+        consent = session.get_one(Consent, (person, Purpose.FOLLOWS_ON_BEHALF))
     assert opened is not None and consent.granted
     kept = Grant.loads(opened.token)
     assert (kept.kind, kept.did, grant.subject) == ("oauth", alice.did, alice.did)

@@ -22,9 +22,11 @@ from shared.clock import utcnow
 from shared.config import Reconnection
 from shared.db.models import Collection, Identity, Person, ReconnectRun
 from shared.identity import xtrust
+from shared.identity.accounts import Thread
 from shared.reconnection import matching
 from shared.service import Service
 from shared.stores import Stores
+from shared.vocabulary import Network
 from tests.archives import make_archive
 from tests.running import Crashes, idle, run_until
 from testworld.bluesky.people import PASSWORD, create_person
@@ -82,22 +84,24 @@ class Scene:
         )
 
     def join_bluesky(self, who: BskyPerson, x_id: int, thread: Any = None) -> int:
-        context = None
+        context: Thread | None = None
         if thread is not None:
-            context = {"post": thread.uri, "direct": False, "lang": "en", "context": {
+            context = Thread(thread.uri, direct=False, lang="en", context={
                 "uri": thread.uri, "cid": thread.cid,
-                "root_uri": thread.uri, "root_cid": thread.cid}}  # fmt: skip
-        return self._join("bluesky", who.did, who.handle, context, x_id)
+                "root_uri": thread.uri, "root_cid": thread.cid})  # fmt: skip
+        return self._join(Network.BLUESKY, who.did, who.handle, context, x_id)
 
     def join_mastodon(self, x_id: int) -> int:
         domain = self.mastodon.server.domain
         status_id = str(self.bob_status.id)
-        context = {"post": status_id, "direct": True, "lang": "en",
-                   "context": {"status_id": status_id, "visibility": "direct"}}  # fmt: skip
+        context = Thread(status_id, direct=True, lang="en",
+                         context={"status_id": status_id, "visibility": "direct"})  # fmt: skip
         subject = self.mastodon.server.account(self.bob)["uri"]
-        return self._join("mastodon", subject, f"{self.bob.username}@{domain}", context, x_id)
+        return self._join(Network.MASTODON, subject, f"{self.bob.username}@{domain}", context, x_id)
 
-    def _join(self, network: str, subject: str, handle: str, thread: Any, x_id: int) -> int:
+    def _join(
+        self, network: Network, subject: str, handle: str, thread: Thread | None, x_id: int
+    ) -> int:
         with Session(self.db) as session, session.begin():
             person = Person(locale="en")
             session.add(person)
