@@ -16,7 +16,8 @@ import aiohttp
 
 from hqx.outbound import read_bounded
 from shared.errors import HqxError
-from shared.identity.accounts import XPost, find_post_url
+from shared.identity.accounts import XPost
+from shared.identity.addresses import find_post_url
 from shared.outbound import OutboundError
 
 if TYPE_CHECKING:

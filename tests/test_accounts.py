@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.identity.accounts import Named, parse_account
+from shared.identity.addresses import Named, parse_account
 from shared.vocabulary import Network
 
 

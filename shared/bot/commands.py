@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from shared.bot.messages import Lang, answer_language, say
 from shared.identity import challenge
-from shared.identity.accounts import find_post_url
+from shared.identity.addresses import find_post_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

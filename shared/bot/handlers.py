@@ -23,7 +23,7 @@ from shared.bot.messages import Lang, say
 from shared.db.models import Identity
 from shared.errors import HqxError
 from shared.identity import attestation, challenge, linking
-from shared.identity.accounts import Named, parse_account
+from shared.identity.addresses import Named, mention, parse_account
 from shared.identity.challenge import Binding, ChallengeError
 from shared.outbox import reply_to
 from shared.portal import uploads
@@ -78,7 +78,7 @@ def network_name(network: Network, lang: Lang) -> str:
 
 def shown(identity: Identity, lang: Lang) -> str:
     """An identity as people read it: the handle and its network."""
-    return f"@{identity.handle} ({network_name(identity.network, lang)})"
+    return f"{mention(identity.handle)} ({network_name(identity.network, lang)})"
 
 
 def link(context: Context[LinkTarget]) -> Answer | str:
@@ -87,7 +87,7 @@ def link(context: Context[LinkTarget]) -> Answer | str:
     if target.problem == "x":
         return upload_link(context)
     if target.problem is not None:
-        handle = f"@{target.named.handle}" if target.named else ""
+        handle = mention(target.named.handle) if target.named else ""
         network = network_name(target.named.network, lang) if target.named else ""
         return say(target.problem, lang, text=target.text, handle=handle, network=network)
     assert target.account is not None  # noqa: S101  (found)
@@ -96,7 +96,7 @@ def link(context: Context[LinkTarget]) -> Answer | str:
     requester = linking.identity_of(context.session, context.post.network, context.post.author)
     known = Identity.find(context.session, target.account.network, target.account.subject)
     if known is not None and known.person_id == requester.person_id:
-        return say("link.already", lang, handle=f"@{target.account.handle}")
+        return say("link.already", lang, handle=mention(target.account.handle))
     code = linking.request_link(
         context.session,
         key=context.env.secret_key,
@@ -109,12 +109,12 @@ def link(context: Context[LinkTarget]) -> Answer | str:
     ready = say(
         "link.to_post",
         lang,
-        bot=f"@{bot}",
+        bot=mention(bot),
         asker=requester.handle,
         network=network_name(requester.network, lang),
         code=code,
     )
-    text = say("link.challenge", lang, handle=f"@{target.account.handle}", ready=ready)
+    text = say("link.challenge", lang, handle=mention(target.account.handle), ready=ready)
     return Answer(text, lang, person_id=requester.person_id)
 
 
@@ -281,7 +281,7 @@ def shown_account(account: ShownAccount, lang: Lang) -> str:
     return say(
         "status.account",
         lang,
-        handle=f"@{account.handle}",
+        handle=mention(account.handle),
         network=network_name(account.network, lang),
         trust=say(f"trust.{account.standing}", lang),
     )
@@ -292,7 +292,7 @@ def status(context: Context[None]) -> str:
     me = Identity.find(session, post.network, post.author.subject)
     accounts = [] if me is None else linking.accounts_of(session, me.person_id)
     if len(accounts) < 2:
-        return say("status.alone", lang, handle=f"@{post.author.handle}")
+        return say("status.alone", lang, handle=mention(post.author.handle))
     shown_accounts = ", ".join(shown_account(account, lang) for account in accounts)
     return say("status.linked", lang, accounts=shown_accounts)
 
@@ -316,7 +316,7 @@ def unlink(context: Context[None]) -> Answer | str:
     named = parse_account(context.args[0]) if context.args else None
     if named is None:
         return say("unlink.missing", lang)
-    handle = f"@{named.handle}" if named.network != Network.X else "X"
+    handle = mention(named.handle) if named.network != Network.X else "X"
     me = Identity.find(session, post.network, post.author.subject)
     if me is None:
         return say("unlink.unknown", lang, handle=handle)

@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from shared.bot.messages import Lang
 from shared.db.models import Consent, Delivery, Identity, Person
-from shared.reconnection import planner, suggestions
+from shared.identity import addresses
+from shared.reconnection import planner
 from shared.reconnection.suggestions import Contact
 from shared.vocabulary import Network, Purpose
 
@@ -192,7 +193,7 @@ def as_contact(
     if mine & set(accounts):
         return None
     for other, identity in accounts.items():
-        bridged = suggestions.bridge_address(other, identity.handle, network)
+        bridged = addresses.bridged(other, identity.handle, network)
         if bridged is not None:
             return Contact(contact, None, bridged)
     return None

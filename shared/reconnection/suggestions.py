@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from shared.bot.messages import CATALOG, Lang, say
-from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from shared.vocabulary import Network
 
 
 class PackLink(NamedTuple):
@@ -47,21 +48,6 @@ BATCH_WRITES = 200
 """Writes one atomic batch may hold (``com.atproto.repo.applyWrites``)."""
 CSV_HEADER = ("Account address", "Show boosts", "Notify on new posts", "Languages")
 """Mastodon's following-list import format (Preferences > Import and export)."""
-BLUESKY_BRIDGE = "bsky.brid.gy"
-FEDIVERSE_BRIDGE = "ap.brid.gy"
-
-
-def bridge_address(network: Network, handle: str, seen_from: str) -> str | None:
-    """Where an account of ``network`` is found from ``seen_from`` through Bridgy Fed, once
-    its owner opted into the bridge: ``alice.bsky.social@bsky.brid.gy`` on the fediverse,
-    ``user.server.ap.brid.gy`` on Bluesky. Never written as a mention (``@user@server``):
-    a mention would notify the contact, and let them read a private message."""
-    if network == Network.BLUESKY and seen_from == Network.MASTODON:
-        return f"{handle}@{BLUESKY_BRIDGE}"
-    if network == Network.MASTODON and seen_from == Network.BLUESKY and "@" in handle:
-        user, server = handle.removeprefix("@").split("@", 1)
-        return f"{user}.{server}.{FEDIVERSE_BRIDGE}"
-    return None
 
 
 def pack_name(lang: Lang, shared: bool, part: int) -> PackName:
