@@ -1,12 +1,14 @@
-"""The bot's own statuses: replies and direct statuses sent once (an Idempotency-Key, which
-Mastodon keeps for an hour; an older interrupted send is looked up among the bot's statuses
-before being sent again), and deleted when asked."""
+"""The bot's own statuses: replies and direct statuses sent once, and deleted when asked.
+
+A send that may have happened (a retry) is looked up among the bot's recent statuses first:
+GoToSocial ignores ``Idempotency-Key``, some Mastodon versions answer a repeated key with a
+500, and Mastodon keeps a key for an hour only. The key is still sent: where it is kept, it
+covers what the lookup cannot see."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mastodon.errors import MastodonNotFoundError
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
     from shared.actions import Recipient
     from shared.protocol import Outgoing
 
-# Mastodon keeps an Idempotency-Key for one hour; past that, look before resending.
-IDEMPOTENCY_KEPT = timedelta(minutes=55)
 STATUSES_PAGE = 40
 
 
@@ -44,7 +44,7 @@ class Statuses:
         """A status mentioning ``to``: in reply to ``reply_to`` (a status id), else starting
         a conversation; direct, or unlisted (out of public timelines)."""
         body = self._fitted(to, text)
-        if outgoing.attempts > 1 and outgoing.created_at < datetime.now(UTC) - IDEMPOTENCY_KEPT:
+        if outgoing.attempts > 1:  # it may have been sent before a crash: look first
             earlier = await asyncio.to_thread(self._sent_before, reply_to, body)
             if earlier is not None:
                 return Delivered(earlier)
@@ -73,16 +73,12 @@ class Statuses:
         return f"{mention} {text}"
 
     def _sent_before(self, reply_to: str | None, body: str) -> str | None:
-        """The bot's status sent for this action before a crash, if any: the reply to
-        ``reply_to``, or (starting a conversation) one with the same words."""
+        """The bot's status sent for this action before a crash, if any: with the same words,
+        in reply to ``reply_to`` (``None``: starting a conversation). The words matter: the
+        bot may say several things in one person's thread."""
         words = body.split(" ", 1)[1]
         for status in self._api.account_statuses(self._account_id, limit=STATUSES_PAGE):
-            if reply_to is not None and str(status.in_reply_to_id) == reply_to:
-                return str(status.id)
-            if (
-                reply_to is None
-                and status.in_reply_to_id is None
-                and html_to_text(status.content).endswith(words)
-            ):
+            replied = None if status.in_reply_to_id is None else str(status.in_reply_to_id)
+            if replied == reply_to and html_to_text(status.content).endswith(words):
                 return str(status.id)
         return None

@@ -89,6 +89,10 @@ class Quirks:
     """False: ``types[]`` of notifications is ignored (every kind comes back)."""
     edits: bool = True
     """False: statuses cannot be edited and carry no ``edited_at``."""
+    idempotency_key: bool = True
+    """``Idempotency-Key`` on ``POST /api/v1/statuses`` returns the status made before
+    (Mastodon, Pleroma/Akkoma). False: the header is ignored, a second post is made
+    (GoToSocial: ``internal/api/client/statuses/statuscreate.go`` reads no such header)."""
     search_bare_address: bool = True
     """A search for ``user@host`` without its leading ``@`` finds the account (Mastodon).
     False (GoToSocial): such a query is an address only when it parses as an e-mail, which a
@@ -117,6 +121,7 @@ GOTOSOCIAL = Quirks(
     websocket_authorization=False,
     advertise_tls=True,
     search_bare_address=False,
+    idempotency_key=False,
 )
 AKKOMA = Quirks(
     name="akkoma",

@@ -97,6 +97,8 @@ class MastodonTestServer:
         """How many stream connections were accepted, ever."""
         self.refuse_statuses: int = 0
         """How many next status posts to refuse with 429 Too Many Requests."""
+        self.repeated_key_fails = False
+        """A repeated Idempotency-Key answered 500 (mastodon/mastodon#40399)."""
         self.rate_limit_reset: datetime = datetime.now(UTC)
         """The reset time a 429 reports (X-RateLimit-Reset)."""
         self.follows: dict[tuple[str, str], str] = {}
@@ -377,7 +379,10 @@ class MastodonTestServer:
                     "X-RateLimit-Reset": _iso(self.rate_limit_reset),
                 },
             )
-        key = request.headers.get("idempotency-key")
+        key = request.headers.get("idempotency-key") if self.quirks.idempotency_key else None
+        if key and (account.id, key) in self._idempotency and self.repeated_key_fails:
+            raise web.HTTPInternalServerError(text='{"error":"Internal Server Error"}',
+                                              content_type="application/json")  # fmt: skip
         if key and (account.id, key) in self._idempotency:
             return web.json_response(self.status(self.statuses[self._idempotency[account.id, key]]))
         form = await self._form(request)
