@@ -5,6 +5,7 @@ The core drops what both deliver; either failing leaves the other running."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -50,6 +51,9 @@ class Receiver:
         self._poll_once, self._pause_sec, self._incoming = poll_once, pause_sec, incoming
         self.streaming = asyncio.Event()
         """Set while the user stream is connected."""
+        self._poll_now = asyncio.Event()
+        """Set when a poll cannot wait: the stream has just opened, and what was said
+        between the last poll and the server's subscription came through neither."""
         self.status = "starting"
         self.failing: dict[str, str] = {}
         """Loops failing now (the stream, polling), with why."""
@@ -75,11 +79,14 @@ class Receiver:
     async def poll_forever(self, receive: Receive) -> None:
         last = -STREAMING_POLL_SEC
         while True:
-            if not self.streaming.is_set() or time.monotonic() - last >= STREAMING_POLL_SEC:
+            due = time.monotonic() - last >= STREAMING_POLL_SEC
+            if not self.streaming.is_set() or due or self._poll_now.is_set():
+                self._poll_now.clear()
                 await self._poll_once(receive)
                 self.failing.pop("polling", None)
                 last = time.monotonic()
-            await asyncio.sleep(self._pause_sec())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_now.wait(), self._pause_sec())
 
     async def stream_forever(
         self, http: aiohttp.ClientSession, advertised: str | None, receive: Receive
@@ -123,6 +130,7 @@ class Receiver:
         self.status = f"streaming ({endpoint.transport})"
         self.failing.pop("stream", None)
         self.streaming.set()
+        self._poll_now.set()
 
     def _settle_on_polling(self, reasons: str) -> None:
         status = f"polling every {self._poll_interval_sec:g} s: the server does not stream to us"

@@ -213,10 +213,10 @@ class Protocol(ABC):
         del subject, handle
         return frozenset()
 
+    @abstractmethod
     def health(self) -> dict[str, str]:
-        """How receiving goes, in words, for ``/healthz`` (``receiving``: streaming, polling
-        and why); the default says nothing."""
-        return {}
+        """How receiving goes, in words, for ``/healthz``: ``receiving`` (streaming, polling
+        and why), and whatever else fails now."""
 
     async def current_handles(self, subjects: Sequence[str]) -> dict[str, str]:
         """The handles these accounts have now, by subject, as the network reports them

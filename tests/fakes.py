@@ -43,6 +43,9 @@ class FakeAdapter(Protocol):
     async def start(self) -> None:
         self.started = True
 
+    def health(self) -> dict[str, str]:
+        return {"receiving": "from its inbox"}
+
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         while True:
             await receive(await self.inbox.get())
@@ -51,6 +54,8 @@ class FakeAdapter(Protocol):
         return self.accounts.get(handle.casefold())
 
     async def deliver(self, outgoing: Outgoing) -> Delivered:
+        if type(outgoing.action) not in self.delivers:  # as every adapter does
+            raise DeliveryError(f"the fake cannot deliver {outgoing.action.kind!r}", permanent=True)
         self.deliveries.append(outgoing.key)
         if self.failures:
             raise self.failures.pop(0)
