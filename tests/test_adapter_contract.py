@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 WAIT_SEC = 30.0  # a deadline for what must happen; a loaded machine is slow
 CATCH_UP = timedelta(minutes=5)
 NOBODY = "nobody-here-at-all"
-_names = (f"c{n}" for n in itertools.count())
+_names = (f"contract{n}" for n in itertools.count())
+"""Handles of this suite's own (the local Bluesky network is shared by the whole session)."""
 
 
 class Side(ABC):
