@@ -272,14 +272,26 @@ class Service:
                 log.exception("renewing the database lease failed; trying again")
                 continue
             if not held:
-                log.critical("another process took over the database lease: stopping")
-                self.lease_lost.set()
-                for network, state in self._receiving.items():
-                    state.stopped(f"{network}: the database lease was lost")
-                for task in self._tasks:
-                    if task is not asyncio.current_task():
-                        task.cancel()
+                self._lose_lease("another process took over the database lease")
                 return
+
+    def _fence(self, session: Session) -> None:
+        """Refuse to write, in ``session``'s transaction, once the lease is lost (a process
+        frozen past its lease's expiry must not answer what its successor answers)."""
+        if self._lease is not None:
+            lease.fenced(session, self._lease)
+
+    def _lose_lease(self, why: str) -> None:
+        """Stop delivering and receiving: two processes must never both send."""
+        if self.lease_lost.is_set():
+            return
+        log.critical("%s: stopping", why)
+        self.lease_lost.set()
+        for network, state in self._receiving.items():
+            state.stopped(f"{network}: the database lease was lost")
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
 
     async def _supervise(self, adapter: Protocol) -> None:
         """Run an adapter's receive loop; restart it after a failure, with backoff; stop it
@@ -389,6 +401,9 @@ class Service:
             parsed = self._commands.parse(post)
             prepared = await self._commands.prepare(parsed, post, self)
             queued = await asyncio.to_thread(self._handle, post, parsed, prepared)
+        except lease.LeaseLostError as e:  # not the post's fault: this process must stop
+            self._lose_lease(str(e))
+            raise
         except Exception:
             key = (str(post.network), post.post_id)
             self._failures[key] = self._failures.get(key, 0) + 1
@@ -409,6 +424,7 @@ class Service:
         transaction: once); whether an answer was queued."""
         lang = answer_language(post.languages, post.text)
         with Session(self._engine) as session, session.begin():
+            self._fence(session)
             session.merge(
                 InboundPost(network=post.network, post_id=post.post_id, author=post.author.subject)
             )
@@ -436,6 +452,7 @@ class Service:
         with Session(self._engine) as session:
             try:
                 with session.begin():
+                    self._fence(session)
                     session.add(
                         InboundPost(
                             network=post.network, post_id=post.post_id, author=post.author.subject

@@ -19,8 +19,9 @@ from shared import lease, outbox
 from shared.actions import Recipient, Reply
 from shared.bot.handlers import default_registry
 from shared.clock import utcnow
-from shared.db.models import OutboundAction, ServiceLease
+from shared.db.models import InboundPost, OutboundAction, ServiceLease
 from shared.lease import LeaseHeldError
+from shared.protocol import Author, IncomingPost
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network
 from tests.fakes import FakeAdapter
@@ -107,6 +108,38 @@ def test_a_lease_whose_holder_died_on_this_host_is_taken_at_once(engine: Engine)
     assert not lease.gone(f"another-host pid {dead.pid}, 0"), "of another host nothing is proven"
 
 
+def test_a_pid_another_process_has_taken_since_holds_nothing(engine: Engine) -> None:
+    """A restarted container runs as the same pid (1) as the one that died: the lease of
+    that earlier process is taken at once; this very process keeps its own."""
+    mine = lease.holder_name()
+    pid, since = os.getpid(), mine.split(" since ", 1)[1].split(",", 1)[0]
+    earlier = f"{socket.gethostname()} pid {pid} since {int(since) - 100}, deadbeef"
+    with Session(engine) as session, session.begin():
+        until = utcnow() + timedelta(minutes=1)
+        session.add(ServiceLease(name=lease.SERVICE, holder=earlier, expires_at=until))
+    assert lease.gone(earlier)
+    assert not lease.gone(mine), "the same process, started then: alive"
+    taken = lease.acquire(engine)
+    assert lease.renew(engine, taken)
+
+
+def test_what_is_written_under_a_lease_taken_over_is_refused(engine: Engine) -> None:
+    """A process frozen past its lease's expiry wakes up: another took the lease (one more
+    fence); the late one's write is refused in its own transaction, the new holder's goes."""
+    late = lease.acquire(engine, "bots:mastodon")
+    assert late.fence == 1
+    _expire(engine)
+    taker = lease.acquire(engine, "bots:mastodon")
+    assert taker.fence == 2, "each taking counts one more"
+    with Session(engine) as session, session.begin():
+        lease.fenced(session, taker)
+    with Session(engine) as session, session.begin(), pytest.raises(lease.LeaseLostError):
+        lease.fenced(session, late)
+    _expire(engine)
+    with Session(engine) as session, session.begin(), pytest.raises(lease.LeaseLostError):
+        lease.fenced(session, taker)  # expired: its holder was frozen too long
+
+
 def test_a_service_whose_lease_is_taken_over_stops_and_a_waiting_one_takes_its_place(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,3 +167,32 @@ def test_a_service_whose_lease_is_taken_over_stops_and_a_waiting_one_takes_its_p
         await standby.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_frozen_service_records_and_answers_nothing_once_its_lease_is_taken(
+    engine: Engine,
+) -> None:
+    """Frozen past its lease (a pause, a cut from the database), a service wakes up with a
+    post in hand while another holds the lease: the post is neither recorded nor answered
+    by it (its successor will), and it stops."""
+    adapter = FakeAdapter()
+    post = IncomingPost(
+        network=Network.MASTODON, post_id="late-1",
+        author=Author("https://fake.test/users/alice", "alice@fake.test"), text="help",
+        reply_context={"status_id": "late-1"},
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        frozen = Service(engine, [adapter], default_registry())
+        await frozen.start()
+        _expire(engine)
+        await asyncio.to_thread(lease.acquire, engine)  # the successor
+        with pytest.raises(lease.LeaseLostError):
+            await frozen.receive(post)
+        assert frozen.lease_lost.is_set(), "it stops"
+        await frozen.stop()
+
+    asyncio.run(scenario())
+    with Session(engine) as session:
+        assert session.exec(select(InboundPost)).all() == [], "left for the successor"
+        assert session.exec(select(OutboundAction)).all() == []

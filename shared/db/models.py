@@ -316,7 +316,8 @@ class LinkRequest(SQLModel, table=True):
 
 
 class ServiceLease(SQLModel, table=True):
-    """A lease on the database: held by the one ``hqx run`` working on it (:mod:`shared.lease`)."""
+    """A lease on the database (:mod:`shared.lease`): the all-in-one ``hqx run``'s, a
+    network's active bots process's, a scheduled job's."""
 
     __tablename__ = "service_lease"
 
@@ -324,6 +325,9 @@ class ServiceLease(SQLModel, table=True):
     holder: str = Field(sa_type=String(200))
     acquired_at: datetime = ts()
     expires_at: datetime = Field(sa_type=UtcDateTime())
+    fence: int = Field(default=0, sa_type=BigInteger(), sa_column_kwargs={"server_default": "0"})
+    """How many times the lease was taken: its holder's token. A write made under a lease
+    checks it in its own transaction, so a process that lost the lease cannot write."""
 
 
 class JoinOffer(SQLModel, table=True):
