@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import time
@@ -22,8 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import actions, lease, outbox, retention
-from shared.actions import Action, Reply, UnknownActionError
+from shared import lease, outbox, retention
+from shared.actions import Action, Reply
 from shared.backoff import Backoff
 from shared.bot.commands import Answer, Environment
 from shared.bot.messages import answer_language, say
@@ -31,9 +30,10 @@ from shared.clock import utcnow
 from shared.db.models import Identity, InboundPost
 from shared.errors import HqxError
 from shared.identity import handles, linking
-from shared.protocol import DeliveryError, Outgoing, ReceiveError
+from shared.protocol import ReceiveError
 from shared.reconnection import grants
 from shared.reconnection.runner import Runner
+from shared.sending import Sender
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
     from shared.bot.commands import CommandRegistry, Outbound, Parsed
     from shared.config import Reconnection
-    from shared.db.models import OutboundAction
     from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost, Protocol
     from shared.vocabulary import Network
@@ -133,15 +132,12 @@ class Service:
         self._x_posts = x_posts
         self._adapters: dict[Network, Protocol] = {a.network: a for a in adapters}
         self._commands = commands
-        self._delivery_interval_sec = delivery_interval_sec
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[object]] = set()
         """Scheduler jobs running now: stopping awaits them."""
         self._receiving = {network: LoopState() for network in self._adapters}
-        self._delivering = asyncio.Lock()
-        self._wake = asyncio.Event()
-        """Set when something was queued: the delivery task goes at once."""
+        self._sender = Sender(engine, self._adapters, delivery_interval_sec, self._holder)
         self._lease: lease.Lease | None = None
         self.lease_lost = asyncio.Event()
         """Set when another process took the database lease over: this one stops (its
@@ -233,7 +229,6 @@ class Service:
             max_instances=1,
         )
         self._scheduler.start()
-        self._wake = asyncio.Event()  # of this event loop: a service may be started again
         self._tasks.append(asyncio.create_task(self._hold_lease(), name="lease"))
         self._tasks.append(asyncio.create_task(self._deliver_forever(), name="deliver"))
         for adapter in self._adapters.values():
@@ -274,6 +269,10 @@ class Service:
             if not held:
                 self._lose_lease("another process took over the database lease")
                 return
+
+    def _holder(self) -> str | None:
+        """The lease this process claims its sends under."""
+        return self._lease.holder if self._lease is not None else None
 
     def _fence(self, session: Session) -> None:
         """Refuse to write, in ``session``'s transaction, once the lease is lost (a process
@@ -519,74 +518,15 @@ class Service:
         return queued
 
     async def _deliver_forever(self) -> None:
-        """Deliver what is due, then again when woken (something was queued) or after the
-        interval (retries coming due). A wake during a pass is not lost: it starts the next."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.deliver_due()
-            except Exception:  # a broken database must not stop delivery for good
-                log.exception("delivering failed; trying again")
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-            # cancellation that lands as it times out, and stopping would wait forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._delivery_interval_sec):
-                    await self._wake.wait()
+        await self._sender.forever()
 
     def wake_delivery(self) -> None:
         """Deliver now rather than at the next interval."""
-        self._wake.set()
+        self._sender.wake()
 
     async def deliver_due(self) -> int:
         """Deliver every due action once; return how many were delivered."""
-        delivered = 0
-        async with self._delivering:  # one pass at a time; the claim guards other processes
-            for network, adapter in self._adapters.items():
-                for action in await asyncio.to_thread(outbox.due, self._engine, network):
-                    delivered += await self._deliver(adapter, action)
-        return delivered
-
-    async def _deliver(self, adapter: Protocol, action: OutboundAction) -> int:
-        assert action.id is not None  # noqa: S101  (a stored action)
-        action_id = action.id
-        holder = self._lease.holder if self._lease is not None else None
-        claimed = await asyncio.to_thread(outbox.claim, self._engine, action_id, holder)
-        if claimed is None:
-            return 0
-        try:
-            typed = actions.decode(claimed.kind, claimed.payload)
-            if type(typed) not in adapter.delivers:
-                raise DeliveryError(
-                    f"the {adapter.network} bot does not deliver {typed.kind!r}", permanent=True
-                )
-            outgoing = Outgoing(
-                action=typed,
-                key=claimed.idempotency_key,
-                action_id=action_id,
-                created_at=claimed.created_at,
-                attempts=claimed.attempts,
-            )
-        except (UnknownActionError, DeliveryError) as e:
-            log.error("%s %s cannot be delivered: %s", action.network, action.idempotency_key, e)
-            await asyncio.to_thread(outbox.mark_failed, self._engine, action_id, str(e))
-            return 0
-        try:
-            delivered = await adapter.deliver(outgoing)
-        except DeliveryError as e:
-            if e.permanent:
-                log.warning("%s %s failed: %s", action.network, action.idempotency_key, e)
-                await asyncio.to_thread(outbox.mark_failed, self._engine, action_id, str(e))
-            else:
-                await asyncio.to_thread(
-                    outbox.mark_retry, self._engine, action_id, str(e), e.retry_at
-                )
-            return 0
-        except Exception as e:  # an unexpected failure must not stop the other actions
-            log.exception("%s %s: unexpected failure", action.network, action.idempotency_key)
-            await asyncio.to_thread(outbox.mark_retry, self._engine, action_id, repr(e), None)
-            return 0
-        await asyncio.to_thread(outbox.mark_done, self._engine, action_id, delivered.remote_ref)
-        return 1
+        return await self._sender.deliver_due()
 
 
 def failure_reference(post: IncomingPost) -> str:
