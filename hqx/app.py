@@ -153,6 +153,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             x_posts=OEmbedReader(settings.x_oembed_url) if settings.x_oembed_url else None,
             old_keys=settings.old_secret_keys,
             reconnection=settings.reconnection,
+            roles=settings.roles,
         )
         # Holds the database's lease from here: the sweep is ours.
         await service.start(wait=settings.wait_for_lease)

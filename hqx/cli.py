@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from shared.config import Settings
 from shared.errors import HqxError
+from shared.vocabulary import Role
 
 T = TypeVar("T")
 
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", action="store_true",
         help="while another hqx run holds the database, wait for it instead of refusing "
         "(a standby; what a supervisor restarts with)",
+    )  # fmt: skip
+    run.add_argument(
+        "--role", action="append", choices=[r.value for r in Role], dest="roles",
+        help="run only this part (repeat for several; PostgreSQL only): web (the portal), "
+        "work (delivery and the scheduled jobs), bots (receiving); default: everything",
     )  # fmt: skip
     run.set_defaults(handler=_run)
 
@@ -527,6 +533,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     _say_which_bots(settings)
     if args.wait:
         settings = dataclasses.replace(settings, wait_for_lease=True)
+    if args.roles:
+        settings = dataclasses.replace(settings, roles=_roles(args.roles, settings))
     served = serve(
         create_app(settings),
         settings.http_host,
@@ -535,6 +543,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         **server_options(),
     )
     return asyncio.run(served)
+
+
+def _roles(named: list[str], settings: Settings) -> frozenset[Role]:
+    """The roles asked for, where several processes may share the database."""
+    roles = frozenset(Role(name) for name in named)
+    if roles != frozenset(Role) and not settings.database_url.startswith("postgresql"):
+        raise HqxError(
+            "hqx run --role needs PostgreSQL (HQX_DATABASE_URL): on SQLite one process runs "
+            "everything (hqx run)"
+        )
+    return roles
 
 
 def _say_which_bots(settings: Settings) -> None:

@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 
 from shared.errors import ConfigError
 from shared.outbound import Policy, allow_entry
+from shared.vocabulary import Role
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -148,6 +149,9 @@ class Settings:
     wait_for_lease: bool = False
     """``hqx run --wait``: while another service holds the database, wait for it instead of
     refusing to start (a standby, or a supervisor's restart after a takeover)."""
+    roles: frozenset[Role] = frozenset(Role)
+    """``hqx run --role``: what this process does (all of them: the all-in-one service);
+    fewer only on PostgreSQL, where several processes share the database."""
     outbound_allow: tuple[str, ...] = ()
     """``HQX_OUTBOUND_ALLOW``: hosts (``host`` or ``host:port``, comma-separated) the service
     may reach over plain http or on a private or loopback address when someone else names

@@ -15,13 +15,13 @@ import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from shared import lease, outbox, retention
+from shared import lease, outbox, retention, roles
 from shared.actions import Action, Reply
 from shared.backoff import Backoff
 from shared.bot.commands import Answer, Environment
@@ -34,6 +34,7 @@ from shared.protocol import ReceiveError
 from shared.reconnection import grants
 from shared.reconnection.runner import Runner
 from shared.sending import Sender
+from shared.vocabulary import Network, Role
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -44,9 +45,11 @@ if TYPE_CHECKING:
     from shared.config import Reconnection
     from shared.identity.accounts import Account, XPost
     from shared.protocol import IncomingPost, Protocol
-    from shared.vocabulary import Network
 
 log = logging.getLogger(__name__)
+
+ALL_ROLES = frozenset(Role)
+"""The all-in-one service."""
 
 
 class XPostReader(typing.Protocol):
@@ -120,9 +123,11 @@ class Service:
         x_posts: XPostReader | None = None,
         old_keys: tuple[str, ...] = (),
         reconnection: Reconnection | None = None,
+        roles: frozenset[Role] = ALL_ROLES,
     ) -> None:
         """``reconnection``: when to deliver people's contacts; ``None``: never (a service
-        that only answers)."""
+        that only answers). ``roles``: what this process does (all of them: the all-in-one
+        service, alone on its database)."""
         self._engine = engine
         self._reconnection = reconnection
         self._secret_key = secret_key
@@ -132,6 +137,9 @@ class Service:
         self._x_posts = x_posts
         self._adapters: dict[Network, Protocol] = {a.network: a for a in adapters}
         self._commands = commands
+        self._roles = roles
+        self._seats: dict[Network, lease.Lease] = {}
+        """The networks this bots process is the active receiver of, with their seats."""
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[object]] = set()
@@ -163,7 +171,10 @@ class Service:
         Raises:
             LeaseHeldError: another service runs on this database (and ``wait`` is off).
         """
-        self._lease = await self._take_lease(wait)
+        if self._roles == ALL_ROLES:
+            self._lease = await self._take_lease(wait)
+        else:  # a role process: its own lease, beside others
+            self._lease = await asyncio.to_thread(roles.join, self._engine)
         try:
             await self._start()
         except BaseException:
@@ -175,7 +186,7 @@ class Service:
         said = False
         while True:
             try:
-                return await asyncio.to_thread(lease.acquire, self._engine)
+                return await asyncio.to_thread(_alone, self._engine)
             except lease.LeaseHeldError as e:
                 if not wait:
                     raise
@@ -185,55 +196,60 @@ class Service:
             await asyncio.sleep(lease.WAIT_POLL_SEC)
 
     async def _start(self) -> None:
-        recovered = await asyncio.to_thread(outbox.recover, self._engine)
-        if recovered:
-            log.info("%d outbound actions interrupted by a stop will be completed", recovered)
+        working = Role.WORK in self._roles
+        if working:
+            recovered = await asyncio.to_thread(outbox.recover, self._engine)
+            if recovered:
+                log.info("%d outbound actions interrupted by a stop will be completed", recovered)
         for adapter in self._adapters.values():
             await adapter.start()
+        if working:
+            self._schedule()
+            self._tasks.append(asyncio.create_task(self._deliver_forever(), name="deliver"))
+        assert self._lease is not None  # noqa: S101  (taken at start)
+        holding = roles.hold(self._engine, self._lease, self._lose_lease)
+        self._tasks.append(asyncio.create_task(holding, name="lease"))
+        if Role.BOTS in self._roles:
+            for adapter in self._adapters.values():
+                receiving = self._receive_for(adapter)
+                self._tasks.append(
+                    asyncio.create_task(receiving, name=f"receive-{adapter.network}")
+                )
+
+    def _schedule(self) -> None:
+        """The scheduled jobs (of a ``work`` process)."""
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.add_job(
-            self._owned(self.tell_revocations),
-            "interval",
-            seconds=REVOCATIONS_INTERVAL_SEC,
-            id="revocations",
-            max_instances=1,
-        )
-        self._scheduler.add_job(
-            self._owned(self._prune),
-            "interval",
-            hours=PRUNE_INTERVAL_HOURS,
-            id="prune",
-            max_instances=1,
-        )
-        self._scheduler.add_job(
-            self._owned(self.match_requested),
-            "interval",
-            seconds=MATCH_INTERVAL_SEC,
-            id="match",
-            max_instances=1,
-        )
+        jobs: list[tuple[Callable[[], Awaitable[object]], dict[str, Any]]] = [
+            (self.tell_revocations, {"seconds": REVOCATIONS_INTERVAL_SEC}),
+            (self._prune, {"hours": PRUNE_INTERVAL_HOURS}),
+            (self.match_requested, {"seconds": MATCH_INTERVAL_SEC}),
+            (self.refresh_handles, {"hours": HANDLE_REFRESH_HOURS}),
+        ]
         if self._reconnection is not None:
+            every = {"seconds": self._reconnection.check_sec, "next_run_time": utcnow()}
+            jobs.append((self.reconnect_when_due, every))
+        for job, when in jobs:
+            name = job.__name__.strip("_").replace("_", "-")
             self._scheduler.add_job(
-                self._owned(self.reconnect_when_due),
-                "interval",
-                seconds=self._reconnection.check_sec,
-                id="reconnect",
-                max_instances=1,
-                next_run_time=utcnow(),
+                self._owned(job, name), "interval", id=name, max_instances=1, **when
             )
-        self._scheduler.add_job(
-            self._owned(self.refresh_handles),
-            "interval",
-            hours=HANDLE_REFRESH_HOURS,
-            id="refresh-handles",
-            max_instances=1,
-        )
         self._scheduler.start()
-        self._tasks.append(asyncio.create_task(self._hold_lease(), name="lease"))
-        self._tasks.append(asyncio.create_task(self._deliver_forever(), name="deliver"))
-        for adapter in self._adapters.values():
-            task = asyncio.create_task(self._supervise(adapter), name=f"receive-{adapter.network}")
-            self._tasks.append(task)
+
+    async def _receive_for(self, adapter: Protocol) -> None:
+        """Receive for ``adapter``'s network: at once in the all-in-one service, else while
+        this process holds the network's seat (the writes fenced by it)."""
+        if self._roles == ALL_ROLES:
+            await self._supervise(adapter)
+            return
+
+        async def receive(seat: lease.Lease) -> None:
+            self._seats[adapter.network] = seat
+            try:
+                await self._supervise(adapter)
+            finally:
+                self._seats.pop(adapter.network, None)
+
+        await roles.seated(self._engine, adapter.network, receive)
 
     async def stop(self) -> None:
         """Stop receiving and delivering; close the adapters."""
@@ -255,30 +271,20 @@ class Service:
             await asyncio.to_thread(lease.release, self._engine, self._lease)
             self._lease = None
 
-    async def _hold_lease(self) -> None:
-        """Renew the lease while running; if another process took it over (this one was
-        frozen past its expiry), stop delivering and receiving: two must never send."""
-        assert self._lease is not None  # noqa: S101  (taken at start)
-        while True:
-            await asyncio.sleep(lease.LEASE_TTL.total_seconds() / 3)
-            try:
-                held = await asyncio.to_thread(lease.renew, self._engine, self._lease)
-            except Exception:  # the database is away: the lease may outlive it a while
-                log.exception("renewing the database lease failed; trying again")
-                continue
-            if not held:
-                self._lose_lease("another process took over the database lease")
-                return
-
     def _holder(self) -> str | None:
         """The lease this process claims its sends under."""
         return self._lease.holder if self._lease is not None else None
 
-    def _fence(self, session: Session) -> None:
-        """Refuse to write, in ``session``'s transaction, once the lease is lost (a process
-        frozen past its lease's expiry must not answer what its successor answers)."""
-        if self._lease is not None:
-            lease.fenced(session, self._lease)
+    def _fence(self, session: Session, network: Network) -> None:
+        """Refuse to write, in ``session``'s transaction, for a post of ``network`` unless
+        this process holds the lease it receives under (a process frozen past its lease's
+        expiry must not answer what its successor answers): the service's, or in a bots
+        process the network's seat."""
+        held = self._lease if self._roles == ALL_ROLES else self._seats.get(network)
+        if held is None and self._lease is not None:
+            raise lease.LeaseLostError(f"this process is not {network}'s active bot")
+        if held is not None:
+            lease.fenced(session, held)
 
     def _lose_lease(self, why: str) -> None:
         """Stop delivering and receiving: two processes must never both send."""
@@ -316,20 +322,28 @@ class Service:
                 state.failed(repr(e))
             await backoff.wait()
 
-    def _owned(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    def _owned(
+        self, job: Callable[[], Awaitable[object]], name: str
+    ) -> Callable[[], Awaitable[None]]:
         """``job`` as the scheduler runs it, owned by the service: stopping awaits it, and a
-        failure is logged with its name."""
+        failure is logged with its name; with several processes, under the job's lease (one
+        runs it, the others skip this turn)."""
 
         async def run() -> None:
             task = asyncio.current_task()
             assert task is not None  # noqa: S101  (the scheduler runs it as a task)
             self._jobs.add(task)
             try:
-                await job()
+                if self._roles == ALL_ROLES:
+                    await job()
+                    return
+                async with roles.job(self._engine, name) as mine:
+                    if mine:
+                        await job()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("scheduled job %s failed", getattr(job, "__name__", job))
+                log.exception("scheduled job %s failed", name)
             finally:
                 self._jobs.discard(task)
 
@@ -423,7 +437,7 @@ class Service:
         transaction: once); whether an answer was queued."""
         lang = answer_language(post.languages, post.text)
         with Session(self._engine) as session, session.begin():
-            self._fence(session)
+            self._fence(session, post.network)
             session.merge(
                 InboundPost(network=post.network, post_id=post.post_id, author=post.author.subject)
             )
@@ -451,7 +465,7 @@ class Service:
         with Session(self._engine) as session:
             try:
                 with session.begin():
-                    self._fence(session)
+                    self._fence(session, post.network)
                     session.add(
                         InboundPost(
                             network=post.network, post_id=post.post_id, author=post.author.subject
@@ -527,6 +541,16 @@ class Service:
     async def deliver_due(self) -> int:
         """Deliver every due action once; return how many were delivered."""
         return await self._sender.deliver_due()
+
+
+def _alone(engine: Engine) -> lease.Lease:
+    """The all-in-one service's lease, once no role process runs on the database."""
+    running = roles.live(engine, roles.PROCESS)
+    if running:
+        raise lease.LeaseHeldError(
+            f"processes in roles run on this database ({running[0]}): stop them first"
+        )
+    return lease.acquire(engine)
 
 
 def failure_reference(post: IncomingPost) -> str:

@@ -131,3 +131,15 @@ class XStanding(StrEnum):
     """Asserted by an archive, which anyone can write."""
     RESERVED = "reserved"
     """Imported by an operator, held for its owner's proof."""
+
+
+class Role(StrEnum):
+    """What a process of the service does (``hqx run --role``); all of them at once is the
+    all-in-one service, the default."""
+
+    WEB = "web"
+    """The portal, the registry and the upload endpoints."""
+    WORK = "work"
+    """Delivery, and the scheduled jobs (each by one process at a time)."""
+    BOTS = "bots"
+    """The receiving loops: one process per network active, the others waiting."""

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +19,8 @@ from testworld.bluesky.services import free_port
 
 if TYPE_CHECKING:
     from tests.mastodon_world import MastodonWorld
+    from testworld.bluesky.services import PostgresServer
+    from testworld.mastodon.people import MastodonPerson
 
 pytestmark = pytest.mark.integration
 HQX = str(Path(sys.executable).with_name("hqx"))
@@ -172,3 +174,85 @@ def test_run_killed_with_sigkill_starts_again_at_once(tmp_path: Path, database_u
         out, _ = again.communicate(timeout=60)
     assert again.returncode == 0, out
     assert "another hqx run" not in out
+
+
+def test_roles_need_postgresql(tmp_path: Path) -> None:
+    done = hqx("run", "--role", "bots", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "hqx: error: hqx run --role needs PostgreSQL (HQX_DATABASE_URL): on SQLite one "
+        "process runs everything (hqx run)"
+    )
+
+
+def test_processes_in_roles_answer_once_and_a_waiting_bot_takes_over(
+    tmp_path: Path, mastodon: MastodonWorld, postgres: PostgresServer
+) -> None:
+    """On PostgreSQL: a web-and-work process and two bots processes. One bots process
+    receives; killed with SIGKILL, the other answers the next mention (at once on the same
+    host; within the seat's 20 s elsewhere). Each mention is answered once."""
+    alice = mastodon.alice_person
+    database = postgres.create_database("hqx_roles")
+    (tmp_path / ".env").write_text(
+        f"HQX_DATABASE_URL={database}\n"
+        f"HQX_MASTODON_API_BASE_URL={mastodon.url}\n"
+        f"HQX_MASTODON_ACCESS_TOKEN={mastodon.bot_person.account.token}\n"
+        "HQX_MASTODON_POLL_SEC=0.2\n"
+        "HQX_SECRET_KEY=a-test-secret-key-that-is-long-enough-0123\n"
+    )
+    assert hqx("db", "upgrade", cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+
+    def start(*roles: str) -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        args = [a for role in roles for a in ("--role", role)]
+        process = subprocess.Popen(
+            [HQX, "run", *args], cwd=tmp_path, env={**env, "HQX_HTTP_PORT": str(port)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        return process, port
+
+    started = [start("web", "work"), start("bots"), start("bots")]
+    try:
+        for process, port in started:
+            _serving(port, process)
+        first = alice.post("@helloquittex help")
+        _answered_once(alice, first)
+        active = _seat_holder(database)
+        [killed] = [p for p, _ in started if p.pid == active]
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+        after = alice.post("@helloquittex help again")
+        _answered_once(alice, after)
+        assert _seat_holder(database) != active, "the waiting bots process took the seat"
+        assert len(alice.answers_to(first)) == 1
+    finally:
+        for process, _ in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.communicate(timeout=60)
+
+
+def _answered_once(person: MastodonPerson, status: Any) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SEC
+    while not person.answers_to(status):
+        assert time.monotonic() < deadline, "no answer from the processes in roles"
+        time.sleep(0.1)
+    time.sleep(0.5)  # a second answer would come now
+    assert len(person.answers_to(status)) == 1
+
+
+def _seat_holder(database: str) -> int:
+    """The pid of the bots process that holds Mastodon's seat."""
+    from sqlmodel import Session
+
+    from shared.db.engine import create_sync_engine
+    from shared.db.models import ServiceLease
+
+    engine = create_sync_engine(database)
+    try:
+        with Session(engine) as session:
+            holder = session.get_one(ServiceLease, "bots:mastodon").holder
+    finally:
+        engine.dispose()
+    return int(holder.split(" pid ", 1)[1].split()[0].rstrip(","))

@@ -323,7 +323,7 @@ def test_stopping_awaits_the_scheduled_jobs_it_owns(engine: Engine) -> None:
 
     async def scenario() -> None:
         await core.start()
-        job = asyncio.ensure_future(core._owned(slow_job)())
+        job = asyncio.ensure_future(core._owned(slow_job, "slow")())
         await asyncio.wait_for(started.wait(), 10)
         await core.stop()
         events.append("stopped")
