@@ -40,7 +40,7 @@ from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from shared.service import Service
 from shared.stores import Stores
-from shared.vocabulary import Network
+from shared.vocabulary import Network, Role
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -73,7 +73,8 @@ def create_app(settings: Settings) -> web.Application:
         app[X_SIGNIN] = XSignIn(settings)
         app.on_cleanup.append(_close_x_signin)
     app.add_routes([web.get("/healthz", _health)])
-    portal.setup(app)
+    if Role.WEB in settings.roles:  # a work or bots process serves its health only
+        portal.setup(app)
     return app
 
 
@@ -159,7 +160,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         await service.start(wait=settings.wait_for_lease)
         app[SERVICE] = service
         app[ENGINE] = engine
-        swept = await asyncio.to_thread(app[IMPORTS].sweep)
+        swept = await asyncio.to_thread(app[IMPORTS].sweep) if Role.WEB in settings.roles else 0
         if swept:
             log.info("removed %d uploads an earlier run left in %s", swept, app[IMPORTS].folder)
         try:

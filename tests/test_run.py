@@ -215,7 +215,14 @@ def test_processes_in_roles_answer_once_and_a_waiting_bot_takes_over(
     started = [start("web", "work"), start("bots"), start("bots")]
     try:
         for process, port in started:
-            _serving(port, process)
+            _wait_for_health(f"http://127.0.0.1:{port}/healthz", process, "mastodon")
+        with urllib.request.urlopen(f"http://127.0.0.1:{started[0][1]}/", timeout=5) as page:
+            assert page.status == 200, "the web process serves the portal"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{started[1][1]}/", timeout=5)
+            raise AssertionError("a bots process serves no portal")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
         first = alice.post("@helloquittex help")
         _answered_once(alice, first)
         active = _seat_holder(database)
