@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
+from hqx import logs
 from shared.config import Settings
 from shared.errors import HqxError
 from shared.vocabulary import Role
@@ -517,19 +518,13 @@ def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import dataclasses
-    import logging
 
     from hqx.app import create_app, server_options
     from hqx.serving import serve
 
     if settings.bluesky_configured or settings.mastodon_configured:
         settings.require_secret_key()  # the bots sign link challenges with it
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # One line per HTTP request or job run is noise while idle: those say only what goes wrong.
-    for chatty in ("httpx", "apscheduler", "alembic"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logs.configure(settings)
     _say_which_bots(settings)
     if args.wait:
         settings = dataclasses.replace(settings, wait_for_lease=True)
@@ -571,7 +566,9 @@ def _say_which_bots(settings: Settings) -> None:
     print(f"Mastodon bot: {mastodon}", flush=True)
 
 
-def _sandbox(args: argparse.Namespace, _settings: Settings) -> int:
+def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
     # The one door from the product to the local world, opened only when asked for.
     try:
         from testworld.sandbox import run_sandbox
@@ -579,6 +576,11 @@ def _sandbox(args: argparse.Namespace, _settings: Settings) -> int:
         raise HqxError(
             f"the sandbox needs the local test world ({e}): pip install 'helloquittex[sandbox]'"
         ) from e
+    # The story on standard output, the service's log on error: as text, only what goes
+    # wrong (the story says the rest); as JSON lines, at the level asked for (to be read).
+    if settings.log_format == "text":
+        settings = dataclasses.replace(settings, log_level="WARNING")
+    logs.configure(settings)
     return run_sandbox(keep=args.keep)
 
 

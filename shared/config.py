@@ -122,6 +122,9 @@ class Settings:
     """Where ``did:plc`` documents are read (a person's PDS, for follows on their behalf)."""
     """The chat service for Bluesky direct messages; ``None`` (set empty): messages off."""
     log_level: str = "INFO"
+    log_format: str = "text"
+    """``HQX_LOG_FORMAT``: ``text`` (a line a record) or ``json`` (a JSON object a line);
+    either way without handles, DIDs, addresses of accounts, X ids or tokens."""
     """How much ``hqx run`` logs: DEBUG, INFO, WARNING or ERROR."""
     catch_up_minutes: float = 0.0
     """On a first start (a database that has never seen the bots' accounts), also answer
@@ -207,6 +210,7 @@ class Settings:
             links_per_minute=get("LINKS_PER_MINUTE", _positive_int, 20),
             outbound_allow=get("OUTBOUND_ALLOW", _hosts, ()),
             log_level=get("LOG_LEVEL", _log_level, "INFO"),
+            log_format=get("LOG_FORMAT", _log_format, "text"),
             mastodon_api_base_url=get("MASTODON_API_BASE_URL", _http_url, None),
             mastodon_access_token=get("MASTODON_ACCESS_TOKEN", str, None),
             mastodon_poll_sec=get("MASTODON_POLL_SEC", _positive_float, DEFAULT_MASTODON_POLL_SEC),
@@ -426,6 +430,15 @@ def _yes_no(raw: str) -> bool:
     if folded in ("no", "false", "0", "off"):
         return False
     raise ValueError(f"{raw!r} is not yes or no")
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(raw: str) -> str:
+    if raw.lower() not in LOG_FORMATS:
+        raise ValueError(f"{raw!r} is not a log format ({', '.join(LOG_FORMATS)})")
+    return raw.lower()
 
 
 def _log_level(raw: str) -> str:

@@ -86,7 +86,7 @@ def accepting(addresses: set[tuple[str, int]]) -> set[tuple[str, int]]:
 def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> None:
     done = subprocess.run(
         [HQX, "sandbox"],
-        env=environment(tmp),
+        env={**environment(tmp), "HQX_LOG_FORMAT": "json", "HQX_LOG_LEVEL": "INFO"},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_SEC,
@@ -146,6 +146,21 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     served = printed_addresses(out)
     assert len(served) >= 5, "PLC, PDS, AppView, Mastodon, portal"
     assert accepting(served) == set(), "a server the sandbox started still listens"
+    nobody_in_the_log(done.stderr, out)
+
+
+def nobody_in_the_log(err: str, story: str) -> None:
+    """The service's log of the whole story (JSON lines on standard error; the local
+    world's own servers may write there too) names none of the story's people: no DID, no
+    handle, no address, no X username or id."""
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert len(records) >= 5, f"the service logged as JSON lines: {err[-2000:]}"
+    logged = "\n".join(f"{r['message']} {r.get('exception', '')}" for r in records)
+    people = set(re.findall(r"did:plc:[a-z0-9]+", story))
+    people |= set(re.findall(r"@?\b(\w+@127\.0\.0\.1:\d+)", story))
+    people |= {"alice.test", "bruno.test", "camille.test", "alice_x", "bruno_x", "camille_x"}
+    assert {who for who in people if who in logged} == set()
+    assert "did:" not in logged
 
 
 def test_keep_leaves_it_running_until_ctrl_c(tmp: Path) -> None:
