@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bsky_service.adapter import BlueskyAdapter
 from bsky_service.identity import DidDocuments
+from hqx import metrics
 from hqx import web as portal
 from hqx.oembed import OEmbedReader
 from hqx.outbound import OutboundClient
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
         app[X_SIGNIN] = XSignIn(settings)
         app.on_cleanup.append(_close_x_signin)
     app.add_routes([web.get("/healthz", _health)])
+    metrics.setup(app)  # every role's process
     if Role.WEB in settings.roles:  # a work or bots process serves its health only
         portal.setup(app)
     return app

@@ -3,24 +3,28 @@ engine and the service that its cleanup context owns."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bsky_service.identity import DidDocuments
 from hqx.outbound import OutboundClient
-from hqx.web.figures import StatsCache
-from hqx.web.imports import Imports
-from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from shared.config import Settings
 from shared.service import Service
 
+if TYPE_CHECKING:  # the portal's own types: typed here, without importing the portal
+    from hqx.web.figures import StatsCache
+    from hqx.web.imports import Imports
+    from hqx.web.limits import Pace
+
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", Service)
 ENGINE = web.AppKey("engine", Engine)
-IMPORTS = web.AppKey("imports", Imports)
-STATS = web.AppKey("stats", StatsCache)
-DOORS = web.AppKey("doors", Pace)
+IMPORTS: web.AppKey[Imports] = web.AppKey("imports")
+STATS: web.AppKey[StatsCache] = web.AppKey("stats")
+DOORS: web.AppKey[Pace] = web.AppKey("doors")
 """The pace of the one-time links' pages, per client address."""
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""

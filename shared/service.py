@@ -271,6 +271,11 @@ class Service:
             await asyncio.to_thread(lease.release, self._engine, self._lease)
             self._lease = None
 
+    def leases(self) -> list[str]:
+        """The leases this process holds now (its own, and the bots seats it holds)."""
+        own = [self._lease] if self._lease is not None else []
+        return [held.name for held in (*own, *self._seats.values())]
+
     def _holder(self) -> str | None:
         """The lease this process claims its sends under."""
         return self._lease.holder if self._lease is not None else None

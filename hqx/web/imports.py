@@ -65,6 +65,18 @@ class Staged:
         return self.folder / "archive.zip"
 
 
+@dataclass
+class ImportCounts:
+    """What a process's imports did since it started."""
+
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    """Time spent in them, all together."""
+
+
 class Imports:
     """Owned by the application: created with it, swept at its start, closed at its end."""
 
@@ -81,6 +93,8 @@ class Imports:
         )
         self._staged: dict[str, Staged] = {}
         self.max_staged = limits.max_waiting
+        self.counts = ImportCounts()
+        """What this process's imports did (for ``/metrics``)."""
 
     def sweep(self) -> int:
         """Remove what an earlier run left (it crashed mid-upload); return how many."""
@@ -152,11 +166,29 @@ class Imports:
 
     async def run(self, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run an import when its turn comes, on the imports' own threads."""
+        self.counts.queued += 1
         async with self._turns:
+            self.counts.queued -= 1
+            self.counts.running += 1
+            started = time.monotonic()
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._threads, functools.partial(job, *args, **kwargs)
-            )
+            try:
+                done = await loop.run_in_executor(
+                    self._threads, functools.partial(job, *args, **kwargs)
+                )
+            except BaseException:
+                self.counts.failed += 1
+                raise
+            finally:
+                self.counts.running -= 1
+                self.counts.seconds += time.monotonic() - started
+            self.counts.done += 1
+            return done
+
+    @property
+    def staged(self) -> int:
+        """Archives read, waiting for their people to confirm them."""
+        return len(self._staged)
 
     def close(self) -> None:
         """Stop taking imports; wait for those under way (their transactions end cleanly);
