@@ -4,6 +4,7 @@
 # - redis-server: the local Bluesky AppView needs one (started the same way)
 # - iproute2: `ss`, with which a test checks that every server listens on loopback only
 # - chromium, chromium-driver: the portal's end-to-end tests drive a real headless browser
+# - systemd: `systemd-analyze verify` checks the units in deploy/systemd
 # Node.js and npm come with the machine; the Bluesky network's own Node 22 comes from npm.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
