@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
-from hqx import logs
+from hqx import db_commands, logs
 from shared.config import Settings
 from shared.errors import HqxError
 from shared.vocabulary import Role
@@ -23,7 +23,6 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from sqlalchemy.engine import Engine
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -143,11 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("person", type=int, help="the person whose entry it is")
     remove.set_defaults(handler=_directory_remove)
 
-    db = commands.add_parser("db", help="the database schema").add_subparsers(
-        title="db commands", metavar="COMMAND"
-    )
-    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(handler=_db_upgrade)
-    db.add_parser("status", help="show the schema revision").set_defaults(handler=_db_status)
+    db_commands.add(commands)
 
     config = commands.add_parser("config", help="the configuration").add_subparsers(
         title="config commands", metavar="COMMAND"
@@ -168,17 +163,6 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(done - bar.n)
 
         yield update
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
-    from shared.db.engine import create_sync_engine
-
-    engine = create_sync_engine(settings.database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _archive_inspect(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,7 +192,7 @@ def _archive_import(args: argparse.Namespace, settings: Settings) -> int:
 
     kind = PersonKind.ORGANISATION if args.organisation else PersonKind.INDIVIDUAL
     started = time.perf_counter()
-    with _database(settings) as engine, _progress_bar("importing") as progress:
+    with db_commands.database(settings) as engine, _progress_bar("importing") as progress:
         result = import_archive(
             engine, args.path, settings.archive_limits, kind=kind, progress=progress
         )
@@ -249,7 +233,7 @@ def _person_show(args: argparse.Namespace, settings: Settings) -> int:
     from shared.db.migrate import require_current
     from shared.identity.people import describe
 
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             person_id = _person(session, args.handle)
@@ -280,7 +264,7 @@ def _person_matches(args: argparse.Namespace, settings: Settings) -> int:
     from shared.db.migrate import require_current
     from shared.reconnection import reports
 
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             person_id = _person(session, args.handle)
@@ -307,7 +291,7 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
     from shared.reconnection import reports
 
     now = utcnow()
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             found: dict[str, Any] = {
@@ -365,7 +349,7 @@ def _x_disputes(args: argparse.Namespace, settings: Settings) -> int:
     from shared.db.migrate import require_current
     from shared.identity import xtrust
 
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             found: list[dict[str, Any]] = [
@@ -414,7 +398,7 @@ def _x_settle(args: argparse.Namespace, settings: Settings) -> int:
     from shared.identity import attestation, xtrust
 
     env = offline_environment(settings)
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session, session.begin():
             told = xtrust.settle(session, args.x_account_id, args.to)
@@ -438,7 +422,7 @@ def _directory_list(args: argparse.Namespace, settings: Settings) -> int:
     from shared.db.migrate import require_current
     from shared.portal import directory
 
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session:
             found = directory.entries(session, approved=not args.pending)
@@ -486,33 +470,10 @@ def _written(settings: Settings, change: Callable[[Any], T]) -> T:
 
     from shared.db.migrate import require_current
 
-    with _database(settings) as engine:
+    with db_commands.database(settings) as engine:
         require_current(engine)
         with Session(engine) as session, session.begin():
             return change(session)
-
-
-def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from shared.db import migrate
-
-    with _database(settings) as engine:
-        before = migrate.status(engine).current
-        after = migrate.upgrade(engine)
-    if before == after.current:
-        print(f"The database schema is up to date ({after.current}).")
-    else:
-        print(f"Upgraded the database schema from {before or 'empty'} to {after.current}.")
-    return 0
-
-
-def _db_status(_args: argparse.Namespace, settings: Settings) -> int:
-    from shared.db import migrate
-
-    with _database(settings) as engine:
-        state = migrate.status(engine)
-    note = "up to date" if state.up_to_date else "run `hqx db upgrade`"
-    print(f"schema {state.current or 'empty'}, code {state.head}: {note}")
-    return 0 if state.up_to_date else 1
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

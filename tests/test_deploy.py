@@ -20,7 +20,7 @@ HQX = str(Path(sys.executable).with_name("hqx"))
 
 
 def units() -> list[Path]:
-    return sorted(p for p in UNITS.iterdir() if p.suffix in (".service", ".target"))
+    return sorted(p for p in UNITS.iterdir() if p.suffix in (".service", ".target", ".timer"))
 
 
 def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
