@@ -5,6 +5,7 @@
 # - iproute2: `ss`, with which a test checks that every server listens on loopback only
 # - chromium, chromium-driver: the portal's end-to-end tests drive a real headless browser
 # - systemd: `systemd-analyze verify` checks the units in deploy/systemd
+# - nginx: a test runs the site of deploy/nginx in front of two web processes
 # Node.js and npm come with the machine; the Bluesky network's own Node 22 comes from npm.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -4,15 +4,29 @@ accepts."""
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import shlex
 import shutil
+import signal
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hqx.cli import _parser
+from testworld.bluesky.services import free_port
+
+if TYPE_CHECKING:
+    from testworld.bluesky.services import PostgresServer
 
 UNITS = Path(__file__).resolve().parents[1] / "deploy" / "systemd"
 INSTALLED = "/opt/helloquittex/bin/hqx"
@@ -55,3 +69,150 @@ def test_each_command_of_a_unit_is_one_hqx_accepts(unit: Path) -> None:
         assert callable(parsed.handler)
     if unit.suffix == ".service":
         assert commands, "a service runs hqx"
+
+
+SITE = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "helloquittex.conf"
+
+
+def test_the_sites_upload_limit_is_the_services() -> None:
+    from shared.config import DEFAULT_UPLOAD_MAX_BYTES
+
+    [size] = re.findall(r"client_max_body_size (\d+)g;", SITE.read_text())
+    assert int(size) * 1024**3 == DEFAULT_UPLOAD_MAX_BYTES
+
+
+@pytest.mark.integration
+def test_nginx_serves_two_web_processes_over_tls(tmp_path: Path, postgres: PostgresServer) -> None:
+    """Debian's nginx with the site as shipped (its addresses, ports and certificate made
+    local): https to the portal, spread over two web processes; http sent to https; the
+    processes' metrics not served to the internet."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is missing: scripts/system-packages.sh installs it"
+    database = postgres.create_database("hqx_nginx")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    env |= {"HQX_DATABASE_URL": database, "HQX_BEHIND_PROXY": "yes",
+            "HQX_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123"}  # fmt: skip
+    run = functools.partial(subprocess.run, cwd=tmp_path, env=env, check=True, timeout=120)
+    run([HQX, "db", "upgrade"], capture_output=True)
+    ports = [free_port(), free_port()]
+    webs = [
+        subprocess.Popen(
+            [HQX, "run", "--role", "web"],
+            cwd=tmp_path,
+            env={**env, "HQX_HTTP_PORT": str(port)},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for port in ports
+    ]
+    tls_port, plain_port = free_port(), free_port()
+    certificate = _self_signed(tmp_path)
+    conf = _local_site(tmp_path, ports, tls_port, plain_port, certificate)
+    server = None
+    try:
+        for port, web in zip(ports, webs, strict=True):
+            _until_served(f"http://127.0.0.1:{port}/", web)
+        run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True)
+        server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)])
+        context = ssl.create_default_context(cafile=str(certificate[0]))
+        base = f"https://localhost:{tls_port}"
+        _until_served(f"{base}/", server, context)
+        for _ in range(6):
+            with urllib.request.urlopen(f"{base}/", context=context, timeout=10) as page:
+                assert page.status == 200 and b"HelloQuitteX" in page.read()
+        with pytest.raises(urllib.error.HTTPError) as hidden:
+            urllib.request.urlopen(f"{base}/metrics", context=context, timeout=10)
+        assert hidden.value.code == 404
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/metrics", timeout=10) as m:
+            assert m.status == 200, "each process serves its own on its own port"
+        with pytest.raises(urllib.error.HTTPError) as moved:
+            _no_redirects().open(f"http://127.0.0.1:{plain_port}/x", timeout=10)
+        assert moved.value.code == 301
+        assert moved.value.headers["Location"] == "https://127.0.0.1/x"
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGQUIT)
+            server.wait(timeout=30)
+        outputs = []
+        for web in webs:
+            web.send_signal(signal.SIGTERM)
+            outputs.append(web.communicate(timeout=60)[0])
+    for out in outputs:
+        assert out.count('"GET / HTTP/1.1" 200') >= 2, "nginx spread the requests over both"
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    chain, private = folder / "fullchain.pem", folder / "privkey.pem"
+    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))  # fmt: skip
+    return chain, private
+
+
+def _local_site(
+    folder: Path, ports: list[int], tls: int, plain: int, certificate: tuple[Path, Path]
+) -> Path:
+    """The shipped site with loopback addresses, free ports and a test certificate, and an
+    nginx.conf around it that keeps everything in ``folder``."""
+    site = SITE.read_text()
+    site = site.replace("127.0.0.1:8081", f"127.0.0.1:{ports[0]}")
+    site = site.replace("127.0.0.1:8082", f"127.0.0.1:{ports[1]}")
+    site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
+    site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls} ssl http2;")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{plain};")
+    site = site.replace("server_name hqx.example.org;", "server_name localhost 127.0.0.1;")
+    site = site.replace("/etc/letsencrypt/live/hqx.example.org/fullchain.pem", str(certificate[0]))
+    site = site.replace("/etc/letsencrypt/live/hqx.example.org/privkey.pem", str(certificate[1]))
+    site = site.replace("root /var/www/html;", f"root {folder};")
+    (folder / "site.conf").write_text(site)
+    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"daemon off;\nuser root;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
+        f"events {{}}\nhttp {{\n    access_log {folder}/access.log;\n{temp}\n"
+        f"    include {folder}/site.conf;\n}}\n"
+    )
+    return conf
+
+
+def _until_served(
+    url: str, process: subprocess.Popen[Any], context: ssl.SSLContext | None = None
+) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "a process exited"
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=5):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} was not served"
+            time.sleep(0.1)
+
+
+def _no_redirects() -> urllib.request.OpenerDirector:
+    class Keep(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(Keep)
+    opener.addheaders = []
+    return opener
