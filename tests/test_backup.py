@@ -51,8 +51,7 @@ def test_the_newest_copies_are_kept(engine: Engine, database_url: str, tmp_path:
     start = datetime(2026, 12, 1, tzinfo=UTC)
     copies = tmp_path / "copies"
     made = [
-        backup.backup(database_url, copies, keep=3, now=start + timedelta(days=n))
-        for n in range(5)
+        backup.backup(database_url, copies, keep=3, now=start + timedelta(days=n)) for n in range(5)
     ]
     assert sorted(copies.iterdir()) == made[-3:]
     assert all(p.stat().st_size > 0 for p in made[-3:])

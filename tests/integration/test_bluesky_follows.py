@@ -137,6 +137,19 @@ def authorize(browser: Browser) -> bool:
     return False
 
 
+def typed(browser: Browser, selector: str, text: str) -> bool:
+    """Type ``text`` into the field ``selector``, once it is there and stays attached."""
+    try:
+        found = browser.driver.find_elements(By.CSS_SELECTOR, selector)
+        if not found:
+            return False
+        found[0].clear()
+        found[0].send_keys(text)
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
 def the_grant(engine: Engine) -> FollowGrant:
     with Session(engine) as session:
         return session.exec(select(FollowGrant)).one()
@@ -157,11 +170,9 @@ def test_oauth_in_the_browser_then_follows_made_as_the_person_once(
         browser.until(lambda: browser.path == "/me", "the space")
         browser.press("form[action^='/me/follows/bluesky?'] button")
         # The PDS's own pages: the handle is filled in from our request, the password is hers.
-        browser.until(
-            lambda: browser.driver.find_elements(By.CSS_SELECTOR, "input[type=password]"),
-            "the PDS's sign-in page",
-        )
-        browser.driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(PASSWORD)
+        # It renders more than once too: a field found may go stale; type again.
+        browser.until(lambda: typed(browser, "input[type=password]", PASSWORD),
+                      "the PDS's sign-in page, the password typed")  # fmt: skip
         browser.press("button[type=submit]")
         # The consent page renders more than once: a button found may go stale; try again.
         browser.until(lambda: authorize(browser), "the PDS's consent page, authorized")
