@@ -106,7 +106,8 @@ async def seated(
 ) -> None:
     """Receive for ``network`` whenever this process holds its seat: wait for it, run
     ``receive(seat)`` while holding it, and wait again once it is lost (never two bots
-    processes of one network receiving at once). Runs until cancelled."""
+    processes of one network receiving at once). Runs until cancelled, or until
+    ``receive`` returns (receiving stopped for good here: the seat is left to others)."""
     while True:
         held = await take(engine, seat(network), SEAT_TTL)
         log.info("%s: this process is the active bot (fence %d)", network, held.fence)
@@ -115,12 +116,16 @@ async def seated(
         losing = asyncio.create_task(kept, name=f"seat-{network}")
         try:
             await asyncio.wait({receiving, losing}, return_when=asyncio.FIRST_COMPLETED)
+            ended = receiving.done() and not receiving.cancelled() and not receiving.exception()
         finally:
             for task in (receiving, losing):
                 task.cancel()
             await asyncio.gather(receiving, losing, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(lease.release, engine, held)
+        if ended:
+            log.error("%s: receiving stopped for good in this process", network)
+            return
         log.warning("%s: the seat was lost; waiting for it again", network)
 
 

@@ -81,7 +81,9 @@ HEALTHY_AFTER_SEC = 60.0
 
 
 class LoopState:
-    """A receive loop as operators see it: running, failing (since when, why), or stopped."""
+    """A receive loop as operators see it: running, failing (since when, why), stopped, or
+    waiting: another process receives (``standby``: this one takes over when it dies;
+    ``elsewhere``: this process does not receive at all)."""
 
     def __init__(self) -> None:
         self.status = "starting"
@@ -91,8 +93,11 @@ class LoopState:
 
     def started(self) -> None:
         self._restarted = time.monotonic()
-        if self.status == "starting":
-            self.status, self.since = "running", utcnow()
+        if self.status in ("starting", "standby"):
+            self.status, self.reason, self.since = "running", "", utcnow()
+
+    def waiting(self, status: str, reason: str) -> None:
+        self.status, self.reason, self.since = status, reason, utcnow()
 
     def failed(self, reason: str) -> None:
         if self.status != "failing":
@@ -145,6 +150,9 @@ class Service:
         self._jobs: set[asyncio.Task[object]] = set()
         """Scheduler jobs running now: stopping awaits them."""
         self._receiving = {network: LoopState() for network in self._adapters}
+        if Role.BOTS not in roles:
+            for state in self._receiving.values():
+                state.waiting("elsewhere", "the bots processes receive")
         self._sender = Sender(engine, self._adapters, delivery_interval_sec, self._holder)
         self._lease: lease.Lease | None = None
         self.lease_lost = asyncio.Event()
@@ -242,13 +250,18 @@ class Service:
             await self._supervise(adapter)
             return
 
+        state = self._receiving[adapter.network]
+
         async def receive(seat: lease.Lease) -> None:
             self._seats[adapter.network] = seat
             try:
                 await self._supervise(adapter)
             finally:
                 self._seats.pop(adapter.network, None)
+                if state.status != "stopped":  # a stop for good stays said
+                    state.waiting("standby", "another bots process receives")
 
+        state.waiting("standby", "another bots process receives")
         await roles.seated(self._engine, adapter.network, receive)
 
     async def stop(self) -> None:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, ClassVar
 from bsky_service.adapter import BlueskyAdapter
 from mastodon_bot.adapter import MastodonAdapter
 from shared.actions import KINDS, WriteCollection
-from shared.protocol import Delivered, DeliveryError, IncomingPost, Outgoing, Pace, Protocol
+from shared.protocol import (
+    Delivered,
+    DeliveryError,
+    IncomingPost,
+    Outgoing,
+    Pace,
+    Protocol,
+    ReceiveError,
+)
 from shared.vocabulary import Network
 
 if TYPE_CHECKING:
@@ -84,4 +92,19 @@ class FakeBluesky(FakeAdapter):
         return "helloquittex.fake.test"
 
 
-__all__ = ["DeliveryError", "FakeAdapter", "FakeBluesky"]
+class RefusedAdapter(FakeAdapter):
+    """A network that refuses the bot's credentials: receiving cannot heal."""
+
+    def __init__(self, permanent: bool) -> None:
+        super().__init__()
+        self.permanent, self.attempts = permanent, 0
+        self.tried_thrice = asyncio.Event()
+
+    async def receive_forever(self, receive: object) -> None:
+        self.attempts += 1
+        if self.attempts == 3:
+            self.tried_thrice.set()
+        raise ReceiveError("the token is refused", permanent=self.permanent)
+
+
+__all__ = ["DeliveryError", "FakeAdapter", "FakeBluesky", "RefusedAdapter"]

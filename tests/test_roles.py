@@ -18,7 +18,7 @@ from shared.db.models import InboundPost, OutboundAction, ServiceLease
 from shared.protocol import Author, IncomingPost
 from shared.service import Service
 from shared.vocabulary import Network, Role
-from tests.fakes import FakeAdapter
+from tests.fakes import FakeAdapter, RefusedAdapter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,6 +78,8 @@ def test_a_waiting_bots_process_takes_over_and_nothing_is_answered_twice(
         await until(lambda: one._seats or other._seats, "a bots process takes the seat")
         active, standby = (one, other) if one._seats else (other, one)
         assert not (active._seats and standby._seats), "one active receiver per network"
+        assert standby.receiving()[Network.MASTODON].current() == "standby", "its health says"
+        assert active.receiving()[Network.MASTODON].current() == "running"
         for adapter in both:  # the network tells whoever asks
             adapter.inbox.put_nowait(mention("before"))
         await until(lambda: answered(engine) == ["before"], "the active process answers")
@@ -88,6 +90,7 @@ def test_a_waiting_bots_process_takes_over_and_nothing_is_answered_twice(
         for adapter in both:
             adapter.inbox.put_nowait(mention("after"))
         await until(lambda: answered(engine) == ["after", "before"], "the new one answers")
+        assert standby.receiving()[Network.MASTODON].current() == "running"
         assert took < 0.6 + 1.0, f"taken over {took:.1f} s after the seat expired"
         await standby.stop()
         await active.stop()
@@ -145,5 +148,28 @@ def test_the_all_in_one_service_and_role_processes_never_share_a_database(
         with pytest.raises(lease.LeaseHeldError, match="all-in-one"):
             await Service(engine, [FakeAdapter()], default_registry(), roles=BOTS).start()
         await alone.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_bots_process_refused_for_good_says_so_and_leaves_the_seat(engine: Engine) -> None:
+    """A revoked token does not heal: the process says "stopped" and stops taking the seat
+    again and again; a work process says its loops run elsewhere."""
+    refused = RefusedAdapter(permanent=True)
+
+    async def scenario() -> None:
+        bots = Service(engine, [refused], default_registry(), roles=BOTS)
+        work = Service(engine, [FakeAdapter()], default_registry(), roles=frozenset({Role.WORK}))
+        await bots.start()
+        await work.start()
+        state = bots.receiving()[Network.MASTODON]
+        await until(lambda: state.current() == "stopped", "the loop stops for good")
+        await until(lambda: not roles.live(engine, "bots:"), "the seat is left to others")
+        await asyncio.sleep(0.3)
+        assert refused.attempts == 1, "no taking the seat again to fail again"
+        assert state.reason == "the token is refused"
+        assert work.receiving()[Network.MASTODON].current() == "elsewhere"
+        await bots.stop()
+        await work.stop()
 
     asyncio.run(scenario())

@@ -20,7 +20,7 @@ from shared.db.models import InboundPost, OutboundAction
 from shared.protocol import Author, DeliveryError, IncomingPost
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network
-from tests.fakes import FakeAdapter
+from tests.fakes import FakeAdapter, RefusedAdapter
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -260,23 +260,6 @@ def test_a_post_that_always_fails_is_set_aside_and_the_rest_goes_on(
 
     asyncio.run(next_post())
     assert list(adapter.sent) == ["reply:mastodon:poison", "reply:mastodon:after"]
-
-
-class RefusedAdapter(FakeAdapter):
-    """A network that refuses the bot's credentials: receiving cannot heal."""
-
-    def __init__(self, permanent: bool) -> None:
-        super().__init__()
-        self.permanent, self.attempts = permanent, 0
-        self.tried_thrice = asyncio.Event()
-
-    async def receive_forever(self, receive: object) -> None:
-        from shared.protocol import ReceiveError
-
-        self.attempts += 1
-        if self.attempts == 3:
-            self.tried_thrice.set()
-        raise ReceiveError("the token is refused", permanent=self.permanent)
 
 
 @pytest.mark.parametrize("permanent", [True, False], ids=["permanent", "temporary"])
