@@ -78,7 +78,8 @@ def test_a_waiting_bots_process_takes_over_and_nothing_is_answered_twice(
         await until(lambda: one._seats or other._seats, "a bots process takes the seat")
         active, standby = (one, other) if one._seats else (other, one)
         assert not (active._seats and standby._seats), "one active receiver per network"
-        assert standby.receiving()[Network.MASTODON].current() == "standby", "its health says"
+        waiting = standby.receiving()[Network.MASTODON]
+        await until(lambda: waiting.current() == "standby", "its health says it waits")
         assert active.receiving()[Network.MASTODON].current() == "running"
         for adapter in both:  # the network tells whoever asks
             adapter.inbox.put_nowait(mention("before"))
