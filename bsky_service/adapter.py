@@ -30,6 +30,7 @@ from bsky_service.acting import PeopleRepos
 from bsky_service.chat import Chat, Outage
 from bsky_service.notifications import Mentions
 from bsky_service.repo import POST_MAX_GRAPHEMES, BotRepo, WriteLimits, collection_rkey
+from bsky_service.session import SharedSessionClient
 from shared import sealed
 from shared.actions import (
     KINDS,
@@ -130,9 +131,13 @@ class BlueskyAdapter(Protocol):
         return self._handle
 
     def _new_client(self) -> AsyncClient:
-        """The SDK's client, reading the rate-limit headers of every answer."""
+        """The SDK's client, reading the rate-limit headers of every answer, its session
+        shared with the service's other processes."""
         request = AsyncRequest(event_hooks={"response": [self._limits.read]})
-        return AsyncClient(base_url=f"{self._pds_url}/xrpc", request=request)
+        return SharedSessionClient(
+            f"{self._pds_url}/xrpc", request, saved=self._saved_session,
+            credentials=(self._handle, self._password),
+        )  # fmt: skip
 
     @property
     def did(self) -> str:
@@ -159,11 +164,15 @@ class BlueskyAdapter(Protocol):
             ) from e
         log.info("Bluesky bot running as %s (%s)", self._handle, self._did)
 
-    async def _login(self) -> None:
+    async def _saved_session(self) -> str | None:
+        """The session the service's processes saved last, unsealed."""
         saved = await self._stores.state.load(self._key("session"))
-        session = None
-        if saved is not None and self._session_key is not None:
-            session = sealed.unseal(self._session_key, SESSION_PURPOSE, saved)
+        if saved is None or self._session_key is None:
+            return None
+        return sealed.unseal(self._session_key, SESSION_PURPOSE, saved)
+
+    async def _login(self) -> None:
+        session = await self._saved_session()
         if session is not None:
             try:
                 await self._client.login(session_string=session, fetch_bsky_profile=False)

@@ -15,6 +15,7 @@ from bsky_service.adapter import BlueskyAdapter
 from bsky_service.identity import DidDocuments
 from hqx import metrics
 from hqx import web as portal
+from hqx.imports import Imports
 from hqx.oembed import OEmbedReader
 from hqx.outbound import OutboundClient
 from hqx.state import (
@@ -30,7 +31,6 @@ from hqx.state import (
 )
 from hqx.web.access_log import RedactedAccessLogger
 from hqx.web.figures import StatsCache
-from hqx.web.imports import Imports
 from hqx.web.limits import Pace
 from hqx.x_signin import XSignIn
 from mastodon_bot.adapter import MastodonAdapter
@@ -39,7 +39,7 @@ from shared.bot.handlers import default_registry
 from shared.clock import iso_utc, utcnow
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
-from shared.service import Service
+from shared.service import ALL_ROLES, Service
 from shared.stores import Stores
 from shared.vocabulary import Network, Role
 
@@ -63,7 +63,6 @@ def create_app(settings: Settings) -> web.Application:
     """The application; the service starts with it and stops with it."""
     app = web.Application()
     app[SETTINGS] = settings
-    app[IMPORTS] = Imports(settings)
     app[STATS] = StatsCache()
     app[DOORS] = Pace(requests=settings.links_per_minute, window_sec=60.0)
     app[OUTBOUND] = OutboundClient(settings.outbound_policy())
@@ -158,17 +157,26 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             reconnection=settings.reconnection,
             roles=settings.roles,
         )
-        # Holds the database's lease from here: the sweep is ours.
         await service.start(wait=settings.wait_for_lease)
         app[SERVICE] = service
         app[ENGINE] = engine
-        swept = await asyncio.to_thread(app[IMPORTS].sweep) if Role.WEB in settings.roles else 0
-        if swept:
-            log.info("removed %d uploads an earlier run left in %s", swept, app[IMPORTS].folder)
+        imports = app[IMPORTS] = Imports(settings, engine)
+        importing = None
+        if Role.WORK in settings.roles:
+            # The all-in-one service is alone on the uploads folder: a crash's leftovers go.
+            alone = settings.roles == ALL_ROLES
+            swept = await asyncio.to_thread(imports.queue.prune, alone=alone)
+            if swept:
+                log.info("removed %d uploads an earlier run left in %s", swept, imports.folder)
+            work = imports.forever(lambda: service.holder, service.reattest)
+            importing = asyncio.create_task(work, name="imports")
         try:
             yield
         finally:
-            await asyncio.to_thread(app[IMPORTS].close)
+            if importing is not None:
+                importing.cancel()
+                await asyncio.gather(importing, return_exceptions=True)
+            await asyncio.to_thread(imports.close)
             await service.stop()
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ from hqx.state import ENGINE, IMPORTS, SERVICE
 from shared.clock import utcnow
 from shared.db.models import InboundPost, OutboundAction
 from shared.reconnection.delivery import budget_left
-from shared.vocabulary import ActionStatus
+from shared.vocabulary import ActionStatus, UploadState
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -104,14 +104,23 @@ class ServiceCollector:
             loops.add_metric([str(network), loop.current()], 1)
         yield from (leases, loops)
         if IMPORTS in self._app:
-            counts = self._app[IMPORTS].counts
-            imports = GaugeMetricFamily("hqx_imports", "This process's archive imports",
-                                        labels=["state"])  # fmt: skip
-            for state in ("queued", "running", "done", "failed"):
-                imports.add_metric([state], getattr(counts, state))
-            yield imports
-            yield GaugeMetricFamily("hqx_imports_seconds", "Time spent in this process's "
-                                    "imports, all together", value=counts.seconds)  # fmt: skip
+            yield from self._imports()
+
+    def _imports(self) -> Iterator[Metric]:
+        imports = self._app[IMPORTS]
+        queue = GaugeMetricFamily("hqx_uploads", "Uploaded archives by state, all processes",
+                                  labels=["state"])  # fmt: skip
+        held = imports.queue.counts()
+        for state in UploadState:
+            queue.add_metric([str(state)], held.get(state, 0))
+        done = GaugeMetricFamily("hqx_imports", "Archives this process read, imported or "
+                                 "refused since it started", labels=["outcome"])  # fmt: skip
+        for outcome in ("read", "done", "failed"):
+            done.add_metric([outcome], getattr(imports.counts, outcome))
+        yield from (queue, done)
+        yield GaugeMetricFamily("hqx_imports_seconds", "Time this process spent reading and "
+                                "importing archives, all together",
+                                value=imports.counts.seconds)  # fmt: skip
 
 
 def _aware(moment: datetime) -> datetime:

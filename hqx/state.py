@@ -15,8 +15,8 @@ from shared.config import Settings
 from shared.service import Service
 
 if TYPE_CHECKING:  # the portal's own types: typed here, without importing the portal
+    from hqx.imports import Imports
     from hqx.web.figures import StatsCache
-    from hqx.web.imports import Imports
     from hqx.web.limits import Pace
 
 SETTINGS = web.AppKey("settings", Settings)

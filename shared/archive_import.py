@@ -19,6 +19,7 @@ from shared.xarchive.reader import ArchiveSummary, XArchive, read_archive
 from shared.xarchive.xid import to_db
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -48,6 +49,7 @@ def import_archive(
     for_person: int | None = None,
     notify_on: tuple[str, ...] = (),
     spill_dir: Path | None = None,
+    within: Callable[[Session, ArchiveSummary], None] | None = None,
 ) -> ImportResult:
     """Read the archive at ``path`` whole, then store it in one transaction.
 
@@ -57,6 +59,8 @@ def import_archive(
     link; see :mod:`shared.identity.xtrust` for what a claim can and cannot take); without, an
     operator imports it, and it is reserved for its owner. People told of a dispute are told
     on the first of ``notify_on`` (networks whose bot sends messages) where they are.
+    ``within(session, summary)`` runs in the import's transaction, last: what it raises
+    undoes the import (an upload queue marks its row imported there, once).
 
     Raises:
         ClaimRefusedError: a verified holder has the X account.
@@ -65,7 +69,9 @@ def import_archive(
     """
     require_current(engine)
     with read_archive(path, limits, progress=progress, spill_dir=spill_dir) as archive:
-        return store_archive(engine, archive, kind=kind, for_person=for_person, notify_on=notify_on)
+        return store_archive(
+            engine, archive, kind=kind, for_person=for_person, notify_on=notify_on, within=within
+        )
 
 
 def store_archive(
@@ -75,6 +81,7 @@ def store_archive(
     kind: PersonKind,
     for_person: int | None = None,
     notify_on: tuple[str, ...] = (),
+    within: Callable[[Session, ArchiveSummary], None] | None = None,
 ) -> ImportResult:
     """Store an archive that was read; see :func:`import_archive`."""
     owner = to_db(archive.account.account_id)
@@ -88,7 +95,10 @@ def store_archive(
             notices.queue(session, e.notices, notify_on)
             disputed = e
         else:
-            return _store_graph(session, archive, owner, identity.person_id, new_person)
+            result = _store_graph(session, archive, owner, identity.person_id, new_person)
+            if within is not None:
+                within(session, result.summary)
+            return result
     raise disputed
 
 

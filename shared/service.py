@@ -29,7 +29,7 @@ from shared.bot.messages import answer_language, say
 from shared.clock import utcnow
 from shared.db.models import Identity, InboundPost
 from shared.errors import HqxError
-from shared.identity import handles, linking
+from shared.identity import attestation, handles, linking
 from shared.protocol import ReceiveError
 from shared.reconnection import grants
 from shared.reconnection.runner import Runner
@@ -153,7 +153,7 @@ class Service:
         if Role.BOTS not in roles:
             for state in self._receiving.values():
                 state.waiting("elsewhere", "the bots processes receive")
-        self._sender = Sender(engine, self._adapters, delivery_interval_sec, self._holder)
+        self._sender = Sender(engine, self._adapters, delivery_interval_sec, lambda: self.holder)
         self._lease: lease.Lease | None = None
         self.lease_lost = asyncio.Event()
         """Set when another process took the database lease over: this one stops (its
@@ -289,8 +289,10 @@ class Service:
         own = [self._lease] if self._lease is not None else []
         return [held.name for held in (*own, *self._seats.values())]
 
-    def _holder(self) -> str | None:
-        """The lease this process claims its sends under."""
+    @property
+    def holder(self) -> str | None:
+        """The holder of this process's lease, which its sends and imports are claimed
+        under (``None`` while it holds none)."""
         return self._lease.holder if self._lease is not None else None
 
     def _fence(self, session: Session, network: Network) -> None:
@@ -548,6 +550,15 @@ class Service:
                 person_id=outbound.person_id,
             )
         return queued
+
+    def reattest(self, person_ids: list[int], trigger: str) -> None:
+        """Rewrite (or withdraw) the attestations of people whose X accounts changed
+        standing (a claim, a dispute), and deliver them now."""
+        env = self.environment()
+        with Session(self._engine) as session, session.begin():
+            changes = attestation.after_x_change(session, person_ids, trigger=trigger, env=env)
+            self.queue(session, changes)
+        self.wake_delivery()
 
     async def _deliver_forever(self) -> None:
         await self._sender.forever()

@@ -62,6 +62,21 @@ class ActionStatus(StrEnum):
     FAILED = "failed"
 
 
+class UploadState(StrEnum):
+    """Where an uploaded archive is; see :class:`~shared.db.models.ArchiveUpload`."""
+
+    RECEIVING = "receiving"
+    """Its bytes are coming to a web process."""
+    READING = "reading"
+    """Received; waiting for a work process to read what it holds, or being read."""
+    WAITING = "waiting"
+    """Read: waiting for its person to confirm the import."""
+    IMPORTING = "importing"
+    """Confirmed; waiting for a work process to import it, or being imported."""
+    IMPORTED = "imported"
+    REFUSED = "refused"
+
+
 class Reconnect(StrEnum):
     """Which of a person's former X contacts the service reconnects them with."""
 

@@ -4,6 +4,7 @@ accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -20,9 +21,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
+from sqlmodel import Session, select
 
 from hqx.cli import _parser
+from shared.clock import utcnow
+from shared.db.engine import create_sync_engine
+from shared.db.models import ArchiveImport, Person
+from shared.portal import uploads
+from tests.archives import OWNER, make_archive
 from testworld.bluesky.services import free_port
 
 if TYPE_CHECKING:
@@ -85,34 +93,38 @@ def test_the_sites_upload_limit_is_the_services() -> None:
 def test_nginx_serves_two_web_processes_over_tls(tmp_path: Path, postgres: PostgresServer) -> None:
     """Debian's nginx with the site as shipped (its addresses, ports and certificate made
     local): https to the portal, spread over two web processes; http sent to https; the
-    processes' metrics not served to the internet."""
+    processes' metrics not served to the internet; an archive uploaded through it, read and
+    imported by a work process, its page asked of both web processes."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is missing: scripts/system-packages.sh installs it"
     database = postgres.create_database("hqx_nginx")
+    shared_folder = tmp_path / "uploads"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
     env |= {"HQX_DATABASE_URL": database, "HQX_BEHIND_PROXY": "yes",
+            "HQX_PUBLIC_URL": "https://hqx.example.org", "HQX_UPLOAD_DIR": str(shared_folder),
             "HQX_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123"}  # fmt: skip
     run = functools.partial(subprocess.run, cwd=tmp_path, env=env, check=True, timeout=120)
     run([HQX, "db", "upgrade"], capture_output=True)
-    ports = [free_port(), free_port()]
-    webs = [
+    ports = [free_port(), free_port(), free_port()]
+    roles = ["web", "web", "work"]
+    processes = [
         subprocess.Popen(
-            [HQX, "run", "--role", "web"],
+            [HQX, "run", "--role", role],
             cwd=tmp_path,
             env={**env, "HQX_HTTP_PORT": str(port)},
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        for port in ports
+        for port, role in zip(ports, roles, strict=True)
     ]
     tls_port, plain_port = free_port(), free_port()
     certificate = _self_signed(tmp_path)
-    conf = _local_site(tmp_path, ports, tls_port, plain_port, certificate)
+    conf = _local_site(tmp_path, ports[:2], tls_port, plain_port, certificate)
     server = None
     try:
-        for port, web in zip(ports, webs, strict=True):
-            _until_served(f"http://127.0.0.1:{port}/", web)
+        for port, process in zip(ports, processes, strict=True):
+            _until_served(f"http://127.0.0.1:{port}/metrics", process)
         run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True)
         server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)])
         context = ssl.create_default_context(cafile=str(certificate[0]))
@@ -130,16 +142,67 @@ def test_nginx_serves_two_web_processes_over_tls(tmp_path: Path, postgres: Postg
             _no_redirects().open(f"http://127.0.0.1:{plain_port}/x", timeout=10)
         assert moved.value.code == 301
         assert moved.value.headers["Location"] == "https://127.0.0.1/x"
+        archive = make_archive(tmp_path / "twitter.zip", [11, 12, 13], [14])
+        imported = asyncio.run(
+            _upload_through(base, context, _link(database), archive.read_bytes())
+        )
     finally:
         if server is not None:
             server.send_signal(signal.SIGQUIT)
             server.wait(timeout=30)
         outputs = []
-        for web in webs:
-            web.send_signal(signal.SIGTERM)
-            outputs.append(web.communicate(timeout=60)[0])
-    for out in outputs:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            outputs.append(process.communicate(timeout=60)[0])
+    assert f"imported: @{OWNER}" in imported and "3 abonnés / followers" in imported
+    for out in outputs[:2]:
         assert out.count('"GET / HTTP/1.1" 200') >= 2, "nginx spread the requests over both"
+        assert "/x/upload/" in out, "each web process served part of the upload"
+    engine = create_sync_engine(database)
+    try:
+        with Session(engine) as session:
+            [done] = session.exec(select(ArchiveImport)).all()
+            assert (done.followers, done.following) == (3, 1), "imported once"
+    finally:
+        engine.dispose()
+    assert list(shared_folder.iterdir()) == [], "nothing of the archive is kept"
+
+
+def _link(database: str) -> str:
+    """An upload link's token, as the bot hands one to a person."""
+    engine = create_sync_engine(database)
+    try:
+        with Session(engine) as session, session.begin():
+            person = Person()
+            session.add(person)
+            session.flush()
+            return uploads.issue(session, person.id or 0, now=utcnow())
+    finally:
+        engine.dispose()
+
+
+async def _upload_through(base: str, context: ssl.SSLContext, token: str, archive: bytes) -> str:
+    """The archive sent through nginx, its page followed until it shows what the archive
+    holds, the import confirmed, its page followed until imported: that page's text."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as client:
+        form = aiohttp.FormData()
+        form.add_field("archive", archive, filename="twitter.zip")
+        async with client.post(f"{base}/x/upload/{token}", data=form) as sent:
+            page, text = str(sent.url), await sent.text()
+        text = await _settled(client, page, text)
+        assert "Is this your archive?" in text or "Est-ce bien votre archive" in text, text
+        async with client.post(page, data={"action": "import"}) as confirmed:
+            return await _settled(client, str(confirmed.url), await confirmed.text())
+
+
+async def _settled(client: aiohttp.ClientSession, page: str, text: str) -> str:
+    deadline = time.monotonic() + 60
+    while 'http-equiv="refresh"' in text:
+        assert time.monotonic() < deadline, "the archive's page never settled"
+        await asyncio.sleep(0.2)
+        async with client.get(page) as again:
+            text = await again.text()
+    return text
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:

@@ -78,4 +78,5 @@ def test_metrics_say_what_waits_what_was_received_and_what_the_process_holds(
     assert samples[("hqx_lease_held", (("lease", "service"),))] == 1
     assert samples[("hqx_receiving", (mastodon_, ("state", "running")))] == 1
     assert samples[("hqx_write_budget_left_points", (mastodon_,))] <= 2_400 * 0.8
-    assert ("hqx_imports", (("state", "done"),)) in samples
+    assert samples[("hqx_imports", (("outcome", "done"),))] == 0
+    assert samples[("hqx_uploads", (("state", "waiting"),))] == 0

@@ -259,6 +259,8 @@ def test_the_export_holds_every_row_about_the_person_and_nothing_of_others(
     assert empty == [], "every table that can hold something about a person is exported"
     assert data["person"] == [{**data["person"][0], "id": alice}]
     assert all("token_hash" not in row for row in data["upload_token"]), "credentials withheld"
+    assert data["archive_upload"] == [{**data["archive_upload"][0], "username": "alice_x"}]
+    assert not {"key_hash", "token_hash", "claimed_by"} & set(data["archive_upload"][0])
     assert "sealed-secret" not in json.dumps(data["follow_grant"]), "tokens withheld"
     dumped = json.dumps(data)
     assert MALLORY_M.handle not in dumped and "7770556" not in dumped, "nothing of Mallory's"
@@ -266,7 +268,8 @@ def test_the_export_holds_every_row_about_the_person_and_nothing_of_others(
 
 def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
     """A row in every personal table for Alice, and one for Mallory beside it."""
-    now = {"now": uploads.utcnow()}  # type: ignore[attr-defined]
+    moment = uploads.utcnow()  # type: ignore[attr-defined]
+    now = {"now": moment, "later": moment + timedelta(hours=1)}  # not pruned meanwhile
     statements = [
         "INSERT INTO x_identity (x_account_id, person_id, username, trust, created_at,"
         " updated_at) VALUES (1001, :alice, 'alice_x', 'claimed', :now, :now),"
@@ -300,6 +303,12 @@ def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
         "INSERT INTO link_request (code, identity_id, target_network, target_handle, reply,"
         " expires_at, created_at) SELECT 'secret', id, 'bluesky', 'a.test', '{}', :now, :now"
         " FROM identity WHERE person_id = :alice",
+        "INSERT INTO upload_token (token_hash, person_id, purpose, expires_at, created_at)"
+        " VALUES ('t0ken', :alice, 'upload', :later, :now)",
+        "INSERT INTO archive_upload (key_hash, token_hash, person_id, state, claimed_by,"
+        " attempts, username, followers, following, expires_at, created_at, updated_at)"
+        " SELECT 'k3y', token_hash, :alice, 'waiting', 'host pid 1', 1, 'alice_x', 1, 0,"
+        " :later, :now, :now FROM upload_token WHERE token_hash = 't0ken'",
     ]
     for statement in statements:
         session.execute(text(statement), {"alice": alice, "mallory": mallory, **now})

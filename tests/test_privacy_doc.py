@@ -4,18 +4,20 @@ durations it states are the ones the code enforces."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import SQLModel
 
 import shared.db.models  # noqa: F401  (registers the tables)
-from hqx.web.imports import STAGED_TTL_SEC
 from shared import retention
 from shared.identity.challenge import DEFAULT_TTL
 from shared.identity.linking import JOIN_TTL
-from shared.portal import uploads
+from shared.portal import upload_queue, uploads
 from shared.reconnection.grants import REVOKE_FOR
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "PRIVACY.md"
 
@@ -53,7 +55,12 @@ def test_the_durations_are_the_codes() -> None:
             uploads.TTL[p] for p in (uploads.UPLOAD, uploads.FOLLOWING, uploads.SPACE)
         ],
         "grant_revocation": [REVOKE_FOR],
-        "archive_import": [timedelta(seconds=STAGED_TTL_SEC)],
+        "archive_upload": [
+            upload_queue.STAGED_TTL,
+            upload_queue.READ_TTL,
+            upload_queue.RECEIVE_TTL,
+            upload_queue.SHOWN_TTL,
+        ],
     }
     for table, durations in expected.items():
         for duration in durations:

@@ -73,22 +73,41 @@ def serve(engine: Engine, database_url: str, **changes: Any):  # type: ignore[no
     return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
 
 
+SETTLE_SEC = 30.0
+
+
+async def settled(
+    client: TestClient[Any, Any], response: aiohttp.ClientResponse
+) -> tuple[int, str, str]:
+    """The archive's page once it says more than "reading" or "importing" (it refreshes
+    itself meanwhile, as a browser follows): its status, its text, and where it is."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_SEC
+    text = await response.text()
+    while 'http-equiv="refresh"' in text:
+        assert asyncio.get_running_loop().time() < deadline, "the archive's page never settled"
+        await asyncio.sleep(0.05)
+        response = await client.get(response.url.path_qs)
+        text = await response.text()
+    return response.status, text, response.url.path
+
+
 async def send(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str, str]:
-    """The archive sent through the link's form: the page that answers (what it holds, or
-    why it is refused) and where that page is."""
+    """The archive sent through the link's form: the page that answers once it was read
+    (what it holds, or why it is refused) and where that page is."""
     form = aiohttp.FormData()
     form.add_field("archive", data, filename="twitter.zip", content_type="application/zip")
-    response = await client.post(f"/x/upload/{token}", data=form)
-    return response.status, await response.text(), response.url.path
+    return await settled(client, await client.post(f"/x/upload/{token}", data=form))
 
 
 async def upload(client: TestClient[Any, Any], token: str, data: bytes) -> tuple[int, str]:
-    """The archive sent, then its import confirmed on the page showing what it holds."""
+    """The archive sent, then its import confirmed on the page showing what it holds: the
+    page once imported (or refused)."""
     status, text, waiting = await send(client, token, data)
     if status != 200:
         return status, text
-    response = await client.post(waiting, data={"action": "import"})
-    return response.status, await response.text()
+    confirmed = await client.post(waiting, data={"action": "import"})
+    status, text, _ = await settled(client, confirmed)
+    return status, text
 
 
 def run(engine: Engine, database_url: str, scenario: Any, **changes: Any) -> Any:

@@ -47,9 +47,14 @@ from testworld.x.server import XApp, XDouble, XUser
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aiohttp import ClientResponse, ClientSession
+    from yarl import URL
+
     from testworld.bluesky.people import Person
     from testworld.mastodon.people import MastodonPerson
 
+SETTLE_SEC = 60.0
+"""The longest an archive's page may say "reading" or "importing" in the story."""
 X_CLIENT_ID = "helloquittex-sandbox"
 ALICE_X = XUser("1000000042", "alice_x", "Alice")
 # Alice's archive: 1,200 followers, the first 300 of whom she followed back. Bruno and
@@ -581,15 +586,28 @@ async def _upload_archive(
     form.add_field("archive", archive.read_bytes(), filename=archive.name)
     async with ClientSession() as session:
         async with session.post(link.group(0), data=form) as response:
-            transcript.line(f"  [Web] {name} sends {archive.name} through their link:")
-            transcript.line(f"      {response.status} {_page_text(await response.text())}")
-            if response.status != 200:
-                return False
-            waiting = response.url
+            status, page, waiting = await _settled(session, response)
+        transcript.line(f"  [Web] {name} sends {archive.name} through their link:")
+        transcript.line(f"      {status} {_page_text(page)}")
+        if status != 200:
+            return False
         async with session.post(waiting, data={"action": "import"}) as response:
-            transcript.line(f"  [Web] {name} confirms the import:")
-            transcript.line(f"      {response.status} {_page_text(await response.text())}")
-            return response.status == 200
+            status, page, _ = await _settled(session, response)
+        transcript.line(f"  [Web] {name} confirms the import:")
+        transcript.line(f"      {status} {_page_text(page)}")
+        return status == 200
+
+
+async def _settled(session: ClientSession, response: ClientResponse) -> tuple[int, str, URL]:
+    """The archive's page once it says more than "reading" or "importing" (it refreshes
+    itself meanwhile, as the person's browser would): its status, text and address."""
+    status, page, where = response.status, await response.text(), response.url
+    deadline = asyncio.get_running_loop().time() + SETTLE_SEC
+    while 'http-equiv="refresh"' in page and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        async with session.get(where) as again:
+            status, page = again.status, await again.text()
+    return status, page, where
 
 
 def _page_text(page: str) -> str:

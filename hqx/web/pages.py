@@ -6,39 +6,34 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import aiohttp_jinja2
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from sqlmodel import Session
 
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
 from hqx.web import page_proof
-from hqx.web.imports import StagingFullError
 from hqx.web.page_proof import PageProof, Proof
+from hqx.web.receiving import receive_file, status_of
 from hqx.web.space import onward
 from hqx.web.texts import LANGUAGES, TEXTS, context, language_of
-from shared.archive_import import import_archive
 from shared.bot import notices
 from shared.db.models import Identity
 from shared.errors import HqxError
-from shared.identity import attestation, xtrust
+from shared.identity import xtrust
 from shared.portal import uploads
+from shared.portal.upload_queue import QueueFullError, UploadGoneError
 from shared.reconnection import reports, suggestions
-from shared.xarchive.reader import summarize_archive
+from shared.vocabulary import UploadState
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
-    from pathlib import Path
-
     from sqlalchemy.engine import Engine
 
-    from shared.config import UploadLimits
 
-T = TypeVar("T")
-
-UPLOAD_CHUNK_BYTES = 1024 * 1024
+WAIT_REFRESH_SEC = 2
+"""How often the page of an archive being read or imported looks again."""
 routes = web.RouteTableDef()
 
 
@@ -250,172 +245,100 @@ def _verified(app: web.Application, person_id: int, account: x_signin.XAccount) 
         notices.queue(session, done.notices, settings.message_networks)
         theirs = not xtrust.verified_elsewhere(done, person_id)
     trigger = f"x-verified:{account.id}:{env.now.isoformat()}"
-    _reattest(app, [person_id, *(n.person_id for n in done.notices)], trigger)
+    app[SERVICE].reattest([person_id, *(n.person_id for n in done.notices)], trigger)
     return theirs
-
-
-def _reattest(app: web.Application, person_ids: list[int], trigger: str) -> None:
-    """Rewrite (or withdraw) the attestations of people whose X accounts changed standing."""
-    service = app[SERVICE]
-    env = service.environment()
-    with Session(app[ENGINE]) as session, session.begin():
-        service.queue(session, attestation.after_x_change(session, person_ids,
-                                                          trigger=trigger, env=env))  # fmt: skip
-    service.wake_delivery()
 
 
 @routes.post(uploads.UPLOAD_PATH + "{token}")
 async def _upload(request: web.Request) -> web.Response:
-    """The archive, streamed to the imports' folder within the size and pace bounds, read
-    (in its turn) and kept for its person to confirm: off to the page showing what it holds.
-    The link is only used once they confirm; a refused archive leaves it as it was."""
+    """The archive, streamed into its own folder (of the folder the work processes share)
+    within the size and pace bounds, and queued for a work process to read: off to its page,
+    which shows what it holds once read. The link is only used once its person confirms."""
     engine, settings, imports = request.app[ENGINE], request.app[SETTINGS], request.app[IMPORTS]
     token = request.match_info["token"]
     try:
         person_id = await asyncio.to_thread(uploads.check, engine, token)
+        key, folder = await asyncio.to_thread(imports.queue.open, token, person_id)
     except uploads.UploadLinkError as e:
         return _page(request, [str(e)], status=410)
-    with imports.workspace() as folder:
-        try:
-            await _receive_file(request, folder / "archive.zip", settings.upload_limits)
-            summary = await imports.run(
-                summarize_archive, folder / "archive.zip", imports.archive_limits, spill_dir=folder
-            )
-            key = imports.stage(token, person_id, folder, summary)
-        except StagingFullError as e:
-            response = _page(request, [f"Archive refusée / refused: {e}"], status=503)
-            response.headers["Retry-After"] = "300"
-            return response
-        except (HqxError, ValueError) as e:
-            return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
+    except QueueFullError as e:
+        response = _page(request, [f"Archive refusée / refused: {e}"], status=503)
+        response.headers["Retry-After"] = "300"
+        return response
+    try:
+        await receive_file(request, folder / "archive.zip", settings.upload_limits)
+    except BaseException as e:  # nothing of a refused or broken-off upload is kept
+        await asyncio.shield(asyncio.to_thread(imports.queue.abandon, key))
+        if isinstance(e, HqxError):
+            return _page(request, [f"Archive refusée / refused: {e}"], status=status_of(e))
+        if isinstance(e, FileNotFoundError):  # a newer upload through the link replaced it
+            return _page(request, [TEXTS[language_of(request)]["upload_gone"]], status=410)
+        raise
+    try:
+        await asyncio.to_thread(imports.queue.received, key)
+    except UploadGoneError:
+        return _page(request, [TEXTS[language_of(request)]["upload_gone"]], status=410)
+    imports.wake()
+    raise web.HTTPSeeOther(_archive_page(request, token, key))
+
+
+def _archive_page(request: web.Request, token: str, key: str) -> str:
     # Where the page said which language to speak, the next one speaks it too.
     lang = f"?lang={request.query['lang']}" if request.query.get("lang") in LANGUAGES else ""
-    raise web.HTTPSeeOther(f"{uploads.UPLOAD_PATH}{token}/archive/{key}{lang}")
+    return f"{uploads.UPLOAD_PATH}{token}/archive/{key}{lang}"
 
 
 @routes.get(uploads.UPLOAD_PATH + "{token}/archive/{key}")
-async def _waiting(request: web.Request) -> web.Response:
-    """What the uploaded archive holds, and the buttons to import it or not."""
+async def _archive(request: web.Request) -> web.Response:
+    """Where the uploaded archive is: being read or imported (the page looks again every
+    few seconds), what it holds with the buttons to import it or not, imported, or why it
+    was refused."""
     token, key = request.match_info["token"], request.match_info["key"]
-    staged = request.app[IMPORTS].waiting(token, key)
-    if staged is None:
-        return _page(request, [TEXTS[language_of(request)]["upload_gone"]], status=410)
-    return aiohttp_jinja2.render_template(
-        "upload_check.html", request, context(request, summary=staged.summary)
-    )
+    found = await asyncio.to_thread(request.app[IMPORTS].queue.find, token, key)
+    texts = TEXTS[language_of(request)]
+    if found is None:
+        return _page(request, [texts["upload_gone"]], status=410)
+    if found.state in (UploadState.RECEIVING, UploadState.READING, UploadState.IMPORTING):
+        reading = found.state != UploadState.IMPORTING
+        line = texts["upload_reading" if reading else "upload_importing"]
+        return aiohttp_jinja2.render_template(
+            "upload_wait.html", request, context(request, line=line, again=WAIT_REFRESH_SEC)
+        )
+    if found.state == UploadState.WAITING:
+        return aiohttp_jinja2.render_template(
+            "upload_check.html", request, context(request, summary=found)
+        )
+    if found.state == UploadState.REFUSED:
+        return _page(request, [found.error or ""], status=found.error_status or 400)
+    lines = [
+        f"Archive importée / imported: @{found.username}",
+        f"{found.followers or 0:,} abonnés / followers, "
+        f"{found.following or 0:,} abonnements / following.",
+    ]
+    return _page(request, lines, signin=_offer(request, token))
 
 
 @routes.post(uploads.UPLOAD_PATH + "{token}/archive/{key}")
 async def _confirm(request: web.Request) -> web.Response:
-    """Import the archive that waits (its person confirmed what it holds), or drop it. An
-    archive refused for whose it is uses the link up; one refused otherwise gives it back."""
-    engine, settings, imports = request.app[ENGINE], request.app[SETTINGS], request.app[IMPORTS]
+    """Queue the archive that waits for its import (its person confirmed what it holds),
+    or drop it. The link is used from here; a work process gives it back if the import
+    fails for the archive's sake (not when it is refused for whose it is)."""
+    engine, imports = request.app[ENGINE], request.app[IMPORTS]
     token, key = request.match_info["token"], request.match_info["key"]
     form = await request.post()
     texts = TEXTS[language_of(request)]
-    with imports.taken(token, key) as staged:
-        if staged is None:
-            return _page(request, [texts["upload_gone"]], status=410)
-        if form.get("action") != "import":
-            return _page(request, [texts["upload_dropped"]])
-        try:
-            person_id = await asyncio.to_thread(uploads.claim, engine, token)
-        except uploads.UploadLinkError as e:
-            return _page(request, [str(e)], status=410)
-        try:
-            result = await imports.run(
-                import_archive,
-                engine,
-                staged.path,
-                imports.archive_limits,
-                for_person=person_id,
-                notify_on=settings.message_networks,
-                spill_dir=staged.folder,
-            )
-        except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
-            # The link stays used: one link must not probe who holds which X account.
-            if isinstance(e, xtrust.ClaimDisputedError):  # the holder's attestation drops it
-                for notice in e.notices:
-                    trigger = f"disputed:{notice.event}"
-                    await asyncio.to_thread(_reattest, request.app, [notice.person_id], trigger)
-            return _page(request, [f"Archive refusée / refused: {e}"], status=409)
-        except (HqxError, ValueError) as e:
-            await asyncio.to_thread(uploads.release, engine, token)
-            return _page(request, [f"Archive refusée / refused: {e}"], status=_status(e))
-    summary = result.summary
-    signin = _offer(request, token)
-    return _page(
-        request,
-        [
-            f"Archive importée / imported: @{summary.username}",
-            f"{summary.followers:,} abonnés / followers, "
-            f"{summary.following:,} abonnements / following.",
-        ],
-        signin=signin,
-    )
-
-
-class UploadTooLargeError(HqxError):
-    """The upload is larger than the service takes."""
-
-
-class UploadTooSlowError(HqxError):
-    """The upload stalled, or came too slowly to be anything but an attack."""
-
-
-def _status(error: Exception) -> int:
-    if isinstance(error, UploadTooLargeError):
-        return 413
-    return 408 if isinstance(error, UploadTooSlowError) else 400
-
-
-async def _receive_file(request: web.Request, path: Path, limits: UploadLimits) -> None:
-    """Write the uploaded file (a multipart ``archive`` field, or the raw body) to ``path``,
-    refusing it as soon as it passes the size bound, stalls for the read timeout, or comes
-    slower than the minimum rate (once it has had the read timeout to get going)."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-
-    async def within(step: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(limits.read_timeout_sec):  # cancellable, unlike wait_for
-                return await step
-        except TimeoutError:
-            raise UploadTooSlowError(
-                f"nothing came for {limits.read_timeout_sec:g} s: the upload stalled"
-            ) from None
-
-    chunks: AsyncIterator[bytes]
-    if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        part = await within(reader.next())
-        while part is not None and getattr(part, "name", None) != "archive":
-            part = await within(reader.next())
-        if part is None or not isinstance(part, BodyPartReader):
-            raise HqxError("the form holds no 'archive' file")
-        chunks = _part_chunks(part)
-    else:
-        chunks = request.content.iter_chunked(UPLOAD_CHUNK_BYTES)
-    written = 0
-    with path.open("wb") as out:
-        while (chunk := await within(anext(chunks, b""))) != b"":
-            written += len(chunk)
-            if written > limits.max_bytes:
-                raise UploadTooLargeError(
-                    f"the file is larger than {limits.max_bytes:,} bytes: send a zip of only "
-                    "data/account.js and the data/follower*.js and data/following*.js files"
-                )
-            elapsed = loop.time() - started
-            if elapsed > limits.read_timeout_sec and written < limits.min_bytes_per_sec * elapsed:
-                raise UploadTooSlowError(
-                    f"the upload came at {written / elapsed:,.0f} bytes/s, under the "
-                    f"{limits.min_bytes_per_sec:,} bytes/s the service waits for"
-                )
-            await asyncio.to_thread(out.write, chunk)
-    if written == 0:
-        raise HqxError("the upload is empty")
-
-
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(UPLOAD_CHUNK_BYTES):
-        yield chunk
+    if form.get("action") != "import":
+        dropped = await asyncio.to_thread(imports.queue.drop, token, key)
+        return _page(request, [texts["upload_dropped" if dropped else "upload_gone"]],
+                     status=200 if dropped else 410)  # fmt: skip
+    if await asyncio.to_thread(imports.queue.find, token, key) is None:
+        return _page(request, [texts["upload_gone"]], status=410)
+    try:
+        await asyncio.to_thread(uploads.claim, engine, token)
+    except uploads.UploadLinkError as e:
+        return _page(request, [str(e)], status=410)
+    if not await asyncio.to_thread(imports.queue.confirm, token, key):
+        await asyncio.to_thread(uploads.release, engine, uploads.hashed(token))
+        return _page(request, [texts["upload_gone"]], status=410)
+    imports.wake()
+    raise web.HTTPSeeOther(_archive_page(request, token, key))

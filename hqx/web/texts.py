@@ -43,6 +43,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "Rouvrez votre lien pour en envoyer une."
         ),
         "upload_dropped": "C'est fait : rien n'a été importé, et l'archive est effacée.",
+        "upload_importing": "Import de votre archive…",
+        "upload_wait_note": "Cette page se met à jour toute seule, toutes les quelques secondes.",
         "signin_title": "Prouver votre compte X",
         "signin_intro": (
             "Une archive se fabrique : seul X peut confirmer que ce compte est à vous. "
@@ -213,6 +215,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "your link again to send one."
         ),
         "upload_dropped": "Done: nothing was imported, and the archive is deleted.",
+        "upload_importing": "Importing your archive…",
+        "upload_wait_note": "This page updates itself every few seconds.",
         "signin_title": "Prove your X account",
         "signin_intro": (
             "An archive can be forged: only X can confirm the account is yours. Sign in on X: "

@@ -42,6 +42,7 @@ from shared.vocabulary import (
     Purpose,
     Reconnect,
     TrustLevel,
+    UploadState,
     Via,
 )
 
@@ -364,6 +365,43 @@ class UploadToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime())
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     created_at: datetime = ts()
+
+
+class ArchiveUpload(SQLModel, table=True):
+    """An archive uploaded through a link, from its first byte to its import: its file is
+    ``upload-<key_hash>/archive.zip`` in the uploads folder (shared by the web and work
+    processes) until it is imported, refused, dropped or expired. The row comes first, so
+    that every folder there has one. Only the key's SHA-256 is stored, as for links."""
+
+    __tablename__ = "archive_upload"
+
+    key_hash: str = Field(sa_type=String(64), primary_key=True)
+    token_hash: str = Field(
+        sa_column=Column(
+            String(64),
+            ForeignKey("upload_token.token_hash", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    person_id: int = person_fk()
+    state: UploadState = Field(sa_type=Words(UploadState), index=True)
+    claimed_by: str | None = Field(default=None, sa_type=String(255))
+    """The lease holder of the work process reading or importing it now."""
+    attempts: int = 0
+    """Work processes that took it (one that died leaves it to another, a few times)."""
+    username: str | None = Field(default=None, sa_type=String(64))
+    """What it holds, once read, for its person to confirm; counts after the import."""
+    followers: int | None = None
+    following: int | None = None
+    rejected_rows: int | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    """Why it was refused, in one line, and the HTTP status its page answers with."""
+    error_status: int | None = None
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+    """When the row and its file go, whatever state they are in."""
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
 
 
 class ReconnectRun(SQLModel, table=True):

@@ -30,7 +30,12 @@ NOT_PERSONAL = frozenset(
 """Tables of the service's own workings: nothing in them is about anyone living here
 (``grant_revocation`` holds only the sealed tokens of erased people's grants, until their
 servers are told)."""
-WITHHELD = {"upload_token": {"token_hash"}, "link_request": {"code"}, "follow_grant": {"token"}}
+WITHHELD = {
+    "upload_token": {"token_hash"},
+    "archive_upload": {"key_hash", "token_hash", "claimed_by"},
+    "link_request": {"code"},
+    "follow_grant": {"token"},
+}
 """Credentials: who holds them can act as the person; the rest of their row is exported."""
 # Rows that name an account without a foreign key (kept apart from their owner on purpose:
 # edges are bulk-loaded, posts outlive the people who sent them).

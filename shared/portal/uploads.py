@@ -37,8 +37,9 @@ class UploadLinkError(HqxError):
     """The link cannot be used: unknown, used, or expired."""
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def hashed(secret: str) -> str:
+    """What is stored of a link's token (or an upload's key): its SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def issue(session: Session, person_id: int, *, now: datetime, purpose: str = UPLOAD) -> str:
@@ -46,7 +47,7 @@ def issue(session: Session, person_id: int, *, now: datetime, purpose: str = UPL
     token = secrets.token_urlsafe(32)
     session.add(
         UploadToken(
-            token_hash=_hash(token),
+            token_hash=hashed(token),
             person_id=person_id,
             expires_at=now + TTL[purpose],
             purpose=purpose,
@@ -64,7 +65,7 @@ def check(engine: Engine, token: str, *, used_ok: bool = False, purpose: str = U
     """The person a usable token is for (``used_ok``: even once an upload used it, as
     "Sign in with X" may, until it expires); :class:`UploadLinkError` otherwise."""
     with Session(engine) as session:
-        found = session.get(UploadToken, _hash(token))
+        found = session.get(UploadToken, hashed(token))
         if found is not None and found.purpose != purpose:
             found = None
         _usable(found, used_ok=used_ok)
@@ -81,7 +82,7 @@ def claim(engine: Engine, token: str, purpose: str = UPLOAD) -> int:
         taken = session.execute(
             update(UploadToken)
             .where(
-                col(UploadToken.token_hash) == _hash(token),
+                col(UploadToken.token_hash) == hashed(token),
                 col(UploadToken.purpose) == purpose,
                 col(UploadToken.used_at).is_(None),
                 col(UploadToken.expires_at) > now,
@@ -89,19 +90,20 @@ def claim(engine: Engine, token: str, purpose: str = UPLOAD) -> int:
             .values(used_at=now)
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
-            found = session.get(UploadToken, _hash(token))
+            found = session.get(UploadToken, hashed(token))
             assert found is not None  # noqa: S101  (just updated)
             return found.person_id
     check(engine, token, purpose=purpose)  # says why: unknown, expired, or in use right now
     raise UploadLinkError("this link was used already: ask the bot for a new one")
 
 
-def release(engine: Engine, token: str) -> None:
-    """Give the token back after a failed import, so the person can try another file."""
+def release(engine: Engine, token_hash: str) -> None:
+    """Give the token (of SHA-256 ``token_hash``) back after a failed import, so that the
+    person can try another file."""
     with Session(engine) as session, session.begin():
         session.execute(
             update(UploadToken)
-            .where(col(UploadToken.token_hash) == _hash(token))
+            .where(col(UploadToken.token_hash) == token_hash)
             .values(used_at=None)
         )
 

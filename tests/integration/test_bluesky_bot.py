@@ -3,6 +3,7 @@ addressed, in thread with a real mention, once, across restarts and interrupted 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -377,3 +378,51 @@ def test_handles_are_read_again_from_the_network(bluesky: BlueskyDevNetwork, db:
     assert changed == [1]
     with Session(db) as session:
         assert session.exec(select(Identity.handle)).one() == renamed
+
+
+def test_processes_sharing_the_bots_session_outlive_each_others_refreshes(
+    bluesky: BlueskyDevNetwork, db: Engine
+) -> None:
+    """Two processes of the service, one Bluesky bot: one refreshes the session (the other's
+    refresh token is then only good for the PDS's two-hour grace, revoked here to stand for
+    it); the other, due to refresh, takes the session the first saved instead of being
+    refused. When every refresh token is gone, a process logs in again with the password."""
+    bot = person(bluesky, "bot")
+    assert bluesky.urls is not None
+    urls = bluesky.urls
+
+    def process() -> BlueskyAdapter:
+        return BlueskyAdapter(
+            Stores.of(db, None), urls.pds, bot.handle, PASSWORD,
+            catch_up=CATCH_UP, session_key=SESSION_KEY,
+        )  # fmt: skip
+
+    async def revoke(adapter: BlueskyAdapter) -> None:
+        """The adapter's refresh token refused from now on (as after the grace)."""
+        client = adapter._client
+        await client.com.atproto.server.delete_session(
+            headers=client._get_refresh_auth_headers(), ignore_session_check=True
+        )
+
+    async def refresh(adapter: BlueskyAdapter) -> str:
+        """What the SDK does when the access token nears its end; the session's DID, asked."""
+        await adapter._client._refresh_and_set_session()
+        return str((await adapter._client.com.atproto.server.get_session()).did)
+
+    async def scenario() -> list[str]:
+        first, second = process(), process()
+        await first.start()
+        await second.start()  # from the session the first saved
+        try:
+            await refresh(first)  # rotates the token both held
+            await revoke(second)  # what the second holds is refused now
+            took_over = await refresh(second)
+            await revoke(second)  # the token the first saved, refused too
+            logged_in = await refresh(second)
+            caught_up = await refresh(first)  # takes the second's new session
+            return [took_over, logged_in, caught_up]
+        finally:
+            await first.close()
+            await second.close()
+
+    assert asyncio.run(scenario()) == [bot.did] * 3

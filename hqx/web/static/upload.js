@@ -41,6 +41,34 @@
     return [...page.querySelectorAll("main p")].map((p) => p.textContent).join(" ");
   };
 
+  const refused = (html) => {
+    bar.hidden = true;
+    button.disabled = false;
+    say(refusal(html) || form.dataset.failed);
+  };
+
+  // The archive's page says "reading" until a work process has read it: asked again until
+  // it shows what the archive holds (then opened) or why it is refused (said here).
+  const waiting = (html) => html.includes('http-equiv="refresh"');
+  async function settle(url, html) {
+    try {
+      let status = 200;
+      while (waiting(html)) {
+        await new Promise((done) => setTimeout(done, 1000));
+        const response = await fetch(url, { credentials: "same-origin" });
+        status = response.status;
+        html = await response.text();
+      }
+      if (status === 200) {
+        window.location.assign(url);
+      } else {
+        refused(html);
+      }
+    } catch {
+      refused("");
+    }
+  }
+
   function send() {
     const file = input.files[0];
     if (!file) {
@@ -61,12 +89,10 @@
     request.addEventListener("load", () => {
       const moved = request.responseURL && request.responseURL !== window.location.href;
       if (request.status === 200 && moved) {
-        window.location.assign(request.responseURL);
+        settle(request.responseURL, request.responseText);
         return;
       }
-      bar.hidden = true;
-      button.disabled = false;
-      say(refusal(request.responseText) || form.dataset.failed);
+      refused(request.responseText);
     });
     request.addEventListener("error", () => {
       bar.hidden = true;
