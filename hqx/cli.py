@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--keep", action="store_true", help="keep everything running after the story (Ctrl-C stops)"
     )
+    sandbox.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the service as N processes of each role (web, work, bots) on the PostgreSQL "
+        "database HQX_DATABASE_URL names, and kill the active bots process at the end",
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     person = commands.add_parser("person", help="people who use the service").add_subparsers(
@@ -530,9 +538,14 @@ def _say_which_bots(settings: Settings) -> None:
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
 
+    if args.processes < 0 or (args.processes and not settings.database_url.startswith("postgres")):
+        raise HqxError(
+            "hqx sandbox --processes N needs N >= 1 and HQX_DATABASE_URL naming a PostgreSQL "
+            "database (the processes share it)"
+        )
     # The one door from the product to the local world, opened only when asked for.
     try:
-        from testworld.sandbox import run_sandbox
+        from testworld.sandbox import Layout, run_sandbox
     except ImportError as e:
         raise HqxError(
             f"the sandbox needs the local test world ({e}): pip install 'helloquittex[sandbox]'"
@@ -542,7 +555,7 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
     if settings.log_format == "text":
         settings = dataclasses.replace(settings, log_level="WARNING")
     logs.configure(settings)
-    return run_sandbox(keep=args.keep)
+    return run_sandbox(keep=args.keep, layout=Layout(args.processes, settings.database_url))
 
 
 def _config_check(_args: argparse.Namespace, settings: Settings) -> int:

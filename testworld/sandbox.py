@@ -10,7 +10,9 @@ and everything it started is stopped and removed when it ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
+import os
 import re
 import secrets
 import shutil
@@ -42,6 +44,8 @@ from testworld.bluesky.people import PASSWORD, create_person
 from testworld.bluesky.services import free_port
 from testworld.mastodon import people as mastodon_people
 from testworld.mastodon.server import MastodonTestServer
+from testworld.processes import ROLES, RoleProcesses, balancer, environment, until_serving
+from testworld.takeover import answered_once, takeover
 from testworld.x.server import XApp, XDouble, XUser
 
 if TYPE_CHECKING:
@@ -100,7 +104,16 @@ class Transcript:
         self.line(f"      {shown}")
 
 
-def run_sandbox(*, keep: bool, out: TextIO | None = None) -> int:
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How the service runs: one process on SQLite (``each`` 0), or ``each`` process of
+    every role on the PostgreSQL database ``database_url``."""
+
+    each: int = 0
+    database_url: str = ""
+
+
+def run_sandbox(*, keep: bool, out: TextIO | None = None, layout: Layout | None = None) -> int:
     """Install what is missing, start everything, play the story; return the exit status."""
     import sys
 
@@ -108,16 +121,20 @@ def run_sandbox(*, keep: bool, out: TextIO | None = None) -> int:
     transcript = Transcript(stream)
     transcript.line("HelloQuitteX sandbox: everything runs on this machine, on 127.0.0.1.")
     installation = ensure_installed(log=lambda line: transcript.line(f"  [install] {line}"))
-    return asyncio.run(_sandbox(installation, keep, transcript))
+    return asyncio.run(_sandbox(installation, keep, transcript, layout or Layout()))
 
 
-async def _sandbox(installation: Any, keep: bool, transcript: Transcript) -> int:
+async def _sandbox(installation: Any, keep: bool, transcript: Transcript, layout: Layout) -> int:
     root = Path(tempfile.mkdtemp(prefix="hqx-sandbox-"))
     try:
         async with AsyncExitStack() as stack:
             world = await _start_world(stack, installation, root, transcript)
-            people = await _start_service(stack, world, transcript)
+            people, processes = await _start_service(stack, world, transcript, layout)
             ok = await _story(world, people, transcript)
+            stage = Stage(world, people, transcript)
+            if processes is not None:
+                ok = await takeover(stage, processes) and ok
+            ok = await answered_once(stage) and ok
             _where_to_look(world, transcript)
             if keep:
                 await _until_stopped(transcript)
@@ -180,7 +197,9 @@ class People:
     alice_mastodon: MastodonPerson
 
 
-async def _start_service(stack: AsyncExitStack, world: World, transcript: Transcript) -> People:
+async def _start_service(
+    stack: AsyncExitStack, world: World, transcript: Transcript, layout: Layout
+) -> tuple[People, RoleProcesses | None]:
     assert world.mastodon is not None  # noqa: S101  (started)
     network, mastodon, url = world.network, world.mastodon, world.mastodon_url
     bot_bsky = await asyncio.to_thread(create_person, network, BOT_NAME)
@@ -220,12 +239,40 @@ async def _start_service(stack: AsyncExitStack, world: World, transcript: Transc
         # The people's own servers of this world: on loopback, over plain http.
         outbound_allow=tuple(urlsplit(u).netloc for u in (network.urls.pds, url)),
     )
+    people = People(bot_bsky, alice, bruno, bot_mastodon, camille, alice_mastodon)
+    if layout.each:
+        settings = dataclasses.replace(settings, database_url=layout.database_url)
+        await asyncio.to_thread(_create_database, settings.database_url)
+        processes = await _start_processes(stack, world, transcript, settings, layout.each)
+        world.portal_url = await _serve(stack, balancer(processes.web_ports), port)
+        world.addresses["Web portal"] = world.portal_url
+        return people, processes
     await asyncio.to_thread(_create_database, settings.database_url)
     transcript.line("Starting the service (both bots, the scheduler, the web portal) on SQLite…")
     world.portal_url = await _serve(stack, create_app(settings), port)
     world.addresses["Web portal"] = world.portal_url
     world.addresses["Database"] = str(world.root / "sandbox.db")
-    return People(bot_bsky, alice, bruno, bot_mastodon, camille, alice_mastodon)
+    return people, None
+
+
+async def _start_processes(
+    stack: AsyncExitStack, world: World, transcript: Transcript, settings: Settings, each: int
+) -> RoleProcesses:
+    """``each`` process of every role, on PostgreSQL, behind a forwarder on the portal's
+    address; stopped when ``stack`` closes."""
+    transcript.line(
+        f"Starting the service as {each} web, {each} work and {each} bots processes on PostgreSQL…"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    env |= environment(settings)
+    text = os.environ.get("HQX_LOG_FORMAT", "text") == "text"
+    env["HQX_LOG_FORMAT"] = "text" if text else "json"
+    env["HQX_LOG_LEVEL"] = "WARNING" if text else os.environ.get("HQX_LOG_LEVEL", "INFO")
+    processes = RoleProcesses(env, dict.fromkeys(ROLES, each))
+    stack.push_async_callback(asyncio.to_thread, processes.stop)
+    await asyncio.to_thread(processes.start)
+    await until_serving(processes)
+    return processes
 
 
 def _create_database(url: str) -> None:

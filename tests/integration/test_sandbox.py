@@ -21,6 +21,8 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from testworld.bluesky.services import PostgresServer
+
 pytestmark = pytest.mark.integration
 HQX = str(Path(sys.executable).with_name("hqx"))
 RUN_TIMEOUT_SEC = 300
@@ -136,6 +138,7 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert "Account address,Show boosts,Notify on new posts,Languages" in out
     assert "[Mastodon] @alice now follows @camille: made for her, from her account" in out
     assert "alice@127.0.0.1:" in out and ",true,false," in out
+    assert re.search(r"\d+ answers on Bluesky, \d+ on Mastodon; given twice: 0", out), out
     # Where to look, on loopback only.
     for name in ("Bluesky PDS", "Bluesky AppView", "Mastodon server", "Web portal"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(name)]
@@ -147,6 +150,42 @@ def test_the_sandbox_plays_its_story_and_leaves_nothing_behind(tmp: Path) -> Non
     assert len(served) >= 5, "PLC, PDS, AppView, Mastodon, portal"
     assert accepting(served) == set(), "a server the sandbox started still listens"
     nobody_in_the_log(done.stderr, out)
+
+
+def test_two_processes_of_each_role_play_the_story_and_a_waiting_bot_takes_over(
+    tmp: Path, postgres: PostgresServer
+) -> None:
+    """Two web, two work and two bots processes on PostgreSQL (the web ones behind a
+    round-robin forwarder): the whole story; then the active bots process is killed with
+    SIGKILL and the waiting one answers the next mentions within 30 s; no post answered
+    twice."""
+    database = postgres.create_database("hqx_sandbox_roles")
+    done = subprocess.run(
+        [HQX, "sandbox", "--processes", "2"],
+        env={**environment(tmp), "HQX_DATABASE_URL": database},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SEC,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr[-5000:]
+    assert "as 2 web, 2 work and 2 bots processes on PostgreSQL" in out
+    assert "200 HelloQuitteX Archive importée / imported: @alice_x 1,200 abonnés" in out
+    assert "@alice_x (X, vérifié par X)." in out
+    assert "1 de vos contacts de X est sur Bluesky." in out
+    assert "[Mastodon] @alice now follows @camille: made for her, from her account" in out
+    killed = re.search(r"the bots process (\d+), active on Bluesky, is killed", out)
+    assert killed is not None, out
+    took = re.search(r"answered ([\d.]+) s \(Bluesky\) and ([\d.]+) s \(Mastodon\)", out)
+    assert took is not None and max(map(float, took.groups())) <= 30.0, out
+    answered = re.search(
+        r"(\d+) answers on Bluesky, (\d+) on Mastodon; given twice: 0", out
+    )
+    assert answered is not None, out
+    assert min(map(int, answered.groups())) >= 4, "every mention of the story, answered once"
+    assert out.rstrip().endswith("Stopped; nothing is left running.")
+    assert settled(tmp) == ([], [])
 
 
 def nobody_in_the_log(err: str, story: str) -> None:
