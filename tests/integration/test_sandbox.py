@@ -179,9 +179,7 @@ def test_two_processes_of_each_role_play_the_story_and_a_waiting_bot_takes_over(
     assert killed is not None, out
     took = re.search(r"answered ([\d.]+) s \(Bluesky\) and ([\d.]+) s \(Mastodon\)", out)
     assert took is not None and max(map(float, took.groups())) <= 30.0, out
-    answered = re.search(
-        r"(\d+) answers on Bluesky, (\d+) on Mastodon; given twice: 0", out
-    )
+    answered = re.search(r"(\d+) answers on Bluesky, (\d+) on Mastodon; given twice: 0", out)
     assert answered is not None, out
     assert min(map(int, answered.groups())) >= 4, "every mention of the story, answered once"
     assert out.rstrip().endswith("Stopped; nothing is left running.")
