@@ -125,13 +125,16 @@ class Imports:
     async def _work(
         self, holder: Callable[[], str | None], disputed: Callable[[list[int], str], None]
     ) -> None:
+        away = False
         while True:
             me = holder()
             try:
                 taken = await asyncio.to_thread(self.queue.take, me) if me else None
-            except Exception:  # the database is away: try again later
-                log.exception("taking an upload from the queue failed; trying again")
-                taken = None
+                away = False
+            except Exception as e:  # the database is away: said once, tried again later
+                if not away:
+                    log.warning("taking an upload from the queue failed (%s); trying again", e)
+                away, taken = True, None
             if taken is None:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL_SEC):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -102,7 +102,12 @@ class ServiceCollector:
                                   labels=["network", "state"])  # fmt: skip
         for network, loop in service.receiving().items():
             loops.add_metric([str(network), loop.current()], 1)
-        yield from (leases, loops)
+        limited = CounterMetricFamily("hqx_rate_limited", "Sends this process held back for "
+                                      "a network's rate limit (HTTP 429, or none left)",
+                                      labels=["network"])  # fmt: skip
+        for network in service.receiving():
+            limited.add_metric([str(network)], service.rate_limited().get(network, 0))
+        yield from (leases, loops, limited)
         if IMPORTS in self._app:
             yield from self._imports()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from shared import actions, outbox
@@ -41,6 +42,8 @@ class Sender:
         self._delivering = asyncio.Lock()
         self._wake = asyncio.Event()
         """Set when something was queued: the delivery task goes at once."""
+        self.rate_limited: Counter[Network] = Counter()
+        """Sends held back by a network's rate limit (a 429, or none left), by network."""
 
     async def forever(self) -> None:
         """Deliver what is due, then again when woken (something was queued) or after the
@@ -104,6 +107,8 @@ class Sender:
                 await asyncio.to_thread(
                     outbox.mark_retry, self._engine, action_id, str(e), e.retry_at
                 )
+            if e.retry_at is not None:  # the rate limit's reset
+                self.rate_limited[action.network] += 1
             return 0
         except Exception as e:  # an unexpected failure must not stop the other actions
             log.exception("%s %s: unexpected failure", action.network, action.idempotency_key)

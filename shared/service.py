@@ -380,6 +380,10 @@ class Service:
             return []
         return await self._runner.when_due(self._reconnection, list(self._adapters.values()))
 
+    def rate_limited(self) -> dict[Network, int]:
+        """Sends this process held back for a network's rate limit, by network."""
+        return dict(self._sender.rate_limited)
+
     def receiving(self) -> dict[Network, LoopState]:
         """How each adapter's receive loop is, by network."""
         return dict(self._receiving)

@@ -48,6 +48,8 @@ def test_metrics_say_what_waits_what_was_received_and_what_the_process_holds(
         mastodon_api_base_url=mastodon.url, mastodon_access_token=mastodon.bot.token,
     )  # fmt: skip
     late = utcnow() - timedelta(minutes=5)
+    mastodon.server.refuse_statuses = 1  # the server's rate limit, for the due one,
+    mastodon.server.rate_limit_reset = utcnow() + timedelta(hours=1)  # reset in an hour
     with Session(engine) as session, session.begin():
         for n in range(3):
             answer = Reply(f"post-{n}", Recipient("https://m.test/users/a", "a@m.test"),
@@ -63,17 +65,23 @@ def test_metrics_say_what_waits_what_was_received_and_what_the_process_holds(
             while "running" not in await (await client.get("/healthz")).text():
                 assert time.monotonic() < deadline, "the bot did not start"
                 await asyncio.sleep(0.05)
-            app[SERVICE].wake_delivery()  # its delivery may take the due one: two stay
-            response = await client.get("/metrics")
-            assert response.status == 200
-            assert response.headers["Content-Type"].startswith("text/plain; version=")
-            return await response.text()
+            app[SERVICE].wake_delivery()  # the due one meets a 429: three stay
+            while True:
+                response = await client.get("/metrics")
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain; version=")
+                text = await response.text()
+                if 'hqx_rate_limited_total{network="mastodon"} 1.0' in text:
+                    return text
+                assert time.monotonic() < deadline, f"no 429 counted: {text}"
+                await asyncio.sleep(0.05)
 
     samples = scraped(asyncio.run(main()))
     mastodon_ = ("network", "mastodon")
     pending = samples[("hqx_outbound_actions", (("kind", "reply"), mastodon_,
                                                 ("status", "pending")))]  # fmt: skip
-    assert pending >= 2, "the two not due yet wait"
+    assert pending == 3, "the two not due yet wait, and the one a 429 held back"
+    assert samples[("hqx_rate_limited_total", (mastodon_,))] == 1
     assert samples[("hqx_inbound_posts_last_hour", (mastodon_,))] == 1
     assert samples[("hqx_lease_held", (("lease", "service"),))] == 1
     assert samples[("hqx_receiving", (mastodon_, ("state", "running")))] == 1

@@ -23,6 +23,7 @@ from shared.db.engine import create_sync_engine
 from shared.db.models import ServiceLease
 from shared.roles import seat
 from testworld.bluesky.services import free_port
+from testworld.faults import HOP_BY_HOP
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -31,10 +32,6 @@ if TYPE_CHECKING:
 HQX = str(Path(sys.executable).with_name("hqx"))
 ROLES = ("web", "work", "bots")
 STOP_SEC = 30.0
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
-     "content-length"}
-)  # fmt: skip
 
 
 def environment(settings: Settings) -> dict[str, str]:

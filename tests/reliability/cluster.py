@@ -59,6 +59,9 @@ class Cluster:
     database_url: str
     root: Path
     bot: Person
+    mastodon_api: str = ""
+    """Where the bot reaches its Mastodon server (a fault proxy before it); its own address
+    when empty."""
     processes: RoleProcesses = field(init=False)
 
     def settings(self) -> Settings:
@@ -71,7 +74,7 @@ class Cluster:
             bsky_pds_url=urls.pds,
             bsky_handle=self.bot.handle,
             bsky_app_password=PASSWORD,
-            mastodon_api_base_url=self.mastodon.url,
+            mastodon_api_base_url=self.mastodon_api or self.mastodon.url,
             mastodon_access_token=self.mastodon.bot_person.account.token,
             mastodon_poll_sec=1.0,
             upload_limits=UploadLimits(folder=self.root / "uploads"),
@@ -100,9 +103,10 @@ def start_cluster(
     database_url: str,
     root: Path,
     counts: dict[str, int],
+    mastodon_api: str = "",
 ) -> Cluster:
     bot = create_person(bluesky, f"hqxbot{next(_names)}")
-    cluster = Cluster(bluesky, mastodon, database_url, root, bot)
+    cluster = Cluster(bluesky, mastodon, database_url, root, bot, mastodon_api)
     cluster.start(counts)
     return cluster
 
@@ -203,11 +207,16 @@ class Crowd:
     ) -> dict[str, list[datetime]]:
         """Wait until every mention has an answer (or the time is out): the answers."""
         deadline = time.monotonic() + timeout_sec
+        said = time.monotonic()
         while True:
             self.cluster.bluesky.process_all()
             answers = self.answers()
             if all(m.ref in answers for m in self.mentions) or time.monotonic() > deadline:
                 return answers
+            if time.monotonic() - said > 10:
+                done = sum(m.ref in answers for m in self.mentions)
+                print(f"[reliability] {done}/{len(self.mentions)} answered", flush=True)
+                said = time.monotonic()
             if while_waiting is not None:
                 while_waiting()
             time.sleep(1.0)

@@ -107,6 +107,22 @@ class PostgresServer:
         if initdb.returncode != 0:
             reason = (initdb.stderr.strip().splitlines() or ["no output"])[-1]
             raise ServiceError(f"PostgreSQL's initdb failed in {data}: {reason}")
+        self._launch()
+        return self
+
+    def restart(self, down_sec: float = 0.0) -> None:
+        """Stop the server as an operator's restart does (a fast shutdown: every client
+        loses its connection), wait ``down_sec``, and start it again on the same data."""
+        stop = [str(find_bindir() / "pg_ctl"), "stop", "-D", str(self.base / "data"), "-m", "fast"]
+        subprocess.run(self._as_postgres(stop), check=True, capture_output=True)
+        if self.process is not None:
+            self.process.wait(timeout=READY_TIMEOUT_SEC)
+        time.sleep(down_sec)
+        self._launch()
+
+    def _launch(self) -> None:
+        data = self.base / "data"
+        bindir = find_bindir()
         self.process = subprocess.Popen(
             self._as_postgres(
                 [
@@ -130,10 +146,9 @@ class PostgresServer:
                 ]
             ),
             stdout=subprocess.DEVNULL,
-            stderr=(self.base / "server.log").open("wb"),
+            stderr=(self.base / "server.log").open("ab"),
         )
         self._wait_ready()
-        return self
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SEC
