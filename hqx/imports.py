@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from shared.archive_import import import_archive
+from shared.db.migrate import SchemaError
 from shared.errors import HqxError
 from shared.identity import xtrust
 from shared.portal import uploads
@@ -129,7 +130,7 @@ class Imports:
         while True:
             me = holder()
             try:
-                taken = await asyncio.to_thread(self.queue.take, me) if me else None
+                taken = await self._take(me) if me else None
                 away = False
             except Exception as e:  # the database is away: said once, tried again later
                 if not away:
@@ -144,6 +145,18 @@ class Imports:
             assert me is not None  # noqa: S101  (taken under it)
             await self._one(taken, me, disputed)
 
+    async def _take(self, me: str) -> Taken | None:
+        """A row taken for ``me``; one taken as the process stops goes back at once."""
+        taking = asyncio.ensure_future(asyncio.to_thread(self.queue.take, me))
+        try:
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                got = await taking  # the thread ends its statement all the same
+                if got is not None:
+                    await asyncio.to_thread(self.queue.put_back, got, me)
+            raise
+
     async def _one(self, taken: Taken, me: str, disputed: Callable[[list[int], str], None]) -> None:
         """Read or import one taken upload; whatever fails is said on its page."""
         started = time.monotonic()
@@ -154,6 +167,11 @@ class Imports:
                 await self._read(taken, me)
             else:
                 await self._import(taken, me, disputed)
+        except SchemaError as e:  # an upgrade under way: a process of the new code takes it
+            log.warning("an upload goes back to the queue: %s", e)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.queue.put_back, taken, me)
+            await asyncio.sleep(POLL_SEC)
         except (HqxError, ValueError) as e:
             self.counts.failed += 1
             await self._refuse(taken, me, f"{REFUSED}{e}", 400)
@@ -162,6 +180,10 @@ class Imports:
         except FileNotFoundError:
             self.counts.failed += 1
             await self._refuse(taken, me, f"{REFUSED}the upload was lost: send it again", 410)
+        except asyncio.CancelledError:  # stopping: back to the queue now, not at lease end
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.to_thread(self.queue.put_back, taken, me))
+            raise
         except Exception:  # not the archive's doing (the database was away): a later turn
             log.exception("an upload could not be handled; it goes back to the queue")
             with contextlib.suppress(Exception):

@@ -360,8 +360,8 @@ class Service:
                 async with roles.job(self._engine, name) as mine:
                     if mine:
                         await job()
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError:  # stopping: the job ends with the service, quietly
+                log.info("scheduled job %s stopped with the service", name)
             except Exception:
                 log.exception("scheduled job %s failed", name)
             finally:

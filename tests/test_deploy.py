@@ -17,9 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
@@ -31,6 +30,7 @@ from shared.db.engine import create_sync_engine
 from shared.db.models import ArchiveImport, Person
 from shared.portal import uploads
 from tests.archives import OWNER, make_archive
+from tests.nginx_site import NGINX, SITE, local_site, self_signed, until_served
 from testworld.bluesky.services import free_port
 
 if TYPE_CHECKING:
@@ -79,9 +79,6 @@ def test_each_command_of_a_unit_is_one_hqx_accepts(unit: Path) -> None:
         assert commands, "a service runs hqx"
 
 
-SITE = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "helloquittex.conf"
-
-
 def test_the_sites_upload_limit_is_the_services() -> None:
     from shared.config import DEFAULT_UPLOAD_MAX_BYTES
 
@@ -95,7 +92,7 @@ def test_nginx_serves_two_web_processes_over_tls(tmp_path: Path, postgres: Postg
     local): https to the portal, spread over two web processes; http sent to https; the
     processes' metrics not served to the internet; an archive uploaded through it, read and
     imported by a work process, its page asked of both web processes."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = NGINX
     assert Path(nginx).exists(), "nginx is missing: scripts/system-packages.sh installs it"
     database = postgres.create_database("hqx_nginx")
     shared_folder = tmp_path / "uploads"
@@ -119,17 +116,17 @@ def test_nginx_serves_two_web_processes_over_tls(tmp_path: Path, postgres: Postg
         for port, role in zip(ports, roles, strict=True)
     ]
     tls_port, plain_port = free_port(), free_port()
-    certificate = _self_signed(tmp_path)
-    conf = _local_site(tmp_path, ports[:2], tls_port, plain_port, certificate)
+    certificate = self_signed(tmp_path)
+    conf = local_site(tmp_path, ports[:2], tls_port, plain_port, certificate)
     server = None
     try:
         for port, process in zip(ports, processes, strict=True):
-            _until_served(f"http://127.0.0.1:{port}/metrics", process)
+            until_served(f"http://127.0.0.1:{port}/metrics", process)
         run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True)
         server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)])
         context = ssl.create_default_context(cafile=str(certificate[0]))
         base = f"https://localhost:{tls_port}"
-        _until_served(f"{base}/", server, context)
+        until_served(f"{base}/", server, context)
         for _ in range(6):
             with urllib.request.urlopen(f"{base}/", context=context, timeout=10) as page:
                 assert page.status == 200 and b"HelloQuitteX" in page.read()
@@ -203,72 +200,6 @@ async def _settled(client: aiohttp.ClientSession, page: str, text: str) -> str:
         async with client.get(page) as again:
             text = await again.text()
     return text
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    chain, private = folder / "fullchain.pem", folder / "privkey.pem"
-    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))  # fmt: skip
-    return chain, private
-
-
-def _local_site(
-    folder: Path, ports: list[int], tls: int, plain: int, certificate: tuple[Path, Path]
-) -> Path:
-    """The shipped site with loopback addresses, free ports and a test certificate, and an
-    nginx.conf around it that keeps everything in ``folder``."""
-    site = SITE.read_text()
-    site = site.replace("127.0.0.1:8081", f"127.0.0.1:{ports[0]}")
-    site = site.replace("127.0.0.1:8082", f"127.0.0.1:{ports[1]}")
-    site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
-    site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls} ssl http2;")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{plain};")
-    site = site.replace("server_name hqx.example.org;", "server_name localhost 127.0.0.1;")
-    site = site.replace("/etc/letsencrypt/live/hqx.example.org/fullchain.pem", str(certificate[0]))
-    site = site.replace("/etc/letsencrypt/live/hqx.example.org/privkey.pem", str(certificate[1]))
-    site = site.replace("root /var/www/html;", f"root {folder};")
-    (folder / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
-    conf = folder / "nginx.conf"
-    conf.write_text(
-        f"daemon off;\nuser root;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
-        f"events {{}}\nhttp {{\n    access_log {folder}/access.log;\n{temp}\n"
-        f"    include {folder}/site.conf;\n}}\n"
-    )
-    return conf
-
-
-def _until_served(
-    url: str, process: subprocess.Popen[Any], context: ssl.SSLContext | None = None
-) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "a process exited"
-        try:
-            with urllib.request.urlopen(url, context=context, timeout=5):
-                return
-        except OSError:
-            assert time.monotonic() < deadline, f"{url} was not served"
-            time.sleep(0.1)
 
 
 def _no_redirects() -> urllib.request.OpenerDirector:

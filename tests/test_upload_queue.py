@@ -20,6 +20,7 @@ from shared import lease
 from shared.archive_import import import_archive
 from shared.clock import utcnow
 from shared.config import Settings, UploadLimits
+from shared.db.migrate import SchemaError
 from shared.db.models import ArchiveImport, ArchiveUpload, Person, UploadToken
 from shared.portal import upload_queue, uploads
 from shared.portal.upload_queue import MAX_ATTEMPTS, UploadGoneError, UploadQueue
@@ -188,3 +189,40 @@ def test_files_without_a_row_and_rows_past_their_time_go(
     assert queue.prune(alone=True) == 2, "alone at start: an upload coming in is a crash's"
     names = [p.name for p in root.iterdir()]
     assert names == [f"upload-{uploads.hashed(waiting)}"]
+
+
+def test_a_work_process_of_another_release_leaves_the_upload_to_the_others(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During an upgrade, a work process whose code is older than the schema takes an upload
+    and cannot import it: the upload goes back to the queue, never refused for that, however
+    often it is taken."""
+    settings = Settings(
+        database_url=database_url, upload_limits=UploadLimits(folder=tmp_path / "uploads")
+    )
+    imports = Imports(settings, engine)
+    token, key = confirmed(imports.queue, tmp_path)
+
+    def older(_engine: object) -> None:
+        raise SchemaError("the database schema is 0018, this code needs 0017: run hqx db upgrade")
+
+    monkeypatch.setattr("shared.archive_import.require_current", older)
+    monkeypatch.setattr("hqx.imports.POLL_SEC", 0.01)
+    old = lease.acquire(engine, "process:old-release")
+
+    async def work() -> None:
+        running = asyncio.create_task(imports.forever(lambda: old.holder, lambda *_: None))
+        await asyncio.sleep(1.0)  # it takes the upload again and again meanwhile
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    try:
+        asyncio.run(work())
+    finally:
+        imports.close()
+    row = imports.queue.find(token, key)
+    assert row is not None and row.state == UploadState.IMPORTING, "still queued, not refused"
+    assert row.claimed_by is None and row.attempts <= 1
+    monkeypatch.undo()
+    taken = imports.queue.take("new-release")
+    assert taken is not None, "a process of the new release takes it"

@@ -255,8 +255,9 @@ class UploadQueue:
 
     def put_back(self, taken: Taken, holder: str) -> None:
         """Leave a taken row to a later turn (reading or importing failed for a reason not
-        the archive's: the database was away)."""
-        self._write_back(taken, holder, {})
+        the archive's: the database was away, the schema is another release's). The taking
+        does not count: only a taker's death does (see :data:`MAX_ATTEMPTS`)."""
+        self._write_back(taken, holder, {"attempts": ArchiveUpload.attempts - 1})
 
     def recover(self) -> int:
         """Rows taken by processes whose lease has expired go back to the queue; return

@@ -243,3 +243,33 @@ def unanswered_and_twice(crowd: Crowd, answers: dict[str, list[datetime]]) -> tu
     counted = Counter({ref: len(at) for ref, at in answers.items()})
     refs = {m.ref for m in crowd.mentions}
     return len(refs - set(counted)), sum(1 for ref in refs if counted[ref] > 1)
+
+
+def usage(processes: RoleProcesses) -> dict[str, list[tuple[float, float]]]:
+    """Each live process's resident memory (MB) and CPU time so far (s), by role (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[str, list[tuple[float, float]]] = {}
+    for role, group in processes.processes.items():
+        for process in group:
+            if process.poll() is not None:
+                continue
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            rss_kb = next(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmRSS:"))  # fmt: skip
+            stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu = (int(stat[11]) + int(stat[12])) / ticks  # utime, stime
+            found.setdefault(role, []).append((rss_kb / 1024, cpu))
+    return found
+
+
+def connections(database_url: str) -> int:
+    """Connections open to the database now (every process's pool)."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    server = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchone()
+    return int(row[0]) if row else 0

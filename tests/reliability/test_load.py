@@ -10,10 +10,12 @@ import pytest
 from tests.reliability.cluster import (
     Crowd,
     answer_times,
+    connections,
     percentile,
     report,
     start_cluster,
     unanswered_and_twice,
+    usage,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ def test_a_thousand_mentions_in_a_minute_are_each_answered_once(
         crowd = Crowd(cluster, PEOPLE)
         crowd.mention_all(EACH, WITHIN_SEC)
         answers = crowd.until_answered(ANSWERED_WITHIN_SEC)
+        used, connected = usage(cluster.processes), connections(database)
     finally:
         cluster.stop()
     assert len(crowd.mentions) == 2 * PEOPLE * EACH
@@ -52,3 +55,9 @@ def test_a_thousand_mentions_in_a_minute_are_each_answered_once(
             f"work processes on PostgreSQL: answer p50 {percentile(took, 0.5):.1f} s, "
             f"p95 {percentile(took, 0.95):.1f} s, max {max(took):.1f} s"
         )
+    for role, figures in used.items():
+        report(
+            f"load: a {role} process after it: "
+            + ", ".join(f"{rss:.0f} MB resident, {cpu:.1f} s of CPU" for rss, cpu in figures)
+        )
+    report(f"load: {connected} connections open to PostgreSQL from the four processes")
