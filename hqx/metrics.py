@@ -107,7 +107,20 @@ class ServiceCollector:
                                       labels=["network"])  # fmt: skip
         for network in service.receiving():
             limited.add_metric([str(network)], service.rate_limited().get(network, 0))
-        yield from (leases, loops, limited)
+        lag = GaugeMetricFamily("hqx_receive_lag_seconds", "From publication to this "
+                                "process's reading, of each network's last post received",
+                                labels=["network"])  # fmt: skip
+        for network, seconds in service.receive_lag().items():
+            lag.add_metric([str(network)], seconds)
+        matched = GaugeMetricFamily("hqx_matching_last_seconds", "How long this process's "
+                                    "last matching took, by kind (requested: people who "
+                                    "asked; full: everyone)", labels=["kind"])  # fmt: skip
+        spent = CounterMetricFamily("hqx_matching_seconds", "Time this process spent "
+                                    "matching, by kind", labels=["kind"])  # fmt: skip
+        for kind, (last, total) in service.matching_times().items():
+            matched.add_metric([kind], last)
+            spent.add_metric([kind], total)
+        yield from (leases, loops, limited, lag, matched, spent)
         if IMPORTS in self._app:
             yield from self._imports()
 

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import logging
-import time
 import typing
 from dataclasses import replace
 from datetime import UTC, timedelta
@@ -30,6 +29,7 @@ from shared.clock import utcnow
 from shared.db.models import Identity, InboundPost
 from shared.errors import HqxError
 from shared.identity import attestation, handles, linking
+from shared.loop_state import LoopState
 from shared.protocol import ReceiveError
 from shared.reconnection import grants
 from shared.reconnection.runner import Runner
@@ -76,42 +76,6 @@ MATCH_INTERVAL_SEC = 60
 THROTTLE_POSTS = 8
 THROTTLE_WINDOW = timedelta(minutes=10)
 POISON_ATTEMPTS = 3
-# A receive loop restarted after a failure is running again once it lasts this long.
-HEALTHY_AFTER_SEC = 60.0
-
-
-class LoopState:
-    """A receive loop as operators see it: running, failing (since when, why), stopped, or
-    waiting: another process receives (``standby``: this one takes over when it dies;
-    ``elsewhere``: this process does not receive at all)."""
-
-    def __init__(self) -> None:
-        self.status = "starting"
-        self.reason = ""
-        self.since = utcnow()
-        self._restarted = time.monotonic()
-
-    def started(self) -> None:
-        self._restarted = time.monotonic()
-        if self.status in ("starting", "standby"):
-            self.status, self.reason, self.since = "running", "", utcnow()
-
-    def waiting(self, status: str, reason: str) -> None:
-        self.status, self.reason, self.since = status, reason, utcnow()
-
-    def failed(self, reason: str) -> None:
-        if self.status != "failing":
-            self.status, self.since = "failing", utcnow()
-        self.reason = reason
-
-    def stopped(self, reason: str) -> None:
-        self.status, self.reason, self.since = "stopped", reason, utcnow()
-
-    def current(self) -> str:
-        """The status now: a failing loop that has run a while since is running again."""
-        if self.status == "failing" and time.monotonic() - self._restarted > HEALTHY_AFTER_SEC:
-            self.status, self.reason, self.since = "running", "", utcnow()
-        return self.status
 
 
 class Service:
@@ -158,6 +122,8 @@ class Service:
         self.lease_lost = asyncio.Event()
         """Set when another process took the database lease over: this one stops (its
         owner ends the process, whose supervisor starts it again, waiting its turn)."""
+        self._lag: dict[Network, float] = {}
+        """Seconds between the last post received of each network and its publication."""
         self._failures: dict[tuple[str, str], int] = {}
         """Failed attempts at handling a post, by (network, post id)."""
 
@@ -380,6 +346,15 @@ class Service:
             return []
         return await self._runner.when_due(self._reconnection, list(self._adapters.values()))
 
+    def receive_lag(self) -> dict[Network, float]:
+        """Seconds from publication to this process's reading, of each network's last post."""
+        return dict(self._lag)
+
+    def matching_times(self) -> dict[str, tuple[float, float]]:
+        """The matching's last and total seconds in this process, by kind (``requested``:
+        people who asked, ``full``: everyone, in a run)."""
+        return self._runner.matching_times()
+
     def rate_limited(self) -> dict[Network, int]:
         """Sends this process held back for a network's rate limit, by network."""
         return dict(self._sender.rate_limited)
@@ -434,6 +409,8 @@ class Service:
         every post behind it, and answered with a short reference that the log line carries
         too (the person can tell the operators, who find it).
         """
+        if post.created_at is not None:  # how far behind the network this process reads
+            self._lag[post.network] = (utcnow() - post.created_at).total_seconds()
         try:
             parsed = self._commands.parse(post)
             prepared = await self._commands.prepare(parsed, post, self)

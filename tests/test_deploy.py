@@ -31,7 +31,7 @@ from shared.db.models import ArchiveImport, Person
 from shared.portal import uploads
 from tests.archives import OWNER, make_archive
 from tests.nginx_site import NGINX, SITE, local_site, self_signed, until_served
-from testworld.bluesky.services import free_port
+from testworld.bluesky.services import find_bindir, free_port
 
 if TYPE_CHECKING:
     from testworld.bluesky.services import PostgresServer
@@ -210,3 +210,32 @@ def _no_redirects() -> urllib.request.OpenerDirector:
     opener = urllib.request.build_opener(Keep)
     opener.addheaders = []
     return opener
+
+
+def test_the_postgresql_script_makes_a_role_and_database_hqx_migrates(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """The script as the README says to run it, on a real PostgreSQL; then `hqx db upgrade`
+    as the role it made, and the schema is there."""
+    psql = str(find_bindir() / "psql")
+    script = UNITS.parent / "postgresql" / "helloquittex.sql"
+    subprocess.run(
+        [psql, "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-q",
+         "-v", "password=a-long-random-password", "-f", str(script)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    url = f"postgresql://helloquittex:a-long-random-password@127.0.0.1:{postgres.port}/helloquittex"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HQX_")}
+    env["HQX_DATABASE_URL"] = url
+    for command in (["db", "upgrade"], ["db", "status"]):
+        done = subprocess.run(
+            [HQX, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "up to date" in done.stdout.lower(), done.stdout
+    owner = subprocess.run(
+        [psql, "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-d",
+         "helloquittex", "-tAc", "SELECT tableowner FROM pg_tables WHERE tablename = 'person'"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    assert owner == "helloquittex", "the schema belongs to the service's role"

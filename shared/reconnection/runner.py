@@ -6,10 +6,12 @@ batch at a time (whom each person follows read first, then one transaction)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
@@ -20,6 +22,8 @@ from shared.portal import uploads
 from shared.protocol import ThrottledError
 from shared.reconnection import delivery, due, matching, runs
 from shared.vocabulary import Network, RunKind
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,11 +54,26 @@ class Runner:
         self._engine = engine
         self._public_url = public_url
         self._run_done = run_done
+        self._timed: dict[str, tuple[float, float]] = {}
+        """Matching's (last, total) seconds, by kind."""
+
+    def matching_times(self) -> dict[str, tuple[float, float]]:
+        """Matching's last and total seconds in this process, by kind."""
+        return dict(self._timed)
+
+    async def _timed_call(self, kind: str, job: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            return await asyncio.to_thread(job)
+        finally:
+            took = time.monotonic() - started
+            self._timed[kind] = (took, self._timed.get(kind, (0.0, 0.0))[1] + took)
 
     async def match_requested(self) -> int:
         """Recompute the matches of people whose request is pending; how many people."""
         matched = 0
-        while done := await asyncio.to_thread(matching.run_requested, self._engine):
+        request = functools.partial(matching.run_requested, self._engine)
+        while done := await self._timed_call("requested", request):
             matched += done
         if matched:
             log.info("matched %d people again", matched)
@@ -90,7 +109,8 @@ class Runner:
         assert run.id is not None  # noqa: S101  (stored)
         log.info("reconnection run %s starts", run.key)
         if run.kind != RunKind.WATCH:
-            found = await asyncio.to_thread(matching.match_all, self._engine)
+            everyone = functools.partial(matching.match_all, self._engine)
+            found = await self._timed_call("full", everyone)
             await asyncio.to_thread(runs.count_found, self._engine, run.id, found.found)
         for adapter in adapters:
             await self._deliver_contacts(adapter, run)
