@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from shared.clock import utcnow
@@ -21,11 +22,13 @@ def load(engine: Engine, key: str) -> str | None:
 
 
 def save(engine: Engine, key: str, value: str) -> None:
-    """Store ``value`` under ``key``, replacing what was there."""
-    with Session(engine) as session, session.begin():
-        state = session.get(BotState, key)
-        if state is None:
-            session.add(BotState(key=key, value=value))
-        else:
-            state.value, state.updated_at = value, utcnow()
-            session.add(state)
+    """Store ``value`` under ``key``, replacing what was there: one statement, so that
+    several processes starting at once (each saving its first watermark) never collide."""
+    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+    now = utcnow()
+    statement = dialect.insert(BotState).values(key=key, value=value, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[BotState.key], set_={"value": value, "updated_at": now}
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from testworld.mastodon.people import MastodonPerson
 
 _names = itertools.count()
+_run = secrets.token_hex(3)
+"""Names of this run's accounts start with it: the local network may hold earlier ones."""
 FIGURES = (
     Path(os.environ.get("HQX_RELIABILITY_FIGURES", ""))
     if os.environ.get("HQX_RELIABILITY_FIGURES")
@@ -105,7 +107,7 @@ def start_cluster(
     counts: dict[str, int],
     mastodon_api: str = "",
 ) -> Cluster:
-    bot = create_person(bluesky, f"hqxbot{next(_names)}")
+    bot = create_person(bluesky, f"bot{_run}x{next(_names)}")
     cluster = Cluster(bluesky, mastodon, database_url, root, bot, mastodon_api)
     cluster.start(counts)
     return cluster
@@ -125,7 +127,7 @@ class Crowd:
 
     def __init__(self, cluster: Cluster, people: int) -> None:
         self.cluster = cluster
-        names = [f"crowd{next(_names)}" for _ in range(people)]
+        names = [f"p{_run}x{next(_names)}" for _ in range(people)]
         with ThreadPoolExecutor(8) as pool:
             self.bluesky = list(pool.map(lambda n: create_person(cluster.bluesky, n), names))
         server, url = cluster.mastodon.server, cluster.mastodon.url
