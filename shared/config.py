@@ -85,7 +85,8 @@ class UploadLimits:
     """Archives read and kept on disk at once until their people confirm the import (30
     minutes at most, one per link); more uploads are refused until some are confirmed."""
     folder: Path | None = None
-    """Where uploads are kept while imported (swept at start: a crash leaves nothing);
+    """Where uploads wait for their import, one folder each (shared by the web and work
+    processes; what a crash leaves is swept);
     ``None``: a folder of the system's temporary folder, named for the database."""
 
 
