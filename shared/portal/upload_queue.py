@@ -355,7 +355,12 @@ class UploadQueue:
 
 
 def _remove_path(path: Path) -> None:
+    """Remove a folder or a file, whichever it is by now: a web process may be making an
+    upload's folder (after its row) while a newer upload through the same link removes it."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
-    else:
+        return
+    try:
         path.unlink(missing_ok=True)
+    except IsADirectoryError:  # made between the look and the unlink
+        shutil.rmtree(path, ignore_errors=True)
