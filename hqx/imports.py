@@ -107,7 +107,8 @@ class Imports:
             await asyncio.gather(*workers)
         finally:
             for worker in workers:
-                worker.cancel()
+                if not worker.cancelling():  # once: a worker gives back what it holds
+                    worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def _tidy(self) -> None:
@@ -151,10 +152,15 @@ class Imports:
         try:
             return await asyncio.shield(taking)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+
+            async def give_back() -> None:
                 got = await taking  # the thread ends its statement all the same
                 if got is not None:
                     await asyncio.to_thread(self.queue.put_back, got, me)
+
+            # Shielded: stopping cancels the workers more than once.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(give_back())
             raise
 
     async def _one(self, taken: Taken, me: str, disputed: Callable[[list[int], str], None]) -> None:
