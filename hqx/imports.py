@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from hqx.to_the_end import on_thread_to_the_end
 from shared.archive_import import import_archive
 from shared.db.migrate import SchemaError
 from shared.errors import HqxError
@@ -148,20 +149,12 @@ class Imports:
 
     async def _take(self, me: str) -> Taken | None:
         """A row taken for ``me``; one taken as the process stops goes back at once."""
-        taking = asyncio.ensure_future(asyncio.to_thread(self.queue.take, me))
-        try:
-            return await asyncio.shield(taking)
-        except asyncio.CancelledError:
 
-            async def give_back() -> None:
-                got = await taking  # the thread ends its statement all the same
-                if got is not None:
-                    await asyncio.to_thread(self.queue.put_back, got, me)
+        def give_back(taken: Taken | None) -> None:
+            if taken is not None:
+                self.queue.put_back(taken, me)
 
-            # Shielded: stopping cancels the workers more than once.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(give_back())
-            raise
+        return await on_thread_to_the_end(functools.partial(self.queue.take, me), give_back)
 
     async def _one(self, taken: Taken, me: str, disputed: Callable[[list[int], str], None]) -> None:
         """Read or import one taken upload; whatever fails is said on its page."""
@@ -175,8 +168,7 @@ class Imports:
                 await self._import(taken, me, disputed)
         except SchemaError as e:  # an upgrade under way: a process of the new code takes it
             log.warning("an upload goes back to the queue: %s", e)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.queue.put_back, taken, me)
+            await self._give_back(taken, me)
             await asyncio.sleep(POLL_SEC)
         except (HqxError, ValueError) as e:
             self.counts.failed += 1
@@ -187,15 +179,19 @@ class Imports:
             self.counts.failed += 1
             await self._refuse(taken, me, f"{REFUSED}the upload was lost: send it again", 410)
         except asyncio.CancelledError:  # stopping: back to the queue now, not at lease end
-            with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.to_thread(self.queue.put_back, taken, me))
+            await self._give_back(taken, me)
             raise
         except Exception:  # not the archive's doing (the database was away): a later turn
             log.exception("an upload could not be handled; it goes back to the queue")
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.queue.put_back, taken, me)
+            await self._give_back(taken, me)
         finally:
             self.counts.seconds += time.monotonic() - started
+
+    async def _give_back(self, taken: Taken, me: str) -> None:
+        """Put a taken row back to the queue, even as the process stops (else it would stay
+        taken until the lease's end)."""
+        with contextlib.suppress(Exception):
+            await on_thread_to_the_end(functools.partial(self.queue.put_back, taken, me))
 
     async def _read(self, taken: Taken, me: str) -> None:
         summary = await self._run(

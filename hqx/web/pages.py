@@ -5,6 +5,7 @@ to); and "Sign in with X" from the same link."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 
 from hqx import x_signin
 from hqx.state import ENGINE, IMPORTS, SERVICE, SETTINGS, X_SIGNIN
+from hqx.to_the_end import on_thread_to_the_end
 from hqx.web import page_proof
 from hqx.web.page_proof import PageProof, Proof
 from hqx.web.receiving import receive_file, status_of
@@ -268,7 +270,7 @@ async def _upload(request: web.Request) -> web.Response:
     try:
         await receive_file(request, folder / "archive.zip", settings.upload_limits)
     except BaseException as e:  # nothing of a refused or broken-off upload is kept
-        await asyncio.shield(asyncio.to_thread(imports.queue.abandon, key))
+        await on_thread_to_the_end(functools.partial(imports.queue.abandon, key))
         if isinstance(e, HqxError):
             return _page(request, [f"Archive refusée / refused: {e}"], status=status_of(e))
         if isinstance(e, FileNotFoundError):  # a newer upload through the link replaced it
