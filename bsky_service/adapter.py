@@ -24,13 +24,12 @@ from atproto_client.exceptions import (
     RequestErrorBase,
     UnauthorizedError,
 )
-from atproto_client.request import AsyncRequest
 
 from bsky_service.acting import PeopleRepos
 from bsky_service.chat import Chat, Outage
 from bsky_service.notifications import Mentions
 from bsky_service.repo import POST_MAX_GRAPHEMES, BotRepo, WriteLimits, collection_rkey
-from bsky_service.session import SharedSessionClient
+from bsky_service.session import SharedSessionClient, TransportRequest
 from shared import sealed
 from shared.actions import (
     KINDS,
@@ -133,7 +132,7 @@ class BlueskyAdapter(Protocol):
     def _new_client(self) -> AsyncClient:
         """The SDK's client, reading the rate-limit headers of every answer, its session
         shared with the service's other processes."""
-        request = AsyncRequest(event_hooks={"response": [self._limits.read]})
+        request = TransportRequest(event_hooks={"response": [self._limits.read]})
         return SharedSessionClient(
             f"{self._pds_url}/xrpc", request, saved=self._saved_session,
             credentials=(self._handle, self._password),

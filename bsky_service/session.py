@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from atproto_client.client.async_client import AsyncClient
-from atproto_client.exceptions import BadRequestError, UnauthorizedError
+from atproto_client.exceptions import BadRequestError, NetworkError, UnauthorizedError
+from atproto_client.request import AsyncRequest
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-
-    from atproto_client.request import AsyncRequest
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,33 @@ REFUSED_REFRESH = frozenset({"ExpiredToken", "InvalidToken"})
 """What the PDS answers to a refresh token it no longer takes."""
 
 
+class NoAnswerError(NetworkError):  # type: ignore[misc]
+    """The request got no answer (the connection refused, cut, or timed out)."""
+
+    def __str__(self) -> str:
+        cause = self.__cause__
+        return f"no answer ({type(cause).__name__}: {cause})" if cause else "no answer"
+
+
 # The SDK is checked without its types (see pyproject.toml): its classes are Any to mypy.
+class TransportRequest(AsyncRequest):  # type: ignore[misc]
+    """The SDK's requests, every failure of the transport raised as one error of the SDK's:
+    the SDK maps timeouts and refused connections to its ``NetworkError`` (saying nothing
+    of why) and lets a connection cut before the answer (``httpx.RemoteProtocolError``)
+    through as it is, which its callers then take for a bug."""
+
+    async def _send_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response: httpx.Response = await super()._send_request(method, url, **kwargs)
+        except NetworkError as e:
+            if e.response is None and isinstance(e.__cause__, httpx.TransportError):
+                raise NoAnswerError from e.__cause__
+            raise
+        except httpx.TransportError as e:
+            raise NoAnswerError from e
+        return response
+
+
 class SharedSessionClient(AsyncClient):  # type: ignore[misc]
     """The SDK's client, refreshing the session the way several processes can share it."""
 

@@ -1,8 +1,9 @@
 """A proxy on loopback in front of a local server that fails as it is told to, as networks
 and servers do: the connection reset before the request reaches the server, the answer lost
 after the server acted on it, no answer at all (the client's timeout), 503, and 429 with
-the rate-limit headers Mastodon sends. The reliability suite puts it in front of the
-Mastodon test server; what passes in the meantime is forwarded as it is."""
+the rate-limit headers each network sends. The reliability suite puts one in front of the
+Mastodon test server and one in front of Bluesky's PDS (the bot's DID document naming it);
+what passes in the meantime is forwarded as it is."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ RATE_LIMIT_RESET_SEC = 5
 
 
 class FaultProxy:
-    """Forwards to ``target``; :attr:`mode` (one of :data:`MODES`) says how it fails."""
+    """Forwards to ``target``; :attr:`mode` (one of :data:`MODES`) says how it fails;
+    ``network`` ("mastodon" or "bluesky"), which rate-limit answer it gives."""
 
-    def __init__(self, target: str, *, hold_sec: float = 35.0) -> None:
+    def __init__(self, target: str, *, network: str = "mastodon", hold_sec: float = 35.0) -> None:
         self.target = target.rstrip("/")
+        self.network = network
         self.hold_sec = hold_sec
         self.mode = "pass"
         self.seen: Counter[str] = Counter()
@@ -46,7 +49,7 @@ class FaultProxy:
         if mode == "503":
             return web.Response(status=503, text="Service Unavailable")
         if mode == "429":
-            return _too_many()
+            return _too_many(self.network)
         if self._client is None:
             self._client = ClientSession(timeout=ClientTimeout(total=None, sock_read=None))
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -83,16 +86,24 @@ def _reset(request: web.Request) -> web.Response:
     return web.Response(status=499)
 
 
-def _too_many() -> web.Response:
+def _too_many(network: str) -> web.Response:
+    """As each network answers a spent limit: Mastodon's headers with an ISO reset and
+    Retry-After; Bluesky's PDS, the IETF draft's with the reset in epoch seconds."""
     reset = datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_RESET_SEC)
-    return web.Response(
-        status=429,
-        text='{"error":"Too many requests"}',
-        content_type="application/json",
-        headers={
+    if network == "bluesky":
+        error = {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}
+        headers = {
+            "ratelimit-limit": "3000",
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(int(reset.timestamp())),
+            "ratelimit-policy": "3000;w=300",
+        }
+    else:
+        error = {"error": "Too many requests"}
+        headers = {
             "X-RateLimit-Limit": "300",
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "Retry-After": str(RATE_LIMIT_RESET_SEC),
-        },
-    )
+        }
+    return web.json_response(error, status=429, headers=headers)

@@ -106,8 +106,13 @@ def start_cluster(
     root: Path,
     counts: dict[str, int],
     mastodon_api: str = "",
+    bluesky_pds: str = "",
 ) -> Cluster:
+    """The processes started; ``mastodon_api`` and ``bluesky_pds``, where the bots reach
+    their servers when not directly (a fault proxy before each)."""
     bot = create_person(bluesky, f"bot{_run}x{next(_names)}")
+    if bluesky_pds:  # the bot's DID document names it: the SDK goes there after logging in
+        bluesky.move_pds(bot.did, bluesky_pds)
     cluster = Cluster(bluesky, mastodon, database_url, root, bot, mastodon_api)
     cluster.start(counts)
     return cluster

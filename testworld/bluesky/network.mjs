@@ -6,6 +6,10 @@
 //   POST /register-service {id, type, endpoint}
 //                       a new did:plc whose document names that service (e.g. a chat service
 //                       the PDS then proxies to, as it proxies to Bluesky's); answers {did}
+//   POST /move-pds {did, endpoint}
+//                       the account's DID document names another address for its PDS (as an
+//                       account moved behind a proxy would): clients that follow the document
+//                       after logging in, as Bluesky's SDKs do, then go there
 // SIGTERM or SIGINT closes the network and exits.
 import http from 'node:http'
 
@@ -28,7 +32,9 @@ const network = await TestNetwork.create({
   dbPostgresUrl: config.postgresUrl,
   dbPostgresSchema: config.schema,
   plc: { port: config.plcPort },
-  pds: { port: config.pdsPort, hostname: 'localhost' },
+  // Sessions carry the account's DID document, as bsky.social's do: clients then use the PDS
+  // it names.
+  pds: { port: config.pdsPort, hostname: 'localhost', enableDidDocWithSession: true },
   bsky: { port: config.bskyPort, publicUrl: `http://localhost:${config.bskyPort}` },
   ozone: { port: config.ozonePort },
 })
@@ -64,6 +70,15 @@ async function registerService({ id, type, endpoint }) {
   return did
 }
 
+async function movePds({ did, endpoint }) {
+  // Signed with the PDS's own rotation key, as the PDS signs its accounts' operations.
+  const client = new plc.Client(network.plc.url)
+  const last = await client.getLastOp(did)
+  const operation = await plc.updatePdsOp(last, network.pds.ctx.plcRotationKey, endpoint)
+  await client.sendOperation(did, operation)
+  await network.pds.ctx.idResolver.did.cache?.clearEntry(did) // sessions name the new address
+}
+
 const control = http.createServer(async (request, response) => {
   try {
     if (request.method === 'GET' && request.url === '/info') {
@@ -74,6 +89,10 @@ const control = http.createServer(async (request, response) => {
       const did = await registerService(service)
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify({ did }))
+    } else if (request.method === 'POST' && request.url === '/move-pds') {
+      await movePds(JSON.parse(await body(request)))
+      response.writeHead(204)
+      response.end()
     } else if (request.method === 'POST' && request.url === '/process-all') {
       await network.processAll()
       response.writeHead(204)

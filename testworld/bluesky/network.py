@@ -148,11 +148,7 @@ class BlueskyDevNetwork:
 
     def process_all(self) -> None:
         """Wait until the AppView has indexed everything the PDS has sequenced."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self._control_port}/process-all", method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            response.read()
+        self._control("/process-all", None)
 
     def register_service(self, service_id: str, service_type: str, endpoint: str) -> str:
         """A new did:plc whose document names a service at ``endpoint``; return the DID.
@@ -160,15 +156,26 @@ class BlueskyDevNetwork:
         This is how a test double of a closed service (Bluesky's chat) is reached exactly as
         the real one is: the PDS resolves the DID and proxies to the service it names.
         """
-        payload = json.dumps({"id": service_id, "type": service_type, "endpoint": endpoint})
+        answer = self._control(
+            "/register-service", {"id": service_id, "type": service_type, "endpoint": endpoint}
+        )
+        return str(json.loads(answer)["did"])
+
+    def move_pds(self, did: str, endpoint: str) -> None:
+        """The account's DID document names ``endpoint`` as its PDS (a proxy in front of this
+        network's PDS, say): a client that logs in afterwards follows it there, as Bluesky's
+        SDKs follow the document of the account they log in to."""
+        self._control("/move-pds", {"did": did, "endpoint": endpoint})
+
+    def _control(self, path: str, payload: dict[str, str] | None) -> bytes:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self._control_port}/register-service",
-            data=payload.encode(),
+            f"http://127.0.0.1:{self._control_port}{path}",
+            data=None if payload is None else json.dumps(payload).encode(),
             method="POST",
             headers={"content-type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return str(json.loads(response.read())["did"])
+            return bytes(response.read())
 
     def stop(self) -> None:
         """Stop everything this network started."""
