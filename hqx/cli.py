@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     status = reconnect.add_parser("status", help="the cutover, the last runs, the write budget")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=_reconnect_status)
+    rebuild = reconnect.add_parser(
+        "match", help="rebuild every match from the archives (the service matches changes)"
+    )
+    rebuild.set_defaults(handler=_reconnect_match)
 
     x = commands.add_parser("x", help="X accounts: disputes between claims").add_subparsers(
         title="x commands", metavar="COMMAND"
@@ -338,6 +342,23 @@ def _reconnect_status(args: argparse.Namespace, settings: Settings) -> int:
             f"delivered {run['delivered']:,}, {run['actions']:,} actions, "
             f"{run['points']:,} points, {run['deferred']:,} left for later"
         )
+    return 0
+
+
+def _reconnect_match(_args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from shared.db.migrate import require_current
+    from shared.reconnection import matching
+
+    with db_commands.database(settings) as engine:
+        require_current(engine)
+        started = time.monotonic()
+        done = matching.match_all(engine)
+    print(
+        f"{done.total:,} matches ({done.found:,} new, {done.gone:,} gone) "
+        f"in {time.monotonic() - started:.1f} s"
+    )
     return 0
 
 

@@ -160,3 +160,34 @@ def test_a_full_match_in_small_ranges_finds_the_same(
         session.get_one(Person, carol).stopped = True
     gone = matching.match_all(engine, people_per_transaction=2)
     assert gone == matching.Matched(0, 1, 2), "Alice followed Carol: that match is gone"
+
+
+def test_the_changes_requests_keep_what_a_full_rebuild_would_find(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    """After the cutover only what changed is matched again (a re-match reads no more):
+    through joins, uploads, a dispute, unlinking and erasure, the people each change asks
+    for leave the matches a full rebuild finds."""
+    from shared.bot import privacy
+    from shared.identity import linking
+
+    def rebuilt_after_the_requests() -> matching.Matched:
+        while matching.run_requested(engine):
+            pass
+        return matching.match_all(engine)
+
+    assert rebuilt_after_the_requests() == matching.Matched(0, 0, 3)
+    dave = join(engine, "dave", DAVE_X)  # on Alice's watch list
+    upload(engine, tmp_path, dave, DAVE_X, [CAROL_X], [ALICE_X, ERIN_X])
+    assert rebuilt_after_the_requests() == matching.Matched(0, 0, 6)
+    mallory = join(engine, "mallory")
+    with pytest.raises(xtrust.ClaimDisputedError):  # Bob's X account disputed: unmatched
+        upload(engine, tmp_path, mallory, BOB_X, [ALICE_X], [])
+    assert rebuilt_after_the_requests() == matching.Matched(0, 0, 4)
+    with Session(engine) as session, session.begin():
+        assert linking.unlink(session, people["erin"], Network.MASTODON, "erin@m.test")
+    assert rebuilt_after_the_requests() == matching.Matched(0, 0, 3)
+    with Session(engine) as session, session.begin():
+        privacy.erase(session, people["carol"])
+    assert rebuilt_after_the_requests() == matching.Matched(0, 0, 1)
+    assert of(engine, dave) == [(people["alice"], Relation.FOLLOWING)]

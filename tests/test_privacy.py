@@ -91,8 +91,13 @@ def test_forget_erases_the_person_after_a_confirmation(
             x.person_id = person_id
             session.add(x)
         session.delete(session.get_one(Person, old))
+    from shared.reconnection import matching
+
+    matching.run_requested(engine)
     asked = world.say(ALICE_B, "forget")
     assert asked.startswith("I will erase everything I know about you")
+    with Session(engine) as session:  # her matches go while the erasure is pending
+        assert session.get_one(Person, person_id).match_requested_at is not None
     assert identities(engine), "nothing is erased before the confirmation"
     published = {a.remote_ref for a in actions(engine) if a.remote_ref}
     assert len(published) == 6, "4 answers, a confirmation and the attestation"

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from shared.actions import DirectMessage, Reply, WriteCollection
@@ -330,6 +331,10 @@ def test_operators_see_runs_budget_waiting_and_one_persons_matches(
     assert any("(follower): mastodon @bob@m.test" in line for line in lines)
     assert any("bluesky   bridge" in line for line in lines), "Bob, bridged on Bluesky"
     assert any("bluesky   list" in line for line in lines), "Carol, in Alice's pack"
+    with Session(engine) as session, session.begin():  # a match lost behind the service's back
+        session.execute(text("DELETE FROM x_match WHERE followee_id = :p"), {"p": alice})
+    assert main(["reconnect", "match"]) == 0
+    assert capsys.readouterr().out.startswith("2 matches (1 new, 0 gone) in ")
 
 
 def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: Path) -> None:

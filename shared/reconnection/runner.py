@@ -1,5 +1,6 @@
 """The reconnection at work, as the service's scheduler runs it: an interrupted run first,
-then the cutover's full delivery, the scheduled re-match, or what new matches brought; each
+then the cutover's full match and delivery, the scheduled re-match (everyone's due contacts
+delivered again; the matches of what changed only), or what new matches brought; each
 run recorded before it starts (never made twice), each network's due contacts delivered a
 batch at a time (whom each person follows read first, then one transaction)."""
 
@@ -108,7 +109,10 @@ class Runner:
     async def _run(self, run: ReconnectRun, adapters: list[Protocol]) -> int:
         assert run.id is not None  # noqa: S101  (stored)
         log.info("reconnection run %s starts", run.key)
-        if run.kind != RunKind.WATCH:
+        # Only the cutover matches everyone: afterwards every change asks for its people's
+        # matches (done by match_requested before any run), so that a re-match costs what
+        # changed; a full rebuild is the operator's (`hqx reconnect match`).
+        if run.kind == RunKind.CUTOVER:
             everyone = functools.partial(matching.match_all, self._engine)
             found = await self._timed_call("full", everyone)
             await asyncio.to_thread(runs.count_found, self._engine, run.id, found.found)
