@@ -195,7 +195,7 @@ def forget(context: Context[None]) -> Answer | str:
     if not confirming:
         person.forget_requested_at = utcnow()
         session.add(person)
-        matching.request(session, person.id)  # matched with nobody while it is pending
+        matching.request(session, me.person_id)  # matched with nobody while it is pending
         return say("forget.ask", lang)
     asked = person.forget_requested_at
     if asked is None or asked < context.env.now - FORGET_CONFIRM_WITHIN:
