@@ -63,19 +63,16 @@ class Matched:
 _MATCHABLE = """
 CREATE TEMPORARY TABLE hqx_matchable (xid BIGINT PRIMARY KEY, pid BIGINT NOT NULL)
 """
-_FILL_MATCHABLE = """
-INSERT INTO hqx_matchable (xid, pid)
-SELECT x.x_account_id, x.person_id FROM x_identity x JOIN person p ON p.id = x.person_id
-WHERE p.stopped = false AND p.forget_requested_at IS NULL
+# Who can be matched: the one home of the rule (x: an X account, p: its person).
+_CAN_BE_MATCHED = """
+p.stopped = false AND p.forget_requested_at IS NULL
   AND EXISTS (SELECT 1 FROM identity i WHERE i.person_id = p.id)
   AND NOT EXISTS (SELECT 1 FROM x_claim c WHERE c.x_account_id = x.x_account_id)
 """
-# A person's run needs only their accounts and those at the other end of their edges: what
-# it reads stays proportional to their edges, whatever the number of people.
-_ONLY_AROUND = """
-  AND (x.x_account_id IN ({mine})
-       OR x.x_account_id IN (SELECT other_x_id FROM follow_edge WHERE owner_x_id IN ({mine}))
-       OR x.x_account_id IN (SELECT owner_x_id FROM follow_edge WHERE other_x_id IN ({mine})))
+_FILL_MATCHABLE = """
+INSERT INTO hqx_matchable (xid, pid)
+SELECT x.x_account_id, x.person_id FROM x_identity x JOIN person p ON p.id = x.person_id
+WHERE {can_be_matched}
 """
 _FRESH = """
 CREATE TEMPORARY TABLE hqx_fresh (
@@ -106,49 +103,29 @@ ON CONFLICT (follower_id, followee_id) DO NOTHING
 """
 _GONE = """
 DELETE FROM x_match
-WHERE {concerned} AND NOT EXISTS (SELECT 1 FROM hqx_fresh f
+WHERE follower_id BETWEEN :low AND :high AND NOT EXISTS (SELECT 1 FROM hqx_fresh f
                   WHERE f.follower = x_match.follower_id AND f.followee = x_match.followee_id)
 """
 
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """What one run recomputes: the follows of people ``low``..``high`` (the pairs where
-    they are the follower: each pair has one range), or of one ``person`` both ways (who
-    they followed, and who followed them)."""
+    """What one run of a full match recomputes: the follows of people ``low``..``high``
+    (the pairs where they are the follower: each pair has one range)."""
 
-    low: int = 0
-    high: int = 0
-    person: int | None = None
-
-    def mine(self) -> str:
-        if self.person is not None:
-            return "SELECT x_account_id FROM x_identity WHERE person_id = :person"
-        return "SELECT x_account_id FROM x_identity WHERE person_id BETWEEN :low AND :high"
+    low: int
+    high: int
 
     def pairs(self) -> dict[str, str]:
-        """The edges to read: where the run's accounts are the owner, and the other end."""
-        mine = self.mine()
-        if self.person is not None:
-            return {
-                "owned": _PAIRS.format(end="owner", mine=mine, directions="1, 2"),
-                "other": _PAIRS.format(end="other", mine=mine, directions="1, 2"),
-            }
-        # The range's people as followers: owners following (2), others followed by (1).
+        """The edges to read: the range's people as followers, owners following (2),
+        others followed by (1)."""
+        mine = "SELECT x_account_id FROM x_identity WHERE person_id BETWEEN :low AND :high"
         return {
             "owned": _PAIRS.format(end="owner", mine=mine, directions="2"),
             "other": _PAIRS.format(end="other", mine=mine, directions="1"),
         }
 
-    def concerned(self) -> str:
-        """The stored rows the run answers for."""
-        if self.person is not None:
-            return "(follower_id = :person OR followee_id = :person)"
-        return "follower_id BETWEEN :low AND :high"
-
     def params(self) -> dict[str, object]:
-        if self.person is not None:
-            return {"person": self.person}
         return {"low": self.low, "high": self.high}
 
 
@@ -162,21 +139,67 @@ def _run(session: Session, scope: _Scope) -> Matched:
     connection.execute(text(_MATCHABLE))
     connection.execute(text(_FRESH))
     params = scope.params()
-    fill = _FILL_MATCHABLE
-    if scope.person is not None:  # only the accounts at the other end of their edges
-        fill += _ONLY_AROUND.format(mine=scope.mine())
-    connection.execute(text(fill), params)
+    connection.execute(text(_FILL_MATCHABLE.format(can_be_matched=_CAN_BE_MATCHED)))
     if postgres:  # temporary tables are never auto-analysed
         connection.execute(text("ANALYZE hqx_matchable"))
     connection.execute(text(_FILL_FRESH.format(**scope.pairs())), params)
     if postgres:
         connection.execute(text("ANALYZE hqx_fresh"))
     found = connection.execute(text(_FOUND), {"now": utcnow()}).rowcount
-    gone = connection.execute(text(_GONE.format(concerned=scope.concerned())), params).rowcount
+    gone = connection.execute(text(_GONE), params).rowcount
     [total] = connection.execute(text("SELECT count(*) FROM hqx_fresh")).one()
     for table in _TEMPORARY:
         connection.execute(text(f"DROP TABLE {table}"))
     return Matched(int(found), int(gone), int(total))
+
+
+# One person's pairs, both ways, read at once: only their X accounts and those at the other
+# end of their edges are looked up, so that it costs their edges, whatever the number of
+# people (no temporary table: creating one costs more than a newcomer's whole run).
+_AROUND = """
+WITH mine AS (SELECT x_account_id AS xid FROM x_identity WHERE person_id = :person),
+near AS (
+  SELECT xid FROM mine
+  UNION SELECT e.other_x_id FROM follow_edge e WHERE e.owner_x_id IN (SELECT xid FROM mine)
+  UNION SELECT e.owner_x_id FROM follow_edge e WHERE e.other_x_id IN (SELECT xid FROM mine)),
+hqx_matchable AS (
+  SELECT x.x_account_id AS xid, x.person_id AS pid
+  FROM near n JOIN x_identity x ON x.x_account_id = n.xid JOIN person p ON p.id = x.person_id
+  WHERE {can_be_matched})
+{owned} UNION {other}
+"""
+_STORED = """
+SELECT follower_id, followee_id FROM x_match WHERE follower_id = :person
+UNION ALL SELECT follower_id, followee_id FROM x_match WHERE followee_id = :person
+"""
+
+
+def _run_person(session: Session, person_id: int) -> Matched:
+    """Recompute one person's matches, both ways: their pairs against their stored rows."""
+    mine = "SELECT xid FROM mine"
+    around = _AROUND.format(
+        can_be_matched=_CAN_BE_MATCHED,
+        owned=_PAIRS.format(end="owner", mine=mine, directions="1, 2"),
+        other=_PAIRS.format(end="other", mine=mine, directions="1, 2"),
+    )
+    params = {"person": person_id}
+    fresh = {(int(a), int(b)) for a, b in session.execute(text(around), params)}
+    stored = {(int(a), int(b)) for a, b in session.execute(text(_STORED), params)}
+    found, gone = sorted(fresh - stored), sorted(stored - fresh)
+    connection = session.connection()
+    if found:
+        now = utcnow()
+        connection.execute(text(_INSERT_PAIR), [{"a": a, "b": b, "now": now} for a, b in found])
+    if gone:
+        connection.execute(text(_DELETE_PAIR), [{"a": a, "b": b} for a, b in gone])
+    return Matched(len(found), len(gone), len(fresh))
+
+
+_INSERT_PAIR = """
+INSERT INTO x_match (follower_id, followee_id, found_at) VALUES (:a, :b, :now)
+ON CONFLICT (follower_id, followee_id) DO NOTHING
+"""
+_DELETE_PAIR = "DELETE FROM x_match WHERE follower_id = :a AND followee_id = :b"
 
 
 def match_all(engine: Engine, people_per_transaction: int = MATCH_BATCH) -> Matched:
@@ -199,7 +222,7 @@ def match_person(engine: Engine, person_id: int) -> Matched:
     """Recompute the matches of one person's X accounts, both ways: who they find, and who
     finds them (the people who had them on their watch list)."""
     with Session(engine) as session, session.begin():
-        return _run(session, _Scope(person=person_id))
+        return _run_person(session, person_id)
 
 
 # A person's contacts, both ways: whom they followed, who followed them.
