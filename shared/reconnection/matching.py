@@ -215,6 +215,11 @@ def match_all(engine: Engine, people_per_transaction: int = MATCH_BATCH) -> Matc
         with Session(engine) as session, session.begin():
             done = _run(session, _Scope(start, start + people_per_transaction - 1))
         found, gone, total = found + done.found, gone + done.gone, total + done.total
+    if engine.dialect.name == "postgresql" and (found or gone):
+        # The statistics of the table just filled (at the cutover it was empty): without
+        # them a person's next match could scan the whole table, until autovacuum runs.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE x_match"))
     return Matched(found, gone, total)
 
 
