@@ -195,8 +195,9 @@ class Imports:
 
     async def _read(self, taken: Taken, me: str) -> None:
         summary = await self._run(
-            summarize_archive, taken.path, self.archive_limits, spill_dir=taken.path.parent
-        )
+            summarize_archive, taken.path, self.archive_limits, spill_dir=taken.path.parent,
+            keep=True,
+        )  # fmt: skip
         await asyncio.to_thread(self.queue.read, taken, me, summary)
         self.counts.read += 1
 
@@ -210,7 +211,7 @@ class Imports:
             await self._run(
                 import_archive, self.queue.engine, taken.path, self.archive_limits,
                 for_person=taken.person_id, notify_on=self._notify_on,
-                spill_dir=taken.path.parent, within=mark,
+                spill_dir=taken.path.parent, within=mark, kept_beside=True,
             )  # fmt: skip
         except (xtrust.ClaimRefusedError, xtrust.ClaimDisputedError) as e:
             # The link stays used: one link must not probe who holds which X account.

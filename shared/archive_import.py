@@ -50,8 +50,10 @@ def import_archive(
     notify_on: tuple[str, ...] = (),
     spill_dir: Path | None = None,
     within: Callable[[Session, ArchiveSummary], None] | None = None,
+    kept_beside: bool = False,
 ) -> ImportResult:
-    """Read the archive at ``path`` whole, then store it in one transaction.
+    """Read the archive at ``path`` whole, then store it in one transaction; with
+    ``kept_beside``, what a first read kept beside it is stored (read again if none is).
 
     Reading comes first, so a refused archive leaves the database untouched; the transaction
     makes a re-import replace the earlier one all at once, never half. With ``for_person``,
@@ -68,7 +70,8 @@ def import_archive(
             disputed, nothing of the archive is stored.
     """
     require_current(engine)
-    with read_archive(path, limits, progress=progress, spill_dir=spill_dir) as archive:
+    kept = XArchive.kept(path.parent) if kept_beside else None
+    with kept or read_archive(path, limits, progress=progress, spill_dir=spill_dir) as archive:
         return store_archive(
             engine, archive, kind=kind, for_person=for_person, notify_on=notify_on, within=within
         )

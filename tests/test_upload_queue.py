@@ -21,7 +21,7 @@ from shared.archive_import import import_archive
 from shared.clock import utcnow
 from shared.config import Settings, UploadLimits
 from shared.db.migrate import SchemaError
-from shared.db.models import ArchiveImport, ArchiveUpload, Person, UploadToken
+from shared.db.models import ArchiveImport, ArchiveUpload, FollowEdge, Person, UploadToken
 from shared.portal import upload_queue, uploads
 from shared.portal.upload_queue import MAX_ATTEMPTS, UploadGoneError, UploadQueue
 from shared.vocabulary import UploadState
@@ -226,3 +226,45 @@ def test_a_work_process_of_another_release_leaves_the_upload_to_the_others(
     monkeypatch.undo()
     taken = imports.queue.take("new-release")
     assert taken is not None, "a process of the new release takes it"
+
+
+def test_confirming_stores_what_the_first_read_kept_without_reading_it_again(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """The archive is read once: what its page showed is what confirming stores (the ids
+    kept beside it, bounded as it is), and they go with the upload."""
+    settings = Settings(
+        database_url=database_url, upload_limits=UploadLimits(folder=tmp_path / "uploads")
+    )
+    imports = Imports(settings, engine)
+    token, key = queued(imports.queue, tmp_path)
+    folder = imports.queue.folder(uploads.hashed(key))
+    alive = lease.acquire(engine, "process:alive")
+
+    def until(state: UploadState) -> None:
+        async def work() -> None:
+            running = asyncio.create_task(imports.forever(lambda: alive.holder, lambda *_: None))
+            deadline = time.monotonic() + 30
+            while imports.queue.find(token, key).state != state:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, f"never {state}"
+                await asyncio.sleep(0.05)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+        asyncio.run(work())
+
+    try:
+        until(UploadState.WAITING)
+        # Were the archive read again, this would refuse it.
+        (folder / "archive.zip").write_bytes(b"not a zip any more")
+        uploads.claim(engine, token)
+        assert imports.queue.confirm(token, key)
+        until(UploadState.IMPORTED)
+    finally:
+        imports.close()
+    with Session(engine) as session:
+        edges = {(e.direction, e.other_x_id) for e in session.exec(select(FollowEdge))}
+        [record] = session.exec(select(ArchiveImport)).all()
+    assert edges == {(1, 1), (1, 2), (1, 3), (2, 4)}, "followers 1, 2, 3; following 4"
+    assert (record.followers, record.following) == (3, 1)
+    assert not list(folder.glob("*.u64")), "the ids kept go with the upload"

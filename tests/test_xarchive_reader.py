@@ -376,3 +376,26 @@ def test_real_archives_are_far_from_the_ratio(tmp_path: Path) -> None:
     path = make_archive(tmp_path / "a.zip", list(range(10**12, 10**12 + 200_000)))
     with read(path) as archive:
         assert archive.summary.followers == 200_000
+
+
+def test_what_a_read_kept_is_the_same_archive_and_an_incomplete_keep_is_none(
+    tmp_path: Path,
+) -> None:
+    followers = FOLLOWERS + FOLLOWERS[::4]  # duplicates counted as such
+    path = make_archive(tmp_path / "archive.zip", followers, FOLLOWING)
+    with read(path, run_capacity=300, spill_dir=tmp_path) as archive:
+        archive.keep(tmp_path)
+        summary = archive.summary
+    kept = XArchive.kept(tmp_path)
+    assert kept is not None
+    with kept:
+        assert kept.summary == summary
+        assert ids_of(kept.followers) == sorted(FOLLOWERS)
+        assert ids_of(kept.following) == sorted(FOLLOWING)
+    assert (tmp_path / "follower.u64").stat().st_size == 8 * len(FOLLOWERS), "8 bytes an id"
+    assert (tmp_path / "follower.u64").exists(), "the kept files are the upload's to delete"
+    with (tmp_path / "following.u64").open("r+b") as ids:  # a write cut short
+        ids.truncate(8 * 10)
+    assert XArchive.kept(tmp_path) is None, "then it is read again"
+    (tmp_path / "read.json").unlink()
+    assert XArchive.kept(tmp_path) is None

@@ -45,6 +45,26 @@ class IdSet:
         self.added = 0
         """Ids added, duplicates included."""
 
+    @classmethod
+    def of_file(cls, path: Path, added: int) -> IdSet:
+        """The set written by :meth:`write` (frozen; the file is not this set's to delete);
+        ``added``, as the set that wrote it counted."""
+        count, rest = divmod(path.stat().st_size, 8)
+        if rest:
+            raise ValueError(f"{path.name}: not a file of 8-byte ids")
+        kept = cls()
+        kept._runs, kept._frozen, kept._count, kept.added = [path], True, count, added
+        return kept
+
+    def write(self, path: Path) -> int:
+        """Write the ids, sorted, 8 bytes each, to ``path``; return how many."""
+        count = 0
+        with path.open("wb") as out:
+            for block in self.sorted_blocks():
+                block.astype("<u8", copy=False).tofile(out)
+                count += len(block)
+        return count
+
     def add(self, ids: IdArray) -> None:
         """Add a batch of ids (duplicates allowed)."""
         if self._frozen:
@@ -91,11 +111,11 @@ class IdSet:
         self._count = count
 
     def close(self) -> None:
-        """Delete the spilled runs."""
+        """Delete the spilled runs (those it made)."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-        self._runs.clear()
+        self._runs = []
         self._memory_run = None
 
     def __enter__(self) -> IdSet:
