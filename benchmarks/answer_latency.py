@@ -5,10 +5,12 @@
 
 A person mentions the bot, waits for the answer, then mentions it again, ``--posts`` times;
 measured is the time from sending the mention to the answer existing on the server. The
-service runs as in production (SQLite, its default poll intervals: Bluesky every 2 s,
-Mastodon every 10 s while it cannot stream; each mention sent at a random moment of the
-polling cycle), against the local worlds: Bluesky's own PDS
-and AppView, and the Mastodon-API test server as Mastodon, GoToSocial and Akkoma.
+service runs as in production (SQLite, its default poll intervals: Bluesky every 0.5 s,
+``HQX_BSKY_POLL_SEC``; Mastodon every 10 s while it cannot stream; each mention sent at a
+random moment of the polling cycle), against the local worlds: Bluesky's own PDS
+and AppView (with the chat double for direct messages: a message sent to the bot, to its
+answer in the conversation), and the Mastodon-API test server as Mastodon, GoToSocial and
+Akkoma.
 
 Beside them, in the same run: the floor (a person's own post and a read back, the servers'
 round trip), and the Mastodon bot polling without a stream (the Mastodon profile; every
@@ -34,16 +36,19 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bsky_service import adapter as bluesky_adapter  # noqa: E402
 from bsky_service.adapter import BlueskyAdapter  # noqa: E402
+from bsky_service.lexicon import Lexicons  # noqa: E402
 from mastodon_bot import adapter as mastodon_adapter  # noqa: E402
 from mastodon_bot.adapter import MastodonAdapter  # noqa: E402
 from shared.bot.handlers import default_registry  # noqa: E402
+from shared.config import DEFAULT_BSKY_POLL_SEC as POLL_SEC  # noqa: E402
 from shared.db import migrate  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.service import Service  # noqa: E402
 from shared.stores import Stores  # noqa: E402
+from tests.background import BackgroundApp  # noqa: E402
 from tests.mastodon_world import MastodonWorld  # noqa: E402
+from testworld.bluesky.chat import ChatDouble  # noqa: E402
 from testworld.bluesky.install import ensure_installed  # noqa: E402
 from testworld.bluesky.network import BlueskyDevNetwork  # noqa: E402
 from testworld.bluesky.people import PASSWORD, create_person  # noqa: E402
@@ -56,6 +61,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shared.protocol import Protocol
+    from testworld.bluesky.people import Person
 
 WAIT_SEC = 60.0
 CHECK_SEC = 0.005
@@ -156,7 +162,7 @@ def mastodon_latencies(
 
 
 def bluesky_latencies(
-    network: BlueskyDevNetwork, posts: int, *, floor: bool = False
+    network: BlueskyDevNetwork, posts: int, *, floor: bool = False, messages: bool = False
 ) -> list[float]:
     assert network.urls is not None
     bot = create_person(network, f"latbot{time.monotonic_ns() % 10**8}")
@@ -180,22 +186,68 @@ def bluesky_latencies(
             timed(functools.partial(alice.post, f"hello {n}"), seen, 0.02) for n in range(posts)
         ]
     pds = network.urls.pds
+    chat = _ChatService(network) if messages else None
     with (
         tempfile.TemporaryDirectory() as folder,
         Running(
-            lambda engine: BlueskyAdapter(Stores.of(engine, None), pds, bot.handle, PASSWORD),
+            lambda engine: BlueskyAdapter(
+                Stores.of(engine, None), pds, bot.handle, PASSWORD,
+                chat_proxy=chat.proxy if chat else None,
+            ),
             Path(folder),
         ),
-    ):
-        return [
-            timed(
-                functools.partial(people[n % 4].post, f"help {n}", mention=bot),
-                answered,
-                0.02,
-                bluesky_adapter.POLL_INTERVAL_SEC,
-            )
-            for n in range(posts)
-        ]
+    ):  # fmt: skip
+        try:
+            if chat is not None:
+                return [
+                    timed(*_message(chat, people[n % 4], bot, n), 0.02, POLL_SEC)
+                    for n in range(posts)
+                ]
+            return [
+                timed(
+                    functools.partial(people[n % 4].post, f"help {n}", mention=bot),
+                    answered,
+                    0.02,
+                    POLL_SEC,
+                )
+                for n in range(posts)
+            ]
+        finally:
+            if chat is not None:
+                chat.server.stop()
+
+
+class _ChatService:
+    """Bluesky's chat service (the double of its lexicon) served and registered."""
+
+    def __init__(self, network: BlueskyDevNetwork) -> None:
+        assert network.urls is not None
+        lexicons = Lexicons.from_json_file(ensure_installed().lexicons_path())
+        double = ChatDouble(lexicons, network.urls.plc, network.urls.appview)
+        self.server = BackgroundApp(double.app()).start()
+        self.proxy = double.register(network, self.server.url)
+
+
+def _message(
+    chat: _ChatService, person: Person, bot: Person, n: int
+) -> tuple[Callable[[], Any], Callable[[Any], bool]]:
+    """Sending a message to the bot, and whether its answer came after it."""
+    convo = person.chat(chat.proxy).convo
+    convo_id = convo.get_convo_for_members({"members": [bot.did]}).convo.id
+
+    def send() -> str:
+        sent = convo.send_message({"convoId": convo_id, "message": {"text": f"help {n}"}})
+        return str(sent.id)
+
+    def answered(sent_id: str) -> bool:
+        for message in convo.get_messages({"convoId": convo_id}).messages:  # newest first
+            if message.id == sent_id:
+                return False
+            if message.sender.did == bot.did:
+                return True
+        return False
+
+    return send, answered
 
 
 def report(name: str, latencies: list[float]) -> None:
@@ -238,6 +290,14 @@ def main() -> None:
                 bluesky_latencies(network, args.posts, floor=True),
             )
             report("bluesky: hqx answer", bluesky_latencies(network, args.posts))
+            report(
+                "bluesky: hqx answer to a message",
+                bluesky_latencies(network, args.posts, messages=True),
+            )
+    print(
+        f"(Bluesky read every {POLL_SEC:g} s: {2 * 300 / POLL_SEC:,.0f} requests in 5 minutes "
+        "with messages, of the 3,000 Bluesky's PDS allows an address)"
+    )
 
 
 if __name__ == "__main__":

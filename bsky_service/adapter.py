@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ from shared.actions import (
     WriteAttestation,
     WriteCollection,
 )
+from shared.config import DEFAULT_BSKY_POLL_SEC
 from shared.errors import HqxError
 from shared.identity import attestation
 from shared.identity.accounts import Account
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_SEC = 2.0
+POLL_INTERVAL_SEC = DEFAULT_BSKY_POLL_SEC
 SESSION_PURPOSE = "bluesky session"
 RATE_LIMIT_FALLBACK_SEC = 60.0
 PROFILES_PAGE = 25  # app.bsky.actor.getProfiles takes at most 25 actors
@@ -222,11 +224,13 @@ class BlueskyAdapter(Protocol):
 
     async def receive_forever(self, receive: Callable[[IncomingPost], Awaitable[None]]) -> None:
         try:
-            while True:
+            while True:  # at a steady rate: the time a read takes is not added to the wait
+                started = time.monotonic()
                 await self.poll_once(receive)
                 if self._chat_proxy is not None and self._chat_outage.due():
                     await self._poll_chat(receive)
-                await asyncio.sleep(self._poll_interval_sec)
+                took = time.monotonic() - started
+                await asyncio.sleep(max(0.0, self._poll_interval_sec - took))
         except UnauthorizedError as e:  # the session could not even be refreshed
             raise ReceiveError(
                 f"Bluesky: {self._pds_url} refuses the bot's credentials ({e})", permanent=True

@@ -104,6 +104,7 @@ def build_adapters(settings: Settings, engine: Engine, outbound: Outbound) -> li
                 settings.bsky_pds_url or DEFAULT_BSKY_PDS_URL,
                 settings.bsky_handle,
                 settings.bsky_app_password,
+                poll_interval_sec=settings.bsky_poll_sec,
                 chat_proxy=settings.bsky_chat_proxy,
                 catch_up=settings.catch_up,
                 session_key=settings.secret_key,

@@ -45,6 +45,9 @@ DEFAULT_BSKY_PLC_URL = "https://plc.directory"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MASTODON_POLL_SEC = 10.0
+DEFAULT_BSKY_POLL_SEC = 0.5
+"""Bluesky has no stream of a bot's notifications: it reads them (and its messages) this
+often, about 1,200 of the 3,000 requests per 5 minutes Bluesky's PDS allows an address."""
 # Bluesky's chat service, as the app reaches it: the PDS proxies to this DID's service.
 DEFAULT_BSKY_CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
 DEFAULT_X_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
@@ -119,6 +122,7 @@ class Settings:
     bsky_handle: str | None = None
     bsky_app_password: str | None = field(default=None, repr=False)
     bsky_chat_proxy: str | None = DEFAULT_BSKY_CHAT_PROXY
+    bsky_poll_sec: float = DEFAULT_BSKY_POLL_SEC
     bsky_plc_url: str = DEFAULT_BSKY_PLC_URL
     """Where ``did:plc`` documents are read (a person's PDS, for follows on their behalf)."""
     """The chat service for Bluesky direct messages; ``None`` (set empty): messages off."""
@@ -204,6 +208,7 @@ class Settings:
             bsky_chat_proxy=None
             if get.set_empty("BSKY_CHAT_PROXY")
             else get("BSKY_CHAT_PROXY", _service_proxy, chat_default),
+            bsky_poll_sec=get("BSKY_POLL_SEC", _positive_float, DEFAULT_BSKY_POLL_SEC),
             catch_up_minutes=get("CATCH_UP_MINUTES", _non_negative_float, 0.0),
             rematch_hours=get("REMATCH_HOURS", _positive_float, 24.0),
             reconnect_check_sec=get("RECONNECT_CHECK_SEC", _positive_float, 60.0),

@@ -55,9 +55,11 @@ def test_every_variable_is_read() -> None:
             "HQX_RECONNECT_CHECK_SEC": "2.5",
             "HQX_BEHIND_PROXY": "Yes",
             "HQX_LINKS_PER_MINUTE": "5",
+            "HQX_BSKY_POLL_SEC": "1.5",
         },
         env_file=None,
     )
+    assert settings.bsky_poll_sec == 1.5
     assert settings.behind_proxy is True and settings.links_per_minute == 5
     assert settings.cutover_at == datetime(2025, 1, 20, tzinfo=UTC)
     assert settings.reconnection == Reconnection(datetime(2025, 1, 20, tzinfo=UTC), 6.0, 2.5)
@@ -83,6 +85,7 @@ def test_every_variable_is_read() -> None:
         ("HQX_HTTP_PORT", "70000", "HQX_HTTP_PORT: '70000' is not a TCP port (1-65535)"),
         ("HQX_HTTP_PORT", "web", "HQX_HTTP_PORT: 'web' is not a whole number"),
         ("HQX_MASTODON_POLL_SEC", "0", "HQX_MASTODON_POLL_SEC: '0' must be positive"),
+        ("HQX_BSKY_POLL_SEC", "-1", "HQX_BSKY_POLL_SEC: '-1' must be positive"),
         (
             "HQX_BSKY_CHAT_PROXY",
             "api.bsky.chat",

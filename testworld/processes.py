@@ -46,6 +46,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "BSKY_HANDLE": settings.bsky_handle,
         "BSKY_APP_PASSWORD": settings.bsky_app_password,
         "BSKY_CHAT_PROXY": settings.bsky_chat_proxy,
+        "BSKY_POLL_SEC": str(settings.bsky_poll_sec),
         "MASTODON_API_BASE_URL": settings.mastodon_api_base_url,
         "MASTODON_ACCESS_TOKEN": settings.mastodon_access_token,
         "MASTODON_POLL_SEC": str(settings.mastodon_poll_sec),

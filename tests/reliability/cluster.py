@@ -252,6 +252,38 @@ def unanswered_and_twice(crowd: Crowd, answers: dict[str, list[datetime]]) -> tu
     return len(refs - set(counted)), sum(1 for ref in refs if counted[ref] > 1)
 
 
+def what_was_lost(crowd: Crowd, answers: dict[str, list[datetime]]) -> list[str]:
+    """Each unanswered mention, and what the database knows of it: recorded as handled or
+    not, and the actions that name it (a failed test says where it was lost)."""
+    from sqlalchemy import text
+
+    engine = create_sync_engine(crowd.cluster.database_url)
+    found = []
+    try:
+        with engine.connect() as connection:
+            for mention in crowd.mentions:
+                if mention.ref in answers:
+                    continue
+                handled = connection.execute(
+                    text("SELECT received_at FROM inbound_post WHERE post_id = :ref"),
+                    {"ref": mention.ref},
+                ).all()
+                actions = connection.execute(
+                    text(
+                        "SELECT kind, status, attempts, last_error FROM outbound_action"
+                        " WHERE idempotency_key LIKE :like OR CAST(payload AS TEXT) LIKE :like"
+                    ),
+                    {"like": f"%{mention.ref}%"},
+                ).all()
+                found.append(
+                    f"{mention.network} {mention.ref} at {mention.at.isoformat()}: "
+                    f"handled {[str(h[0]) for h in handled]}, actions {[tuple(a) for a in actions]}"
+                )
+    finally:
+        engine.dispose()
+    return found
+
+
 def usage(processes: RoleProcesses) -> dict[str, list[tuple[float, float]]]:
     """Each live process's resident memory (MB) and CPU time so far (s), by role (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")

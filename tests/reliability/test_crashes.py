@@ -23,6 +23,7 @@ from tests.reliability.cluster import (
     report,
     start_cluster,
     unanswered_and_twice,
+    what_was_lost,
 )
 from testworld.processes import active_bots
 
@@ -55,12 +56,13 @@ def test_twenty_random_sigkills_lose_nothing_and_send_nothing_twice(
         crowd.mention_all(EACH, WITHIN_SEC)
         killing.join()
         answers = crowd.until_answered(ANSWERED_WITHIN_SEC)
+        lost = what_was_lost(crowd, answers)  # before the database goes
     finally:
         chaos.stop = True
         cluster.stop()
     assert chaos.kills == KILLS and len(crowd.mentions) == 2 * PEOPLE * EACH
     unanswered, twice = unanswered_and_twice(crowd, answers)
-    assert (unanswered, twice) == (0, 0), "nothing lost, nothing sent twice"
+    assert (unanswered, twice) == (0, 0), ("nothing lost, nothing sent twice", lost)
     empty = chaos.seat_empty_sec
     assert empty and max(empty) <= SEAT_BOUND_SEC, empty
     report(

@@ -23,6 +23,7 @@ from tests.reliability.cluster import (
     report,
     start_cluster,
     unanswered_and_twice,
+    what_was_lost,
 )
 from testworld.bluesky.services import PostgresServer
 from testworld.faults import FaultProxy
@@ -67,6 +68,7 @@ def test_network_faults_and_a_database_restart_end_with_the_work_done_once(
         crowd.mention_all(EACH, WITHIN_SEC)
         faults.join()
         answers = crowd.until_answered(ANSWERED_WITHIN_SEC)
+        lost = what_was_lost(crowd, answers)  # before the database goes
         statuses = _until_settled(database, ANSWERED_WITHIN_SEC)
         finished = time.monotonic()
     finally:
@@ -75,7 +77,7 @@ def test_network_faults_and_a_database_restart_end_with_the_work_done_once(
             front.stop()
         postgres.stop()
     unanswered, twice = unanswered_and_twice(crowd, answers)
-    assert (unanswered, twice) == (0, 0), "the work done once the faults ended, none twice"
+    assert (unanswered, twice) == (0, 0), ("the work done once the faults ended, none twice", lost)
     assert set(statuses) == {"done"}, f"every action done, none failed: {statuses}"
     for network, proxy in proxies.items():
         assert all(proxy.seen[mode] > 0 for mode, _ in SCHEDULE), (network, proxy.seen)

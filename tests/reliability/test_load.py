@@ -16,6 +16,7 @@ from tests.reliability.cluster import (
     start_cluster,
     unanswered_and_twice,
     usage,
+    what_was_lost,
 )
 
 if TYPE_CHECKING:
@@ -43,12 +44,13 @@ def test_a_thousand_mentions_in_a_minute_are_each_answered_once(
         crowd = Crowd(cluster, PEOPLE)
         crowd.mention_all(EACH, WITHIN_SEC)
         answers = crowd.until_answered(ANSWERED_WITHIN_SEC)
+        lost = what_was_lost(crowd, answers)  # before the database goes
         used, connected = usage(cluster.processes), connections(database)
     finally:
         cluster.stop()
     assert len(crowd.mentions) == 2 * PEOPLE * EACH
     unanswered, twice = unanswered_and_twice(crowd, answers)
-    assert (unanswered, twice) == (0, 0), "each mention answered, once"
+    assert (unanswered, twice) == (0, 0), ("each mention answered, once", lost)
     for network, took in answer_times(crowd, answers).items():
         report(
             f"load: {len(took)} mentions on {network} in {WITHIN_SEC:.0f} s, two bots and two "
