@@ -187,19 +187,33 @@ def _run_person(session: Session, person_id: int) -> Matched:
     stored = {(int(a), int(b)) for a, b in session.execute(text(_STORED), params)}
     found, gone = sorted(fresh - stored), sorted(stored - fresh)
     connection = session.connection()
-    if found:
-        now = utcnow()
-        connection.execute(text(_INSERT_PAIR), [{"a": a, "b": b, "now": now} for a, b in found])
-    if gone:
-        connection.execute(text(_DELETE_PAIR), [{"a": a, "b": b} for a, b in gone])
+    now = utcnow()
+    for start in range(0, len(found), PAIRS_PER_STATEMENT):  # one round trip per chunk
+        chunk = found[start : start + PAIRS_PER_STATEMENT]
+        rows = ", ".join(f"(:a{n}, :b{n}, :now)" for n in range(len(chunk)))
+        connection.execute(text(_INSERT_PAIRS.format(rows=rows)), _numbered(chunk, now=now))
+    for start in range(0, len(gone), PAIRS_PER_STATEMENT):
+        chunk = gone[start : start + PAIRS_PER_STATEMENT]
+        rows = ", ".join(f"(:a{n}, :b{n})" for n in range(len(chunk)))
+        connection.execute(text(_DELETE_PAIRS.format(rows=rows)), _numbered(chunk))
     return Matched(len(found), len(gone), len(fresh))
 
 
-_INSERT_PAIR = """
-INSERT INTO x_match (follower_id, followee_id, found_at) VALUES (:a, :b, :now)
+PAIRS_PER_STATEMENT = 300
+"""Pairs one statement of a person's run writes (SQLite allows 32,766 parameters)."""
+_INSERT_PAIRS = """
+INSERT INTO x_match (follower_id, followee_id, found_at) VALUES {rows}
 ON CONFLICT (follower_id, followee_id) DO NOTHING
 """
-_DELETE_PAIR = "DELETE FROM x_match WHERE follower_id = :a AND followee_id = :b"
+_DELETE_PAIRS = "DELETE FROM x_match WHERE (follower_id, followee_id) IN (VALUES {rows})"
+
+
+def _numbered(pairs: list[tuple[int, int]], **more: object) -> dict[str, object]:
+    """The parameters of a chunk of pairs: ``a0``, ``b0``, ``a1``..."""
+    params: dict[str, object] = dict(more)
+    for n, (a, b) in enumerate(pairs):
+        params[f"a{n}"], params[f"b{n}"] = a, b
+    return params
 
 
 def match_all(engine: Engine, people_per_transaction: int = MATCH_BATCH) -> Matched:

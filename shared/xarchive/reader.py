@@ -162,9 +162,7 @@ class XArchive:
                     return None
                 sets.append(ids)
             account = XAccount(int(kept["account_id"]), str(kept["username"]))
-            rejections = _Rejections(
-                Counter(kept["rejections"]), list(kept["rejection_examples"])
-            )
+            rejections = _Rejections(Counter(kept["rejections"]), list(kept["rejection_examples"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return cls(account, sets[0], sets[1], list(kept["files"]), rejections)
