@@ -174,16 +174,17 @@ UNION ALL SELECT follower_id, followee_id FROM x_match WHERE followee_id = :pers
 """
 
 
+_PERSON_PAIRS = _AROUND.format(
+    can_be_matched=_CAN_BE_MATCHED,
+    owned=_PAIRS.format(end="owner", mine="SELECT xid FROM mine", directions="1, 2"),
+    other=_PAIRS.format(end="other", mine="SELECT xid FROM mine", directions="1, 2"),
+)
+
+
 def _run_person(session: Session, person_id: int) -> Matched:
     """Recompute one person's matches, both ways: their pairs against their stored rows."""
-    mine = "SELECT xid FROM mine"
-    around = _AROUND.format(
-        can_be_matched=_CAN_BE_MATCHED,
-        owned=_PAIRS.format(end="owner", mine=mine, directions="1, 2"),
-        other=_PAIRS.format(end="other", mine=mine, directions="1, 2"),
-    )
     params = {"person": person_id}
-    fresh = {(int(a), int(b)) for a, b in session.execute(text(around), params)}
+    fresh = {(int(a), int(b)) for a, b in session.execute(text(_PERSON_PAIRS), params)}
     stored = {(int(a), int(b)) for a, b in session.execute(text(_STORED), params)}
     found, gone = sorted(fresh - stored), sorted(stored - fresh)
     connection = session.connection()
