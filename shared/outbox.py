@@ -10,15 +10,16 @@ key makes queuing the same action twice a no-op.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from shared import actions
+from shared import actions, lease
 from shared.actions import Action, FollowAccount, Recipient, Reply
 from shared.clock import utcnow
 from shared.db.models import Delivery, OutboundAction, ServiceLease
@@ -32,6 +33,24 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SEC = 5.0
 LAST_ERROR_MAX_CHARS = 2000
+QUEUE_CHUNK = 1000
+"""Actions one statement inserts."""
+RECOVER_INTERVAL_SEC = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An action to queue under ``key``: ``after``, the key of an action that must be done
+    first; ``cost``, what it spends of the network's write budget; ``not_before``, not sent
+    before then (pacing)."""
+
+    key: str
+    network: Network
+    action: Action
+    person_id: int | None = None
+    after: str | None = None
+    cost: int = 0
+    not_before: datetime | None = None
 
 
 def queue(
@@ -45,25 +64,47 @@ def queue(
     cost: int = 0,
     not_before: datetime | None = None,
 ) -> bool:
-    """Add an action in the caller's transaction; ``False`` if ``key`` was queued before.
-    ``after``: the key of an action that must be done first; ``cost``: what it spends of the
-    network's write budget; ``not_before``: not sent before then (pacing)."""
-    row = OutboundAction(
-        idempotency_key=key,
-        network=network,
-        kind=action.kind,
-        payload=actions.encode(action),
-        person_id=person_id,
-        after=after,
-        cost=cost,
-        not_before=not_before or utcnow(),
+    """Add an action in the caller's transaction; ``False`` if ``key`` was queued before."""
+    queued = Queued(key, network, action, person_id, after, cost, not_before)
+    return bool(queue_many(session, [queued]))
+
+
+def queue_many(session: Session, queued: list[Queued]) -> set[str]:
+    """Add actions in the caller's transaction, in order, in one statement (a delivery pass
+    queues thousands); the keys that were new (one queued before is left as it was)."""
+    if not queued:
+        return set()
+    session.flush()  # what the caller added first (a collection a write names) goes first
+    now = utcnow()
+    rows = [
+        {
+            "idempotency_key": q.key,
+            "network": q.network,
+            "kind": q.action.kind,
+            "payload": actions.encode(q.action),
+            "person_id": q.person_id,
+            "after": q.after,
+            "cost": q.cost,
+            "not_before": q.not_before or now,
+            "status": ActionStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for q in queued
+    ]
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    table = OutboundAction.__table__  # type: ignore[attr-defined]
+    statement = (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+        .returning(table.c.idempotency_key)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
+    added: set[str] = set()
+    for start in range(0, len(rows), QUEUE_CHUNK):
+        result = session.connection().execute(statement, rows[start : start + QUEUE_CHUNK])
+        added.update(result.scalars())
+    return added
 
 
 def reply_to(post: IncomingPost, text: str, lang: str, *, scrub: bool = False) -> Reply:
@@ -82,10 +123,15 @@ def reply_to(post: IncomingPost, text: str, lang: str, *, scrub: bool = False) -
 
 def recover(engine: Engine) -> int:
     """Actions a crash left ``sending`` become ``pending`` again, once the lease of the
-    process that was sending them has expired (a live process's sends are never touched);
-    return how many."""
-    live = select(ServiceLease.holder).where(col(ServiceLease.expires_at) > utcnow())
+    process that was sending them has expired or its holder is provably gone (killed on
+    this host): a live process's sends are never touched. Work processes call it at start
+    and every :data:`RECOVER_INTERVAL_SEC`: a process that died is not always restarted,
+    and one restarted at once finds its predecessor's lease unexpired. Return how many."""
     with Session(engine) as session, session.begin():
+        unexpired = session.exec(
+            select(ServiceLease.holder).where(col(ServiceLease.expires_at) > utcnow())
+        ).all()
+        live = [holder for holder in unexpired if not lease.gone(holder)]
         result = session.execute(
             update(OutboundAction)
             .where(

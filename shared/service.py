@@ -195,6 +195,7 @@ class Service:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         jobs: list[tuple[Callable[[], Awaitable[object]], dict[str, Any]]] = [
             (self.tell_revocations, {"seconds": REVOCATIONS_INTERVAL_SEC}),
+            (self._recover_outbox, {"seconds": outbox.RECOVER_INTERVAL_SEC}),
             (self._prune, {"hours": PRUNE_INTERVAL_HOURS}),
             (self.match_requested, {"seconds": MATCH_INTERVAL_SEC}),
             (self.refresh_handles, {"hours": HANDLE_REFRESH_HOURS}),
@@ -374,6 +375,13 @@ class Service:
         if self._secret_key is None:
             return []
         return await grants.tell_servers(self._engine, self._secret_key, self._adapters)
+
+    async def _recover_outbox(self) -> None:
+        """Sends a dead process left claimed go back to the queue, and are sent at once."""
+        recovered = await asyncio.to_thread(outbox.recover, self._engine)
+        if recovered:
+            log.info("%d outbound actions a stopped process held will be completed", recovered)
+            self.wake_delivery()
 
     async def _prune(self) -> None:
         pruned = await asyncio.to_thread(retention.prune, self._engine)

@@ -23,7 +23,7 @@ from shared.db.models import InboundPost, OutboundAction, ServiceLease
 from shared.lease import LeaseHeldError
 from shared.protocol import Author, IncomingPost
 from shared.service import Service
-from shared.vocabulary import ActionStatus, Network
+from shared.vocabulary import ActionStatus, Network, Role
 from tests.fakes import FakeAdapter
 
 if TYPE_CHECKING:
@@ -90,6 +90,53 @@ def test_recovery_touches_only_sends_whose_lease_expired(engine: Engine) -> None
     with Session(engine) as session:
         action = session.exec(select(OutboundAction).where(col(OutboundAction.id) == action_id))
         assert action.one().status == ActionStatus.PENDING
+
+
+def test_the_sends_of_a_process_killed_on_this_host_are_recovered_at_once(
+    engine: Engine,
+) -> None:
+    """A work process killed with a send claimed, restarted at once: its predecessor's
+    lease would run a while yet, but that process is provably gone."""
+    action_id = _queue_one(engine)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = f"{socket.gethostname()} pid {dead.pid}, deadbeef"
+    with Session(engine) as session, session.begin():
+        until = utcnow() + timedelta(minutes=1)
+        session.add(ServiceLease(name="work:deadbeef", holder=holder, expires_at=until))
+    assert outbox.claim(engine, action_id, holder) is not None
+    assert outbox.recover(engine) == 1
+
+
+def test_a_running_work_process_completes_what_a_dead_one_left_claimed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A work process died elsewhere, with a send claimed, and nobody restarts it: once its
+    lease has run out, a running work process sends it, without restarting."""
+    monkeypatch.setattr(outbox, "RECOVER_INTERVAL_SEC", 0.2)
+    action_id = _queue_one(engine)
+    holder = "another-host pid 7, deadbeef"
+    with Session(engine) as session, session.begin():
+        until = utcnow() + timedelta(seconds=1)
+        session.add(ServiceLease(name="work:deadbeef", holder=holder, expires_at=until))
+    assert outbox.claim(engine, action_id, holder) is not None
+    adapter = FakeAdapter()
+
+    async def scenario() -> None:
+        worker = Service(engine, [adapter], default_registry(), roles=frozenset({Role.WORK}))
+        await worker.start()
+        try:
+            await asyncio.sleep(0.5)
+            assert adapter.sent == {}, "its lease runs yet: the send may be under way"
+            for _ in range(100):  # ten seconds at most
+                if adapter.sent:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await worker.stop()
+
+    asyncio.run(scenario())
+    assert list(adapter.sent) == ["reply:x"], "sent once"
 
 
 def test_a_lease_whose_holder_died_on_this_host_is_taken_at_once(engine: Engine) -> None:

@@ -136,18 +136,25 @@ class _Pass:
         self.session, self.channel, self.run_id, self.now = session, channel, run_id, now
         self.writer = _Writer(session, channel, run_id, now)
         self.passed = Passed()
+        self.recorded: list[dict[str, object]] = []
+        """The pairs delivered, as rows (thousands a pass: written in one statement)."""
 
     def record(self, person: int, contact: int, via: Via, collection: int | None = None) -> None:
-        _record(self.session, person, contact, self.channel.network, via, self.run_id,
-                collection)  # fmt: skip
+        """A pair delivered, written with the others when the pass is done."""
+        self.recorded.append(
+            {"person_id": person, "contact_id": contact, "network": self.channel.network,
+             "via": via, "collection_id": collection, "run_id": self.run_id,
+             "delivered_at": self.now}
+        )  # fmt: skip
 
     def set_apart(self, item: Due, followed: frozenset[str]) -> None:
         """Contacts the person follows there already, and those they get on another of their
         networks: recorded, nothing sent."""
         kept = [c for c in item.contacts if c.subject is None or c.subject not in followed]
-        for contact in item.contacts:
-            if contact not in kept:
-                self.record(item.person, contact.person, Via.FOLLOWS)
+        if len(kept) < len(item.contacts):
+            for contact in item.contacts:
+                if contact.subject is not None and contact.subject in followed:
+                    self.record(item.person, contact.person, Via.FOLLOWS)
         for elsewhere in item.elsewhere:
             self.record(item.person, elsewhere, Via.ELSEWHERE)
         item.contacts = kept
@@ -157,9 +164,11 @@ class _Pass:
         followable = [c for c in item.contacts if c.subject]
         made = follows_made.follow_for(
             self.session, network=self.channel.network, person_id=item.person,
-            subject=item.subject, contacts=followable, run_id=self.run_id, now=self.now,
+            subject=item.subject, contacts=followable, now=self.now,
             pace=self.channel.follow_pace,
         )  # fmt: skip
+        for contact in made:
+            self.record(item.person, contact, follows_made.FOLLOWED)
         self.passed.actions += len(made)
         self.passed.delivered += len(made)
         item.contacts = [c for c in item.contacts if c.person not in made]
@@ -224,21 +233,29 @@ class _Pass:
         told = sorted(c.person for cs in (addresses, *packs.values()) for c in cs)
         digest = hashlib.sha256(repr(told).encode()).hexdigest()[:12]
         for part, words in enumerate(texts):
-            outbox.queue(
-                self.session,
-                key=f"suggest:{channel.network}:{self.run_id}:{item.person}:{digest}:{part}",
-                network=channel.network,
-                action=_message_to(item, words),
-                person_id=item.person,
-                after=after,
-                cost=channel.message_cost,
-                not_before=writer.spend(channel.message_cost),
+            writer.queued.append(
+                outbox.Queued(
+                    key=f"suggest:{channel.network}:{self.run_id}:{item.person}:{digest}:{part}",
+                    network=channel.network,
+                    action=_message_to(item, words),
+                    person_id=item.person,
+                    after=after,
+                    cost=channel.message_cost,
+                    not_before=writer.spend(channel.message_cost),
+                )
             )
             self.passed.actions += 1
         self.passed.people += 1
         self.passed.delivered += len(addresses) + sum(len(m) for m in packs.values())
 
     def done(self) -> Passed:
+        """Write what the pass queued (in order: each write before what announces it) and
+        the pairs it delivered."""
+        outbox.queue_many(self.session, self.writer.queued)
+        if self.recorded:
+            self.session.flush()  # the collections the rows name
+            table = Delivery.__table__  # type: ignore[attr-defined]
+            self.session.connection().execute(table.insert(), self.recorded)
         self.passed.actions += self.writer.actions
         self.passed.points += self.writer.points
         return self.passed
@@ -260,27 +277,6 @@ def _message_to(item: Due, words: str) -> Reply | DirectMessage:
     )
 
 
-def _record(
-    session: Session,
-    person: int,
-    contact: int,
-    network: Network,
-    via: Via,
-    run_id: int,
-    collection: int | None = None,
-) -> None:
-    session.add(
-        Delivery(
-            person_id=person,
-            contact_id=contact,
-            network=network,
-            via=via,
-            collection_id=collection,
-            run_id=run_id,
-        )
-    )
-
-
 class _Writer:
     """Plans and queues a pass's pack writes, chained (each after the one before) and paced
     under the hourly budget."""
@@ -294,6 +290,8 @@ class _Writer:
         self._planned_before = _planned_from(session, channel.network, now)
         """Points planned from the current hour on, before this pass."""
         self._shared: set[int] = set()
+        self.queued: list[outbox.Queued] = []
+        """The pass's writes and messages, queued together when it is done."""
         self.actions = 0
         self.points = 0
 
@@ -359,22 +357,23 @@ class _Writer:
             start = chunk[0].seq if chunk else "new"
             key = f"collection:{self._channel.network}:{collection.id}:{start}"
             cost = per_write * (len(chunk) + (2 if first else 0))
-            outbox.queue(
-                session,
-                key=key,
-                network=self._channel.network,
-                action=WriteCollection(
-                    collection=collection.id,
-                    create=first,
-                    name=name,
-                    description=description,
-                    lang=lang,
-                    members=chunk,
-                ),
-                person_id=planned.owner,
-                after=self._chain,
-                cost=cost,
-                not_before=self.spend(cost),
+            self.queued.append(
+                outbox.Queued(
+                    key=key,
+                    network=self._channel.network,
+                    action=WriteCollection(
+                        collection=collection.id,
+                        create=first,
+                        name=name,
+                        description=description,
+                        lang=lang,
+                        members=chunk,
+                    ),
+                    person_id=planned.owner,
+                    after=self._chain,
+                    cost=cost,
+                    not_before=self.spend(cost),
+                )
             )
             self._chain = key
             self._position += 1

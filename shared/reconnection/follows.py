@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from shared import outbox
 from shared.actions import FollowAccount
-from shared.db.models import Consent, Delivery, OutboundAction
+from shared.db.models import Consent, OutboundAction
 from shared.reconnection import grants
 from shared.vocabulary import Network, Purpose, Via
 
@@ -46,40 +46,35 @@ def follow_for(
     person_id: int,
     subject: str,
     contacts: list[Contact],
-    run_id: int,
     now: datetime,
     pace: tuple[Pace, ...],
 ) -> set[int]:
     """Queue the follows of ``contacts`` (those with an account there) for ``person_id``
     acting as ``subject``, in the caller's transaction; return the contacts followed (none
-    without consent, a grant, or a pace: the network's :attr:`Protocol.follow_pace`)."""
+    without consent, a grant, or a pace: the network's :attr:`Protocol.follow_pace`), which
+    the caller records as delivered (``FOLLOWED``)."""
     if not pace or not contacts or not consented(session, person_id):
         return set()
     grant = grant_for(session, person_id, network, subject)
     if grant is None or grant.id is None:
         return set()
     scheduled = _scheduled(session, person_id, now)
-    followed: set[int] = set()
-    for found in contacts:
-        contact = found.person
-        if found.subject is None:
-            continue  # reached through the bridge: nobody there to follow
-        queued = outbox.queue(
-            session,
-            key=f"{FollowAccount.kind}:{grant.id}:{contact}",
+    followable = [c for c in contacts if c.subject is not None]  # the bridge's: nobody there
+    queued = {
+        found.person: outbox.Queued(
+            key=f"{FollowAccount.kind}:{grant.id}:{found.person}",
             network=network,
-            action=FollowAccount(grant.id, found.address, contact, found.subject),
+            action=FollowAccount(grant.id, found.address, found.person, found.subject),
             person_id=person_id,
             # A window's worth at once, then the next window's: the limits, never more.
-            not_before=now + max(p.window * (scheduled // p.limit) for p in pace),
+            not_before=now + max(p.window * ((scheduled + n) // p.limit) for p in pace),
         )
-        if not queued:  # tried before and given up: the contact goes by message
-            continue
-        scheduled += 1
-        session.add(Delivery(person_id=person_id, contact_id=contact, network=network,
-                             via=FOLLOWED, run_id=run_id))  # fmt: skip
-        followed.add(contact)
-    return followed
+        for n, found in enumerate(followable)
+        if found.subject is not None
+    }
+    # A key queued before was tried and given up: that contact goes by message.
+    added = outbox.queue_many(session, list(queued.values()))
+    return {contact for contact, q in queued.items() if q.key in added}
 
 
 def _scheduled(session: Session, person_id: int, now: datetime) -> int:

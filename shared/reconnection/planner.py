@@ -197,9 +197,10 @@ def _share(builder: _Builder, demand: dict[int, int], in_shared: dict[int, int])
         in_shared[contact] = pack.id
 
 
-def naive(needs: dict[int, list[int]], budget: int) -> Plan:
-    """The baseline: first come, first served, each person their own pack of everything."""
-    builder = _Builder([], budget)
+def naive(needs: dict[int, list[int]], budget: int, packs: list[Pack] | None = None) -> Plan:
+    """The baseline: first come, first served, each person their own pack of everything
+    (``packs``: those that exist; a person's last one is filled first)."""
+    builder = _Builder(packs or [], budget)
     for person in sorted(needs):
         _own(builder, person, needs[person])
     return builder.plan

@@ -1,0 +1,385 @@
+"""Benchmark: how soon the campaign's crowd is reconnected, hour by hour after the cutover.
+
+    python benchmarks/campaign.py [--scale 1.0] [--grants 0.3] [--days 30] [--send-ms 150]
+
+The real reconnection (the scheduler's runs: matching, the due pairs, the planner, the
+delivery pass, the outbox's order) on a synthetic crowd at the campaign's scale
+(``benchmarks/campaign_crowd.py``: 17,000 people, 23 million X connections), on SQLite,
+with a simulated clock: weeks replayed in minutes. The bots are stand-ins that only count,
+and refuse what the networks' published limits refuse: on Bluesky 5,000 points an hour
+and 35,000 a day for the bot (a record created is 3), 1,500 follows an hour and 10,000 a
+day for a person who granted follows; on Mastodon 300 statuses in 3 hours for the bot,
+400 follows a day per person. One work process sends an action every ``--send-ms`` (a
+write's round trip); a run's own computing time passes on the simulated clock too.
+
+A pair (a person, a former X contact of theirs) counts as delivered on a network when the
+person has it: a follow made as them is done, or the message announcing the pack or the
+address that holds it is sent. Printed, per hour after the cutover: the share of the
+deliverable pairs delivered, by channel, for the service's planner beside a first-come
+baseline (each person in turn their own packs of everything, no shared packs) in the same
+run; then the hours at which each reaches 50 %, 90 % and 99 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, text, update  # noqa: E402
+from sqlmodel import Session, col, select  # noqa: E402
+
+from benchmarks import campaign_crowd  # noqa: E402
+from bsky_service.adapter import BlueskyAdapter  # noqa: E402
+from mastodon_bot.adapter import MastodonAdapter  # noqa: E402
+from shared import actions, clock, outbox  # noqa: E402
+from shared.config import DEFAULT_CUTOVER_AT, Reconnection  # noqa: E402
+from shared.db.engine import create_sync_engine  # noqa: E402
+from shared.db.models import OutboundAction  # noqa: E402
+from shared.reconnection import due, matching, planner  # noqa: E402
+from shared.reconnection.runner import Runner  # noqa: E402
+from shared.vocabulary import ActionStatus, Network, Via  # noqa: E402
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from shared.protocol import Pace, Protocol
+
+CHANNELS = (Via.FOLLOWED, Via.SHARED, Via.LIST, Via.MESSAGE, Via.BRIDGE)
+MILESTONES = (0.5, 0.9, 0.99)
+SEND_BATCH = 200
+PUBLIC_URL = "https://helloquittex.test"
+
+
+@dataclass
+class Window:
+    """At most ``limit`` in any ``seconds``: a network's limit, as a sliding window."""
+
+    limit: int
+    seconds: float
+    spent: deque[tuple[datetime, int]] = field(default_factory=deque)
+    total: int = 0
+
+    def refusal(self, now: datetime, amount: int) -> datetime | None:
+        """``None`` if ``amount`` fits now (then it is spent); else when it will."""
+        start = now - timedelta(seconds=self.seconds)
+        while self.spent and self.spent[0][0] <= start:
+            self.total -= self.spent.popleft()[1]
+        if self.total + amount <= self.limit:
+            return None
+        freed, need = 0, self.total + amount - self.limit
+        for at, spent in self.spent:
+            freed += spent
+            if freed >= need:
+                return at + timedelta(seconds=self.seconds)
+        return now + timedelta(seconds=self.seconds)
+
+    def spend(self, now: datetime, amount: int) -> None:
+        self.spent.append((now, amount))
+        self.total += amount
+
+
+class StandIn:
+    """A network's bot as the reconnection sees it, that only counts what it is asked to
+    send, and refuses what the network's limits refuse."""
+
+    def __init__(
+        self,
+        network: Network,
+        kind: type[BlueskyAdapter] | type[MastodonAdapter],
+        bot: list[Window],
+        text_limit: int,
+    ) -> None:
+        self.network = network
+        self.delivers = kind.delivers
+        self.write_budget = kind.write_budget
+        self.message_cost = kind.message_cost
+        self.follow_pace: tuple[Pace, ...] = kind.follow_pace
+        self.text_limit = text_limit
+        self.messages = True
+        self._bot = bot
+        self._follows: dict[int, list[Window]] = {}
+        self.refused: Counter[str] = Counter()
+
+    async def follows(self, subject: str, handle: str) -> frozenset[str]:
+        del subject, handle
+        return frozenset()  # nobody followed anyone there before the cutover
+
+    def collection_url(self, collection: int) -> str | None:
+        if self.network != Network.BLUESKY:
+            return None
+        return f"https://bsky.app/starter-pack/helloquittex.test/{collection}"
+
+    def take(self, action: OutboundAction, now: datetime) -> datetime | None:
+        """Send ``action`` now if the limits allow; else when they will."""
+        if action.kind == actions.FollowAccount.kind:
+            assert action.person_id is not None
+            paces = self.follow_pace
+            windows = self._follows.setdefault(
+                action.person_id, [Window(p.limit, p.window.total_seconds()) for p in paces]
+            )
+            amount = 1
+        else:
+            windows = self._bot
+            amount = action.cost if self.network == Network.BLUESKY else 1
+        for window in windows:
+            later = window.refusal(now, amount)
+            if later is not None:
+                self.refused[action.kind] += 1
+                return later
+        for window in windows:
+            window.spend(now, amount)
+        return None
+
+
+def stand_ins() -> dict[Network, StandIn]:
+    return {
+        Network.BLUESKY: StandIn(
+            Network.BLUESKY, BlueskyAdapter, [Window(5_000, 3600), Window(35_000, 86400)], 300
+        ),
+        Network.MASTODON: StandIn(Network.MASTODON, MastodonAdapter, [Window(300, 10800)], 500),
+    }
+
+
+@dataclass
+class Timeline:
+    """When each delivered pair reached its person (hours after the cutover), by channel;
+    what the stand-ins refused; what the runs cost."""
+
+    hours: dict[Via, list[float]]
+    refused: Counter[str]
+    run_seconds: list[float]
+    sent: Counter[str]
+
+
+class Simulation:
+    """One strategy's weeks after the cutover, on its own copy of the database."""
+
+    def __init__(self, engine: Engine, cutover: datetime, send_sec: float) -> None:
+        self.engine, self.cutover, self.send_sec = engine, cutover, send_sec
+        self.now = cutover
+        self.bots = stand_ins()
+        self.follows_done: dict[tuple[int, int, Network], datetime] = {}
+        self.told: dict[tuple[Network, int, int], datetime] = {}
+        """(network, run, person) -> when the last part of that run's message went."""
+        self.run_seconds: list[float] = []
+        self.sent: Counter[str] = Counter()
+
+    def run(self, days: float) -> Timeline:
+        end = self.cutover + timedelta(days=days)
+        plan = Reconnection(cutover_at=self.cutover)
+        runner = Runner(self.engine, PUBLIC_URL, run_done=lambda: None)
+        adapters = cast("list[Protocol]", list(self.bots.values()))
+        next_run = self.cutover
+        with clock.simulated(lambda: self.now):
+            while self.now < end:
+                # The scheduler asks every minute; nobody joins during the simulation, so
+                # only the cutover and the daily re-match are ever due: asked then.
+                if self.now >= next_run:
+                    started = time.perf_counter()
+                    asyncio.run(runner.when_due(plan, adapters))
+                    took = time.perf_counter() - started
+                    self.run_seconds.append(took)
+                    next_run = self.now + timedelta(hours=plan.rematch_hours)
+                    self.now += timedelta(seconds=took)
+                if not self._send_due():
+                    self.now = min(self._next_action(), next_run, end)
+        return self._timeline()
+
+    def _send_due(self) -> int:
+        """Send what is due now, one action every ``send_sec``; how many were tried."""
+        tried = 0
+        for network, bot in self.bots.items():
+            done: list[int] = []
+            for action in outbox.due(self.engine, network, limit=SEND_BATCH):
+                assert action.id is not None
+                tried += 1
+                later = bot.take(action, self.now)
+                if later is not None:
+                    outbox.mark_retry(self.engine, action.id, "429: over the limit", later)
+                    continue
+                self._delivered(network, action)
+                done.append(action.id)
+                self.now += timedelta(seconds=self.send_sec)
+            self._mark_done(done)
+        return tried
+
+    def _delivered(self, network: Network, action: OutboundAction) -> None:
+        self.sent[f"{network}:{action.kind}"] += 1
+        if action.kind == actions.FollowAccount.kind:
+            assert action.person_id is not None
+            key = (action.person_id, int(action.payload["contact"]), network)
+            self.follows_done[key] = self.now
+        elif action.idempotency_key.startswith("suggest:"):
+            _, _, run, person, *_ = action.idempotency_key.split(":")
+            self.told[(network, int(run), int(person))] = self.now
+
+    def _mark_done(self, ids: list[int]) -> None:
+        """What was sent, recorded done in one statement (the real sender records each
+        send in its own transaction: its cost is not what this measures)."""
+        if not ids:
+            return
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboundAction)
+                .where(col(OutboundAction.id).in_(ids))
+                .values(status=ActionStatus.DONE, payload={}, updated_at=self.now)
+            )
+
+    def _next_action(self) -> datetime:
+        """When the next pending action comes due (far away if none is pending)."""
+        with Session(self.engine) as session:
+            pending = session.exec(
+                select(func.min(OutboundAction.not_before)).where(
+                    OutboundAction.status == ActionStatus.PENDING
+                )
+            ).one()
+        if pending is None:
+            return self.now + timedelta(days=365)
+        return max(pending, self.now + timedelta(seconds=1))
+
+    def _timeline(self) -> Timeline:
+        hours: dict[Via, list[float]] = {via: [] for via in CHANNELS}
+        with Session(self.engine) as session:
+            rows = session.execute(
+                text("SELECT person_id, contact_id, network, via, run_id FROM delivery")
+            )
+            for person, contact, network, via, run in rows:
+                if via == Via.FOLLOWED:
+                    when = self.follows_done.get((person, contact, Network(network)))
+                elif via in CHANNELS and run is not None:
+                    when = self.told.get((Network(network), run, person))
+                else:
+                    continue
+                if when is not None:
+                    hours[Via(via)].append((when - self.cutover).total_seconds() / 3600)
+        refused: Counter[str] = Counter()
+        for network, bot in self.bots.items():
+            refused.update({f"{network}:{k}": n for k, n in bot.refused.items()})
+        return Timeline(hours, refused, self.run_seconds, self.sent)
+
+
+def first_come(
+    needs: dict[int, list[int]],
+    packs: list[planner.Pack],
+    budget: int,
+    demand: dict[int, int] | None = None,
+) -> planner.Plan:
+    """The baseline's planner: each person in turn their own packs of everything."""
+    del demand
+    return planner.naive(needs, budget, [p for p in packs if p.owner is not None])
+
+
+def deliverable(engine: Engine) -> dict[Network, int]:
+    """The pairs due at the cutover, by network (what is delivered elsewhere left out)."""
+    found: dict[Network, int] = {}
+    with Session(engine) as session:
+        for network in (Network.BLUESKY, Network.MASTODON):
+            after, count = 0, 0
+            while batch := due.due(session, network, after=after, limit=500):
+                count += sum(len(item.contacts) for item in batch)
+                after = batch[-1].person
+            found[network] = count
+    return found
+
+
+def reached_at(timeline: Timeline, total: int, share: float) -> float | None:
+    """The hour at which ``share`` of the ``total`` pairs were delivered."""
+    times = sorted(t for ts in timeline.hours.values() for t in ts)
+    needed = int(total * share + 0.999999)
+    return times[needed - 1] if needed <= len(times) else None
+
+
+def delivered_by(timeline: Timeline, hour: float) -> dict[Via, int]:
+    return {via: sum(1 for t in ts if t <= hour) for via, ts in timeline.hours.items()}
+
+
+def print_hours(results: dict[str, Timeline], total: int, days: float, hourly: bool) -> None:
+    marks = [float(h) for h in range(1, 25)] + [24.0 * d for d in range(2, int(days) + 1)]
+    if hourly:
+        marks = [float(h) for h in range(1, int(days * 24) + 1)]
+    heads = "  ".join(f"{'all':>6} " + " ".join(f"{v.value[:7]:>7}" for v in CHANNELS)
+                      for _ in results)  # fmt: skip
+    print(f"{'':>6}  " + "  ".join(f"{name:<46}" for name in results))
+    print(f"{'hour':>6}  {heads}")
+    for hour in marks:
+        cells = []
+        for timeline in results.values():
+            by = delivered_by(timeline, hour)
+            share = sum(by.values()) / max(total, 1)
+            cells.append(f"{share:6.1%} " + " ".join(f"{by[v] / max(total, 1):7.1%}"
+                                                     for v in CHANNELS))  # fmt: skip
+        print(f"{hour:>6.0f}  " + "  ".join(cells))
+
+
+def print_milestones(results: dict[str, Timeline], total: int) -> None:
+    for share in MILESTONES:
+        said = []
+        for name, timeline in results.items():
+            hour = reached_at(timeline, total, share)
+            said.append(f"{name} {'not reached' if hour is None else f'hour {hour:.1f}'}")
+        print(f"{share:.0%} of the pairs delivered: " + ", ".join(said))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--grants", type=float, default=0.3,
+                        help="the share of people who grant follows (0 to 1)")  # fmt: skip
+    parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--send-ms", type=float, default=150.0)
+    parser.add_argument("--hourly", action="store_true", help="every hour, not every day")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    crowd = campaign_crowd.generate(args.scale, args.grants)
+    cutover = DEFAULT_CUTOVER_AT
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "crowd.db"
+        engine = create_sync_engine(f"sqlite:///{base}")
+        with clock.simulated(lambda: cutover - timedelta(hours=1)):
+            campaign_crowd.store(engine, crowd)
+            matched = matching.match_all(engine)
+            pairs = deliverable(engine)
+        engine.dispose()
+        total = sum(pairs.values())
+        print(
+            f"{crowd.people:,} people ({crowd.media} media), {crowd.connections:,} X connections, "
+            f"{matched.total:,} matched follows; {args.grants:.0%} grant follows; "
+            f"prepared in {time.perf_counter() - started:.0f} s"
+        )
+        print("deliverable pairs: " + ", ".join(f"{n} {c:,}" for n, c in pairs.items()))
+        results: dict[str, Timeline] = {}
+        for name, chosen in (("planner", planner.plan), ("first-come", first_come)):
+            copy = Path(folder) / f"{name}.db"
+            shutil.copyfile(base, copy)
+            engine = create_sync_engine(f"sqlite:///{copy}")
+            began = time.perf_counter()
+            with mock.patch.object(planner, "plan", chosen):
+                results[name] = Simulation(engine, cutover, args.send_ms / 1000).run(args.days)
+            engine.dispose()
+            copy.unlink()
+            timeline = results[name]
+            print(
+                f"{name}: simulated in {time.perf_counter() - began:.0f} s; runs "
+                f"{len(timeline.run_seconds)} ({sum(timeline.run_seconds):.0f} s); sent "
+                f"{sum(timeline.sent.values()):,} ({dict(timeline.sent)}); refused by the "
+                f"limits {sum(timeline.refused.values())} {dict(timeline.refused)}"
+            )
+    print_hours(results, total, args.days, args.hourly)
+    print_milestones(results, total)
+
+
+if __name__ == "__main__":
+    main()
