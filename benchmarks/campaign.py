@@ -1,6 +1,7 @@
 """Benchmark: how soon the campaign's crowd is reconnected, hour by hour after the cutover.
 
     python benchmarks/campaign.py [--scale 1.0] [--grants 0.3] [--days 30] [--send-ms 150]
+                                  [--workers 2]
 
 The real reconnection (the scheduler's runs: matching, the due pairs, the planner, the
 delivery pass, the outbox's order) on a synthetic crowd at the campaign's scale
@@ -9,8 +10,9 @@ with a simulated clock: weeks replayed in minutes. The bots are stand-ins that o
 and refuse what the networks' published limits refuse: on Bluesky 5,000 points an hour
 and 35,000 a day for the bot (a record created is 3), 1,500 follows an hour and 10,000 a
 day for a person who granted follows; on Mastodon 300 statuses in 3 hours for the bot,
-400 follows a day per person. One work process sends an action every ``--send-ms`` (a
-write's round trip); a run's own computing time passes on the simulated clock too.
+400 follows a day per person. Each of ``--workers`` work processes (two for 20,000 people,
+``docs/RELIABILITY.md``) sends an action every ``--send-ms`` (a write's round trip); a
+run's own computing time passes on the simulated clock too.
 
 A pair (a person, a former X contact of theirs) counts as delivered on a network when the
 person has it: a follow made as them is done, or the message announcing the pack or the
@@ -28,8 +30,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -65,30 +67,31 @@ PUBLIC_URL = "https://helloquittex.test"
 
 @dataclass
 class Window:
-    """At most ``limit`` in any ``seconds``: a network's limit, as a sliding window."""
+    """At most ``limit`` in a window of ``seconds``, counted as the network counts: from the
+    first use after the last window ended (Bluesky's PDS, ``rate-limiter-flexible``), or in
+    periods aligned on the epoch (``aligned``: Mastodon's ``RateLimiter``)."""
 
     limit: int
     seconds: float
-    spent: deque[tuple[datetime, int]] = field(default_factory=deque)
-    total: int = 0
+    aligned: bool = False
+    start: float = float("-inf")
+    used: int = 0
 
     def refusal(self, now: datetime, amount: int) -> datetime | None:
-        """``None`` if ``amount`` fits now (then it is spent); else when it will."""
-        start = now - timedelta(seconds=self.seconds)
-        while self.spent and self.spent[0][0] <= start:
-            self.total -= self.spent.popleft()[1]
-        if self.total + amount <= self.limit:
-            return None
-        freed, need = 0, self.total + amount - self.limit
-        for at, spent in self.spent:
-            freed += spent
-            if freed >= need:
-                return at + timedelta(seconds=self.seconds)
-        return now + timedelta(seconds=self.seconds)
+        """``None`` if ``amount`` fits now; else when it will."""
+        moment = now.timestamp()
+        if moment >= self.start + self.seconds:  # that window is over: the next opens
+            return None if amount <= self.limit else now + timedelta(seconds=self.seconds)
+        if self.used + amount > self.limit:
+            return datetime.fromtimestamp(self.start + self.seconds, tz=now.tzinfo)
+        return None
 
     def spend(self, now: datetime, amount: int) -> None:
-        self.spent.append((now, amount))
-        self.total += amount
+        moment = now.timestamp()
+        if moment >= self.start + self.seconds:
+            self.start = moment - moment % self.seconds if self.aligned else moment
+            self.used = 0
+        self.used += amount
 
 
 class StandIn:
@@ -126,9 +129,10 @@ class StandIn:
         """Send ``action`` now if the limits allow; else when they will."""
         if action.kind == actions.FollowAccount.kind:
             assert action.person_id is not None
-            paces = self.follow_pace
+            paces, mastodon = self.follow_pace, self.network == Network.MASTODON
             windows = self._follows.setdefault(
-                action.person_id, [Window(p.limit, p.window.total_seconds()) for p in paces]
+                action.person_id,
+                [Window(p.limit, p.window.total_seconds(), aligned=mastodon) for p in paces],
             )
             amount = 1
         else:
@@ -149,7 +153,9 @@ def stand_ins() -> dict[Network, StandIn]:
         Network.BLUESKY: StandIn(
             Network.BLUESKY, BlueskyAdapter, [Window(5_000, 3600), Window(35_000, 86400)], 300
         ),
-        Network.MASTODON: StandIn(Network.MASTODON, MastodonAdapter, [Window(300, 10800)], 500),
+        Network.MASTODON: StandIn(
+            Network.MASTODON, MastodonAdapter, [Window(300, 10800, aligned=True)], 500
+        ),
     }
 
 
@@ -168,6 +174,7 @@ class Simulation:
     """One strategy's weeks after the cutover, on its own copy of the database."""
 
     def __init__(self, engine: Engine, cutover: datetime, send_sec: float) -> None:
+        """``send_sec``: how long one send takes the work processes together."""
         self.engine, self.cutover, self.send_sec = engine, cutover, send_sec
         self.now = cutover
         self.bots = stand_ins()
@@ -340,6 +347,7 @@ def main() -> None:
                         help="the share of people who grant follows (0 to 1)")  # fmt: skip
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--send-ms", type=float, default=150.0)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--hourly", action="store_true", help="every hour, not every day")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -367,7 +375,8 @@ def main() -> None:
             engine = create_sync_engine(f"sqlite:///{copy}")
             began = time.perf_counter()
             with mock.patch.object(planner, "plan", chosen):
-                results[name] = Simulation(engine, cutover, args.send_ms / 1000).run(args.days)
+                sending = args.send_ms / 1000 / args.workers
+                results[name] = Simulation(engine, cutover, sending).run(args.days)
             engine.dispose()
             copy.unlink()
             timeline = results[name]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -144,9 +144,10 @@ def recover(engine: Engine) -> int:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundAction]:
-    """Pending actions of ``network`` whose time has come and whose prerequisite is done
-    (or gone: finished rows are pruned), oldest first."""
+def _due_statement(*, follows: bool) -> Any:
+    """Pending actions of a network (``:network``) whose time has come (``:now``) and whose
+    prerequisite is done (or gone: finished rows are pruned), oldest first, follows or the
+    others; built once."""
     first = aliased(OutboundAction)
     waiting = (
         select(first.id)
@@ -156,19 +157,37 @@ def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundActio
         )
         .exists()
     )
-    with Session(engine) as session:
-        statement = (
-            select(OutboundAction)
-            .where(
-                OutboundAction.network == network,
-                OutboundAction.status == ActionStatus.PENDING,
-                col(OutboundAction.not_before) <= utcnow(),
-                col(OutboundAction.after).is_(None) | ~waiting,
-            )
-            .order_by(col(OutboundAction.id))
-            .limit(limit)
+    kind = col(OutboundAction.kind) == FollowAccount.kind
+    return (
+        select(OutboundAction)
+        .where(
+            OutboundAction.network == bindparam("network"),
+            OutboundAction.status == ActionStatus.PENDING,
+            col(OutboundAction.not_before) <= bindparam("now"),
+            col(OutboundAction.after).is_(None) | ~waiting,
+            kind if follows else ~kind,
         )
-        return list(session.exec(statement))
+        .order_by(col(OutboundAction.id))
+        .limit(bindparam("limit"))
+    )
+
+
+_DUE_FIRST = _due_statement(follows=False)
+_DUE_FOLLOWS = _due_statement(follows=True)
+
+
+def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundAction]:
+    """Pending actions of ``network`` whose time has come and whose prerequisite is done,
+    oldest first; follows last. A follow reaches one contact of one person, while an answer
+    is awaited and a message or a pack reaches many: at the cutover a crowd's follows
+    (thousands a person, paced by each one's limit) must not hold them up for hours."""
+    with Session(engine) as session:
+        values = {"network": network, "now": utcnow(), "limit": limit}
+        found = list(session.exec(_DUE_FIRST, params=values))
+        if len(found) < limit:
+            values["limit"] = limit - len(found)
+            found += session.exec(_DUE_FOLLOWS, params=values)
+        return found
 
 
 def claim(engine: Engine, action_id: int, by: str | None = None) -> OutboundAction | None:

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from shared import backoff, outbox, service
-from shared.actions import Recipient, Reply
+from shared.actions import FollowAccount, Recipient, Reply
 from shared.bot.commands import CommandRegistry
 from shared.bot.handlers import default_registry
 from shared.db.models import InboundPost, OutboundAction
@@ -73,6 +73,28 @@ def test_a_post_is_answered_once_however_often_it_arrives(engine: Engine) -> Non
     assert (action.status, action.remote_ref, action.attempts) == ("done", f"fake:{KEY}", 1)
     with Session(engine) as session:
         assert len(list(session.exec(select(InboundPost)))) == 1
+
+
+def test_an_answer_goes_before_the_follows_queued_ahead_of_it(engine: Engine) -> None:
+    """At the cutover thousands of follows are due at once: a mention is still answered in
+    the next pass, not hours later behind them."""
+    with Session(engine) as session, session.begin():
+        crowd = [
+            outbox.Queued(f"follow:1:{n}", Network.MASTODON,
+                          FollowAccount(1, f"c{n}@m.test", n, f"https://m.test/users/c{n}"))
+            for n in range(120)
+        ]  # fmt: skip
+        assert len(outbox.queue_many(session, crowd)) == 120
+    adapter = FakeAdapter()
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        await core.receive(post())
+        await core.deliver_due()  # one pass
+
+    asyncio.run(scenario())
+    assert adapter.deliveries[0] == KEY, "the answer first"
+    assert adapter.deliveries[1:] == [f"follow:1:{n}" for n in range(len(adapter.deliveries) - 1)]
 
 
 def test_an_interrupted_send_is_completed_once_after_a_restart(engine: Engine) -> None:
