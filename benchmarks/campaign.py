@@ -283,9 +283,12 @@ def first_come(
     packs: list[planner.Pack],
     budget: int,
     demand: dict[int, int] | None = None,
+    *,
+    keep: int = 0,
 ) -> planner.Plan:
-    """The baseline's planner: each person in turn their own packs of everything."""
-    del demand
+    """The baseline's planner: each person in turn their own packs of everything, first
+    come, first served (nothing kept for later batches)."""
+    del demand, keep
     return planner.naive(needs, budget, [p for p in packs if p.owner is not None])
 
 

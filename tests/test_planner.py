@@ -40,6 +40,17 @@ def test_the_budget_is_never_exceeded_and_the_rest_waits() -> None:
     assert plan.reached == 10 + 10 + (budget - 2 * 36 - PACK_COST) // CREATE_COST
 
 
+def test_own_packs_leave_what_is_kept_for_later_batches_and_shared_ones_do_not() -> None:
+    popular = list(range(100, 100 + planner.SHARED_FIT))
+    needs = {1: [*popular, 7, 8, 9], 2: popular, 3: popular}
+    shared_cost = PACK_COST + len(popular) * CREATE_COST
+    budget = shared_cost + PACK_COST + 3 * CREATE_COST  # all of it, without keeping
+    assert planner.plan(needs, [], budget).deferred == 0
+    kept = planner.plan(needs, [], budget, keep=2 * CREATE_COST)
+    assert kept.reached == 3 * len(popular) + 1, "the shared pack in full; one of her own"
+    assert kept.deferred == 2 and kept.points == budget - 2 * CREATE_COST
+
+
 def test_an_existing_pack_is_filled_then_a_next_part_begins() -> None:
     existing = Pack(id=5, owner=1, members=frozenset(range(PACK_SIZE - 2)))
     plan = planner.plan({1: [900, 901, 902]}, [existing], budget=10_000)

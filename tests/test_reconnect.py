@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -29,7 +30,6 @@ from tests.fakes import FakeAdapter, FakeBluesky
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
     from sqlalchemy.engine import Engine
 
 ALICE_X, BOB_X, CAROL_X, DAVE_X = 100, 200, 300, 400
@@ -337,11 +337,18 @@ def test_operators_see_runs_budget_waiting_and_one_persons_matches(
     assert capsys.readouterr().out.startswith("2 matches (1 new, 0 gone) in ")
 
 
-def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("per_day", "expected"),
+    [(48, [0, 0, 1, 1, 2]), (4, [0, 0, 1, 1, 24])],
+    ids=["two an hour", "four a day"],
+)
+def test_messages_are_paced_under_the_networks_budget(
+    engine: Engine, tmp_path: Path, per_day: int, expected: list[int]
+) -> None:
     from shared.protocol import WriteBudget
 
     class Paced(FakeAdapter):
-        write_budget = WriteBudget(per_hour=2, per_day=48, reserve=0)
+        write_budget = WriteBudget(per_hour=2, per_day=per_day, reserve=0)
         message_cost = 1
 
     net = Net(engine)
@@ -360,7 +367,7 @@ def test_messages_are_paced_under_the_networks_budget(engine: Engine, tmp_path: 
     with Session(engine) as session:
         rows = session.exec(select(OutboundAction).where(OutboundAction.kind == "reply")).all()
     hours = sorted(round((r.not_before - utcnow()).total_seconds() / 3600) for r in rows)
-    assert hours == [0, 0, 1, 1, 2], "two an hour: the five messages over three hours"
+    assert hours == expected, "two an hour; past the day's share, the next day's hours"
     assert len(net.sent(net.mastodon, Reply)) == 2, "only this hour's are sent now"
 
 

@@ -70,6 +70,10 @@ class Channel:
     demand: dict[int, int] | None = None
     """How many people each account is due to there (:func:`shared_demand`), counted once
     a run: shared packs are planned from it, whatever batch is being delivered."""
+    reserved: int = 0
+    """Points people's own packs leave for the messages of the people after this batch: a
+    message announcing shared packs reaches dozens of pairs for the price of one pack item,
+    so the first batches' own packs must not spend the day's budget before all are told."""
 
 
 def budget_left(session: Session, network: Network, budget: WriteBudget, now: datetime) -> int:
@@ -304,15 +308,13 @@ class _Writer:
         existing = _packs(self._session, self._channel.network, list(needs))
         self._shared = {p.id for p in existing if p.owner is None}
         budget = self._channel.budget
-        points = (
-            budget_left(self._session, self._channel.network, budget, self._now)
-            if budget is not None
-            else 10**9
-        )
+        points = 10**9
+        if budget is not None:
+            points = budget_left(self._session, self._channel.network, budget, self._now)
         demand = self._channel.demand
         if demand is None:
             demand = shared_demand(self._session, self._channel.network)
-        plan = planner.plan(needs, existing, points, demand=demand)
+        plan = planner.plan(needs, existing, points, demand=demand, keep=self._channel.reserved)
         ids = {}
         for planned in plan.writes():
             ids[planned.id] = self._write(planned, subjects)
@@ -388,14 +390,18 @@ class _Writer:
         return when
 
     def _paced(self, cost: int) -> datetime:
-        """When a write of ``cost`` may go: the hour whose share it fits in."""
+        """When a write of ``cost`` may go: the hour whose share it fits in, and past a
+        day's share, the next day's hours (what a pass writes beyond its packs, the
+        messages announcing them, must not spend tomorrow's budget today)."""
         budget = self._channel.budget
         if budget is None:
             return self._now
-        hourly = int(budget.per_hour * (1 - budget.reserve))
+        hourly = max(int(budget.per_hour * (1 - budget.reserve)), 1)
+        hours_a_day = max(int(budget.per_day * (1 - budget.reserve)) // hourly, 1)
         spent = self._planned_before + self.points + cost
-        hours = max(0, spent - 1) // max(hourly, 1)
-        return self._now + timedelta(hours=hours)
+        hour = max(0, spent - 1) // hourly
+        day, hour = divmod(hour, hours_a_day)
+        return self._now + timedelta(days=day, hours=hour)
 
     def last_write_of(self, packs: Iterable[int]) -> str | None:
         """The key of the last write (in chain order) among these collections' this pass."""

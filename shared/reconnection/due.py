@@ -79,6 +79,12 @@ WHERE o.id > :after AND (EXISTS ({following} AND m.follower_id = o.id)
 ORDER BY o.id LIMIT :limit
 """
 
+_PEOPLE_DUE = """
+SELECT count(*) FROM person o
+WHERE EXISTS ({following} AND m.follower_id = o.id)
+   OR EXISTS ({followers} AND m.followee_id = o.id)
+"""
+
 _DUE_PAIRS = """
 SELECT person_id, contact_id, min(found_at) AS found FROM (
   {following} AND m.follower_id IN :people
@@ -93,6 +99,11 @@ WHERE EXISTS (SELECT 1 FROM identity k WHERE k.person_id = due.contact_id
               AND k.network = :network)
 GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
 """
+
+
+def people_due(session: Session, network: Network) -> int:
+    """How many people have contacts due on ``network``."""
+    return int(session.execute(text(due_query(_PEOPLE_DUE)), {"network": network}).scalar_one())
 
 
 def due(session: Session, network: Network, *, after: int = 0, limit: int = 500) -> list[Due]:

@@ -144,9 +144,13 @@ class Runner:
         if channel.collections:
             demand = await asyncio.to_thread(self._demand, channel.network)
             channel = replace(channel, demand=demand)
-        after = 0
+        after, left = 0, 0
+        if channel.budget is not None and channel.message_cost:
+            left = await asyncio.to_thread(self._people_due, channel.network)
         while batch := await asyncio.to_thread(self._due, channel.network, after):
             after = batch[-1].person
+            left = max(0, left - len(batch))
+            channel = replace(channel, reserved=left * channel.message_cost)
             follows: dict[int, frozenset[str]] = {}
             for item in batch:
                 try:
@@ -170,6 +174,10 @@ class Runner:
     def _demand(self, network: Network) -> dict[int, int]:
         with Session(self._engine) as session:
             return due.shared_demand(session, network)
+
+    def _people_due(self, network: Network) -> int:
+        with Session(self._engine) as session:
+            return due.people_due(session, network)
 
     def _due(self, network: Network, after: int) -> list[due.Due]:
         with Session(self._engine) as session:
