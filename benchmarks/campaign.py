@@ -55,6 +55,8 @@ from shared.reconnection.runner import Runner  # noqa: E402
 from shared.vocabulary import ActionStatus, Network, Via  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Engine
 
     from shared.protocol import Pace, Protocol
@@ -343,6 +345,61 @@ def print_milestones(results: dict[str, Timeline], total: int) -> None:
         print(f"{share:.0%} of the pairs delivered: " + ", ".join(said))
 
 
+STRATEGIES = {"planner": planner.plan, "first-come": first_come}
+
+
+@dataclass
+class Options:
+    scale: float = 1.0
+    grants: float = 0.3
+    days: float = 30.0
+    send_ms: float = 150.0
+    workers: int = 2
+
+
+def simulate(
+    options: Options, say: Callable[[str], None] = print
+) -> tuple[int, dict[str, Timeline]]:
+    """The crowd made, matched and reconnected by each strategy on its own copy: the
+    deliverable pairs, and each strategy's timeline."""
+    started = time.perf_counter()
+    crowd = campaign_crowd.generate(options.scale, options.grants)
+    cutover = DEFAULT_CUTOVER_AT
+    results: dict[str, Timeline] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "crowd.db"
+        engine = create_sync_engine(f"sqlite:///{base}")
+        with clock.simulated(lambda: cutover - timedelta(hours=1)):
+            campaign_crowd.store(engine, crowd)
+            matched = matching.match_all(engine)
+            pairs = deliverable(engine)
+        engine.dispose()
+        say(
+            f"{crowd.people:,} people ({crowd.media} media), {crowd.connections:,} X connections, "
+            f"{matched.total:,} matched follows; {options.grants:.0%} grant follows; "
+            f"prepared in {time.perf_counter() - started:.0f} s"
+        )
+        say("deliverable pairs: " + ", ".join(f"{n} {c:,}" for n, c in pairs.items()))
+        sending = options.send_ms / 1000 / options.workers
+        for name, chosen in STRATEGIES.items():
+            copy = Path(folder) / f"{name}.db"
+            shutil.copyfile(base, copy)
+            engine = create_sync_engine(f"sqlite:///{copy}")
+            began = time.perf_counter()
+            with mock.patch.object(planner, "plan", chosen):
+                results[name] = Simulation(engine, cutover, sending).run(options.days)
+            engine.dispose()
+            copy.unlink()
+            timeline = results[name]
+            say(
+                f"{name}: simulated in {time.perf_counter() - began:.0f} s; runs "
+                f"{len(timeline.run_seconds)} ({sum(timeline.run_seconds):.0f} s); sent "
+                f"{sum(timeline.sent.values()):,} ({dict(timeline.sent)}); refused by the "
+                f"limits {sum(timeline.refused.values())} {dict(timeline.refused)}"
+            )
+    return sum(pairs.values()), results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -353,42 +410,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--hourly", action="store_true", help="every hour, not every day")
     args = parser.parse_args()
-    started = time.perf_counter()
-    crowd = campaign_crowd.generate(args.scale, args.grants)
-    cutover = DEFAULT_CUTOVER_AT
-    with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder) / "crowd.db"
-        engine = create_sync_engine(f"sqlite:///{base}")
-        with clock.simulated(lambda: cutover - timedelta(hours=1)):
-            campaign_crowd.store(engine, crowd)
-            matched = matching.match_all(engine)
-            pairs = deliverable(engine)
-        engine.dispose()
-        total = sum(pairs.values())
-        print(
-            f"{crowd.people:,} people ({crowd.media} media), {crowd.connections:,} X connections, "
-            f"{matched.total:,} matched follows; {args.grants:.0%} grant follows; "
-            f"prepared in {time.perf_counter() - started:.0f} s"
-        )
-        print("deliverable pairs: " + ", ".join(f"{n} {c:,}" for n, c in pairs.items()))
-        results: dict[str, Timeline] = {}
-        for name, chosen in (("planner", planner.plan), ("first-come", first_come)):
-            copy = Path(folder) / f"{name}.db"
-            shutil.copyfile(base, copy)
-            engine = create_sync_engine(f"sqlite:///{copy}")
-            began = time.perf_counter()
-            with mock.patch.object(planner, "plan", chosen):
-                sending = args.send_ms / 1000 / args.workers
-                results[name] = Simulation(engine, cutover, sending).run(args.days)
-            engine.dispose()
-            copy.unlink()
-            timeline = results[name]
-            print(
-                f"{name}: simulated in {time.perf_counter() - began:.0f} s; runs "
-                f"{len(timeline.run_seconds)} ({sum(timeline.run_seconds):.0f} s); sent "
-                f"{sum(timeline.sent.values()):,} ({dict(timeline.sent)}); refused by the "
-                f"limits {sum(timeline.refused.values())} {dict(timeline.refused)}"
-            )
+    options = Options(args.scale, args.grants, args.days, args.send_ms, args.workers)
+    total, results = simulate(options)
     print_hours(results, total, args.days, args.hourly)
     print_milestones(results, total)
 
