@@ -392,8 +392,9 @@ def simulate(
             copy.unlink()
             timeline = results[name]
             say(
-                f"{name}: simulated in {time.perf_counter() - began:.0f} s; runs "
-                f"{len(timeline.run_seconds)} ({sum(timeline.run_seconds):.0f} s); sent "
+                f"{name}: simulated in {time.perf_counter() - began:.0f} s; the cutover's run "
+                f"{timeline.run_seconds[0]:.0f} s, {len(timeline.run_seconds) - 1} more "
+                f"({sum(timeline.run_seconds[1:]):.0f} s); sent "
                 f"{sum(timeline.sent.values()):,} ({dict(timeline.sent)}); refused by the "
                 f"limits {sum(timeline.refused.values())} {dict(timeline.refused)}"
             )

@@ -21,7 +21,7 @@ from shared.config import Reconnection
 from shared.db.models import Delivery, Identity, OutboundAction, Person, ReconnectRun
 from shared.identity import xtrust
 from shared.identity.accounts import Thread
-from shared.reconnection import matching
+from shared.reconnection import matching, reports
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network, Purpose
 from tests.archives import make_archive
@@ -335,6 +335,25 @@ def test_operators_see_runs_budget_waiting_and_one_persons_matches(
         session.execute(text("DELETE FROM x_match WHERE followee_id = :p"), {"p": alice})
     assert main(["reconnect", "match"]) == 0
     assert capsys.readouterr().out.startswith("2 matches (1 new, 0 gone) in ")
+
+
+def test_many_addresses_go_in_one_message_with_the_list_that_holds_them_all(
+    engine: Engine, tmp_path: Path
+) -> None:
+    net = Net(engine)
+    bob = net.person("bob", BOB_X, "mastodon")
+    friends = [net.person(f"friend{n}", 7000 + n, "mastodon") for n in range(40)]
+    archive = make_archive(tmp_path / "b.zip", [], [7000 + n for n in range(40)],
+                           account_id=BOB_X, username="bob_x")  # fmt: skip
+    import_archive(engine, archive, for_person=bob)
+    net.run()
+    [to_bob] = [r for r in net.sent(net.mastodon, Reply) if r.to_post == "bob-post"]
+    assert len(to_bob.text) <= net.mastodon.text_limit
+    assert "https://hqx.test/x/following/" in to_bob.text
+    shown = [line for line in to_bob.text.splitlines() if line.endswith("@m.test")]
+    assert shown and f"… and {40 - len(shown)} more, all in the list." in to_bob.text
+    with Session(engine) as session:
+        assert len(reports.following_list(session, bob)) == len(friends), "the list: all 40"
 
 
 @pytest.mark.parametrize(

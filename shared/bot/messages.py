@@ -496,6 +496,10 @@ CATALOG: dict[str, dict[Lang, str]] = {
             "import it in Preferences > Import and export: {url}"
         ),
     },
+    "suggest.more": {
+        Lang.FR: "… et {count} de plus, tous dans la liste.",
+        Lang.EN: "… and {count} more, all in the list.",
+    },
     "failed": {
         Lang.FR: (
             "Désolé, je n'ai pas pu traiter ce message (référence {ref}). Réessayez plus tard ; "

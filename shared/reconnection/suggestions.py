@@ -88,15 +88,41 @@ def compose(
         own += 1
     native = [c.address for c in addresses if c.subject is not None]
     bridged = [c.address for c in addresses if c.subject is None]
-    if native:
-        lines.append(say("suggest.follow", lang))
-        lines.extend(native)
-    if bridged:
-        lines.append(say("suggest.bridge", lang))
-        lines.extend(bridged)
-    if csv_link is not None:
-        lines.append(say("suggest.csv", lang, url=csv_link))
-    return _split(lines, room)
+    groups = [(say(key, lang), found) for key, found in
+              (("suggest.follow", native), ("suggest.bridge", bridged)) if found]  # fmt: skip
+    listed = [line for heading, found in groups for line in (heading, *found)]
+    if csv_link is None:
+        return _split([*lines, *listed], room)
+    download = say("suggest.csv", lang, url=csv_link)
+    messages = _split([*lines, *listed, download], room)
+    if len(messages) == 1:
+        return messages
+    # The list holds them all: one message with the first addresses and the list's link,
+    # rather than a thread of addresses (each one more status of the bot's budget).
+    return [_with_the_list(lines, download, groups, lang, room)]
+
+
+def _with_the_list(
+    lines: list[str], download: str, groups: list[tuple[str, list[str]]], lang: Lang, room: int
+) -> str:
+    """The opening, the packs and the list's link, then as many addresses as fit in one
+    message, and how many more the list holds."""
+    total = sum(len(found) for _, found in groups)
+    kept: list[str] = []
+    shown = 0
+
+    def message(extra: list[str], left: int) -> str:
+        more = [say("suggest.more", lang, count=left)] if left else []
+        return "\n".join([*lines, download, *kept, *extra, *more])
+
+    for heading, found in groups:
+        for n, address in enumerate(found):
+            extra = [heading, address] if n == 0 else [address]
+            if len(message(extra, total - shown - 1)) > room:
+                return message([], total - shown)[:room]
+            kept += extra
+            shown += 1
+    return message([], 0)[:room]
 
 
 def _counted(key: str, count: int) -> str:
