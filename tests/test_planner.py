@@ -40,7 +40,7 @@ def test_the_budget_is_never_exceeded_and_the_rest_waits() -> None:
     assert plan.reached == 10 + 10 + (budget - 2 * 36 - PACK_COST) // CREATE_COST
 
 
-def test_own_packs_leave_what_is_kept_for_later_batches_and_shared_ones_do_not() -> None:
+def test_packs_leave_what_is_kept_for_the_messages_of_later_batches() -> None:
     popular = list(range(100, 100 + planner.SHARED_FIT))
     needs = {1: [*popular, 7, 8, 9], 2: popular, 3: popular}
     shared_cost = PACK_COST + len(popular) * CREATE_COST
@@ -49,6 +49,7 @@ def test_own_packs_leave_what_is_kept_for_later_batches_and_shared_ones_do_not()
     kept = planner.plan(needs, [], budget, keep=2 * CREATE_COST)
     assert kept.reached == 3 * len(popular) + 1, "the shared pack in full; one of her own"
     assert kept.deferred == 2 and kept.points == budget - 2 * CREATE_COST
+    assert planner.plan(needs, [], budget, keep=budget).points == 0
 
 
 def test_an_existing_pack_is_filled_then_a_next_part_begins() -> None:

@@ -71,9 +71,9 @@ class Channel:
     """How many people each account is due to there (:func:`shared_demand`), counted once
     a run: shared packs are planned from it, whatever batch is being delivered."""
     reserved: int = 0
-    """Points people's own packs leave for the messages of the people after this batch: a
-    message announcing shared packs reaches dozens of pairs for the price of one pack item,
-    so the first batches' own packs must not spend the day's budget before all are told."""
+    """Points the packs leave for the messages of the people after this batch: a message
+    announcing shared packs reaches dozens of pairs for the price of one pack item, so the
+    first batches' packs must not spend the day's budget before all are told."""
 
 
 def budget_left(session: Session, network: Network, budget: WriteBudget, now: datetime) -> int:
@@ -314,7 +314,10 @@ class _Writer:
         demand = self._channel.demand
         if demand is None:
             demand = shared_demand(self._session, self._channel.network)
-        plan = planner.plan(needs, existing, points, demand=demand, keep=self._channel.reserved)
+        # Half the day's budget at most is kept for later batches: packs are what the
+        # messages announce.
+        keep = min(self._channel.reserved, points // 2)
+        plan = planner.plan(needs, existing, points, demand=demand, keep=keep)
         ids = {}
         for planned in plan.writes():
             ids[planned.id] = self._write(planned, subjects)

@@ -153,10 +153,10 @@ def plan(
     """Plan the packs for ``needs`` (person -> contacts not yet reachable, in the order they
     should appear) within ``budget`` points, given the ``packs`` that exist. ``demand``: how
     many people need each account, counted beyond ``needs`` (all who are due, when ``needs``
-    is one batch of them); by default, counted in ``needs``. ``keep``: points people's own
-    packs must leave of the budget (for what reaches more pairs a point: the messages that
-    announce shared packs to the people of later batches)."""
-    builder = _Builder(packs, budget)
+    is one batch of them); by default, counted in ``needs``. ``keep``: points the packs must
+    leave of the budget (for what reaches more pairs a point: the messages that announce the
+    shared packs to the people of later batches)."""
+    builder = _Builder(packs, budget - keep)
     in_shared = {m: p.id for p in packs if p.owner is None for m in p.members}
     if demand is None:
         demand = Counter(c for contacts in needs.values() for c in set(contacts))
@@ -171,10 +171,8 @@ def plan(
             else:
                 remaining.setdefault(person, []).append(contact)
     largest_first = sorted(remaining.items(), key=lambda item: (-len(item[1]), item[0]))
-    builder.budget -= keep
     for person, contacts in largest_first:
         _own(builder, person, contacts)
-    builder.budget += keep
     return builder.plan
 
 
