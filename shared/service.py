@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, select
 from shared import lease, outbox, retention, roles
 from shared.actions import Action, Reply
 from shared.backoff import Backoff
+from shared.bot import privacy
 from shared.bot.commands import Answer, Environment
 from shared.bot.messages import answer_language, say
 from shared.clock import utcnow
@@ -338,7 +339,8 @@ class Service:
 
     async def match_requested(self) -> int:
         """Recompute the matches of people whose request is pending (the watch list at
-        work); return how many people."""
+        work), a lapsed ``forget`` first; return how many people."""
+        await asyncio.to_thread(privacy.lapse_forget_requests, self._engine)
         return await self._runner.match_requested()
 
     async def reconnect_when_due(self) -> list[int]:

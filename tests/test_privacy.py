@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session, select
 
+from shared import clock
 from shared.actions import Delete
 from shared.archive_import import import_archive
+from shared.bot import privacy
 from shared.clock import utcnow
 from shared.db.models import (
     Consent,
@@ -135,6 +137,25 @@ def test_forget_needs_a_recent_request(world: World, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("shared.service.utcnow", lambda: later)
     assert world.say(ALICE_B, "forget confirm") == "To be forgotten, first write “forget”."
     assert identities(world.engine)
+
+
+def test_a_forget_never_confirmed_lapses_and_the_person_is_matched_again(
+    world: World, engine: Engine
+) -> None:
+    linked_alice(world)
+    world.say(ALICE_B, "forget")
+    with Session(engine) as session, session.begin():
+        person = session.exec(select(Person)).one()
+        assert person.forget_requested_at is not None, "matched with nobody meanwhile"
+        person.match_requested_at = None
+    assert privacy.lapse_forget_requests(engine) == 0, "she may confirm for ten minutes"
+    later = utcnow() + timedelta(minutes=11)
+    with clock.simulated(lambda: later):
+        assert privacy.lapse_forget_requests(engine) == 1
+    with Session(engine) as session:
+        person = session.exec(select(Person)).one()
+    assert person.forget_requested_at is None, "she changed her mind: nothing stays excluded"
+    assert person.match_requested_at is not None, "her matches are found again"
 
 
 def test_forget_from_a_stranger_keeps_nothing_and_touches_nobody(world: World) -> None:

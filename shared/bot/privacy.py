@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
@@ -23,6 +24,9 @@ from shared.db.models import (
 from shared.identity import attestation, linking
 from shared.reconnection import grants, matching, packs
 from shared.vocabulary import ActionStatus, Purpose, Reconnect
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 FORGET_CONFIRM_WITHIN = timedelta(minutes=10)
 FORGOTTEN = "forgotten"
@@ -202,6 +206,24 @@ def forget(context: Context[None]) -> Answer | str:
         return say("forget.unasked", lang)
     deletions = erase(session, me.person_id)
     return Answer(say("forget.done", lang), lang, also=tuple(deletions), scrub=True)
+
+
+def lapse_forget_requests(engine: Engine) -> int:
+    """A ``forget`` never confirmed within :data:`FORGET_CONFIRM_WITHIN` is withdrawn: the
+    person is matched and reconnected again (while it was pending, with nobody). How many."""
+    with Session(engine) as session, session.begin():
+        lapsed = session.exec(
+            select(Person.id).where(
+                col(Person.forget_requested_at) < utcnow() - FORGET_CONFIRM_WITHIN
+            )
+        ).all()
+        people = [p for p in lapsed if p is not None]
+        if people:
+            session.execute(
+                update(Person).where(col(Person.id).in_(people)).values(forget_requested_at=None)
+            )
+            matching.request(session, *people)
+        return len(people)
 
 
 def erase(session: Session, person_id: int) -> list[Outbound]:
