@@ -126,18 +126,31 @@ def _archives(crowd: Crowd, rng: np.random.Generator, universe: int, connections
 def _following(crowd: Crowd, rng: np.random.Generator, universe: int, count: int) -> Any:
     """Whom one follows: the media and the popular most often, in and out of the crowd."""
     inside = rng.binomial(count, COMMUNITY)
-    peers = crowd.x_ids[(rng.zipf(1.4, inside) - 1) % crowd.people]
-    outside = FIRST_X + (rng.zipf(1.3, count - inside) - 1) % universe
+    peers = _distinct(rng, inside, lambda n: crowd.x_ids[(rng.zipf(1.4, n) - 1) % crowd.people])
+    outside = _distinct(rng, count - inside, lambda n: FIRST_X + (rng.zipf(1.3, n) - 1) % universe)
     media = crowd.x_ids[: crowd.media][rng.random(crowd.media) < MEDIA_IN_CROWD]
-    return np.unique(np.concatenate([peers, outside.astype(np.uint64), media]))
+    return np.unique(np.concatenate([peers, outside, media]))
 
 
 def _followers(crowd: Crowd, rng: np.random.Generator, universe: int, count: int) -> Any:
     """Who follows one: anyone, the crowd's share of them among the crowd."""
-    inside = rng.binomial(count, COMMUNITY)
-    peers = crowd.x_ids[rng.integers(crowd.media, crowd.people, inside)]
-    outside = FIRST_X + rng.integers(0, universe, count - inside)
-    return np.unique(np.concatenate([peers, outside.astype(np.uint64)]))
+    inside = min(rng.binomial(count, COMMUNITY), crowd.people - crowd.media)
+    peers = _distinct(
+        rng, inside, lambda n: crowd.x_ids[rng.integers(crowd.media, crowd.people, n)]
+    )
+    outside = _distinct(rng, count - inside, lambda n: FIRST_X + rng.integers(0, universe, n))
+    return np.unique(np.concatenate([peers, outside]))
+
+
+def _distinct(rng: np.random.Generator, count: int, draw: Any) -> Any:
+    """``count`` distinct ids of ``draw(n)`` (fewer when it cannot give so many): popular
+    ones drawn again do not shrink a list, as they would by dropping repeats."""
+    found = np.unique(draw(count).astype(np.uint64))
+    for _ in range(8):
+        if len(found) >= count:
+            break
+        found = np.unique(np.concatenate([found, draw(2 * (count - len(found))).astype(np.uint64)]))
+    return rng.permutation(found)[:count]
 
 
 def store(engine: Engine, crowd: Crowd) -> None:

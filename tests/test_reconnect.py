@@ -106,6 +106,7 @@ def test_cutover_delivers_packs_messages_and_bridges_once(engine: Engine, tmp_pa
     assert "Reconnection has started: 2 of your X contacts are on Bluesky." in to_alice
     assert "https://packs.test/" in to_alice
     assert "bob.m.test.ap.brid.gy" in to_alice, "Bob is only on Mastodon: his bridged address"
+    assert "/x/following/" not in to_alice, "the list is in Mastodon's import format"
     to_bob = net.sent(net.mastodon, Reply)
     assert [r.to_post for r in to_bob] == ["bob-post"], "in Bob's own thread, privately"
     assert to_bob[0].direct

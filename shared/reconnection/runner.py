@@ -134,7 +134,10 @@ class Runner:
             messages=adapter.messages,
             message_cost=adapter.message_cost,
             follow_pace=adapter.follow_pace,
-            csv_link=self._following_link if self._public_url else None,
+            # The following list is in Mastodon's import format (reports.following_list).
+            csv_link=self._following_link
+            if self._public_url and adapter.network == Network.MASTODON
+            else None,
         )
 
     async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
