@@ -121,7 +121,7 @@ def test_a_backlog_longer_than_a_page_is_answered_in_full(world: World, db: Engi
 def test_a_rate_limit_delays_the_answer_until_the_reset(world: World, db: Engine) -> None:
     status = world.alice_person.post("@helloquittex help")
     world.server.refuse_statuses = 1  # the bot's first answer hits the limit
-    world.server.rate_limit_reset = datetime.now(UTC) + timedelta(seconds=1)
+    world.server.rate_limit_reset_in = timedelta(seconds=1)
     run_bot(world, db, lambda: bool(answers(world.alice_person, status)))
     with Session(db) as session:
         [action] = session.exec(select(OutboundAction))

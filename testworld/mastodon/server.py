@@ -17,7 +17,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -101,6 +101,9 @@ class MastodonTestServer:
         """A repeated Idempotency-Key answered 500 (mastodon/mastodon#40399)."""
         self.rate_limit_reset: datetime = datetime.now(UTC)
         """The reset time a 429 reports (X-RateLimit-Reset)."""
+        self.rate_limit_reset_in: timedelta | None = None
+        """When set, a 429 reports a reset this long after itself (and keeps it in
+        :attr:`rate_limit_reset`): a slow machine cannot make it a reset already past."""
         self.follows: dict[tuple[str, str], str] = {}
         """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
         self.oauth = OAuthServer(self._form)
@@ -369,6 +372,8 @@ class MastodonTestServer:
         account = self._caller(request)
         if self.refuse_statuses > 0:
             self.refuse_statuses -= 1
+            if self.rate_limit_reset_in is not None:
+                self.rate_limit_reset = datetime.now(UTC) + self.rate_limit_reset_in
             # As Mastodon's rack-attack throttle answers: 429 with the window's headers.
             raise web.HTTPTooManyRequests(
                 text='{"error":"Too many requests"}',
