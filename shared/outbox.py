@@ -2,7 +2,8 @@
 
 An action moves pending -> sending -> done. It is claimed (marked ``sending``, only if it is
 still pending) in its own commit before the network is called, so a crash leaves it
-``sending``; at the next start :func:`recover` puts it back to ``pending`` and the adapter,
+``sending``; :func:`recover` (at a work process's start and every
+:data:`RECOVER_INTERVAL_SEC`) puts it back to ``pending`` and the adapter,
 whose delivery is idempotent for one action (see :meth:`shared.protocol.Protocol.deliver`),
 sends it at most once. The unique idempotency
 key makes queuing the same action twice a no-op.
@@ -26,6 +27,8 @@ from shared.db.models import Delivery, OutboundAction, ServiceLease
 from shared.vocabulary import ActionStatus, Network, Via
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy.engine import Engine
 
     from shared.protocol import IncomingPost
@@ -144,6 +147,26 @@ def recover(engine: Engine) -> int:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def release(engine: Engine, holder: str, keep: Collection[int], claimed_before: datetime) -> int:
+    """Actions ``holder`` (this live process) claimed before ``claimed_before`` and is not
+    sending (``keep``: those it is) become ``pending`` again: a claim whose commit was
+    answered by a database going down (the row says sending, the process never knew), or an
+    outcome that could not be recorded before the process gave up. Nothing else would free
+    them while the process lives. Return how many."""
+    with Session(engine) as session, session.begin():
+        result = session.execute(
+            update(OutboundAction)
+            .where(
+                col(OutboundAction.status) == ActionStatus.SENDING,
+                col(OutboundAction.claimed_by) == holder,
+                col(OutboundAction.updated_at) < claimed_before,
+                col(OutboundAction.id).not_in(keep),
+            )
+            .values(status=ActionStatus.PENDING, claimed_by=None, updated_at=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _due_statement(*, follows: bool) -> Any:
     """Pending actions of a network (``:network``) whose time has come (``:now``) and whose
     prerequisite is done (or gone: finished rows are pruned), oldest first, follows or the
@@ -211,6 +234,20 @@ def claim(engine: Engine, action_id: int, by: str | None = None) -> OutboundActi
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return session.get_one(OutboundAction, action_id)
+
+
+def still_claimed(engine: Engine, action_id: int, attempts: int) -> bool:
+    """Whether the action is still ``sending`` under the claim that counted ``attempts``
+    (an outcome recorded meanwhile, or a later claim, says no)."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(OutboundAction.id).where(
+                col(OutboundAction.id) == action_id,
+                col(OutboundAction.status) == ActionStatus.SENDING,
+                col(OutboundAction.attempts) == attempts,
+            )
+        ).first()
+        return found is not None
 
 
 def mark_done(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:

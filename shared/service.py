@@ -379,10 +379,12 @@ class Service:
         return await grants.tell_servers(self._engine, self._secret_key, self._adapters)
 
     async def _recover_outbox(self) -> None:
-        """Sends a dead process left claimed go back to the queue, and are sent at once."""
+        """Sends a dead process left claimed, or this one lost track of (its database went
+        down under a claim), go back to the queue, and are sent at once."""
         recovered = await asyncio.to_thread(outbox.recover, self._engine)
+        recovered += await self._sender.release_forgotten()
         if recovered:
-            log.info("%d outbound actions a stopped process held will be completed", recovered)
+            log.info("%d outbound actions left claimed will be completed", recovered)
             self.wake_delivery()
 
     async def _prune(self) -> None:

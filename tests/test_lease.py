@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from shared import lease, outbox
@@ -21,7 +22,8 @@ from shared.bot.handlers import default_registry
 from shared.clock import utcnow
 from shared.db.models import InboundPost, OutboundAction, ServiceLease
 from shared.lease import LeaseHeldError
-from shared.protocol import Author, IncomingPost
+from shared.protocol import Author, Delivered, IncomingPost, Outgoing
+from shared.sending import Sender
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network, Role
 from tests.fakes import FakeAdapter
@@ -243,3 +245,71 @@ def test_a_frozen_service_records_and_answers_nothing_once_its_lease_is_taken(
     with Session(engine) as session:
         assert session.exec(select(InboundPost)).all() == [], "left for the successor"
         assert session.exec(select(OutboundAction)).all() == []
+
+
+def test_a_claim_whose_answer_the_database_lost_is_sent_by_its_own_process(
+    engine: Engine,
+) -> None:
+    """The database went down as it committed a claim: the row says sending, under this
+    live process, which never knew. Its periodic recovery puts it back (none else would),
+    leaving alone the send under way."""
+    action_id = _queue_one(engine)
+    holder = lease.acquire(engine).holder
+    released_meanwhile: list[int] = []
+
+    class Watched(FakeAdapter):
+        async def deliver(self, outgoing: Outgoing) -> Delivered:
+            released_meanwhile.append(await sender.release_forgotten())
+            return await super().deliver(outgoing)
+
+    adapter = Watched()
+    sender = Sender(engine, {Network.MASTODON: adapter}, 1.0, lambda: holder)
+    assert outbox.claim(engine, action_id, holder) is not None  # the answer lost
+
+    async def scenario() -> tuple[int, int, int]:
+        return (
+            await sender.deliver_due(),
+            await sender.release_forgotten(),
+            await sender.deliver_due(),
+        )
+
+    assert asyncio.run(scenario()) == (0, 1, 1), "claimed, forgotten, released, then sent"
+    assert released_meanwhile == [0], "the send under way was left alone"
+    assert adapter.deliveries == ["reply:x"]
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["not-written", "answer-lost"])
+def test_an_outcome_the_database_could_not_take_is_recorded_when_it_returns(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    """The message went out, then the database went down before its outcome was written
+    (or wrote it and the answer was lost): the sender waits for the database and records
+    it; the message is not sent again."""
+    action_id = _queue_one(engine)
+    holder = lease.acquire(engine).holder
+    real, tries = outbox.mark_done, []
+
+    def down_once(engine: Engine, action_id: int, remote_ref: str) -> OutboundAction:
+        tries.append(action_id)
+        if len(tries) > 1:
+            return real(engine, action_id, remote_ref)
+        if landed:
+            real(engine, action_id, remote_ref)
+        raise OperationalError("UPDATE outbound_action", {}, ConnectionError("server gone"))
+
+    monkeypatch.setattr(outbox, "mark_done", down_once)
+    adapter = FakeAdapter()
+    sender = Sender(engine, {Network.MASTODON: adapter}, 1.0, lambda: holder)
+
+    async def scenario() -> tuple[int, int, int]:
+        return (
+            await sender.deliver_due(),
+            await sender.release_forgotten(),
+            await sender.deliver_due(),
+        )
+
+    assert asyncio.run(scenario()) == (1, 0, 0)
+    assert len(tries) == (1 if landed else 2), "a landed outcome is not written twice"
+    assert adapter.deliveries == ["reply:x"], "sent once"
+    with Session(engine) as session:
+        assert session.get_one(OutboundAction, action_id).status == ActionStatus.DONE
