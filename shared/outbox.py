@@ -169,8 +169,10 @@ def release(engine: Engine, holder: str, keep: Collection[int], claimed_before: 
 
 def _due_statement(*, follows: bool) -> Any:
     """Pending actions of a network (``:network``) whose time has come (``:now``) and whose
-    prerequisite is done (or gone: finished rows are pruned), oldest first, follows or the
-    others; built once."""
+    prerequisite is done (or gone: finished rows are pruned), the longest due first, follows
+    or the others; built once. Kinds named, not excluded: the due index is then read in
+    order (``ix_outbound_action_due``), where sorting every due row would cost a campaign's
+    millions of paced follows at each pass."""
     first = aliased(OutboundAction)
     waiting = (
         select(first.id)
@@ -180,17 +182,18 @@ def _due_statement(*, follows: bool) -> Any:
         )
         .exists()
     )
-    kind = col(OutboundAction.kind) == FollowAccount.kind
+    follow = FollowAccount.kind
+    kinds = [follow] if follows else [kind for kind in actions.KINDS if kind != follow]
     return (
         select(OutboundAction)
         .where(
             OutboundAction.network == bindparam("network"),
             OutboundAction.status == ActionStatus.PENDING,
+            col(OutboundAction.kind).in_(kinds),
             col(OutboundAction.not_before) <= bindparam("now"),
             col(OutboundAction.after).is_(None) | ~waiting,
-            kind if follows else ~kind,
         )
-        .order_by(col(OutboundAction.id))
+        .order_by(col(OutboundAction.not_before), col(OutboundAction.id))
         .limit(bindparam("limit"))
     )
 
@@ -201,9 +204,10 @@ _DUE_FOLLOWS = _due_statement(follows=True)
 
 def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundAction]:
     """Pending actions of ``network`` whose time has come and whose prerequisite is done,
-    oldest first; follows last. A follow reaches one contact of one person, while an answer
-    is awaited and a message or a pack reaches many: at the cutover a crowd's follows
-    (thousands a person, paced by each one's limit) must not hold them up for hours."""
+    the longest due first; follows last. A follow reaches one contact of one person, while
+    an answer is awaited and a message or a pack reaches many: at the cutover a crowd's
+    follows (thousands a person, paced by each one's limit) must not hold them up for
+    hours."""
     with Session(engine) as session:
         values = {"network": network, "now": utcnow(), "limit": limit}
         found = list(session.exec(_DUE_FIRST, params=values))

@@ -248,7 +248,8 @@ class OutboundAction(SQLModel, table=True):
     """
 
     __tablename__ = "outbound_action"
-    __table_args__ = (Index("ix_outbound_action_due", "status", "not_before"),)
+    # The sender's query (:func:`shared.outbox.due`) reads it in order: no sort of the due.
+    __table_args__ = (Index("ix_outbound_action_due", "network", "status", "kind", "not_before"),)
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
     idempotency_key: str = Field(sa_type=String(200), unique=True)
