@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from shared.db import bulk, migrate
-from shared.db.models import Consent, FollowGrant, Identity
+from shared.db.models import Consent, FollowEdge, FollowGrant, Identity
 from shared.identity.accounts import Thread
 from shared.vocabulary import Direction, Network, Purpose
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 FIRST_X = 10_000_000
 PEOPLE = 17_000
@@ -179,8 +179,7 @@ def store(engine: Engine, crowd: Crowd) -> None:
             ),
             [{"x": int(x), "p": n + 1, "u": f"p{n}"} for n, x in enumerate(crowd.x_ids)],
         )
-        for index, direction, others in crowd.archives:
-            bulk.insert_edges(connection, int(crowd.x_ids[index]), direction, [others])
+        _store_edges(connection, crowd)
     with Session(engine) as session, session.begin():
         for n in range(crowd.people):
             lang = "fr" if crowd.french[n] else "en"
@@ -193,6 +192,20 @@ def store(engine: Engine, crowd: Crowd) -> None:
             if crowd.grants[n]:
                 session.add(Consent(person_id=n + 1, purpose=Purpose.FOLLOWS_ON_BEHALF,
                                     granted=True))  # fmt: skip
+
+
+def _store_edges(connection: Connection, crowd: Crowd) -> None:
+    """The archives' edges through the service's bulk import, in the primary key's order,
+    the index of the other side built once after them (a bulk load's way: 23 million rows
+    inserted into both B-trees at random places took minutes)."""
+    indexes = list(SQLModel.metadata.tables[FollowEdge.__tablename__].indexes)
+    for index in indexes:
+        index.drop(connection)
+    in_order = sorted(crowd.archives, key=lambda a: (int(crowd.x_ids[a[0]]), a[1]))
+    for person, direction, others in in_order:
+        bulk.insert_edges(connection, int(crowd.x_ids[person]), direction, [np.sort(others)])
+    for index in indexes:
+        index.create(connection)
 
 
 def _identity(n: int, network: Network, lang: str) -> Identity:

@@ -21,6 +21,7 @@ from shared.config import Reconnection
 from shared.db.models import Delivery, Identity, OutboundAction, Person, ReconnectRun
 from shared.identity import xtrust
 from shared.identity.accounts import Thread
+from shared.portal import space
 from shared.reconnection import matching, reports
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network, Purpose
@@ -355,6 +356,32 @@ def test_many_addresses_go_in_one_message_with_the_list_that_holds_them_all(
     assert shown and f"… and {40 - len(shown)} more, all in the list." in to_bob.text
     with Session(engine) as session:
         assert len(reports.following_list(session, bob)) == len(friends), "the list: all 40"
+
+
+def test_many_bridged_addresses_on_bluesky_go_in_one_post_and_the_space_holds_them_all(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """On Bluesky, where there is no following list to import, forty contacts only on
+    Mastodon would be a thread of posts of addresses: one post, the first of them and how
+    many more the person's space lists."""
+    net = Net(engine)
+    alice = net.person("alice", ALICE_X, "bluesky")
+    for n in range(40):
+        net.person(f"friend{n}", 7000 + n, "mastodon")
+    archive = make_archive(tmp_path / "a.zip", [], [7000 + n for n in range(40)],
+                           account_id=ALICE_X, username="alice_x")  # fmt: skip
+    import_archive(engine, archive, for_person=alice)
+    net.run()
+    [to_alice] = [r for r in net.sent(net.bluesky, Reply) if r.to_post == "alice-post"]
+    assert len(to_alice.text) <= net.bluesky.text_limit
+    assert to_alice.text.startswith("Reconnection has started: 40 of your X contacts")
+    shown = [line for line in to_alice.text.splitlines() if line.endswith(".ap.brid.gy")]
+    more = f"… and {40 - len(shown)} more, all in your space: write me “space”."
+    assert shown and to_alice.text.endswith(more)
+    with Session(engine) as session:
+        listed = space.contacts_of(session, alice)
+    assert {c.accounts["mastodon"] for c in listed} == {f"friend{n}@m.test" for n in range(40)}
+    assert all(c.delivered["bluesky"] == "bridge" for c in listed), "the space lists all 40"
 
 
 @pytest.mark.parametrize(

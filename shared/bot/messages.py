@@ -500,6 +500,10 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "… et {count} de plus, tous dans la liste.",
         Lang.EN: "… and {count} more, all in the list.",
     },
+    "suggest.more_space": {
+        Lang.FR: "… et {count} de plus, tous dans votre espace : écrivez-moi « {command} ».",
+        Lang.EN: "… and {count} more, all in your space: write me “{command}”.",
+    },
     "failed": {
         Lang.FR: (
             "Désolé, je n'ai pas pu traiter ce message (référence {ref}). Réessayez plus tard ; "

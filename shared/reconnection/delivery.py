@@ -67,6 +67,8 @@ class Channel:
     """How many follows a person may be given there (none: no follows made there)."""
     csv_link: Callable[[str], str] | None = None
     """The link to a one-time token's following list (``None``: no web portal)."""
+    space: bool = False
+    """People have a space on the web portal, which lists all their contacts."""
     demand: dict[int, int] | None = None
     """How many people each account is due to there (:func:`shared_demand`), counted once
     a run: shared packs are planned from it, whatever batch is being delivered."""
@@ -229,6 +231,7 @@ class _Pass:
             ],
             addresses=addresses,
             csv_link=csv,
+            space=channel.space,
             network=channel.network,
             room=channel.text_limit - len(item.handle) - 2,
         )
@@ -314,9 +317,7 @@ class _Writer:
         demand = self._channel.demand
         if demand is None:
             demand = shared_demand(self._session, self._channel.network)
-        # Half the day's budget at most is kept for later batches: packs are what the
-        # messages announce.
-        keep = min(self._channel.reserved, points // 2)
+        keep = min(self._channel.reserved, points)
         plan = planner.plan(needs, existing, points, demand=demand, keep=keep)
         ids = {}
         for planned in plan.writes():

@@ -153,14 +153,18 @@ def plan(
     """Plan the packs for ``needs`` (person -> contacts not yet reachable, in the order they
     should appear) within ``budget`` points, given the ``packs`` that exist. ``demand``: how
     many people need each account, counted beyond ``needs`` (all who are due, when ``needs``
-    is one batch of them); by default, counted in ``needs``. ``keep``: points the packs must
-    leave of the budget (for what reaches more pairs a point: the messages that announce the
-    shared packs to the people of later batches)."""
-    builder = _Builder(packs, budget - keep)
+    is one batch of them); by default, counted in ``needs``. ``keep``: points kept for the
+    messages that announce the packs to the people of later batches. People's own packs
+    leave all of it: an item there reaches one pair, a message dozens. Shared packs leave
+    half the budget at most: they are what the messages announce, an item there reaching
+    every person who needs the account."""
+    shared_keep = min(keep, budget // 2)
+    builder = _Builder(packs, budget - shared_keep)
     in_shared = {m: p.id for p in packs if p.owner is None for m in p.members}
     if demand is None:
         demand = Counter(c for contacts in needs.values() for c in set(contacts))
     _share(builder, demand, in_shared)
+    builder.budget -= keep - shared_keep
     remaining: dict[int, list[int]] = {}
     for person, contacts in needs.items():
         fitting = Counter(in_shared[c] for c in contacts if c in in_shared)

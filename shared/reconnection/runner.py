@@ -138,6 +138,7 @@ class Runner:
             csv_link=self._following_link
             if self._public_url and adapter.network == Network.MASTODON
             else None,
+            space=bool(self._public_url),
         )
 
     async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:

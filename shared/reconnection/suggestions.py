@@ -4,6 +4,7 @@ the names of their packs, Bridgy Fed addresses, and the following list to import
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from shared.bot.messages import CATALOG, Lang, say
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from shared.vocabulary import Network
 
@@ -67,11 +68,14 @@ def compose(
     csv_link: str | None,
     network: Network,
     room: int,
+    space: bool = False,
 ) -> list[str]:
     """The messages telling a person of their contacts on ``network``: how many (all of them
     at first, what is new after), the links of the packs that hold them (``packs``: link,
     how many of theirs, shared or their own), the addresses; each ``room`` characters at
-    most, as many as it takes."""
+    most, as many as it takes. With a following list to import (``csv_link``) or a space
+    that lists them all (``space``), the addresses are not a thread: as many as fit, and
+    where the rest are."""
     count = sum(n for _, n, _ in packs) + len(addresses)
     where = say(f"network.{network}", lang)
     opening = _counted("suggest.first" if first else "suggest.new", count)
@@ -91,29 +95,40 @@ def compose(
     groups = [(say(key, lang), found) for key, found in
               (("suggest.follow", native), ("suggest.bridge", bridged)) if found]  # fmt: skip
     listed = [line for heading, found in groups for line in (heading, *found)]
-    if csv_link is None:
-        return _split([*lines, *listed], room)
-    download = say("suggest.csv", lang, url=csv_link)
-    messages = _split([*lines, *listed, download], room)
-    if len(messages) == 1:
+    if csv_link is not None:
+        download = say("suggest.csv", lang, url=csv_link)
+        messages = _split([*lines, *listed, download], room)
+        if len(messages) == 1:
+            return messages
+        # The list holds them all: one message with the first addresses and the list's
+        # link, rather than a thread of addresses (each one more status of the bot's budget).
+        in_list = functools.partial(_more, "suggest.more", lang)
+        return [_with_the_list([*lines, download], groups, in_list, room)]
+    messages = _split([*lines, *listed], room)
+    told = _split(lines, room)  # the opening and the packs: all of it is said
+    if not space or len(messages) <= len(told):
         return messages
-    # The list holds them all: one message with the first addresses and the list's link,
-    # rather than a thread of addresses (each one more status of the bot's budget).
-    return [_with_the_list(lines, download, groups, lang, room)]
+    # Their space lists them all: the addresses that fit beside the packs, and how many
+    # more, rather than a thread of addresses (each one more post of the bot's budget).
+    command = say("command.space", lang)
+    in_space = functools.partial(_more, "suggest.more_space", lang, command=command)
+    last = told[-1]
+    if len(last) + 1 + len(in_space(len(addresses))) > room:
+        return [*told, _with_the_list([], groups, in_space, room)]
+    return [*told[:-1], _with_the_list([last], groups, in_space, room)]
 
 
 def _with_the_list(
-    lines: list[str], download: str, groups: list[tuple[str, list[str]]], lang: Lang, room: int
+    lines: list[str], groups: list[tuple[str, list[str]]], more: Callable[[int], str], room: int
 ) -> str:
-    """The opening, the packs and the list's link, then as many addresses as fit in one
-    message, and how many more the list holds."""
+    """``lines``, then as many addresses as fit in one message, and how many more there
+    are (``more``: where they all are)."""
     total = sum(len(found) for _, found in groups)
     kept: list[str] = []
     shown = 0
 
     def message(extra: list[str], left: int) -> str:
-        more = [say("suggest.more", lang, count=left)] if left else []
-        return "\n".join([*lines, download, *kept, *extra, *more])
+        return "\n".join([*lines, *kept, *extra, *([more(left)] if left else [])])
 
     for heading, found in groups:
         for n, address in enumerate(found):
@@ -123,6 +138,10 @@ def _with_the_list(
             kept += extra
             shown += 1
     return message([], 0)[:room]
+
+
+def _more(key: str, lang: Lang, left: int, **values: str) -> str:
+    return say(key, lang, count=left, **values)
 
 
 def _counted(key: str, count: int) -> str:
