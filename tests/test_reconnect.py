@@ -339,23 +339,36 @@ def test_operators_see_runs_budget_waiting_and_one_persons_matches(
     assert capsys.readouterr().out.startswith("2 matches (1 new, 0 gone) in ")
 
 
+def _told_of_forty_on_mastodon(net: Net, tmp_path: Path, person: int, x_id: int, name: str) -> Any:
+    """``name``'s archive follows forty people only on Mastodon; the cutover's message to
+    them, in their thread."""
+    for n in range(40):
+        net.person(f"friend{n}", 7000 + n, "mastodon")
+    archive = make_archive(tmp_path / f"{name}.zip", [], [7000 + n for n in range(40)],
+                           account_id=x_id, username=f"{name}_x")  # fmt: skip
+    import_archive(net.engine, archive, for_person=person)
+    net.run()
+    [told] = [
+        r
+        for adapter in (net.bluesky, net.mastodon)
+        for r in net.sent(adapter, Reply)
+        if r.to_post == f"{name}-post"
+    ]
+    return told
+
+
 def test_many_addresses_go_in_one_message_with_the_list_that_holds_them_all(
     engine: Engine, tmp_path: Path
 ) -> None:
     net = Net(engine)
     bob = net.person("bob", BOB_X, "mastodon")
-    friends = [net.person(f"friend{n}", 7000 + n, "mastodon") for n in range(40)]
-    archive = make_archive(tmp_path / "b.zip", [], [7000 + n for n in range(40)],
-                           account_id=BOB_X, username="bob_x")  # fmt: skip
-    import_archive(engine, archive, for_person=bob)
-    net.run()
-    [to_bob] = [r for r in net.sent(net.mastodon, Reply) if r.to_post == "bob-post"]
+    to_bob = _told_of_forty_on_mastodon(net, tmp_path, bob, BOB_X, "bob")
     assert len(to_bob.text) <= net.mastodon.text_limit
     assert "https://hqx.test/x/following/" in to_bob.text
     shown = [line for line in to_bob.text.splitlines() if line.endswith("@m.test")]
     assert shown and f"… and {40 - len(shown)} more, all in the list." in to_bob.text
     with Session(engine) as session:
-        assert len(reports.following_list(session, bob)) == len(friends), "the list: all 40"
+        assert len(reports.following_list(session, bob)) == 40, "the list: all 40"
 
 
 def test_many_bridged_addresses_on_bluesky_go_in_one_post_and_the_space_holds_them_all(
@@ -366,13 +379,7 @@ def test_many_bridged_addresses_on_bluesky_go_in_one_post_and_the_space_holds_th
     many more the person's space lists."""
     net = Net(engine)
     alice = net.person("alice", ALICE_X, "bluesky")
-    for n in range(40):
-        net.person(f"friend{n}", 7000 + n, "mastodon")
-    archive = make_archive(tmp_path / "a.zip", [], [7000 + n for n in range(40)],
-                           account_id=ALICE_X, username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
-    net.run()
-    [to_alice] = [r for r in net.sent(net.bluesky, Reply) if r.to_post == "alice-post"]
+    to_alice = _told_of_forty_on_mastodon(net, tmp_path, alice, ALICE_X, "alice")
     assert len(to_alice.text) <= net.bluesky.text_limit
     assert to_alice.text.startswith("Reconnection has started: 40 of your X contacts")
     shown = [line for line in to_alice.text.splitlines() if line.endswith(".ap.brid.gy")]
