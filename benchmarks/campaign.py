@@ -175,9 +175,17 @@ class Timeline:
 class Simulation:
     """One strategy's weeks after the cutover, on its own copy of the database."""
 
-    def __init__(self, engine: Engine, cutover: datetime, send_sec: float) -> None:
-        """``send_sec``: how long one send takes the work processes together."""
-        self.engine, self.cutover, self.send_sec = engine, cutover, send_sec
+    def __init__(
+        self,
+        engine: Engine,
+        cutover: datetime,
+        send_sec: float,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        """``send_sec``: how long one send takes the work processes together; ``say``: a
+        line at each run (its day, its cost, the time simulating so far)."""
+        self.engine, self.cutover, self.send_sec, self.say = engine, cutover, send_sec, say
+        self.began = time.perf_counter()
         self.now = cutover
         self.bots = stand_ins()
         self.follows_done: dict[tuple[int, int, Network], datetime] = {}
@@ -201,6 +209,11 @@ class Simulation:
                     asyncio.run(runner.when_due(plan, adapters))
                     took = time.perf_counter() - started
                     self.run_seconds.append(took)
+                    self.say(
+                        f"  day {(self.now - self.cutover).days + 1}: its run {took:.0f} s; "
+                        f"{sum(self.sent.values()):,} sent so far; "
+                        f"{time.perf_counter() - self.began:.0f} s simulating"
+                    )
                     next_run = self.now + timedelta(hours=plan.rematch_hours)
                     self.now += timedelta(seconds=took)
                 if not self._send_due():
@@ -387,7 +400,7 @@ def simulate(
             engine = create_sync_engine(f"sqlite:///{copy}")
             began = time.perf_counter()
             with mock.patch.object(planner, "plan", chosen):
-                results[name] = Simulation(engine, cutover, sending).run(options.days)
+                results[name] = Simulation(engine, cutover, sending, say).run(options.days)
             engine.dispose()
             copy.unlink()
             timeline = results[name]
