@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import socket
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,6 +19,7 @@ from testworld.mastodon import reference
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from sqlalchemy.engine import Engine
 
@@ -33,20 +31,6 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
     if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK:
         raise RuntimeError(f"a test tried to reach {address!r}: tests stay on loopback")
     return _real_connect(self, address)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def temporary_files_of_the_run() -> Iterator[None]:
-    """What the service and the servers keep in the system's temporary folder (uploads'
-    folders, one per database; data folders) goes to one folder of this run, removed at
-    its end: tests leave nothing in /tmp. Readable by all, as /tmp: PostgreSQL runs as its
-    own user."""
-    folder = Path(tempfile.mkdtemp(prefix="hqx-tests-"))
-    folder.chmod(0o755)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tempfile, "tempdir", str(folder))
-        yield
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
