@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from hqx import imports
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
 from tests.mastodon_world import MastodonWorld
@@ -41,11 +42,13 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_hqx_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests see no operator's HQX_ settings and no .env but their own."""
+    """Tests see no operator's HQX_ settings and no .env but their own; archives uploaded
+    without a folder named go under the test's own folder, not the machine's /tmp."""
     for name in list(os.environ):
         if name.startswith("HQX_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(imports, "default_folder", lambda _url: tmp_path / "uploads-default")
 
 
 @pytest.fixture(scope="session")

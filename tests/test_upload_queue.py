@@ -28,6 +28,7 @@ from shared.vocabulary import UploadState
 from tests.archives import make_archive
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -241,12 +242,15 @@ def test_confirming_stores_what_the_first_read_kept_without_reading_it_again(
     folder = imports.queue.folder(uploads.hashed(key))
     alive = lease.acquire(engine, "process:alive")
 
-    def until(state: UploadState) -> None:
+    def until(state: UploadState, then: Callable[[], bool] = lambda: True) -> None:
+        """Runs the work loop until the upload is in ``state`` and ``then`` holds (what
+        follows a commit, such as removing the upload's files, is not cut short)."""
+
         async def work() -> None:
             running = asyncio.create_task(imports.forever(lambda: alive.holder, lambda *_: None))
             deadline = time.monotonic() + 30
-            while imports.queue.find(token, key).state != state:  # type: ignore[union-attr]
-                assert time.monotonic() < deadline, f"never {state}"
+            while imports.queue.find(token, key).state != state or not then():  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, f"never {state} (and what follows)"
                 await asyncio.sleep(0.05)
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
@@ -259,7 +263,7 @@ def test_confirming_stores_what_the_first_read_kept_without_reading_it_again(
         (folder / "archive.zip").write_bytes(b"not a zip any more")
         uploads.claim(engine, token)
         assert imports.queue.confirm(token, key)
-        until(UploadState.IMPORTED)
+        until(UploadState.IMPORTED, then=lambda: not list(folder.glob("*.u64")))
     finally:
         imports.close()
     with Session(engine) as session:
