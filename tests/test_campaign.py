@@ -22,6 +22,7 @@ def test_the_crowd_is_reconnected_sooner_than_first_come_and_within_the_bots_lim
         assert ours is not None, f"{share:.0%} reached within {DAYS:g} days"
         assert theirs is None or ours < theirs, (share, ours, theirs)
     assert campaign.reached_at(planner, total, 0.99) is not None
+    assert len(planner.run_seconds) == DAYS, "the cutover's run, then one re-match a day"
     delivered = {via: len(hours) for via, hours in planner.hours.items()}
     assert delivered[Via.FOLLOWED] and delivered[Via.SHARED] and delivered[Via.MESSAGE]
     bot_writes = {kind: n for kind, n in planner.refused.items() if not kind.endswith("follow")}

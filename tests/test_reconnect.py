@@ -5,13 +5,14 @@ and only what is new when someone joins later."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from shared import clock
 from shared.actions import DirectMessage, Reply, WriteCollection
 from shared.archive_import import import_archive
 from shared.bot import privacy
@@ -22,9 +23,9 @@ from shared.db.models import Delivery, Identity, OutboundAction, Person, Reconne
 from shared.identity import xtrust
 from shared.identity.accounts import Thread
 from shared.portal import space
-from shared.reconnection import matching, reports
+from shared.reconnection import matching, reports, runs
 from shared.service import Service
-from shared.vocabulary import ActionStatus, Network, Purpose
+from shared.vocabulary import ActionStatus, Network, Purpose, RunKind
 from tests.archives import make_archive
 from tests.fakes import FakeAdapter, FakeBluesky
 
@@ -572,3 +573,20 @@ def test_messages_off_stops_messages_and_nothing_else(engine: Engine, tmp_path: 
     net.run()
     to_bob_now = [a for a in net.sent(net.mastodon, Reply) if a.to.subject.endswith("/bob")]
     assert to_bob_now and "alice@m.test" in to_bob_now[0].text, "delivered once allowed"
+
+
+def test_a_cutover_at_midnight_in_paris_is_kept_as_that_moment(engine: Engine) -> None:
+    """A moment with an offset (the campaign's cutover, midnight in Paris) is stored as that
+    moment on both databases: the next day's re-match comes 24 hours after it, not 23 or
+    25 (SQLite kept its wall clock as UTC, an hour late, and a day's re-match was skipped)."""
+    paris = timezone(timedelta(hours=1))
+    cutover = datetime(2025, 1, 20, tzinfo=paris)
+    with clock.simulated(lambda: cutover):
+        run = runs.start_run(engine, "cutover", RunKind.CUTOVER)
+    assert run is not None and run.id is not None
+    assert runs.last_rematch(engine) == cutover
+    with Session(engine) as session:
+        after = session.exec(
+            select(ReconnectRun).where(ReconnectRun.started_at > cutover - timedelta(minutes=1))
+        ).all()
+    assert [r.id for r in after] == [run.id], "compared as moments, whatever their offset"

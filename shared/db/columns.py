@@ -27,11 +27,18 @@ W = TypeVar("W", bound=StrEnum)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware date-time on every database: SQLite keeps no offset, so what it hands
-    back (naive, and UTC since we only store UTC) is made aware here, once for all callers."""
+    """A timezone-aware date-time on every database: SQLite keeps no offset, so what is
+    written is turned to UTC first (a moment with another offset, such as a cutover at
+    midnight in Paris, would otherwise be kept as its wall clock read as UTC), and what it
+    hands back (naive, UTC) is made aware here, once for all callers."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, _dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
 
     def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
