@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from hqx.state import ENGINE, IMPORTS, SERVICE
 from shared.clock import utcnow
 from shared.db.models import InboundPost, OutboundAction
-from shared.reconnection.delivery import budget_left
+from shared.reconnection import budget as write_budget
 from shared.vocabulary import ActionStatus, UploadState
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class ServiceCollector:
             for adapter in service.adapters:
                 budget = adapter.write_budget
                 if budget is not None:
-                    remaining = budget_left(session, adapter.network, budget, now)
+                    remaining = write_budget.left(session, adapter.network, budget, now)
                     allowance = int(budget.per_day * (1 - budget.reserve))
                     left.add_metric([str(adapter.network)], remaining)
                     spent.add_metric([str(adapter.network)], allowance - remaining)

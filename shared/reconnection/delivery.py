@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from shared import outbox
@@ -36,8 +35,8 @@ from shared.db.models import (
     Person,
     ReconnectRun,
 )
+from shared.reconnection import budget, planner, suggestions
 from shared.reconnection import follows as follows_made
-from shared.reconnection import planner, suggestions
 from shared.reconnection.due import shared_demand
 from shared.vocabulary import Network, Via
 
@@ -76,18 +75,6 @@ class Channel:
     """Points the packs leave for the messages of the people after this batch: a message
     announcing shared packs reaches dozens of pairs for the price of one pack item, so the
     first batches' packs must not spend the day's budget before all are told."""
-
-
-def budget_left(session: Session, network: Network, budget: WriteBudget, now: datetime) -> int:
-    """Points left to plan today on ``network``: the daily allowance less the reserve and
-    what is planned in the last 24 hours (by when it is sent)."""
-    planned = session.exec(
-        select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
-            OutboundAction.network == network,
-            col(OutboundAction.not_before) > now - timedelta(days=1),
-        )
-    ).one()
-    return max(0, int(budget.per_day * (1 - budget.reserve)) - int(planned))
 
 
 @dataclass
@@ -294,7 +281,7 @@ class _Writer:
         """Collection -> (chain position, key) of its last write this pass."""
         self._chain: str | None = _last_chained(session, channel.network, now)
         self._position = 0
-        self._planned_before = _planned_from(session, channel.network, now)
+        self._planned_before = budget.planned_from(session, channel.network, now)
         """Points planned from the current hour on, before this pass."""
         self._shared: set[int] = set()
         self.queued: list[outbox.Queued] = []
@@ -310,10 +297,11 @@ class _Writer:
         subjects = {c.person: c.subject for d in batch for c in d.contacts if c.subject}
         existing = _packs(self._session, self._channel.network, list(needs))
         self._shared = {p.id for p in existing if p.owner is None}
-        budget = self._channel.budget
         points = 10**9
-        if budget is not None:
-            points = budget_left(self._session, self._channel.network, budget, self._now)
+        if self._channel.budget is not None:
+            points = budget.left(
+                self._session, self._channel.network, self._channel.budget, self._now
+            )
         demand = self._channel.demand
         if demand is None:
             demand = shared_demand(self._session, self._channel.network)
@@ -397,11 +385,11 @@ class _Writer:
         """When a write of ``cost`` may go: the hour whose share it fits in, and past a
         day's share, the next day's hours (what a pass writes beyond its packs, the
         messages announcing them, must not spend tomorrow's budget today)."""
-        budget = self._channel.budget
-        if budget is None:
+        allowance = self._channel.budget
+        if allowance is None:
             return self._now
-        hourly = max(int(budget.per_hour * (1 - budget.reserve)), 1)
-        hours_a_day = max(int(budget.per_day * (1 - budget.reserve)) // hourly, 1)
+        hourly = budget.hourly(allowance)
+        hours_a_day = max(budget.daily(allowance) // hourly, 1)
         spent = self._planned_before + self.points + cost
         hour = max(0, spent - 1) // hourly
         day, hour = divmod(hour, hours_a_day)
@@ -411,18 +399,6 @@ class _Writer:
         """The key of the last write (in chain order) among these collections' this pass."""
         written = [self._last[c] for c in packs if c in self._last]
         return max(written)[1] if written else None
-
-
-def _planned_from(session: Session, network: Network, now: datetime) -> int:
-    """Points planned from the start of the current hour on."""
-    return int(
-        session.exec(
-            select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
-                OutboundAction.network == network,
-                col(OutboundAction.not_before) > now - timedelta(hours=1),
-            )
-        ).one()
-    )
 
 
 def _last_chained(session: Session, network: Network, now: datetime) -> str | None:

@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 
 from shared.clock import iso_utc
 from shared.db.models import Delivery, OutboundAction, ReconnectRun
+from shared.reconnection import budget as write_budget
 from shared.reconnection import matching
-from shared.reconnection.delivery import budget_left
 from shared.reconnection.due import accounts_of, as_contact, due_query
 from shared.vocabulary import Network, Via
 
@@ -82,7 +82,7 @@ def budget_report(
         "last_hour": planned(now - timedelta(hours=1), now),
         "last_day": planned(now - timedelta(days=1), now),
         "paced_later": planned(now),
-        "left_today": budget_left(session, network, budget, now),
+        "left_today": write_budget.left(session, network, budget, now),
     }
 
 
