@@ -13,21 +13,30 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from shared import clock
-from shared.actions import DirectMessage, Reply, WriteCollection
+from shared.actions import DirectMessage, FollowAccount, Reply, WriteCollection
 from shared.archive_import import import_archive
 from shared.bot import privacy
 from shared.bot.handlers import default_registry
 from shared.clock import utcnow
 from shared.config import Reconnection
-from shared.db.models import Delivery, Identity, OutboundAction, Person, ReconnectRun
+from shared.db.models import (
+    Consent,
+    Delivery,
+    Identity,
+    OutboundAction,
+    Person,
+    ReconnectRun,
+)
 from shared.identity import xtrust
 from shared.identity.accounts import Thread
 from shared.portal import space
-from shared.reconnection import matching, reports, runs
+from shared.protocol import WriteBudget
+from shared.reconnection import grants, matching, reports, runs
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network, Purpose, RunKind
 from tests.archives import make_archive
 from tests.fakes import FakeAdapter, FakeBluesky
+from tests.test_portal_space import KEY
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -400,8 +409,6 @@ def test_many_bridged_addresses_on_bluesky_go_in_one_post_and_the_space_holds_th
 def test_messages_are_paced_under_the_networks_budget(
     engine: Engine, tmp_path: Path, per_day: int, expected: list[int]
 ) -> None:
-    from shared.protocol import WriteBudget
-
     class Paced(FakeAdapter):
         write_budget = WriteBudget(per_hour=2, per_day=per_day, reserve=0)
         message_cost = 1
@@ -590,3 +597,61 @@ def test_a_cutover_at_midnight_in_paris_is_kept_as_that_moment(engine: Engine) -
             select(ReconnectRun).where(ReconnectRun.started_at > cutover - timedelta(minutes=1))
         ).all()
     assert [r.id for r in after] == [run.id], "compared as moments, whatever their offset"
+
+
+def test_once_the_budget_is_spent_a_run_asks_only_about_those_it_can_give_follows(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Everyone told and the bot's budget for the day spent: a later run asks the network
+    whom a person follows only for those it can still give something (follows, with their
+    grant); the others' new contacts wait for the budget, and nobody is asked about them."""
+
+    class Paced(FakeAdapter):
+        write_budget = WriteBudget(per_hour=1, per_day=1, reserve=0)
+        message_cost = 1
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        async def follows(self, subject: str, handle: str) -> frozenset[str]:
+            self.asked.append(handle)
+            return await super().follows(subject, handle)
+
+    net = Net(engine)
+    net.mastodon = mastodon = Paced()
+    cutover = Reconnection(cutover_at=utcnow() - timedelta(hours=1))
+    net.service = Service(engine, [net.bluesky, mastodon], default_registry(), reconnection=cutover)
+    alice, grace = net.person("alice", ALICE_X, "mastodon"), net.person("grace", 500, "mastodon")
+    bob, carol = net.person("bob", BOB_X, "mastodon"), net.person("carol", CAROL_X, "mastodon")
+    with Session(engine) as session, session.begin():
+        for contact in (bob, carol):  # told of nobody themselves: only the two who follow
+            session.get_one(Person, contact).reconnect = "followings"
+        session.add(Consent(person_id=grace, purpose=Purpose.FOLLOWS_ON_BEHALF, granted=True))
+        acting = grants.Token("https://m.test", "t", "https://m.test/users/grace")
+        grants.grant(session, KEY, person_id=grace, network=Network.MASTODON, acting_as=acting,
+                     scope="write:follows")  # fmt: skip
+
+    def follow(person: int, x_id: int, name: str, *followed: int) -> None:
+        archive = make_archive(tmp_path / f"{name}.zip", [], list(followed), account_id=x_id,
+                               username=f"{name}_x")  # fmt: skip
+        import_archive(engine, archive, for_person=person)
+
+    follow(alice, ALICE_X, "alice", BOB_X)
+    follow(grace, 500, "grace", BOB_X)
+    net.run()
+    assert sorted(mastodon.asked) == ["alice@m.test", "grace@m.test"]
+    assert len(net.sent(mastodon, Reply)) == 1, "Alice told of Bob: the day's one message"
+    mastodon.asked.clear()
+
+    follow(alice, ALICE_X, "alice2", BOB_X, CAROL_X)
+    follow(grace, 500, "grace2", BOB_X, CAROL_X)
+    net.run()
+    assert mastodon.asked == ["grace@m.test"], "only Grace can be given anything today"
+    followed = {
+        f.action.contact for f in mastodon.sent.values() if isinstance(f.action, FollowAccount)
+    }
+    assert followed == {bob, carol}, "Carol followed for Grace at once"
+    with Session(engine) as session:
+        waiting = reports.waiting(session, Network.MASTODON)
+    assert waiting == {"people": 1, "pairs": 1}, "Alice's Carol waits for the bot's budget"

@@ -80,10 +80,30 @@ WHERE o.id > :after AND (EXISTS ({following} AND m.follower_id = o.id)
 ORDER BY o.id LIMIT :limit
 """
 
-_PEOPLE_DUE = """
+# Those of them who can be given follows (a grant there, a due contact with an account
+# there): when the bot's budget is spent for the day, the rest can be given nothing.
+_FOLLOWABLE_PEOPLE = """
+SELECT o.id FROM person o
+WHERE o.id > :after
+  AND EXISTS (SELECT 1 FROM follow_grant g WHERE g.person_id = o.id AND g.network = :network)
+  AND (EXISTS ({following} AND m.follower_id = o.id
+               AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = c.id
+                           AND k.network = :network))
+       OR EXISTS ({followers} AND m.followee_id = o.id
+                  AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = c.id
+                              AND k.network = :network)))
+ORDER BY o.id LIMIT :limit
+"""
+
+# Those never told anything on the network who may be (the cutover's crowd, people who
+# joined since): a run keeps the bot's budget for their first message, and reads them all.
+_UNTOLD_DUE = """
 SELECT count(*) FROM person o
-WHERE EXISTS ({following} AND m.follower_id = o.id)
-   OR EXISTS ({followers} AND m.followee_id = o.id)
+WHERE (EXISTS ({following} AND m.follower_id = o.id)
+       OR EXISTS ({followers} AND m.followee_id = o.id))
+  AND NOT EXISTS (SELECT 1 FROM delivery t WHERE t.person_id = o.id AND t.network = :network)
+  AND NOT EXISTS (SELECT 1 FROM consent n WHERE n.person_id = o.id AND n.granted = false
+                  AND n.purpose = 'suggestions_by_message')
 """
 
 _DUE_PAIRS = """
@@ -102,17 +122,25 @@ GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
 """
 
 
-def people_due(session: Session, network: Network) -> int:
-    """How many people have contacts due on ``network``."""
-    return int(session.execute(text(due_query(_PEOPLE_DUE)), {"network": network}).scalar_one())
+def untold_due(session: Session, network: Network) -> int:
+    """How many people have contacts due on ``network`` and were never told anything there."""
+    return int(session.execute(text(due_query(_UNTOLD_DUE)), {"network": network}).scalar_one())
 
 
-def due(session: Session, network: Network, *, after: int = 0, limit: int = 500) -> list[Due]:
-    """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``."""
+def due(
+    session: Session,
+    network: Network,
+    *,
+    after: int = 0,
+    limit: int = 500,
+    followable: bool = False,
+) -> list[Due]:
+    """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``;
+    ``followable``: only those who can be given follows there."""
     people = [
         int(p)
         for (p,) in session.execute(
-            text(due_query(_DUE_PEOPLE)),
+            text(due_query(_FOLLOWABLE_PEOPLE if followable else _DUE_PEOPLE)),
             {"network": network, "after": after, "limit": limit},
         )
     ]

@@ -21,7 +21,7 @@ from shared.clock import utcnow
 from shared.errors import HqxError
 from shared.portal import uploads
 from shared.protocol import ThrottledError
-from shared.reconnection import delivery, due, matching, runs
+from shared.reconnection import budget, delivery, due, matching, runs
 from shared.vocabulary import Network, RunKind
 
 T = TypeVar("T")
@@ -143,18 +143,22 @@ class Runner:
 
     async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
         """Every person's due contacts on ``adapter``'s network, a batch at a time: their
-        follows read, then one transaction records and queues it all."""
+        follows read, then one transaction records and queues it all. Everyone never told
+        is told (their messages paced over the next days when today's budget is spent);
+        then, once the bot's budget allows nothing more, only those who can be given follows
+        are read: a daily run costs what it can deliver, not a read of everyone waiting."""
         channel = self._channel(adapter)
         if channel.collections:
             demand = await asyncio.to_thread(self._demand, channel.network)
             channel = replace(channel, demand=demand)
-        after, left = 0, 0
+        after, untold = 0, 0
         if channel.budget is not None and channel.message_cost:
-            left = await asyncio.to_thread(self._people_due, channel.network)
-        while batch := await asyncio.to_thread(self._due, channel.network, after):
+            untold = await asyncio.to_thread(self._untold, channel.network)
+        spent = not untold and await asyncio.to_thread(self._spent, channel)
+        while batch := await asyncio.to_thread(self._due, channel.network, after, spent):
             after = batch[-1].person
-            left = max(0, left - len(batch))
-            channel = replace(channel, reserved=left * channel.message_cost)
+            untold = max(0, untold - sum(1 for item in batch if item.first))
+            channel = replace(channel, reserved=untold * channel.message_cost)
             follows: dict[int, frozenset[str]] = {}
             for item in batch:
                 try:
@@ -162,6 +166,7 @@ class Runner:
                 except HqxError as e:  # left due: the next run tries again
                     log.warning("%s: %s", adapter.network, e)
             await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
+            spent = spent or (not untold and await asyncio.to_thread(self._spent, channel))
 
     async def _follows(self, adapter: Protocol, item: due.Due) -> frozenset[str]:
         """Whom a person follows on the adapter's network; when its rate limit is spent,
@@ -179,13 +184,22 @@ class Runner:
         with Session(self._engine) as session:
             return due.shared_demand(session, network)
 
-    def _people_due(self, network: Network) -> int:
+    def _untold(self, network: Network) -> int:
         with Session(self._engine) as session:
-            return due.people_due(session, network)
+            return due.untold_due(session, network)
 
-    def _due(self, network: Network, after: int) -> list[due.Due]:
+    def _spent(self, channel: delivery.Channel) -> bool:
+        """Whether the bot's budget there allows nothing more now."""
+        if channel.budget is None:
+            return False
         with Session(self._engine) as session:
-            return due.due(session, network, after=after, limit=RECONNECT_BATCH)
+            return budget.left(session, channel.network, channel.budget, utcnow()) == 0
+
+    def _due(self, network: Network, after: int, followable: bool) -> list[due.Due]:
+        with Session(self._engine) as session:
+            return due.due(
+                session, network, after=after, limit=RECONNECT_BATCH, followable=followable
+            )
 
     def _deliver_batch(
         self,
