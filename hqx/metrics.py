@@ -80,7 +80,7 @@ class ServiceCollector:
                 budget = adapter.write_budget
                 if budget is not None:
                     remaining = write_budget.left(session, adapter.network, budget, now)
-                    allowance = int(budget.per_day * (1 - budget.reserve))
+                    allowance = write_budget.daily(budget)
                     left.add_metric([str(adapter.network)], remaining)
                     spent.add_metric([str(adapter.network)], allowance - remaining)
             posts = session.exec(

@@ -103,7 +103,7 @@ WHERE (EXISTS ({following} AND m.follower_id = o.id)
        OR EXISTS ({followers} AND m.followee_id = o.id))
   AND NOT EXISTS (SELECT 1 FROM delivery t WHERE t.person_id = o.id AND t.network = :network)
   AND NOT EXISTS (SELECT 1 FROM consent n WHERE n.person_id = o.id AND n.granted = false
-                  AND n.purpose = 'suggestions_by_message')
+                  AND n.purpose = :silent)
 """
 
 _DUE_PAIRS = """
@@ -124,7 +124,8 @@ GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
 
 def untold_due(session: Session, network: Network) -> int:
     """How many people have contacts due on ``network`` and were never told anything there."""
-    return int(session.execute(text(due_query(_UNTOLD_DUE)), {"network": network}).scalar_one())
+    asked = {"network": network, "silent": Purpose.SUGGESTIONS_BY_MESSAGE.value}
+    return int(session.execute(text(due_query(_UNTOLD_DUE)), asked).scalar_one())
 
 
 def due(
