@@ -231,12 +231,20 @@ class Simulation:
         tried = 0
         for network, bot in self.bots.items():
             done: list[int] = []
+            held: set[tuple[str, int | None]] = set()
+            """What a refusal held back: (kind, person) for follows, (kind, None) for the
+            bot's (the real sender's claim skips them)."""
             for action in outbox.due(self.engine, network, limit=SEND_BATCH):
                 assert action.id is not None
+                follow = action.kind == actions.FollowAccount.kind
+                limit = (action.kind, action.person_id if follow else None)
+                if limit in held:
+                    continue
                 tried += 1
                 later = bot.take(action, self.now)
                 if later is not None:
                     outbox.mark_retry(self.engine, action.id, "429: over the limit", later)
+                    held.add(limit)
                     continue
                 self._delivered(network, action)
                 done.append(action.id)

@@ -219,14 +219,16 @@ def due(engine: Engine, network: Network, limit: int = 50) -> list[OutboundActio
 
 def claim(engine: Engine, action_id: int, by: str | None = None) -> OutboundAction | None:
     """Record that a send starts (committed before the network is called), if the action is
-    still pending, by the holder of the lease ``by``; ``None`` when another delivery (task or
-    process) claimed it first."""
+    still pending and due, by the holder of the lease ``by``; ``None`` when another delivery
+    (task or process) claimed it first, or it was held back since it was listed (its
+    person's limit reached: :func:`mark_retry`)."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         claimed = session.execute(
             update(OutboundAction)
             .where(
                 col(OutboundAction.id) == action_id,
                 col(OutboundAction.status) == ActionStatus.PENDING,
+                col(OutboundAction.not_before) <= utcnow(),
             )
             .values(
                 status=ActionStatus.SENDING,
@@ -272,19 +274,48 @@ def mark_retry(
     engine: Engine, action_id: int, error: str, retry_at: datetime | None
 ) -> OutboundAction:
     """Put the action back for later: at ``retry_at`` (a rate limit's reset), else after an
-    exponential backoff; after :data:`MAX_ATTEMPTS` it fails for good."""
+    exponential backoff; after :data:`MAX_ATTEMPTS` it fails for good. A rate limit's refusal
+    holds back what else the same limit governs until the same reset (:func:`_hold_back`)."""
     with Session(engine) as session:
         attempts = session.get_one(OutboundAction, action_id).attempts
     if attempts >= MAX_ATTEMPTS:
         return mark_failed(engine, action_id, f"gave up after {attempts} attempts: {error}")
     backoff = timedelta(seconds=FIRST_RETRY_SEC * 2 ** max(attempts - 1, 0))
-    return _change(
+    retried = _change(
         engine,
         action_id,
         status=ActionStatus.PENDING,
         last_error=error[:LAST_ERROR_MAX_CHARS],
         not_before=retry_at or utcnow() + backoff,
     )
+    if retry_at is not None:
+        _hold_back(engine, retried, retry_at)
+    return retried
+
+
+def _hold_back(engine: Engine, refused: OutboundAction, until: datetime) -> int:
+    """What the same rate limit governs waits for its reset, in one statement, rather than
+    be tried and refused one by one (when sends fall behind, hours of paced writes come due
+    at once): a follow is made with its person's grant, under their own limit, so their
+    other follows on that network wait; anything else is the bot's, and the bot's actions
+    of the same kind wait (its kinds may be limited apart: Bluesky's chat and repository)."""
+    same_limit = col(OutboundAction.kind) == refused.kind
+    if refused.kind == FollowAccount.kind:
+        if refused.person_id is None:
+            return 0
+        same_limit &= col(OutboundAction.person_id) == refused.person_id
+    with Session(engine) as session, session.begin():
+        result = session.execute(
+            update(OutboundAction)
+            .where(
+                col(OutboundAction.network) == refused.network,
+                col(OutboundAction.status) == ActionStatus.PENDING,
+                col(OutboundAction.not_before) < until,
+                same_limit,
+            )
+            .values(not_before=until)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _not_delivered(session: Session, failed: OutboundAction) -> None:

@@ -16,7 +16,7 @@ from shared import backoff, outbox, service
 from shared.actions import FollowAccount, Recipient, Reply
 from shared.bot.commands import CommandRegistry
 from shared.bot.handlers import default_registry
-from shared.db.models import InboundPost, OutboundAction
+from shared.db.models import InboundPost, OutboundAction, Person
 from shared.protocol import Author, DeliveryError, IncomingPost
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network
@@ -44,6 +44,10 @@ def post(
 def actions(engine: Engine) -> list[OutboundAction]:
     with Session(engine) as session:
         return list(session.exec(select(OutboundAction)))
+
+
+def waits_until(action: OutboundAction, moment: datetime) -> bool:
+    return abs(action.not_before.replace(tzinfo=UTC) - moment) < timedelta(seconds=1)
 
 
 def make_due(engine: Engine) -> None:
@@ -136,13 +140,65 @@ def test_a_rate_limit_waits_for_its_reset(engine: Engine) -> None:
     [action] = actions(engine)
     assert action.status == ActionStatus.PENDING
     assert action.last_error == "429 Too Many Requests"
-    assert abs(action.not_before.replace(tzinfo=UTC) - reset) < timedelta(seconds=1)
+    assert waits_until(action, reset)
     assert adapter.deliveries == [KEY]
 
     make_due(engine)
     asyncio.run(core.deliver_due())
     assert list(adapter.sent) == [KEY]
     assert actions(engine)[0].status == ActionStatus.DONE
+
+
+def test_a_refused_follow_holds_back_that_persons_other_follows_until_the_reset(
+    engine: Engine,
+) -> None:
+    """Follows are made with each person's own grant, under their own limit: one refused,
+    the person's other due follows wait for the reset, untried, while others' go on."""
+    with Session(engine) as session, session.begin():
+        alice, bob = Person(), Person()
+        session.add_all([alice, bob])
+        session.flush()
+        queued = [
+            outbox.Queued(f"follow:{who.id}:{n}", Network.MASTODON,
+                          FollowAccount(1, f"c{n}@m.test", n, f"https://m.test/users/c{n}"),
+                          person_id=who.id)
+            for who, count in ((alice, 4), (bob, 2)) for n in range(count)
+        ]  # fmt: skip
+        assert len(outbox.queue_many(session, queued)) == 6
+        people = (alice.id, bob.id)
+    make_due(engine)
+    adapter = FakeAdapter()
+    reset = datetime.now(UTC) + timedelta(hours=1)
+    adapter.failures = [DeliveryError("429 Too Many Requests", retry_at=reset)]
+    core = Service(engine, [adapter], default_registry())
+    asyncio.run(core.deliver_due())
+
+    alice_keys = [f"follow:{people[0]}:{n}" for n in range(4)]
+    assert adapter.deliveries == [alice_keys[0], f"follow:{people[1]}:0", f"follow:{people[1]}:1"]
+    waiting = [a for a in actions(engine) if a.person_id == people[0]]
+    assert {a.status for a in waiting} == {ActionStatus.PENDING}
+    assert all(waits_until(a, reset) for a in waiting)
+    assert sorted(a.attempts for a in waiting) == [0, 0, 0, 1], "tried once, not four times"
+    asyncio.run(core.deliver_due())
+    assert len(adapter.deliveries) == 3, "nothing of hers before the reset"
+
+
+def test_a_rate_limit_holds_back_the_bots_other_answers_of_that_kind(engine: Engine) -> None:
+    adapter = FakeAdapter()
+    reset = datetime.now(UTC) + timedelta(hours=1)
+    adapter.failures = [DeliveryError("429 Too Many Requests", retry_at=reset)]
+    core = Service(engine, [adapter], default_registry())
+
+    async def scenario() -> None:
+        await core.receive(post(post_id="111"))
+        await core.receive(post(post_id="112"))
+        await core.deliver_due()
+
+    asyncio.run(scenario())
+    assert adapter.deliveries == [KEY], "the second answer waits for the reset, untried"
+    waiting = actions(engine)
+    assert [a.status for a in waiting] == [ActionStatus.PENDING] * 2
+    assert all(waits_until(a, reset) for a in waiting)
 
 
 def test_a_refused_action_is_not_retried(engine: Engine) -> None:
