@@ -165,8 +165,22 @@ KINDS: dict[str, type[Action]] = {
 
 
 def encode(action: Action) -> dict[str, Any]:
-    """The action as stored in the outbox's ``payload`` (its kind goes beside it)."""
-    return {"v": VERSION, **dataclasses.asdict(action)}
+    """The action as stored in the outbox's ``payload`` (its kind goes beside it). Field by
+    field: ``dataclasses.asdict`` deep-copies every value, a tenth of the cutover's run
+    when it queues a crowd's follows."""
+    payload: dict[str, Any] = {"v": VERSION}
+    for field in dataclasses.fields(action):
+        payload[field.name] = _plain(getattr(action, field.name))
+    return payload
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON holds it: a nested record as a dict, a list item by item."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def decode(kind: str, payload: dict[str, Any]) -> Action:

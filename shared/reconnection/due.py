@@ -97,13 +97,15 @@ ORDER BY o.id LIMIT :limit
 
 # Those never told anything on the network who may be (the cutover's crowd, people who
 # joined since): a run keeps the bot's budget for their first message, and reads them all.
+# Whether anything was delivered to them is asked first: after the cutover nearly everyone
+# has been, and their due pairs are then never read.
 _UNTOLD_DUE = """
 SELECT count(*) FROM person o
-WHERE (EXISTS ({following} AND m.follower_id = o.id)
-       OR EXISTS ({followers} AND m.followee_id = o.id))
-  AND NOT EXISTS (SELECT 1 FROM delivery t WHERE t.person_id = o.id AND t.network = :network)
+WHERE NOT EXISTS (SELECT 1 FROM delivery t WHERE t.person_id = o.id AND t.network = :network)
   AND NOT EXISTS (SELECT 1 FROM consent n WHERE n.person_id = o.id AND n.granted = false
                   AND n.purpose = :silent)
+  AND (EXISTS ({following} AND m.follower_id = o.id)
+       OR EXISTS ({followers} AND m.followee_id = o.id))
 """
 
 _DUE_PAIRS = """
