@@ -333,11 +333,12 @@ def deliverable(engine: Engine) -> dict[Network, int]:
     found: dict[Network, int] = {}
     with Session(engine) as session:
         for network in (Network.BLUESKY, Network.MASTODON):
-            after, count = 0, 0
-            while batch := due.due(session, network, after=after, limit=500):
-                count += sum(len(item.contacts) for item in batch)
-                after = batch[-1].person
-            found[network] = count
+            people = due.waiting(session, network).people
+            found[network] = sum(
+                len(item.contacts)
+                for start in range(0, len(people), 500)
+                for item in due.due(session, network, people[start : start + 500])
+            )
     return found
 
 

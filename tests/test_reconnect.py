@@ -655,3 +655,39 @@ def test_once_the_budget_is_spent_a_run_asks_only_about_those_it_can_give_follow
     with Session(engine) as session:
         waiting = reports.waiting(session, Network.MASTODON)
     assert waiting == {"people": 1, "pairs": 1}, "Alice's Carol waits for the bot's budget"
+
+
+def test_a_run_finds_who_is_waiting_and_each_accounts_demand_in_one_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Who has contacts due, and how many people want each account there (a shared pack's
+    demand): someone both following and followed by an account wants it once; an account
+    with nobody there is wanted by nobody there."""
+    from shared.reconnection import due, planner
+
+    net = Net(engine)
+    ana = net.person("ana", 700, "bluesky")
+    ben = net.person("ben", 701, "bluesky")
+    cy, dee = net.person("cy", 702, "bluesky"), net.person("dee", 703, "bluesky")
+    eve = net.person("eve", 704, "mastodon")
+    for n, (person, x_id, followed) in enumerate(
+        [(ana, 700, [701, 704]), (ben, 701, [700]), (cy, 702, [701, 704]), (dee, 703, [701])]
+    ):
+        archive = make_archive(tmp_path / f"w{n}.zip", [], followed, account_id=x_id,
+                               username=f"w{n}_x")  # fmt: skip
+        import_archive(engine, archive, for_person=person)
+    matching.match_all(engine)
+    with Session(engine) as session:
+        found = due.waiting(session, Network.BLUESKY)
+    assert found.people == [ana, ben, cy, dee]
+    assert planner.SHARED_MIN == 3
+    assert found.demand == {ben: 3}, "Ana, Cy and Dee want Ben; Ana once, though they follow back"
+    assert found.followable == [], "nobody granted follows"
+    with Session(engine) as session:
+        assert [item.person for item in due.due(session, Network.BLUESKY, found.people)] == [
+            ana, ben, cy, dee
+        ]  # fmt: skip
+        assert due.waiting(session, Network.MASTODON).people == [eve]
+        [told] = due.due(session, Network.MASTODON, [eve])
+        bridged = {c.address for c in told.contacts}
+        assert bridged == {"ana.test@bsky.brid.gy", "cy.test@bsky.brid.gy"}

@@ -5,6 +5,7 @@ with what each of them may be told (:class:`Due`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -71,29 +72,45 @@ def due_query(query: str) -> str:
     return query.format(following=_FOLLOWING, followers=_FOLLOWERS, due=_DUE)
 
 
-# People in id order, each asked whether anything is due to them: a batch costs what its
-# people have, never a scan of every match.
-_DUE_PEOPLE = """
-SELECT o.id FROM person o
-WHERE o.id > :after AND (EXISTS ({following} AND m.follower_id = o.id)
-                         OR EXISTS ({followers} AND m.followee_id = o.id))
-ORDER BY o.id LIMIT :limit
-"""
+# Every due pair once (a follow both ways is one pair), read at a run's start: who is
+# waiting, who can be given follows, which accounts many people want (a shared pack's
+# demand), in one pass over the matches rather than one per question.
+_DUE_ONCE = "SELECT person_id, contact_id FROM {due} due GROUP BY person_id, contact_id"
+_ON_NETWORK = "SELECT DISTINCT person_id FROM identity WHERE network = :network"
+_GRANTED = "SELECT DISTINCT person_id FROM follow_grant WHERE network = :network"
 
-# Those of them who can be given follows (a grant there, a due contact with an account
-# there): when the bot's budget is spent for the day, the rest can be given nothing.
-_FOLLOWABLE_PEOPLE = """
-SELECT o.id FROM person o
-WHERE o.id > :after
-  AND EXISTS (SELECT 1 FROM follow_grant g WHERE g.person_id = o.id AND g.network = :network)
-  AND (EXISTS ({following} AND m.follower_id = o.id
-               AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = c.id
-                           AND k.network = :network))
-       OR EXISTS ({followers} AND m.followee_id = o.id
-                  AND EXISTS (SELECT 1 FROM identity k WHERE k.person_id = c.id
-                              AND k.network = :network)))
-ORDER BY o.id LIMIT :limit
-"""
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Who has contacts due on a network, as a run finds them when it starts."""
+
+    people: list[int]
+    """Everyone with a due contact, by id."""
+    followable: list[int]
+    """Those of them who can be given follows (a grant there, a due contact with an
+    account there): once the bot's budget is spent, the rest can be given nothing."""
+    demand: dict[int, int]
+    """How many people each account is due to there, natively, for the accounts wanted by
+    at least :data:`planner.SHARED_MIN` people (a shared pack's demand)."""
+
+
+def waiting(session: Session, network: Network) -> Waiting:
+    """Who has contacts due on ``network`` (:class:`Waiting`), in one read of the due pairs."""
+    asked = {"network": network}
+    there = {int(p) for (p,) in session.execute(text(_ON_NETWORK), asked)}
+    granted = {int(p) for (p,) in session.execute(text(_GRANTED), asked)}
+    people: set[int] = set()
+    followable: set[int] = set()
+    wanted: Counter[int] = Counter()
+    for person, contact in session.execute(text(due_query(_DUE_ONCE)), asked):
+        people.add(person)
+        if contact in there:
+            wanted[contact] += 1
+            if person in granted:
+                followable.add(person)
+    demand = {c: n for c, n in wanted.items() if n >= planner.SHARED_MIN}
+    return Waiting(sorted(people), sorted(followable), demand)
+
 
 # Those never told anything on the network who may be (the cutover's crowd, people who
 # joined since): a run keeps the bot's budget for their first message, and reads them all.
@@ -115,38 +132,15 @@ SELECT person_id, contact_id, min(found_at) AS found FROM (
 GROUP BY person_id, contact_id ORDER BY person_id, found, contact_id
 """
 
-# How many people each contact is due to, natively on the network (a shared pack's demand).
-_DEMAND = """
-SELECT contact_id, count(DISTINCT person_id) FROM {due} due
-WHERE EXISTS (SELECT 1 FROM identity k WHERE k.person_id = due.contact_id
-              AND k.network = :network)
-GROUP BY contact_id HAVING count(DISTINCT person_id) >= :least
-"""
-
-
 def untold_due(session: Session, network: Network) -> int:
     """How many people have contacts due on ``network`` and were never told anything there."""
     asked = {"network": network, "silent": Purpose.SUGGESTIONS_BY_MESSAGE.value}
     return int(session.execute(text(due_query(_UNTOLD_DUE)), asked).scalar_one())
 
 
-def due(
-    session: Session,
-    network: Network,
-    *,
-    after: int = 0,
-    limit: int = 500,
-    followable: bool = False,
-) -> list[Due]:
-    """The next ``limit`` people (by id, after ``after``) with contacts due on ``network``;
-    ``followable``: only those who can be given follows there."""
-    people = [
-        int(p)
-        for (p,) in session.execute(
-            text(due_query(_FOLLOWABLE_PEOPLE if followable else _DUE_PEOPLE)),
-            {"network": network, "after": after, "limit": limit},
-        )
-    ]
+def due(session: Session, network: Network, people: list[int]) -> list[Due]:
+    """What is due on ``network`` to each of ``people`` (:func:`waiting` lists them), in
+    their order; those with nothing due, or no account there, are left out."""
     if not people:
         return []
     pairs: dict[int, list[int]] = {}
@@ -162,7 +156,7 @@ def due(
     for person in people:
         mine = accounts.get(person, {})
         here = mine.get(network)
-        if here is None:
+        if here is None or person not in pairs:
             continue
         owner = session.get_one(Person, person)
         item = Due(
@@ -259,8 +253,4 @@ def as_contact(
 def shared_demand(session: Session, network: Network) -> dict[int, int]:
     """How many people each contact is due to on ``network`` (there, natively), for the
     accounts wanted by at least :data:`planner.SHARED_MIN` people."""
-    rows = session.execute(
-        text(due_query(_DEMAND)),
-        {"network": network, "least": planner.SHARED_MIN},
-    )
-    return {int(c): int(n) for c, n in rows}
+    return waiting(session, network).demand

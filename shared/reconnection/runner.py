@@ -7,6 +7,7 @@ batch at a time (whom each person follows read first, then one transaction)."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import logging
 import time
@@ -143,20 +144,22 @@ class Runner:
 
     async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
         """Every person's due contacts on ``adapter``'s network, a batch at a time: their
-        follows read, then one transaction records and queues it all. Everyone never told
-        is told (their messages paced over the next days when today's budget is spent);
-        then, once the bot's budget allows nothing more, only those who can be given follows
-        are read: a daily run costs what it can deliver, not a read of everyone waiting."""
+        follows read, then one transaction records and queues it all. Who is waiting is read
+        once, at the start (:func:`due.waiting`). Everyone never told is told (their messages
+        paced over the next days when today's budget is spent); then, once the bot's budget
+        allows nothing more, only those who can be given follows are read: a daily run costs
+        what it can deliver, not a read of everyone waiting."""
         channel = self._channel(adapter)
+        waiting = await asyncio.to_thread(self._waiting, channel.network)
         if channel.collections:
-            demand = await asyncio.to_thread(self._demand, channel.network)
-            channel = replace(channel, demand=demand)
+            channel = replace(channel, demand=waiting.demand)
         after, untold = 0, 0
         if channel.budget is not None and channel.message_cost:
             untold = await asyncio.to_thread(self._untold, channel.network)
         spent = not untold and await asyncio.to_thread(self._spent, channel)
-        while batch := await asyncio.to_thread(self._due, channel.network, after, spent):
-            after = batch[-1].person
+        while people := _next(waiting.followable if spent else waiting.people, after):
+            batch = await asyncio.to_thread(self._due, channel.network, people)
+            after = people[-1]
             untold = max(0, untold - sum(1 for item in batch if item.first))
             channel = replace(channel, reserved=untold * channel.message_cost)
             follows: dict[int, frozenset[str]] = {}
@@ -180,9 +183,9 @@ class Runner:
                 await asyncio.sleep(min(max(wait, 1.0), THROTTLED_MAX_WAIT_SEC))
         raise HqxError(f"{adapter.network}: rate limited {FOLLOWS_ATTEMPTS} times in a row")
 
-    def _demand(self, network: Network) -> dict[int, int]:
+    def _waiting(self, network: Network) -> due.Waiting:
         with Session(self._engine) as session:
-            return due.shared_demand(session, network)
+            return due.waiting(session, network)
 
     def _untold(self, network: Network) -> int:
         with Session(self._engine) as session:
@@ -195,11 +198,9 @@ class Runner:
         with Session(self._engine) as session:
             return budget.left(session, channel.network, channel.budget, utcnow()) == 0
 
-    def _due(self, network: Network, after: int, followable: bool) -> list[due.Due]:
+    def _due(self, network: Network, people: list[int]) -> list[due.Due]:
         with Session(self._engine) as session:
-            return due.due(
-                session, network, after=after, limit=RECONNECT_BATCH, followable=followable
-            )
+            return due.due(session, network, people)
 
     def _deliver_batch(
         self,
@@ -221,3 +222,9 @@ class Runner:
     def _following_link(self, token: str) -> str:
         assert self._public_url is not None  # noqa: S101  (only offered with one)
         return uploads.link(self._public_url, token, uploads.FOLLOWING_PATH)
+
+
+def _next(people: list[int], after: int) -> list[int]:
+    """The next batch of ``people`` (sorted ids) after the id ``after``."""
+    start = bisect.bisect_right(people, after)
+    return people[start : start + RECONNECT_BATCH]
