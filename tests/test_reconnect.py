@@ -485,6 +485,36 @@ def test_accounts_many_followed_go_in_one_shared_pack(engine: Engine, tmp_path: 
     assert len(to_fans) == len(fans)
     assert len({t.rsplit("/", 1)[1] for t in to_fans}) == 1, "one pack serves them all"
     assert all("10 are in this pack of accounts many followed on X: " in t for t in to_fans)
+    with Session(engine) as session:
+        listed = space.space_of(session, fans[0], lambda network, pack: f"{network}/{pack}").packs
+    assert [(p.shared, p.members, p.url) for p in listed] == [
+        (True, len(shared[0].members), f"bluesky/{shared[0].collection}")
+    ], "the fan's space lists the shared pack that holds their contacts"
+
+
+def test_packs_that_do_not_fit_one_post_are_named_in_the_space_not_a_thread() -> None:
+    """Seven packs' links would be a thread of three posts, each one more of the bot's
+    budget: one post names those that fit and says the space holds the rest."""
+    from shared.bot.messages import Lang
+    from shared.reconnection import suggestions
+
+    url = "https://bsky.app/starter-pack/helloquittex.bsky.social/3lbcdefghijkl"
+    packs = [suggestions.PackLink(f"{url}{n}", 150, shared=n >= 5) for n in range(7)]
+    bridged = [suggestions.Contact(9, None, "friend.m.test.ap.brid.gy")]
+    kwargs: dict[str, Any] = {"lang": Lang.EN, "first": True, "packs": packs, "csv_link": None,
+                              "network": Network.BLUESKY, "room": 280}  # fmt: skip
+    thread = suggestions.compose(addresses=bridged, space=False, **kwargs)
+    assert len(thread) == 4, "without a space: every link and the address, in a thread"
+    [one] = suggestions.compose(addresses=bridged, space=True, **kwargs)
+    assert len(one) <= 280
+    named = [line for line in one.splitlines() if url in line]
+    assert named and named[0].startswith("They are in your starter pack (150): ")
+    left = 7 - len(named)
+    assert one.endswith(
+        f"… and {left} more packs and 1 address, all in your space: write me “space”."
+    )
+    [fits] = suggestions.compose(addresses=[], space=True, **{**kwargs, "packs": packs[:1]})
+    assert "in your space" not in fits, "what fits is said in full"
 
 
 def test_a_spent_read_limit_is_waited_out_not_hammered(engine: Engine, tmp_path: Path) -> None:

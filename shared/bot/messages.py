@@ -500,6 +500,18 @@ CATALOG: dict[str, dict[Lang, str]] = {
         Lang.FR: "… et {count} de plus, tous dans la liste.",
         Lang.EN: "… and {count} more, all in the list.",
     },
+    "suggest.packs_left": {Lang.FR: "{count} autres packs", Lang.EN: "{count} more packs"},
+    "suggest.packs_left.one": {Lang.FR: "1 autre pack", Lang.EN: "1 more pack"},
+    "suggest.addresses_left": {Lang.FR: "{count} adresses", Lang.EN: "{count} addresses"},
+    "suggest.addresses_left.one": {Lang.FR: "1 adresse", Lang.EN: "1 address"},
+    "suggest.rest_in_space": {
+        Lang.FR: "… et {packs}, tous dans votre espace : écrivez-moi « {command} ».",
+        Lang.EN: "… and {packs}, all in your space: write me “{command}”.",
+    },
+    "suggest.rest_in_space.addresses": {
+        Lang.FR: "… et {packs} et {addresses}, tous dans votre espace : écrivez-moi « {command} ».",
+        Lang.EN: "… and {packs} and {addresses}, all in your space: write me “{command}”.",
+    },
     "suggest.more_space": {
         Lang.FR: "… et {count} de plus, tous dans votre espace : écrivez-moi « {command} ».",
         Lang.EN: "… and {count} more, all in your space: write me “{command}”.",

@@ -42,6 +42,9 @@ class Pack:
     part: int
     members: int
     url: str | None
+    shared: bool = False
+    """A pack of accounts many followed on X that holds some of the person's contacts,
+    not one of their own (a message names those that fit; the space, all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +93,24 @@ def space_of(
         .where(Collection.person_id == person_id)
         .order_by(col(Collection.network), col(Collection.part))
     )
+    shared = session.exec(
+        select(Collection)
+        .where(
+            col(Collection.id).in_(
+                select(Delivery.collection_id).where(Delivery.person_id == person_id)
+            ),
+            col(Collection.person_id).is_(None),
+        )
+        .order_by(col(Collection.network), col(Collection.part))
+    )
     return Space(
         person=person_id,
         accounts=people.describe(session, person_id)["accounts"],
         contacts=contacts_of(session, person_id),
         awaited=int(awaited),
         packs=[
-            Pack(p.network, p.part, p.members, pack_url(p.network, p.id))
-            for p in packs
+            Pack(p.network, p.part, p.members, pack_url(p.network, p.id), p.person_id is None)
+            for p in (*packs, *shared)
             if p.id is not None
         ],
         consents=privacy.consents(session, person),

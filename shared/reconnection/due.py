@@ -132,6 +132,7 @@ SELECT person_id, contact_id, min(found_at) AS found FROM (
 GROUP BY person_id, contact_id ORDER BY person_id, found, contact_id
 """
 
+
 def untold_due(session: Session, network: Network) -> int:
     """How many people have contacts due on ``network`` and were never told anything there."""
     asked = {"network": network, "silent": Purpose.SUGGESTIONS_BY_MESSAGE.value}

@@ -106,6 +106,10 @@ def compose(
         return [_with_the_list([*lines, download], groups, in_list, room)]
     messages = _split([*lines, *listed], room)
     told = _split(lines, room)  # the opening and the packs: all of it is said
+    if space and len(told) > 1:
+        # Their space lists their packs too: those that fit in one message and where the
+        # rest are, rather than a thread of links (each one more post of the bot's budget).
+        return [_packs_in_one(lines[0], lines[1:], len(addresses), lang, room)]
     if not space or len(messages) <= len(told):
         return messages
     # Their space lists them all: the addresses that fit beside the packs, and how many
@@ -116,6 +120,23 @@ def compose(
     if len(last) + 1 + len(in_space(len(addresses))) > room:
         return [*told, _with_the_list([], groups, in_space, room)]
     return [*told[:-1], _with_the_list([last], groups, in_space, room)]
+
+
+def _packs_in_one(opening: str, packs: list[str], addresses: int, lang: Lang, room: int) -> str:
+    """The opening, as many of the ``packs`` lines as fit in one message, and how many more
+    packs (and ``addresses``) the person's space holds."""
+    command = say("command.space", lang)
+    listed = say(_counted("suggest.addresses_left", addresses), lang, count=addresses)
+    message = opening
+    for shown in range(len(packs) - 1, -1, -1):  # they do not all fit: that is why we are here
+        left = len(packs) - shown
+        more = say(_counted("suggest.packs_left", left), lang, count=left)
+        key = "suggest.rest_in_space.addresses" if addresses else "suggest.rest_in_space"
+        rest = say(key, lang, packs=more, addresses=listed, command=command)
+        message = "\n".join([opening, *packs[:shown], rest])
+        if len(message) <= room:
+            return message
+    return message[:room]
 
 
 def _with_the_list(
