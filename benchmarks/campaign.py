@@ -55,7 +55,7 @@ from shared import actions, clock, outbox  # noqa: E402
 from shared.config import DEFAULT_CUTOVER_AT, Reconnection  # noqa: E402
 from shared.db.engine import create_sync_engine  # noqa: E402
 from shared.db.models import OutboundAction  # noqa: E402
-from shared.reconnection import due, matching, planner  # noqa: E402
+from shared.reconnection import due, matching, planner, waiting  # noqa: E402
 from shared.reconnection.runner import Runner  # noqa: E402
 from shared.vocabulary import ActionStatus, Network, Via  # noqa: E402
 
@@ -333,7 +333,7 @@ def deliverable(engine: Engine) -> dict[Network, int]:
     found: dict[Network, int] = {}
     with Session(engine) as session:
         for network in (Network.BLUESKY, Network.MASTODON):
-            people = due.waiting(session, network).people
+            people = waiting.waiting(session, network).people
             found[network] = sum(
                 len(item.contacts)
                 for start in range(0, len(people), 500)

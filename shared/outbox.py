@@ -333,6 +333,22 @@ def _not_delivered(session: Session, failed: OutboundAction) -> None:
     )
 
 
+def failed_follows(session: Session, network: Network, since: datetime) -> set[int]:
+    """The people whose follows on ``network`` failed since ``since``: the contacts they
+    were to be given are due again (:func:`_not_delivered`)."""
+    rows = session.exec(
+        select(OutboundAction.person_id)
+        .where(
+            OutboundAction.network == network,
+            OutboundAction.status == ActionStatus.FAILED,
+            OutboundAction.kind == FollowAccount.kind,
+            col(OutboundAction.updated_at) >= since,
+        )
+        .distinct()
+    )
+    return {int(p) for p in rows if p is not None}
+
+
 def mark_failed(engine: Engine, action_id: int, error: str) -> OutboundAction:
     """Record that the action will not be sent (trying again cannot help), nor anything
     that was to come after it."""

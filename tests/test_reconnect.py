@@ -31,7 +31,7 @@ from shared.identity import xtrust
 from shared.identity.accounts import Thread
 from shared.portal import space
 from shared.protocol import WriteBudget
-from shared.reconnection import grants, matching, reports, runs
+from shared.reconnection import grants, matching, reports, runs, waiting
 from shared.service import Service
 from shared.vocabulary import ActionStatus, Network, Purpose, RunKind
 from tests.archives import make_archive
@@ -79,6 +79,15 @@ class Net:
             xtrust.claim(session, person.id, x_id, f"{name}_x")
             matching.request(session, person.id)
             return person.id
+
+    def alice_follows_carol(self, folder: Path) -> int:
+        """Alice and Carol on Bluesky, Alice's archive showing she followed Carol on X."""
+        alice = self.person("alice", ALICE_X, "bluesky")
+        self.person("carol", CAROL_X, "bluesky")
+        archive = make_archive(folder / "a.zip", [], [CAROL_X], account_id=ALICE_X,
+                               username="alice_x")  # fmt: skip
+        import_archive(self.engine, archive, for_person=alice)
+        return alice
 
     def run(self) -> list[int]:
         async def go() -> list[int]:
@@ -173,11 +182,7 @@ def test_someone_joining_later_brings_only_what_is_new(engine: Engine, tmp_path:
 
 def test_nothing_before_the_cutover(engine: Engine, tmp_path: Path) -> None:
     net = Net(engine, cutover_in=timedelta(hours=1))
-    alice = net.person("alice", ALICE_X, "bluesky")
-    net.person("carol", CAROL_X, "bluesky")
-    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
-                           username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
+    net.alice_follows_carol(tmp_path)
     assert net.run() == []
     assert net.sent(net.bluesky, WriteCollection) == []
 
@@ -208,11 +213,7 @@ def test_a_failed_pack_fails_the_message_that_gives_its_link(
     from shared.protocol import DeliveryError
 
     net = Net(engine)
-    alice = net.person("alice", ALICE_X, "bluesky")
-    net.person("carol", CAROL_X, "bluesky")
-    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
-                           username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
+    net.alice_follows_carol(tmp_path)
     net.bluesky.failures.append(DeliveryError("refused", permanent=True))
     net.run()
     with Session(engine) as session:
@@ -262,11 +263,7 @@ def test_turning_being_found_off_takes_one_out_of_every_pack(
     from shared.actions import WithdrawMembers
 
     net = Net(engine)
-    alice = net.person("alice", ALICE_X, "bluesky")
-    net.person("carol", CAROL_X, "bluesky")
-    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
-                           username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
+    net.alice_follows_carol(tmp_path)
     net.run()
     [alices] = [p for p in net.sent(net.bluesky, WriteCollection)
                 if p.members[0].subject == "did:plc:carol"]  # fmt: skip
@@ -284,11 +281,7 @@ def test_forgetting_deletes_ones_packs_and_ones_place_in_others(
     from shared.actions import WithdrawMembers
 
     net = Net(engine)
-    alice = net.person("alice", ALICE_X, "bluesky")
-    net.person("carol", CAROL_X, "bluesky")
-    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
-                           username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
+    net.alice_follows_carol(tmp_path)
     net.run()
     packs = {p.members[0].subject: p.collection for p in net.sent(net.bluesky, WriteCollection)}
     say(net, "alice", "forget")
@@ -537,11 +530,7 @@ def test_a_spent_read_limit_is_waited_out_not_hammered(engine: Engine, tmp_path:
         default_registry(),
         reconnection=Reconnection(cutover_at=utcnow() - timedelta(hours=1)),
     )
-    alice = net.person("alice", ALICE_X, "bluesky")
-    net.person("carol", CAROL_X, "bluesky")
-    archive = make_archive(tmp_path / "a.zip", [], [CAROL_X], account_id=ALICE_X,
-                           username="alice_x")  # fmt: skip
-    import_archive(engine, archive, for_person=alice)
+    net.alice_follows_carol(tmp_path)
     net.run()
     assert throttled.calls == 3, "once refused, then Alice's and Carol's"
     assert len(net.sent(net.bluesky, WriteCollection)) == 2, "both delivered in the same run"
@@ -708,7 +697,7 @@ def test_a_run_finds_who_is_waiting_and_each_accounts_demand_in_one_read(
         import_archive(engine, archive, for_person=person)
     matching.match_all(engine)
     with Session(engine) as session:
-        found = due.waiting(session, Network.BLUESKY)
+        found = waiting.waiting(session, Network.BLUESKY)
     assert found.people == [ana, ben, cy, dee]
     assert planner.SHARED_MIN == 3
     assert found.demand == {ben: 3}, "Ana, Cy and Dee want Ben; Ana once, though they follow back"
@@ -717,7 +706,7 @@ def test_a_run_finds_who_is_waiting_and_each_accounts_demand_in_one_read(
         assert [item.person for item in due.due(session, Network.BLUESKY, found.people)] == [
             ana, ben, cy, dee
         ]  # fmt: skip
-        assert due.waiting(session, Network.MASTODON).people == [eve]
+        assert waiting.waiting(session, Network.MASTODON).people == [eve]
         [told] = due.due(session, Network.MASTODON, [eve])
         bridged = {c.address for c in told.contacts}
         assert bridged == {"ana.test@bsky.brid.gy", "cy.test@bsky.brid.gy"}

@@ -37,7 +37,7 @@ from shared.db.models import (
 )
 from shared.reconnection import budget, planner, suggestions
 from shared.reconnection import follows as follows_made
-from shared.reconnection.due import shared_demand
+from shared.reconnection.waiting import waiting
 from shared.vocabulary import Network, Via
 
 if TYPE_CHECKING:
@@ -69,8 +69,8 @@ class Channel:
     space: bool = False
     """People have a space on the web portal, which lists all their contacts."""
     demand: dict[int, int] | None = None
-    """How many people each account is due to there (:func:`shared_demand`), counted once
-    a run: shared packs are planned from it, whatever batch is being delivered."""
+    """How many people each account is due to there (``Waiting.demand``), counted once a
+    run: shared packs are planned from it, whatever batch is being delivered."""
     reserved: int = 0
     """Points the packs leave for the messages of the people after this batch: a message
     announcing shared packs reaches dozens of pairs for the price of one pack item, so the
@@ -304,7 +304,7 @@ class _Writer:
             )
         demand = self._channel.demand
         if demand is None:
-            demand = shared_demand(self._session, self._channel.network)
+            demand = waiting(self._session, self._channel.network).demand
         keep = min(self._channel.reserved, points)
         plan = planner.plan(needs, existing, points, demand=demand, keep=keep)
         ids = {}

@@ -5,7 +5,6 @@ with what each of them may be told (:class:`Due`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -16,7 +15,6 @@ from sqlmodel import Session, col, select
 from shared.bot.messages import Lang
 from shared.db.models import Consent, Delivery, Identity, Person
 from shared.identity import addresses
-from shared.reconnection import planner
 from shared.reconnection.suggestions import Contact
 from shared.vocabulary import Network, Purpose
 
@@ -70,46 +68,6 @@ _DUE = f"({_FOLLOWING} UNION ALL {_FOLLOWERS})"
 def due_query(query: str) -> str:
     """``query`` with its due pairs filled in: {following}, {followers}, {due} (both)."""
     return query.format(following=_FOLLOWING, followers=_FOLLOWERS, due=_DUE)
-
-
-# Every due pair once (a follow both ways is one pair), read at a run's start: who is
-# waiting, who can be given follows, which accounts many people want (a shared pack's
-# demand), in one pass over the matches rather than one per question.
-_DUE_ONCE = "SELECT person_id, contact_id FROM {due} due GROUP BY person_id, contact_id"
-_ON_NETWORK = "SELECT DISTINCT person_id FROM identity WHERE network = :network"
-_GRANTED = "SELECT DISTINCT person_id FROM follow_grant WHERE network = :network"
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """Who has contacts due on a network, as a run finds them when it starts."""
-
-    people: list[int]
-    """Everyone with a due contact, by id."""
-    followable: list[int]
-    """Those of them who can be given follows (a grant there, a due contact with an
-    account there): once the bot's budget is spent, the rest can be given nothing."""
-    demand: dict[int, int]
-    """How many people each account is due to there, natively, for the accounts wanted by
-    at least :data:`planner.SHARED_MIN` people (a shared pack's demand)."""
-
-
-def waiting(session: Session, network: Network) -> Waiting:
-    """Who has contacts due on ``network`` (:class:`Waiting`), in one read of the due pairs."""
-    asked = {"network": network}
-    there = {int(p) for (p,) in session.execute(text(_ON_NETWORK), asked)}
-    granted = {int(p) for (p,) in session.execute(text(_GRANTED), asked)}
-    people: set[int] = set()
-    followable: set[int] = set()
-    wanted: Counter[int] = Counter()
-    for person, contact in session.execute(text(due_query(_DUE_ONCE)), asked):
-        people.add(person)
-        if contact in there:
-            wanted[contact] += 1
-            if person in granted:
-                followable.add(person)
-    demand = {c: n for c, n in wanted.items() if n >= planner.SHARED_MIN}
-    return Waiting(sorted(people), sorted(followable), demand)
 
 
 # Those never told anything on the network who may be (the cutover's crowd, people who
@@ -249,9 +207,3 @@ def as_contact(
         if bridged is not None:
             return Contact(contact, None, bridged)
     return None
-
-
-def shared_demand(session: Session, network: Network) -> dict[int, int]:
-    """How many people each contact is due to on ``network`` (there, natively), for the
-    accounts wanted by at least :data:`planner.SHARED_MIN` people."""
-    return waiting(session, network).demand

@@ -22,7 +22,7 @@ from shared.clock import utcnow
 from shared.errors import HqxError
 from shared.portal import uploads
 from shared.protocol import ThrottledError
-from shared.reconnection import budget, delivery, due, matching, runs
+from shared.reconnection import budget, delivery, due, matching, runs, waiting
 from shared.vocabulary import Network, RunKind
 
 T = TypeVar("T")
@@ -58,6 +58,7 @@ class Runner:
         self._run_done = run_done
         self._timed: dict[str, tuple[float, float]] = {}
         """Matching's (last, total) seconds, by kind."""
+        self._waitlist = waiting.Waitlist()
 
     def matching_times(self) -> dict[str, tuple[float, float]]:
         """Matching's last and total seconds in this process, by kind."""
@@ -145,19 +146,20 @@ class Runner:
     async def _deliver_contacts(self, adapter: Protocol, run: ReconnectRun) -> None:
         """Every person's due contacts on ``adapter``'s network, a batch at a time: their
         follows read, then one transaction records and queues it all. Who is waiting is read
-        once, at the start (:func:`due.waiting`). Everyone never told is told (their messages
-        paced over the next days when today's budget is spent); then, once the bot's budget
-        allows nothing more, only those who can be given follows are read: a daily run costs
-        what it can deliver, not a read of everyone waiting."""
+        once, at the start, from what the last run left (:class:`waiting.Waitlist`).
+        Everyone never told is told (their messages paced over the next days when today's
+        budget is spent); then, once the bot's budget allows nothing more, only those who
+        can be given follows are read: a daily run costs what it can deliver, not a read of
+        everyone waiting."""
         channel = self._channel(adapter)
-        waiting = await asyncio.to_thread(self._waiting, channel.network)
+        found = await asyncio.to_thread(self._waiting, channel.network)
         if channel.collections:
-            channel = replace(channel, demand=waiting.demand)
+            channel = replace(channel, demand=found.demand)
         after, untold = 0, 0
         if channel.budget is not None and channel.message_cost:
             untold = await asyncio.to_thread(self._untold, channel.network)
         spent = not untold and await asyncio.to_thread(self._spent, channel)
-        while people := _next(waiting.followable if spent else waiting.people, after):
+        while people := _next(found.followable if spent else found.people, after):
             batch = await asyncio.to_thread(self._due, channel.network, people)
             after = people[-1]
             untold = max(0, untold - sum(1 for item in batch if item.first))
@@ -169,6 +171,7 @@ class Runner:
                 except HqxError as e:  # left due: the next run tries again
                     log.warning("%s: %s", adapter.network, e)
             await asyncio.to_thread(self._deliver_batch, channel, run, batch, follows)
+            self._waitlist.delivered(channel.network, people)
             spent = spent or (not untold and await asyncio.to_thread(self._spent, channel))
 
     async def _follows(self, adapter: Protocol, item: due.Due) -> frozenset[str]:
@@ -183,9 +186,9 @@ class Runner:
                 await asyncio.sleep(min(max(wait, 1.0), THROTTLED_MAX_WAIT_SEC))
         raise HqxError(f"{adapter.network}: rate limited {FOLLOWS_ATTEMPTS} times in a row")
 
-    def _waiting(self, network: Network) -> due.Waiting:
+    def _waiting(self, network: Network) -> waiting.Waiting:
         with Session(self._engine) as session:
-            return due.waiting(session, network)
+            return self._waitlist.read(session, network)
 
     def _untold(self, network: Network) -> int:
         with Session(self._engine) as session:
