@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from shared.actions import KINDS, FollowAccount
 from shared.db.models import OutboundAction
+from shared.vocabulary import ActionStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
     from shared.protocol import WriteBudget
     from shared.vocabulary import Network
 
@@ -37,13 +41,23 @@ def daily(budget: WriteBudget) -> int:
     return int(budget.per_day * (1 - budget.reserve))
 
 
+def _by_the_bot(network: Network) -> list[ColumnElement[bool]]:
+    """The bot's actions on ``network``: every kind but follows (made with a person's
+    grant, on their budget), each status named, so that the outbox's due index (network,
+    status, kind, not_before) finds them without reading a crowd's follows."""
+    return [
+        col(OutboundAction.network) == network,
+        col(OutboundAction.status).in_(list(ActionStatus)),
+        col(OutboundAction.kind).in_([kind for kind in KINDS if kind != FollowAccount.kind]),
+    ]
+
+
 def planned_from(session: Session, network: Network, now: datetime) -> int:
     """Points planned from the start of the current hour on (later days' included)."""
     return int(
         session.exec(
             select(func.coalesce(func.sum(OutboundAction.cost), 0)).where(
-                OutboundAction.network == network,
-                col(OutboundAction.not_before) > now - HOUR,
+                *_by_the_bot(network), col(OutboundAction.not_before) > now - HOUR
             )
         ).one()
     )
@@ -55,7 +69,7 @@ def left(session: Session, network: Network, budget: WriteBudget, now: datetime)
     ahead = planned_from(session, network, now)
     written = session.exec(
         select(OutboundAction.not_before, OutboundAction.cost).where(
-            OutboundAction.network == network,
+            *_by_the_bot(network),
             col(OutboundAction.not_before) > now - DAY,
             col(OutboundAction.not_before) <= now - HOUR,
             OutboundAction.cost > 0,
