@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +23,32 @@ from sqlmodel import Field
 from shared.clock import utcnow
 from shared.identity.accounts import Thread
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.engine import Dialect
+
 W = TypeVar("W", bound=StrEnum)
+_NOTHING = object()
+
+
+def _last_kept(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process`` keeping its last value's result: the rows of a bulk write repeat a value
+    on each (a delivery pass's moment, its network, on a hundred thousand rows), which
+    would be converted anew for every row. The same object, not an equal one: a converter
+    may tell equal values apart (moments of two offsets)."""
+    if process is None:
+        return None
+    last: list[tuple[object, Any]] = [(_NOTHING, None)]
+
+    def kept(value: Any) -> Any:
+        seen, result = last[0]  # one tuple, swapped whole: threads share the converter
+        if value is not seen:
+            result = process(value)
+            last[0] = (value, result)
+        return result
+
+    return kept
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -39,6 +64,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is not None:
             return value.astimezone(UTC)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        return _last_kept(super().bind_processor(dialect))
 
     def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -96,6 +124,9 @@ class Words(TypeDecorator[W]):
 
     def process_bind_param(self, value: W | str | None, _dialect: Any) -> str | None:
         return None if value is None else self.words(value).value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        return _last_kept(super().bind_processor(dialect))
 
     def process_result_value(self, value: str | None, _dialect: Any) -> W | None:
         return None if value is None else self.words(value)
