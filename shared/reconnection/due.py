@@ -111,24 +111,25 @@ def due(session: Session, network: Network, people: list[int]) -> list[Due]:
     accounts = accounts_of(session, {*pairs, *(c for cs in pairs.values() for c in cs)})
     delivered_before = _delivered_before(session, network, people)
     silent = _no_messages(session, people)
+    locales = _locales(session, people)
     result = []
     for person in people:
         mine = accounts.get(person, {})
         here = mine.get(network)
         if here is None or person not in pairs:
             continue
-        owner = session.get_one(Person, person)
         item = Due(
             person=person,
             subject=here.subject,
             handle=here.handle,
             thread=here.thread,
-            lang=_lang(owner, here),
+            lang=_lang(locales.get(person), here),
             first=person not in delivered_before,
             messages=person not in silent,
         )
-        for contact in pairs.get(person, []):
-            found = as_contact(contact, accounts.get(contact, {}), network, set(mine))
+        networks = set(mine)
+        for contact in pairs[person]:
+            found = as_contact(contact, accounts.get(contact, {}), network, networks)
             if found is None:
                 item.elsewhere.append(contact)
             else:
@@ -183,8 +184,16 @@ def _delivered_before(session: Session, network: Network, people: list[int]) -> 
     return {int(p) for p in rows}
 
 
-def _lang(person: Person, identity: Account) -> Lang:
-    for candidate in (person.locale, identity.thread.lang if identity.thread else None):
+def _locales(session: Session, people: list[int]) -> dict[int, str | None]:
+    """Each person's chosen language, if any (read as rows: a batch is hundreds)."""
+    rows = session.execute(
+        sa.select(col(Person.id), col(Person.locale)).where(col(Person.id).in_(people))
+    )
+    return {int(person): locale for person, locale in rows}
+
+
+def _lang(locale: str | None, identity: Account) -> Lang:
+    for candidate in (locale, identity.thread.lang if identity.thread else None):
         if candidate in tuple(Lang):
             return Lang(candidate)
     return Lang.FR

@@ -58,23 +58,38 @@ def follow_for(
     grant = grant_for(session, person_id, network, subject)
     if grant is None or grant.id is None:
         return set()
-    scheduled = _scheduled(session, person_id, now)
     followable = [c for c in contacts if c.subject is not None]  # the bridge's: nobody there
+    moments = _paced(now, pace, _scheduled(session, person_id, now), len(followable))
     queued = {
         found.person: outbox.Queued(
             key=f"{FollowAccount.kind}:{grant.id}:{found.person}",
             network=network,
             action=FollowAccount(grant.id, found.address, found.person, found.subject),
             person_id=person_id,
-            # A window's worth at once, then the next window's: the limits, never more.
-            not_before=now + max(p.window * ((scheduled + n) // p.limit) for p in pace),
+            not_before=moment,
         )
-        for n, found in enumerate(followable)
+        for found, moment in zip(followable, moments, strict=True)
         if found.subject is not None
     }
     # A key queued before was tried and given up: that contact goes by message.
     added = outbox.queue_many(session, list(queued.values()))
     return {contact for contact, q in queued.items() if q.key in added}
+
+
+def _paced(now: datetime, pace: tuple[Pace, ...], scheduled: int, count: int) -> list[datetime]:
+    """When each of ``count`` more follows may go, after ``scheduled`` ones: a window's
+    worth at once, then the next window's (the limits, never more). The follows of one
+    window share one moment, one object (written once for them all)."""
+    moments: dict[tuple[int, ...], datetime] = {}
+    paced = []
+    for n in range(scheduled, scheduled + count):
+        windows = tuple(n // p.limit for p in pace)
+        moment = moments.get(windows)
+        if moment is None:
+            later = max(p.window * w for p, w in zip(pace, windows, strict=True))
+            moment = moments[windows] = now + later
+        paced.append(moment)
+    return paced
 
 
 def _scheduled(session: Session, person_id: int, now: datetime) -> int:
