@@ -127,11 +127,11 @@ def _packs_in_one(opening: str, packs: list[str], addresses: int, lang: Lang, ro
     packs (and ``addresses``) the person's space holds."""
     command = say("command.space", lang)
     listed = say(_counted("suggest.addresses_left", addresses), lang, count=addresses)
+    key = "suggest.rest_in_space.addresses" if addresses else "suggest.rest_in_space"
     message = opening
     for shown in range(len(packs) - 1, -1, -1):  # they do not all fit: that is why we are here
         left = len(packs) - shown
         more = say(_counted("suggest.packs_left", left), lang, count=left)
-        key = "suggest.rest_in_space.addresses" if addresses else "suggest.rest_in_space"
         rest = say(key, lang, packs=more, addresses=listed, command=command)
         message = "\n".join([opening, *packs[:shown], rest])
         if len(message) <= room:
