@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the portal's own types: typed here, without importing the p
     from hqx.imports import Imports
     from hqx.web.figures import StatsCache
     from hqx.web.limits import Pace
+    from hqx.web.nodeinfo import Servers
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", Service)
@@ -26,6 +27,10 @@ IMPORTS: web.AppKey[Imports] = web.AppKey("imports")
 STATS: web.AppKey[StatsCache] = web.AppKey("stats")
 DOORS: web.AppKey[Pace] = web.AppKey("doors")
 """The pace of the one-time links' pages, per client address."""
+SHARES: web.AppKey[Servers] = web.AppKey("shares")
+"""Readers' servers as their NodeInfo says, for the share button."""
+SHARE_PACE: web.AppKey[Pace] = web.AppKey("share_pace")
+"""How many shares one client address may have counted, per minute."""
 X_SIGNIN = web.AppKey("x_signin", XSignIn)
 """Present when the operator configured an X app: "Sign in with X"."""
 OUTBOUND = web.AppKey("outbound", OutboundClient)

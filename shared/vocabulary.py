@@ -132,6 +132,22 @@ class DirectoryStatus(StrEnum):
     LEFT = "left"
 
 
+class XButton(StrEnum):
+    """Whether an outlet's site still shows X's share button: the outlet's own statement."""
+
+    SHOWN = "shown"
+    REMOVED = "removed"
+
+
+class Tally(StrEnum):
+    """What is counted for an outlet, per day, as a number and nothing else."""
+
+    SHARE = "share"
+    """A reader sent to their network's composer from the outlet's share button."""
+    INVITATION = "invitation"
+    """Someone set off from the outlet's invitation page towards the bot."""
+
+
 class XStanding(StrEnum):
     """How an X account stands with its person, in one word: what people are shown and
     what an attestation may say (see :func:`shared.identity.linking.x_standing`)."""

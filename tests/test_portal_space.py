@@ -282,8 +282,10 @@ def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
         " duplicate_rows, files, imported_at) VALUES (1001, 1, 0, 0, 0, '[]', :now)",
         "INSERT INTO x_claim (x_account_id, person_id, username, created_at)"
         " VALUES (3330003, :alice, 'mallory_too', :now)",
-        "INSERT INTO directory_entry (person_id, name, status, requested_at, updated_at)"
-        " VALUES (:alice, 'Le Média', 'considering', :now, :now)",
+        "INSERT INTO directory_entry (person_id, name, slug, status, requested_at, updated_at)"
+        " VALUES (:alice, 'Le Média', 'le-media', 'considering', :now, :now)",
+        "INSERT INTO outlet_tally (person_id, day, kind, count) VALUES (:alice, '2025-01-20',"
+        " 'share', 3), (:mallory, '2025-01-20', 'share', 5)",
         "INSERT INTO follow_grant (person_id, network, server, subject, token, scope,"
         " created_at) VALUES (:alice, 'mastodon', 'https://m.test', 's', 'sealed-secret',"
         " 'read:follows write:follows', :now)",

@@ -10,8 +10,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hqx.state import DOORS, SETTINGS
-from hqx.web import bluesky_follows, follows, headers, pages, public, space, xrpc
+from hqx.state import DOORS, SHARE_PACE, SHARES
+from hqx.web import bluesky_follows, follows, headers, nodeinfo, pages, public, share, space, xrpc
+from hqx.web.clients import client_address
+from hqx.web.limits import Pace
 from shared.portal import uploads
 
 if TYPE_CHECKING:
@@ -30,23 +32,15 @@ def setup(app: web.Application) -> None:
     app.add_routes(pages.routes)
     app.add_routes(space.routes)
     app.add_routes(public.routes)
+    app.add_routes(share.routes)
+    app[SHARES] = nodeinfo.Servers()
+    app[SHARE_PACE] = Pace(requests=share.SHARES_PER_MINUTE, window_sec=60.0)
     app.add_routes(follows.routes)
     app.add_routes(bluesky_follows.routes)
     xrpc.setup(app)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(headers.security_headers)
     app.middlewares.append(_paced)
-
-
-def client_address(request: web.Request) -> str:
-    """Who is asking: the address the operator's reverse proxy appended last to
-    ``X-Forwarded-For`` when it is behind one (``HQX_BEHIND_PROXY``), else the peer."""
-    if request.app[SETTINGS].behind_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last
-    return request.remote or "unknown"
 
 
 @web.middleware

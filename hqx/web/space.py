@@ -84,11 +84,11 @@ def linked_account(engine: Engine, person_id: int, network: Network) -> Identity
     return next((i for i in mine if i.network == network), None)
 
 
-def onward(request: web.Request, url: str, server: str) -> web.Response:
-    """A page that takes the person on to ``url`` on their own server (to consent there):
-    a form's answer may not redirect off the portal (``form-action 'self'``, which browsers
-    apply to redirects), a page's refresh may."""
-    values = context(request) | {"url": url, "server": server}
+def onward(request: web.Request, url: str, server: str, why: str = "consent") -> web.Response:
+    """A page that takes the person on to ``url`` on their own server (``why``: to consent
+    there, or to share): a form's answer may not redirect off the portal (``form-action
+    'self'``, which browsers apply to redirects), a page's refresh may."""
+    values = context(request) | {"url": url, "server": server, "why": why}
     response = aiohttp_jinja2.render_template("onward.html", request, values)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -162,7 +162,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "follows_app_password_field": "Mot de passe d'application",
         "follows_app_password_button": "Autoriser avec ce mot de passe",
         "onward_title": "Vers votre serveur",
-        "onward_intro": "Direction {server}, pour y donner votre accord.",
+        "onward_consent": "Direction {server}, pour y donner votre accord.",
+        "onward_share": "Direction {server}, où votre message est prêt à partir.",
+        "share_title": "Partager sur Bluesky ou le fédivers",
+        "share_bluesky": "Partager sur Bluesky",
+        "share_fediverse": (
+            "Ou sur votre serveur du fédivers (Mastodon, GoToSocial, Akkoma, Misskey…)"
+        ),
+        "share_server": "Votre serveur",
+        "share_server_note": (
+            "Son nom (mastodon.social) ou votre adresse (@vous@mastodon.social)."
+        ),
+        "share_remember": "Se souvenir de mon serveur sur ce navigateur",
+        "share_go": "Partager sur mon serveur",
+        "share_privacy": (
+            "Nous comptons les partages par média et par jour, rien d'autre : ni qui vous êtes, "
+            "ni ce que vous partagez. Votre serveur n'est gardé que dans votre navigateur, "
+            "si vous le demandez."
+        ),
+        "share_elsewhere": "Ce partage ne vient pas de la page de partage : rien n'est parti.",
+        "share_copy_title": "Votre message pour {server}",
+        "share_copy_intro": (
+            "{server} fonctionne avec {software}, qui n'a pas de page pour recevoir un message "
+            "tout prêt : copiez-le, puis collez-le dans votre application."
+        ),
+        "share_copy_label": "Votre message",
+        "share_copy_open": "Ouvrir {server}",
         "onward_button": "Continuer",
         "follows_granted": "Autorisé sur {network} pour {handle}.",
         "follows_revoke": "Retirer l'autorisation",
@@ -332,7 +357,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "follows_app_password_field": "App password",
         "follows_app_password_button": "Allow it with this password",
         "onward_title": "On to your server",
-        "onward_intro": "Going to {server}, for you to give your consent there.",
+        "onward_consent": "Going to {server}, for you to give your consent there.",
+        "onward_share": "Going to {server}, where your post is ready to go.",
+        "share_title": "Share on Bluesky or the fediverse",
+        "share_bluesky": "Share on Bluesky",
+        "share_fediverse": ("Or on your fediverse server (Mastodon, GoToSocial, Akkoma, Misskey…)"),
+        "share_server": "Your server",
+        "share_server_note": ("Its name (mastodon.social) or your address (@you@mastodon.social)."),
+        "share_remember": "Remember my server in this browser",
+        "share_go": "Share on my server",
+        "share_privacy": (
+            "We count shares per outlet and per day, nothing else: not who you are, nor what "
+            "you share. Your server is kept in your browser only, if you ask."
+        ),
+        "share_elsewhere": "This share does not come from the share page: nothing was sent.",
+        "share_copy_title": "Your post for {server}",
+        "share_copy_intro": (
+            "{server} runs {software}, which has no page that takes a post ready-made: copy "
+            "it, then paste it in your app."
+        ),
+        "share_copy_label": "Your post",
+        "share_copy_open": "Open {server}",
         "onward_button": "Continue",
         "follows_granted": "Allowed on {network} for {handle}.",
         "follows_revoke": "Take the permission back",

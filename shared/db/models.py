@@ -7,8 +7,8 @@ primary key (no surrogate id), and X account ids are stored as signed 64-bit int
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -41,9 +41,11 @@ from shared.vocabulary import (
     PersonKind,
     Purpose,
     Reconnect,
+    Tally,
     TrustLevel,
     UploadState,
     Via,
+    XButton,
 )
 
 # Named constraints, so that migrations (batch mode on SQLite) can refer to them.
@@ -497,11 +499,32 @@ class DirectoryEntry(SQLModel, table=True):
     person_id: int = Field(
         sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
+    SLUG_MAX: ClassVar[int] = 48
+
     name: str = Field(sa_type=String(120))
+    slug: str = Field(sa_type=String(48), unique=True)
+    """The outlet's name in addresses (``/join/SLUG``, its share button's ``o=``): made from
+    the name when it first asked, then kept, so that its pasted snippets keep counting."""
     status: str = Field(default=DirectoryStatus.CONSIDERING, sa_type=String(16))
+    x_button: XButton | None = Field(default=None, sa_type=Words(XButton), nullable=True)
+    """Whether its site still shows X's share button, as the outlet says (unknown: None)."""
     requested_at: datetime = ts()
     approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     updated_at: datetime = ts()
+
+
+class OutletTally(SQLModel, table=True):
+    """A number counted for an outlet on a day (shares from its button, people setting off
+    from its invitation page): never who, nor from where."""
+
+    __tablename__ = "outlet_tally"
+
+    person_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    day: date = Field(primary_key=True)
+    kind: Tally = Field(sa_type=Words(Tally), primary_key=True)
+    count: int = Field(default=0)
 
 
 class OAuthClient(SQLModel, table=True):

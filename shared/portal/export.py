@@ -11,7 +11,7 @@ described in ``docs/EXPORT.md``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, false, or_
@@ -98,6 +98,8 @@ def _plain(value: Any) -> Any:
     """A column's value as JSON holds it (as the database keeps it)."""
     if isinstance(value, datetime):
         return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Thread):
         return value.dump()
     return value

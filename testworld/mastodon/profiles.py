@@ -93,6 +93,11 @@ class Quirks:
     """``Idempotency-Key`` on ``POST /api/v1/statuses`` returns the status made before
     (Mastodon, Pleroma/Akkoma). False: the header is ignored, a second post is made
     (GoToSocial: ``internal/api/client/statuses/statuscreate.go`` reads no such header)."""
+    software: str = "mastodon"
+    """The software its NodeInfo names."""
+    share_page: bool = True
+    """``/share?text=…`` opens the composer with the text (Mastodon's web app); GoToSocial
+    and Akkoma have no such page."""
     search_bare_address: bool = True
     """A search for ``user@host`` without its leading ``@`` finds the account (Mastodon).
     False (GoToSocial): such a query is an address only when it parses as an e-mail, which a
@@ -122,6 +127,8 @@ GOTOSOCIAL = Quirks(
     advertise_tls=True,
     search_bare_address=False,
     idempotency_key=False,
+    software="gotosocial",
+    share_page=False,
 )
 AKKOMA = Quirks(
     name="akkoma",
@@ -132,6 +139,8 @@ AKKOMA = Quirks(
     sse=False,
     websocket_authorization=False,
     instance_v2=False,
+    software="akkoma",
+    share_page=False,
 )
 PROFILES: dict[str, Quirks] = {q.name: q for q in (MASTODON, MASTODON_3, GOTOSOCIAL, AKKOMA)}
 """The servers people run, by name."""

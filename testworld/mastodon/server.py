@@ -5,9 +5,9 @@ and switchable behaviours of other servers (:class:`Quirks`) that the bots must 
 Implemented: instance (v1, v2), WebFinger, verify_credentials, update_credentials, statuses
 (post with Idempotency-Key, get, edit, delete), an account's statuses, notifications (types,
 exclude_types, since_id, min_id, max_id, limit, Link headers), conversations, follow (a
-request for locked accounts), accounts/lookup, v2 search (accounts), and the user stream
-(server-sent events, and WebSocket). :mod:`.profiles` holds the servers people run:
-Mastodon, GoToSocial, Akkoma.
+request for locked accounts), accounts/lookup, v2 search (accounts), the user stream
+(server-sent events, and WebSocket), NodeInfo, and Mastodon's share page. :mod:`.profiles`
+holds the servers people run: Mastodon, GoToSocial, Akkoma.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ class MastodonTestServer:
         :attr:`rate_limit_reset`): a slow machine cannot make it a reset already past."""
         self.follows: dict[tuple[str, str], str] = {}
         """(follower id, followed id) -> "following" or "requested" (locked accounts)."""
+        self.shared: list[str] = []
+        """The texts its share page was opened with."""
         self.oauth = OAuthServer(self._form)
         """Apps, authorization codes and the tokens people granted them."""
 
@@ -147,6 +149,10 @@ class MastodonTestServer:
             web.get("/api/v1/accounts/{id}/following", self._following),
             web.get("/api/v2/search", self._search),
         ]
+        routes.append(web.get("/.well-known/nodeinfo", self._nodeinfo_links))
+        routes.append(web.get("/nodeinfo/2.0", self._nodeinfo))
+        if self.quirks.share_page:
+            routes.append(web.get("/share", self._share_page))
         if self.quirks.instance_v2:
             routes.append(web.get("/api/v2/instance", self._instance_v2))
         routes.append(web.put("/api/v1/statuses/{id}", self._edit_status))
@@ -333,6 +339,38 @@ class MastodonTestServer:
             },
             content_type="application/jrd+json",
         )
+
+    async def _nodeinfo_links(self, _request: web.Request) -> web.Response:
+        schema = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+        return web.json_response(
+            {"links": [{"rel": schema, "href": f"{self.base_url}/nodeinfo/2.0"}]}
+        )
+
+    async def _nodeinfo(self, _request: web.Request) -> web.Response:
+        """NodeInfo 2.0 as the servers write it: the software's name and version first."""
+        return web.json_response(
+            {
+                "version": "2.0",
+                "software": {"name": self.quirks.software, "version": self.quirks.version},
+                "protocols": ["activitypub"],
+                "services": {"outbound": [], "inbound": []},
+                "usage": {"users": {"total": len(self.accounts)}, "localPosts": 0},
+                "openRegistrations": False,
+                "metadata": {},
+            }
+        )
+
+    async def _share_page(self, request: web.Request) -> web.Response:
+        """Mastodon's share page: its composer with ``text`` in it (signed in, as the reader
+        in the browser is)."""
+        self.shared.append(request.query.get("text", ""))
+        text = html.escape(request.query.get("text", ""))
+        page = (
+            "<!doctype html><html><head><title>Mastodon: share</title></head><body>"
+            f'<form><textarea id="compose" name="status">{text}</textarea>'
+            "<button>Publish!</button></form></body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _instance_v1(self, _request: web.Request) -> web.Response:
         return web.json_response(self.instance_v1())
