@@ -6,6 +6,7 @@
 # - chromium, chromium-driver: the portal's end-to-end tests drive a real headless browser
 # - systemd: `systemd-analyze verify` checks the units in deploy/systemd
 # - nginx: a test runs the site of deploy/nginx in front of two web processes
+# - fonts-dejavu-core: the font of the images the portal draws (invitations, link cards)
 # Node.js and npm come with the machine; the Bluesky network's own Node 22 comes from npm.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -11,7 +11,19 @@ import jinja2
 from aiohttp import web
 
 from hqx.state import DOORS, SHARE_PACE, SHARES
-from hqx.web import bluesky_follows, follows, headers, nodeinfo, pages, public, share, space, xrpc
+from hqx.web import (
+    bluesky_follows,
+    follows,
+    headers,
+    join,
+    nodeinfo,
+    outlet,
+    pages,
+    public,
+    share,
+    space,
+    xrpc,
+)
 from hqx.web.clients import client_address
 from hqx.web.limits import Pace
 from shared.portal import uploads
@@ -33,6 +45,8 @@ def setup(app: web.Application) -> None:
     app.add_routes(space.routes)
     app.add_routes(public.routes)
     app.add_routes(share.routes)
+    app.add_routes(join.routes)
+    app.add_routes(outlet.routes)
     app[SHARES] = nodeinfo.Servers()
     app[SHARE_PACE] = Pace(requests=share.SHARES_PER_MINUTE, window_sec=60.0)
     app.add_routes(follows.routes)

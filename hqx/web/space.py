@@ -287,7 +287,10 @@ async def _directory(request: web.Request) -> web.StreamResponse:
 
     def ask() -> None:
         with Session(request.app[ENGINE]) as session, session.begin():
-            directory.ask(session, visit.person, form.get("name", ""), form.get("status", ""))
+            directory.ask(
+                session, visit.person, form.get("name", ""), form.get("status", ""),
+                form.get("x_button", ""),
+            )  # fmt: skip
 
     try:
         await asyncio.to_thread(ask)

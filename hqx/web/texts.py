@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from aiohttp import web
 
 LANGUAGES = ("fr", "en")
@@ -188,6 +190,61 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "share_copy_label": "Votre message",
         "share_copy_open": "Ouvrir {server}",
+        "join_unknown": "Aucun média de ce nom n'invite ici.",
+        "join_no_bot": "Ce réseau n'a pas de bot ici : choisissez-en un autre.",
+        "join_title": "{name} vous invite à quitter X",
+        "join_intro": (
+            "{name} quitte X pour Bluesky et Mastodon. Retrouvez-y ses comptes, et vos "
+            "propres abonnements et abonnés de X, grâce à HelloQuitteX."
+        ),
+        "join_accounts": "Ses comptes, prouvés ici",
+        "join_steps": "En trois étapes",
+        "join_step_bot": (
+            "Écrivez au bot sur chaque réseau où vous êtes : il relie vos comptes en vous "
+            "demandant d'y publier un code."
+        ),
+        "join_start": "Écrire au bot sur {network}",
+        "join_step_archive": (
+            "Demandez votre archive à X (Paramètres > Votre compte > Télécharger une archive "
+            "de vos données ; X met jusqu'à quelques jours à la préparer), puis demandez au "
+            "bot « lier x » : il vous envoie en privé le lien pour la déposer. Seuls les "
+            "identifiants de vos abonnements et abonnés sont gardés."
+        ),
+        "join_step_cutover": "Le {day}, le bot vous reconnecte à ceux qui sont déjà là.",
+        "join_days_left": "Dans {days} jours.",
+        "join_begun": "La reconnexion a commencé : vos contacts vous attendent.",
+        "join_no_bots": "Aucun bot n'est encore en service ici.",
+        "directory_x_button": "Votre site montre-t-il encore le bouton « partager sur X » ?",
+        "x_button_unknown": "Je ne dis pas",
+        "x_button_removed": "Non, nous l'avons retiré",
+        "x_button_shown": "Oui, encore",
+        "outlet_open": "Les outils de votre média",
+        "outlet_not_listed": "Cette page est celle d'un média approuvé de l'annuaire.",
+        "outlet_title": "Les outils de {name}",
+        "outlet_button_title": "Votre bouton de partage, à la place de celui de X",
+        "outlet_button_intro": (
+            "Collez ce code là où était le bouton de X. Vos modèles de page y mettent l'adresse "
+            "et le titre de chaque article (encodés pour une URL) à la place de ARTICLE_URL et "
+            "ARTICLE_TITLE. Ni script ni pisteur : vos lecteurs choisissent Bluesky ou leur "
+            "serveur, et chaque partage vous est compté, rien d'autre."
+        ),
+        "outlet_invite_title": "Inviter votre public",
+        "outlet_invite_intro": "Votre page d'invitation, à partager partout :",
+        "outlet_download_text": "Texte prêt à publier sur {network}",
+        "outlet_download_image": "Image prête à publier",
+        "outlet_counted": "Compté pour vous",
+        "tally_share": "Partages depuis votre bouton",
+        "tally_invitation": "Personnes parties de votre page d'invitation",
+        "invitation_post": (
+            "{opening} Retrouvez-nous sur Bluesky et Mastodon, avec vos contacts de X : "
+            "écrivez à {bot}, déposez votre archive X, et le {day} vous serez reconnecté·e. "
+            "{link}"
+        ),
+        "invitation_opening": "{name} quitte X.",
+        "invitation_we": "Nous quittons X.",
+        "invitation_step_bot": "1. Écrivez au bot : {bots}",
+        "invitation_step_archive": "2. Déposez votre archive X",
+        "invitation_step_day": "3. Le {day}, retrouvez vos contacts",
         "onward_button": "Continuer",
         "follows_granted": "Autorisé sur {network} pour {handle}.",
         "follows_revoke": "Retirer l'autorisation",
@@ -378,6 +435,61 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "share_copy_label": "Your post",
         "share_copy_open": "Open {server}",
+        "join_unknown": "No outlet of this name invites people here.",
+        "join_no_bot": "That network has no bot here: choose another.",
+        "join_title": "{name} invites you to leave X",
+        "join_intro": (
+            "{name} is leaving X for Bluesky and Mastodon. Find its accounts there, and your "
+            "own followings and followers from X, with HelloQuitteX."
+        ),
+        "join_accounts": "Its accounts, proven here",
+        "join_steps": "In three steps",
+        "join_step_bot": (
+            "Write to the bot on each network you are on: it links your accounts by asking "
+            "you to post a code there."
+        ),
+        "join_start": "Write to the bot on {network}",
+        "join_step_archive": (
+            "Ask X for your archive (Settings > Your account > Download an archive of your "
+            'data; X takes up to a few days to prepare it), then ask the bot "link x": it '
+            "sends you privately the link to upload it. Only the ids of your followings and "
+            "followers are kept."
+        ),
+        "join_step_cutover": "On {day}, the bot reconnects you with those already here.",
+        "join_days_left": "In {days} days.",
+        "join_begun": "The reconnection has begun: your contacts are waiting for you.",
+        "join_no_bots": "No bot is in service here yet.",
+        "directory_x_button": 'Does your site still show X\'s "share on X" button?',
+        "x_button_unknown": "I'd rather not say",
+        "x_button_removed": "No, we removed it",
+        "x_button_shown": "Yes, still",
+        "outlet_open": "Your outlet's tools",
+        "outlet_not_listed": "This page is an approved outlet's of the directory.",
+        "outlet_title": "{name}'s tools",
+        "outlet_button_title": "Your share button, in place of X's",
+        "outlet_button_intro": (
+            "Paste this code where X's button was. Your page templates put each article's "
+            "address and title (URL-encoded) in place of ARTICLE_URL and ARTICLE_TITLE. No "
+            "script, no tracker: your readers choose Bluesky or their server, and each share "
+            "is counted for you, nothing else."
+        ),
+        "outlet_invite_title": "Invite your audience",
+        "outlet_invite_intro": "Your invitation page, to share everywhere:",
+        "outlet_download_text": "Text ready to post on {network}",
+        "outlet_download_image": "Image ready to post",
+        "outlet_counted": "Counted for you",
+        "tally_share": "Shares from your button",
+        "tally_invitation": "People who set off from your invitation page",
+        "invitation_post": (
+            "{opening} Find us on Bluesky and Mastodon, with your contacts from X: "
+            "write to {bot}, upload your X archive, and on {day} you will be reconnected. "
+            "{link}"
+        ),
+        "invitation_opening": "{name} is leaving X.",
+        "invitation_we": "We are leaving X.",
+        "invitation_step_bot": "1. Write to the bot: {bots}",
+        "invitation_step_archive": "2. Upload your X archive",
+        "invitation_step_day": "3. On {day}, find your contacts again",
         "onward_button": "Continue",
         "follows_granted": "Allowed on {network} for {handle}.",
         "follows_revoke": "Take the permission back",
@@ -419,3 +531,16 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
     lang = language_of(request)
     other = next(language for language in LANGUAGES if language != lang)
     return {"lang": lang, "other": other, "t": TEXTS[lang], **values}
+
+
+MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}  # fmt: skip
+
+
+def long_date(day: date, lang: str) -> str:
+    """``20 janvier 2025``, ``20 January 2025``."""
+    return f"{day.day} {MONTHS[lang][day.month - 1]} {day.year}"

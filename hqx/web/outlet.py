@@ -1,0 +1,144 @@
+"""An approved outlet's own page in its space (``/me/outlet``): the share button to paste
+where X's was, its invitation page, ready-to-post invitations (a text for each network and
+an image), and what was counted for it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlmodel import Session
+
+from hqx.state import ENGINE, SETTINGS
+from hqx.web import images
+from hqx.web.bots import Bot, bots
+from hqx.web.join import cutover
+from hqx.web.space import message, visit_of
+from hqx.web.texts import TEXTS, context
+from shared.db.models import DirectoryEntry
+from shared.portal import directory, tallies
+from shared.vocabulary import Network, Tally
+
+if TYPE_CHECKING:
+    from shared.portal.directory import Listed
+
+routes = web.RouteTableDef()
+
+POST_LENGTH = {Network.BLUESKY: 300, Network.MASTODON: 500}
+"""Each network's post length (Bluesky: graphemes, never fewer than code points)."""
+
+
+async def _mine(request: web.Request) -> tuple[Listed, dict[Tally, int]]:
+    """The signed-in person's approved outlet and its counts, or a page saying it is not one."""
+    visit = await visit_of(request)
+
+    def read() -> tuple[Listed | None, dict[Tally, int]]:
+        with Session(request.app[ENGINE]) as session:
+            entry = session.get(DirectoryEntry, visit.person)
+            if entry is None or entry.approved_at is None:
+                return None, {}
+            return directory.listed(session, entry.slug), tallies.totals(session, visit.person)
+
+    outlet, counts = await asyncio.to_thread(read)
+    if outlet is None:
+        lang = str(context(request)["lang"])
+        raise web.HTTPNotFound(text=TEXTS[lang]["outlet_not_listed"])
+    return outlet, counts
+
+
+def _public(request: web.Request) -> str:
+    return (request.app[SETTINGS].public_url or f"{request.scheme}://{request.host}").rstrip("/")
+
+
+def snippet(public: str, slug: str, lang: str) -> str:
+    """The share button an outlet pastes where X's was: plain HTML and CSS, no script, no
+    tracking; its pages' templates put each article's address and title in place of
+    ``ARTICLE_URL`` and ``ARTICLE_TITLE`` (URL-encoded), as they did for X's button."""
+    label = TEXTS[lang]["share_title"]
+    return (
+        f'<a class="hqx-share" href="{public}/share?o={slug}&amp;url=ARTICLE_URL&amp;'
+        f'text=ARTICLE_TITLE&amp;lang={lang}" target="_blank" rel="noopener">{label}</a>\n'
+        "<style>.hqx-share{display:inline-block;padding:.45em 1em;border-radius:.4em;"
+        "background:#0b3d91;color:#fff;font:600 15px/1.4 system-ui,sans-serif;"
+        "text-decoration:none}.hqx-share:hover,.hqx-share:focus{background:#072a66;"
+        "color:#fff;outline:2px solid #072a66;outline-offset:2px}</style>"
+    )
+
+
+def invitation(request: web.Request, outlet: Listed, network: Network) -> str:
+    """A ready-to-post invitation for ``network``, within its post length."""
+    lang = str(context(request)["lang"])
+    words = TEXTS[lang]
+    bot = next((b for b in bots(request) if b.network == network), None)
+    link = f"{_public(request)}/join/{outlet.slug}"
+    values = {
+        "bot": bot.handle if bot is not None else "HelloQuitteX",
+        "day": cutover(request)["cutover_day"],
+        "link": link,
+    }
+    opening = words["invitation_opening"].format(name=outlet.name)
+    text = words["invitation_post"].format(opening=opening, **values)
+    if len(text) > POST_LENGTH[network]:  # a long name: the name goes, the rest stays
+        text = words["invitation_post"].format(opening=words["invitation_we"], **values)
+    return text
+
+
+def _image(request: web.Request, outlet: Listed, mine: list[Bot]) -> bytes:
+    words = TEXTS[str(context(request)["lang"])]
+    steps = [
+        words["invitation_step_bot"].format(
+            bots=" · ".join(b.handle for b in mine) or "HelloQuitteX"
+        ),
+        words["invitation_step_archive"],
+        words["invitation_step_day"].format(day=cutover(request)["cutover_day"]),
+    ]
+    title = words["join_title"].format(name=outlet.name)
+    return images.card(title, steps, f"{_public(request)}/join/{outlet.slug}")
+
+
+@routes.get("/me/outlet")
+async def _outlet(request: web.Request) -> web.Response:
+    outlet, counts = await _mine(request)
+    lang = str(context(request)["lang"])
+    values = context(request) | {
+        "outlet": outlet,
+        "counts": counts,
+        "snippet": snippet(_public(request), outlet.slug, lang),
+        "join": f"{_public(request)}/join/{outlet.slug}?lang={lang}",
+        "networks": list(POST_LENGTH),
+    }
+    return aiohttp_jinja2.render_template("outlet.html", request, values)
+
+
+@routes.get("/me/outlet/invitation-{network}.txt")
+async def _invitation_text(request: web.Request) -> web.Response:
+    outlet, _ = await _mine(request)
+    try:
+        network = Network(request.match_info["network"])
+    except ValueError:
+        return message(request, f"no invitation for {request.match_info['network']!r}", 404)
+    if network not in POST_LENGTH:
+        return message(request, f"no invitation for {network.value!r}", 404)
+    return web.Response(
+        text=invitation(request, outlet, network),
+        content_type="text/plain",
+        charset="utf-8",
+        headers=_attachment(f"invitation-{outlet.slug}-{network.value}.txt"),
+    )
+
+
+@routes.get("/me/outlet/invitation.png")
+async def _invitation_image(request: web.Request) -> web.Response:
+    outlet, _ = await _mine(request)
+    png = await asyncio.to_thread(_image, request, outlet, bots(request))
+    return web.Response(
+        body=png, content_type="image/png", headers=_attachment(f"invitation-{outlet.slug}.png")
+    )
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store"}  # fmt: skip
