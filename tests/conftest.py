@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from hqx import imports
 from shared.db import migrate
 from shared.db.engine import create_sync_engine
+from tests.browser import Browser
 from tests.mastodon_world import MastodonWorld
 from testworld.bluesky.install import ensure_installed
 from testworld.bluesky.network import BlueskyDevNetwork
@@ -20,7 +22,6 @@ from testworld.mastodon import reference
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from sqlalchemy.engine import Engine
 
@@ -117,3 +118,19 @@ def db(tmp_path: Path) -> Iterator[Engine]:
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``SCREENSHOTS_DIR`` to keep them (the README's), else away."""
+    kept = os.environ.get("SCREENSHOTS_DIR")
+    return Path(kept) if kept else tmp_path / "shots"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    opened = Browser(tmp_path / "profile", tmp_path / "downloads", language="en")
+    try:
+        yield opened
+    finally:
+        opened.close()

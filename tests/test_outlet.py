@@ -19,13 +19,20 @@ from hqx.web import bots as bots_module
 from hqx.web import join as join_module
 from hqx.web import outlet as outlet_module
 from hqx.web.bots import Bot
+from shared.archive_import import import_archive
 from shared.clock import utcnow
-from shared.portal import directory, tallies
-from shared.vocabulary import Network, Tally
+from shared.db.models import ArchiveImport, Delivery, Identity, Person, XIdentity, XMatch
+from shared.portal import directory, tallies, uploads
+from shared.portal.audience import audience
+from shared.vocabulary import Network, Tally, TrustLevel, Via
+from tests.archives import make_archive
 from tests.core_world import ALICE_M, World
+from tests.linked import add_linked
 from tests.test_portal_space import portal, sign_in, signin_link
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aiohttp.test_utils import TestClient
     from sqlalchemy.engine import Engine
 
@@ -177,3 +184,101 @@ def test_the_fediverse_bot_is_written_to_from_the_readers_own_server() -> None:
     assert mastodon.composer("fr") == (
         "/share?text=%40helloquittex%40piaille.example+" + bots_module.GREETING["fr"] + "&lang=fr"
     )
+
+
+def audience_world(engine: Engine) -> tuple[int, str, int]:
+    """An outlet followed on X by four people here: Ana (Bluesky) reconnected in a pack,
+    Bob (Mastodon) by a suggestion, Chloé (both; found by nobody) by a follow made for her
+    on Bluesky, Dan (Bluesky) still waiting; and Ana reconnected to someone else too."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        media = add_linked(session, Network.MASTODON, "https://m.test/users/media", "media@m.test")
+        ana = add_linked(session, Network.BLUESKY, "did:plc:ana", "ana.test")
+        bob = add_linked(session, Network.MASTODON, "https://m.test/users/bob", "bob@m.test")
+        chloe = add_linked(session, Network.BLUESKY, "did:plc:chloe", "chloe.test")
+        chloe_m = "https://m.test/users/chloe"
+        session.add(Identity(person_id=chloe, network=Network.MASTODON, subject=chloe_m,
+                             handle="chloe@m.test", trust=TrustLevel.PROVEN))  # fmt: skip
+        session.get_one(Person, chloe).findable = False
+        dan = add_linked(session, Network.BLUESKY, "did:plc:dan", "dan.test")
+        session.add(XIdentity(x_account_id=42, person_id=media, username="le_media",
+                              trust=TrustLevel.VERIFIED))  # fmt: skip
+        session.flush()
+        session.add(ArchiveImport(x_account_id=42, followers=1_000_000, following=10))
+        for n, follower in enumerate((ana, bob, chloe, dan)):
+            session.add(XMatch(follower_id=follower, followee_id=media,
+                               found_at=now - timedelta(days=3 - min(n, 2))))  # fmt: skip
+        session.add(XMatch(follower_id=ana, followee_id=bob, found_at=now))
+        deliveries = [
+            (ana, media, Network.BLUESKY, Via.LIST), (bob, media, Network.MASTODON, Via.MESSAGE),
+            (chloe, media, Network.BLUESKY, Via.FOLLOWED),
+            (chloe, media, Network.MASTODON, Via.ELSEWHERE), (ana, bob, Network.BLUESKY, Via.LIST),
+        ]  # fmt: skip
+        for person, contact, network, via in deliveries:
+            session.add(Delivery(person_id=person, contact_id=contact, network=network, via=via,
+                                 delivered_at=now - timedelta(days=1)))  # fmt: skip
+        entry = directory.ask(session, media, "Le Média", "left", "removed")
+        directory.approve(session, media)
+        slug = entry.slug
+    tallies.add(engine, media, Tally.SHARE)
+    return media, slug, dan
+
+
+def test_the_audience_counts_each_channel_and_never_says_who(engine: Engine) -> None:
+    media, _, _ = audience_world(engine)
+    today = utcnow().date()
+    with Session(engine) as session:
+        seen = audience(session, media, today=today)
+    assert (seen.on_x, seen.here) == (1_000_000, 4)
+    assert seen.here_on == {Network.BLUESKY: 3, Network.MASTODON: 2}
+    assert seen.channels == {"packs": 1, "suggestions": 1, "follows": 1, "already": 0}
+    assert (seen.reconnected, seen.awaited) == (3, 1), "Chloé counts, though nobody finds her"
+    assert seen.counted == {Tally.SHARE: 1}
+    assert [d.day for d in seen.days] == [today - timedelta(days=n) for n in (3, 2, 1, 0)]
+    assert [d.totals["here"] for d in seen.days] == [1, 2, 4, 4]
+    assert [d.totals["reconnected"] for d in seen.days] == [0, 0, 3, 3]
+    assert [d.totals["shares"] for d in seen.days] == [0, 0, 0, 1]
+
+
+def test_the_outlet_reads_its_audience_as_a_page_a_chart_and_a_csv(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """The whole service runs (its matching from the archives included): the outlet's
+    archive lists five followers, four of them here, one reconnected."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        people = [add_linked(session, Network.BLUESKY, f"did:plc:p{n}", f"p{n}.test")
+                  for n in range(4)]  # fmt: skip
+        media = add_linked(session, Network.MASTODON, "https://m.test/users/media", "media@m.test")
+        for n, person in enumerate(people):
+            session.add(XIdentity(x_account_id=100 + n, person_id=person, username=f"p{n}",
+                                  trust=TrustLevel.VERIFIED))  # fmt: skip
+        session.flush()
+        session.add(Delivery(person_id=people[0], contact_id=media, network=Network.BLUESKY,
+                             via=Via.SHARED, delivered_at=now))  # fmt: skip
+        directory.ask(session, media, "Le Média", "left", "removed")
+        directory.approve(session, media)
+        token = uploads.issue(session, media, now=now, purpose=uploads.SPACE)
+    archive = make_archive(tmp_path / "media.zip", [100, 101, 102, 103, 999], [],
+                           account_id=42, username="le_media")  # fmt: skip
+    import_archive(engine, archive, for_person=media)
+    tallies.add(engine, media, Tally.SHARE)
+
+    async def scene(client: TestClient[Any, Any]) -> tuple[str, str, str]:
+        await sign_in(client, token)
+        page = await (await client.get("/me/outlet?lang=en")).text()
+        answer = await client.get("/me/outlet/audience.csv")
+        return page, answer.headers["Content-Disposition"], await answer.text()
+
+    page, disposition, table = portal(database_url, scene, public=PORTAL)
+    for figure, value in [("on-x", 5), ("here", 4), ("here-bluesky", 4), ("here-mastodon", 0),
+                          ("reconnected", 1), ("channel-packs", 1), ("awaited", 3),
+                          ("tally-share", 1)]:  # fmt: skip
+        assert f'<dd id="{figure}">{value}</dd>' in page, figure
+    for n in range(4):
+        assert f"p{n}" not in page and f"p{n}" not in table, "never who"
+    assert page.count("<polyline ") == 2 and '<th scope="col">Reconnected</th>' in page
+    assert "audience-le-media.csv" in disposition
+    lines = table.splitlines()
+    assert lines[0] == "day,here,reconnected,shares,invitations"
+    assert lines[-1] == f"{now.date().isoformat()},4,1,1,0"

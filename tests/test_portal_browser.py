@@ -8,14 +8,12 @@ keeps them)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from sqlmodel import Session, select
@@ -33,8 +31,6 @@ from tests.browser import PHONE, Browser
 from tests.linked import add_linked
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from sqlalchemy.engine import Engine
 
     from tests.mastodon_world import MastodonWorld
@@ -43,22 +39,6 @@ if TYPE_CHECKING:
 KEY = "a-secret-key-for-browser-tests-0123456789"
 ALICE_X, BOB_X = 7_001, 7_002
 WAIT_SEC = 30.0
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where screenshots go: ``SCREENSHOTS_DIR`` to keep them (the README's), else away."""
-    kept = os.environ.get("SCREENSHOTS_DIR")
-    return Path(kept) if kept else tmp_path / "shots"
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    opened = Browser(tmp_path / "profile", tmp_path / "downloads", language="en")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def serve(engine: Engine, database_url: str, mastodon: MastodonWorld | None) -> BackgroundApp:

@@ -3,6 +3,7 @@ directory, asked for by an outlet in its space and shown once an operator approv
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from hqx.cli import main
 from hqx.web.figures import polylines
 from shared.clock import utcnow
 from shared.db.models import Person
-from shared.portal import stats
+from shared.portal import directory, stats
 from shared.vocabulary import PersonKind
 from tests.core_world import ALICE_M, World
 from tests.test_portal_space import csrf_of, portal, sign_in, signin_link
@@ -105,3 +106,38 @@ def test_an_outlet_asks_an_operator_approves_the_directory_shows_it(
     assert "Committed to leaving X" in english
     with Session(engine) as session:
         assert session.get_one(Person, person).kind == PersonKind.ORGANISATION
+
+
+def test_the_directory_filters_and_sorts_as_the_reader_asks(
+    engine: Engine, database_url: str
+) -> None:
+    with Session(engine) as session, session.begin():
+        for name, status, button in [("Zeta Radio", "left", "removed"),
+                                     ("Alpha Journal", "considering", "shown"),
+                                     ("Mid Hebdo", "committed", ""),
+                                     ("Not Yet", "left", "removed")]:  # fmt: skip
+            person = Person()
+            session.add(person)
+            session.flush()
+            directory.ask(session, person.id or 0, name, status, button)
+            if name != "Not Yet":
+                directory.approve(session, person.id or 0)
+
+    async def scene(client: TestClient[Any, Any]) -> list[str]:
+        pages = []
+        for query in ("", "status=left", "button=removed&status=left", "sort=status",
+                      "status=nonsense&sort=nonsense"):  # fmt: skip
+            pages.append(await (await client.get(f"/media?lang=en&{query}")).text())
+        return pages
+
+    everyone, left, removed, by_status, unknown = portal(database_url, scene)
+
+    def names(page: str) -> list[str]:
+        return re.findall(r'<th scope="row"><a href="/join/[\w-]+\?lang=en">([^<]+)</a>', page)
+
+    assert names(everyone) == ["Alpha Journal", "Mid Hebdo", "Zeta Radio"]
+    assert names(left) == ["Zeta Radio"] and "1 of 3" in left
+    assert names(removed) == ["Zeta Radio"] and "<td>Removed</td>" in removed
+    assert names(by_status) == ["Zeta Radio", "Mid Hebdo", "Alpha Journal"]
+    assert names(unknown) == names(everyone), "a word it does not know filters nothing"
+    assert "Not Yet" not in everyone, "waiting for an operator"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlmodel import Session
 
@@ -15,6 +15,8 @@ from shared.clock import utcnow
 from shared.portal import stats
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from sqlalchemy.engine import Engine
 
 FRESH_SEC = 300.0
@@ -57,14 +59,24 @@ def _count(engine: Engine) -> Counted:
         return Counted(stats.figures(session), stats.history(session, today=today, days=CHART_DAYS))
 
 
-def polylines(days: list[stats.Day]) -> dict[str, str]:
-    """Each charted figure's line, as SVG points, on one scale (the largest total)."""
-    top = max([1] + [day.totals[name] for day in days for name in stats.CHARTED])
+class Dated(Protocol):
+    @property
+    def totals(self) -> Mapping[str, int]: ...
+
+
+def top_of(days: Sequence[Dated], names: Sequence[str] = stats.CHARTED) -> int:
+    """The chart's scale: the largest value drawn (1 when there is none)."""
+    return max([1] + [day.totals[name] for day in days for name in names])
+
+
+def polylines(days: Sequence[Dated], names: Sequence[str] = stats.CHARTED) -> dict[str, str]:
+    """Each named figure's line, as SVG points, on one scale (:func:`top_of`)."""
+    top = top_of(days, names)
     step = WIDTH / max(1, len(days) - 1)
     return {
         name: " ".join(
             f"{n * step:.1f},{HEIGHT - day.totals[name] * HEIGHT / top:.1f}"
             for n, day in enumerate(days)
         )
-        for name in stats.CHARTED
+        for name in names
     }

@@ -5,6 +5,8 @@ an image), and what was counted for it."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -15,38 +17,51 @@ from sqlmodel import Session
 from hqx.state import ENGINE, SETTINGS
 from hqx.web import images
 from hqx.web.bots import Bot, bots
+from hqx.web.figures import CHART_DAYS, HEIGHT, WIDTH, polylines, top_of
 from hqx.web.join import cutover
 from hqx.web.space import message, visit_of
 from hqx.web.texts import TEXTS, context
+from shared.clock import utcnow
 from shared.db.models import DirectoryEntry
-from shared.portal import directory, tallies
-from shared.vocabulary import Network, Tally
+from shared.portal import directory
+from shared.portal.audience import CHARTED, Audience, audience
+from shared.vocabulary import Network
 
 if TYPE_CHECKING:
     from shared.portal.directory import Listed
 
 routes = web.RouteTableDef()
 
+CHART_LINES = ("here", "reconnected")
+"""The running totals drawn; shares and invitations are in the table."""
 POST_LENGTH = {Network.BLUESKY: 300, Network.MASTODON: 500}
 """Each network's post length (Bluesky: graphemes, never fewer than code points)."""
 
 
-async def _mine(request: web.Request) -> tuple[Listed, dict[Tally, int]]:
-    """The signed-in person's approved outlet and its counts, or a page saying it is not one."""
+async def _mine(request: web.Request) -> Listed:
+    """The signed-in person's approved outlet, or a page saying it is not one."""
     visit = await visit_of(request)
 
-    def read() -> tuple[Listed | None, dict[Tally, int]]:
+    def read() -> Listed | None:
         with Session(request.app[ENGINE]) as session:
             entry = session.get(DirectoryEntry, visit.person)
             if entry is None or entry.approved_at is None:
-                return None, {}
-            return directory.listed(session, entry.slug), tallies.totals(session, visit.person)
+                return None
+            return directory.listed(session, entry.slug)
 
-    outlet, counts = await asyncio.to_thread(read)
+    outlet = await asyncio.to_thread(read)
     if outlet is None:
         lang = str(context(request)["lang"])
         raise web.HTTPNotFound(text=TEXTS[lang]["outlet_not_listed"])
-    return outlet, counts
+    return outlet
+
+
+async def _audience(request: web.Request, outlet: Listed) -> Audience:
+    def read() -> Audience:
+        with Session(request.app[ENGINE]) as session:
+            return audience(session, outlet.person, today=utcnow().date())
+
+    return await asyncio.to_thread(read)
 
 
 def _public(request: web.Request) -> str:
@@ -101,21 +116,46 @@ def _image(request: web.Request, outlet: Listed, mine: list[Bot]) -> bytes:
 
 @routes.get("/me/outlet")
 async def _outlet(request: web.Request) -> web.Response:
-    outlet, counts = await _mine(request)
+    outlet = await _mine(request)
+    seen = await _audience(request, outlet)
     lang = str(context(request)["lang"])
+    drawn = seen.days[-CHART_DAYS:]
     values = context(request) | {
         "outlet": outlet,
-        "counts": counts,
+        "audience": seen,
+        "counts": seen.counted,
         "snippet": snippet(_public(request), outlet.slug, lang),
         "join": f"{_public(request)}/join/{outlet.slug}?lang={lang}",
         "networks": list(POST_LENGTH),
+        "lines": polylines(drawn, CHART_LINES) if drawn else {},
+        "top": top_of(drawn, CHART_LINES),
+        "drawn": drawn,
+        "colours": {"here": "#0b4f9c", "reconnected": "#1d7a3a"},
+        "width": WIDTH,
+        "height": HEIGHT,
     }
     return aiohttp_jinja2.render_template("outlet.html", request, values)
 
 
+@routes.get("/me/outlet/audience.csv")
+async def _audience_csv(request: web.Request) -> web.Response:
+    """The daily counts, one line a day: a spreadsheet's, not a person's."""
+    outlet = await _mine(request)
+    seen = await _audience(request, outlet)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["day", *CHARTED])
+    for day in seen.days:
+        writer.writerow([day.day.isoformat(), *(day.totals[name] for name in CHARTED)])
+    return web.Response(
+        text=out.getvalue(), content_type="text/csv", charset="utf-8",
+        headers=_attachment(f"audience-{outlet.slug}.csv"),
+    )  # fmt: skip
+
+
 @routes.get("/me/outlet/invitation-{network}.txt")
 async def _invitation_text(request: web.Request) -> web.Response:
-    outlet, _ = await _mine(request)
+    outlet = await _mine(request)
     try:
         network = Network(request.match_info["network"])
     except ValueError:
@@ -132,7 +172,7 @@ async def _invitation_text(request: web.Request) -> web.Response:
 
 @routes.get("/me/outlet/invitation.png")
 async def _invitation_image(request: web.Request) -> web.Response:
-    outlet, _ = await _mine(request)
+    outlet = await _mine(request)
     png = await asyncio.to_thread(_image, request, outlet, bots(request))
     return web.Response(
         body=png, content_type="image/png", headers=_attachment(f"invitation-{outlet.slug}.png")

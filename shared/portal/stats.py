@@ -53,7 +53,7 @@ def figures(session: Session) -> dict[str, int]:
 def history(session: Session, *, today: date, days: int = 90) -> list[Day]:
     """The charted figures' running totals at the end of each of the last ``days`` days."""
     first = today - timedelta(days=days - 1)
-    day_of = _day_expression(session)
+    day = day_of(session)
     running: dict[str, list[int]] = {}
     for name in CHARTED:
         table, column, where = _FIGURES[name]
@@ -64,7 +64,7 @@ def history(session: Session, *, today: date, days: int = 90) -> list[Day]:
         rows = session.execute(
             text(
                 _PER_DAY.format(
-                    day=day_of.format(column=column), table=table, where=where, column=column
+                    day=day.format(column=column), table=table, where=where, column=column
                 )
             ),
             {"first": first},
@@ -81,7 +81,7 @@ def history(session: Session, *, today: date, days: int = 90) -> list[Day]:
     ]
 
 
-def _day_expression(session: Session) -> str:
+def day_of(session: Session) -> str:
     """The calendar day (UTC) of a stored time, as text, in this database's dialect."""
     if session.get_bind().dialect.name == "postgresql":
         return "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
