@@ -31,6 +31,7 @@ from shared.db.models import Identity, InboundPost
 from shared.errors import HqxError
 from shared.identity import attestation, handles, linking
 from shared.loop_state import LoopState
+from shared.portal import audience
 from shared.protocol import ReceiveError
 from shared.reconnection import grants
 from shared.reconnection.runner import Runner
@@ -200,6 +201,7 @@ class Service:
             (self._prune, {"hours": PRUNE_INTERVAL_HOURS}),
             (self.match_requested, {"seconds": MATCH_INTERVAL_SEC}),
             (self.refresh_handles, {"hours": HANDLE_REFRESH_HOURS}),
+            (self.count_audiences, {"seconds": audience.COUNT_EVERY.total_seconds()}),
         ]
         if self._reconnection is not None:
             every = {"seconds": self._reconnection.check_sec, "next_run_time": utcnow()}
@@ -336,6 +338,10 @@ class Service:
                 self._jobs.discard(task)
 
         return run
+
+    async def count_audiences(self) -> int:
+        """Every approved outlet's audience counted again, for its page; how many outlets."""
+        return await asyncio.to_thread(audience.count_all, self._engine)
 
     async def match_requested(self) -> int:
         """Recompute the matches of people whose request is pending (the watch list at

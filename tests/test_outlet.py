@@ -21,9 +21,17 @@ from hqx.web import outlet as outlet_module
 from hqx.web.bots import Bot
 from shared.archive_import import import_archive
 from shared.clock import utcnow
-from shared.db.models import ArchiveImport, Delivery, Identity, Person, XIdentity, XMatch
+from shared.db.models import (
+    ArchiveImport,
+    Delivery,
+    Identity,
+    OutletAudience,
+    Person,
+    XIdentity,
+    XMatch,
+)
 from shared.portal import directory, tallies, uploads
-from shared.portal.audience import audience
+from shared.portal.audience import audience, count_all, latest
 from shared.vocabulary import Network, Tally, TrustLevel, Via
 from tests.archives import make_archive
 from tests.core_world import ALICE_M, World
@@ -282,3 +290,26 @@ def test_the_outlet_reads_its_audience_as_a_page_a_chart_and_a_csv(
     lines = table.splitlines()
     assert lines[0] == "day,here,reconnected,shares,invitations"
     assert lines[-1] == f"{now.date().isoformat()},4,1,1,0"
+
+
+def test_the_page_reads_the_audience_kept_and_the_work_process_counts_it_again(
+    engine: Engine,
+) -> None:
+    media, _, _ = audience_world(engine)
+    with Session(engine) as session:
+        first = latest(session, media)
+    tallies.add(engine, media, Tally.SHARE)
+    with Session(engine) as session:
+        kept = latest(session, media)
+        fresh = latest(session, media, max_age=timedelta(0))
+    assert first.counted[Tally.SHARE] == kept.counted[Tally.SHARE] == 1, "read, not counted"
+    assert kept.counted_at == first.counted_at and kept.days == first.days
+    assert kept.here_on == first.here_on and kept.channels == first.channels
+    assert fresh.counted[Tally.SHARE] == 2
+    with Session(engine) as session, session.begin():
+        waiting = add_linked(session, Network.BLUESKY, "did:plc:waiting", "waiting.test")
+        directory.ask(session, waiting, "Pas encore", "considering")
+    assert count_all(engine) == 1, "approved outlets only"
+    with Session(engine) as session:
+        assert session.get(OutletAudience, waiting) is None
+        assert latest(session, media).counted[Tally.SHARE] == 2

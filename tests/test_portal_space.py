@@ -286,6 +286,8 @@ def _rows_of_every_kind(session: Session, alice: int, mallory: int) -> None:
         " VALUES (:alice, 'Le Média', 'le-media', 'considering', :now, :now)",
         "INSERT INTO outlet_tally (person_id, day, kind, count) VALUES (:alice, '2025-01-20',"
         " 'share', 3), (:mallory, '2025-01-20', 'share', 5)",
+        "INSERT INTO outlet_audience (person_id, counted_at, figures, days) VALUES"
+        " (:alice, :now, '{\"here\": 4}', '[]'), (:mallory, :now, '{\"here\": 9}', '[]')",
         "INSERT INTO follow_grant (person_id, network, server, subject, token, scope,"
         " created_at) VALUES (:alice, 'mastodon', 'https://m.test', 's', 'sealed-secret',"
         " 'read:follows write:follows', :now)",

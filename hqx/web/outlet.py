@@ -21,10 +21,9 @@ from hqx.web.figures import CHART_DAYS, HEIGHT, WIDTH, polylines, top_of
 from hqx.web.join import cutover
 from hqx.web.space import message, visit_of
 from hqx.web.texts import TEXTS, context
-from shared.clock import utcnow
 from shared.db.models import DirectoryEntry
 from shared.portal import directory
-from shared.portal.audience import CHARTED, Audience, audience
+from shared.portal.audience import CHARTED, Audience, latest
 from shared.vocabulary import Network
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ async def _mine(request: web.Request) -> Listed:
 async def _audience(request: web.Request, outlet: Listed) -> Audience:
     def read() -> Audience:
         with Session(request.app[ENGINE]) as session:
-            return audience(session, outlet.person, today=utcnow().date())
+            return latest(session, outlet.person)
 
     return await asyncio.to_thread(read)
 

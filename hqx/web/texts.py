@@ -259,6 +259,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "Des nombres seulement : vous ne voyez jamais qui. Les reconnexions se comptent par "
             "personne et par réseau."
         ),
+        "audience_counted_at": "Comptés le {at} (UTC), de nouveau toutes les dix minutes.",
         "audience_chart": "Jour après jour, du {first} au {last}",
         "audience_line_here": "Abonnés déjà ici",
         "audience_line_reconnected": "Reconnectés",
@@ -546,6 +547,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "audience_note": (
             "Numbers only: you never see who. Reconnections count once per person and network."
         ),
+        "audience_counted_at": "Counted on {at} (UTC), again every ten minutes.",
         "audience_chart": "Day by day, from {first} to {last}",
         "audience_line_here": "Followers already here",
         "audience_line_reconnected": "Reconnected",

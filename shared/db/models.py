@@ -527,6 +527,23 @@ class OutletTally(SQLModel, table=True):
     count: int = Field(default=0)
 
 
+class OutletAudience(SQLModel, table=True):
+    """An outlet's audience as last counted (:mod:`shared.portal.audience`): its page reads
+    this, counted again every few minutes by the work process, instead of counting a
+    million matches for each view. Counts only."""
+
+    __tablename__ = "outlet_audience"
+
+    person_id: int = Field(
+        sa_column=Column(ID, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    counted_at: datetime = ts()
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """Each figure, by name."""
+    days: list[list[Any]] = Field(default_factory=list, sa_type=JSON)
+    """``[day, here, reconnected, shares, invitations]`` for each day."""
+
+
 class OAuthClient(SQLModel, table=True):
     """The service's app on a person's server, registered the first time someone of that
     server connects it (``POST /api/v1/apps``), then reused."""

@@ -12,19 +12,20 @@ in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from shared.db.models import ArchiveImport, XIdentity
+from shared.clock import utcnow
+from shared.db.models import ArchiveImport, DirectoryEntry, OutletAudience, XIdentity
 from shared.portal import tallies
 from shared.portal.stats import day_of
 from shared.vocabulary import Network, Tally, Via
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlalchemy.engine import Engine
 
 CHANNELS: dict[str, tuple[Via, ...]] = {
     "packs": (Via.LIST, Via.SHARED),
@@ -39,6 +40,10 @@ CHARTED = ("here", "reconnected", "shares", "invitations")
 """The daily figures: followers here and reconnected (running totals), shares and
 invitations (each day's)."""
 HISTORY_DAYS_MAX = 3 * 366
+KEPT_FOR = timedelta(minutes=30)
+"""How old the kept figures may be before a page counts them itself (the work process
+counts every approved outlet every :data:`COUNT_EVERY`)."""
+COUNT_EVERY = timedelta(minutes=10)
 
 # Constants, bound with the outlet's id: never anything from a request in the text.
 _HERE = "SELECT count(*) FROM x_match WHERE followee_id = :o"
@@ -87,6 +92,64 @@ class Audience:
     """People here who follow it on X and have not been reconnected to it yet."""
     counted: dict[Tally, int]
     days: list[Day]
+    counted_at: datetime
+    """When these figures were counted."""
+
+    def dump(self) -> tuple[dict[str, Any], list[list[Any]]]:
+        """The figures and the days, as JSON keeps them."""
+        figures = {
+            "on_x": self.on_x, "here": self.here, "reconnected": self.reconnected,
+            "awaited": self.awaited, "channels": self.channels,
+            "here_on": {n.value: c for n, c in self.here_on.items()},
+            "counted": {t.value: c for t, c in self.counted.items()},
+        }  # fmt: skip
+        days = [[d.day.isoformat(), *(d.totals[name] for name in CHARTED)] for d in self.days]
+        return figures, days
+
+    @classmethod
+    def load(cls, kept: OutletAudience) -> Audience:
+        f = kept.figures
+        return cls(
+            on_x=f["on_x"], here=f["here"], reconnected=f["reconnected"],
+            awaited=f["awaited"], channels=dict(f["channels"]),
+            here_on={Network(n): c for n, c in f["here_on"].items()},
+            counted={Tally(t): c for t, c in f["counted"].items()},
+            days=[Day(date.fromisoformat(d[0]), dict(zip(CHARTED, d[1:], strict=True)))
+                  for d in kept.days],
+            counted_at=kept.counted_at,
+        )  # fmt: skip
+
+
+def latest(session: Session, outlet: int, *, max_age: timedelta = KEPT_FOR) -> Audience:
+    """The outlet's audience as last counted, or counted now (and kept) when that was
+    longer than ``max_age`` ago: its page costs a read, whatever its audience's size."""
+    kept = session.get(OutletAudience, outlet)
+    if kept is not None and kept.counted_at > utcnow() - max_age:
+        return Audience.load(kept)
+    return keep(session, outlet)
+
+
+def keep(session: Session, outlet: int) -> Audience:
+    """Count the outlet's audience now, and keep it (in the caller's session, committed)."""
+    counted = audience(session, outlet, today=utcnow().date())
+    figures, days = counted.dump()
+    kept = session.get(OutletAudience, outlet) or OutletAudience(person_id=outlet)
+    kept.counted_at, kept.figures, kept.days = counted.counted_at, figures, days
+    session.add(kept)
+    session.commit()
+    return counted
+
+
+def count_all(engine: Engine) -> int:
+    """Count every approved outlet's audience again (each in its own transaction); how many."""
+    with Session(engine) as session:
+        outlets = list(session.exec(
+            select(DirectoryEntry.person_id).where(col(DirectoryEntry.approved_at).is_not(None))
+        ))  # fmt: skip
+    for outlet in outlets:
+        with Session(engine) as session:
+            keep(session, outlet)
+    return len(outlets)
 
 
 def audience(session: Session, outlet: int, *, today: date) -> Audience:
@@ -107,6 +170,7 @@ def audience(session: Session, outlet: int, *, today: date) -> Audience:
         awaited=scalar(_AWAITED),
         counted=tallies.totals(session, outlet),
         days=_days(session, outlet, today),
+        counted_at=utcnow(),
     )
 
 
