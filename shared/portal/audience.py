@@ -11,7 +11,7 @@ in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -124,9 +124,31 @@ def latest(session: Session, outlet: int, *, max_age: timedelta = KEPT_FOR) -> A
     """The outlet's audience as last counted, or counted now (and kept) when that was
     longer than ``max_age`` ago: its page costs a read, whatever its audience's size."""
     kept = session.get(OutletAudience, outlet)
-    if kept is not None and kept.counted_at > utcnow() - max_age:
-        return Audience.load(kept)
-    return keep(session, outlet)
+    if kept is None or kept.counted_at <= utcnow() - max_age:
+        return keep(session, outlet)
+    return _with_tallies(session, Audience.load(kept), outlet)
+
+
+def _with_tallies(session: Session, seen: Audience, outlet: int) -> Audience:
+    """``seen`` with the outlet's shares and invitations as they are now (a few rows a day,
+    read at each view: a share shows at once, not at the next count)."""
+    daily = tallies.daily(session, outlet)
+    days = [
+        Day(d.day, d.totals | {
+            "shares": daily.get(d.day, {}).get(Tally.SHARE, 0),
+            "invitations": daily.get(d.day, {}).get(Tally.INVITATION, 0),
+        })
+        for d in seen.days
+    ]  # fmt: skip
+    today = utcnow().date()
+    if days and days[-1].day < today:  # counted yesterday: today so far, from the tallies
+        last = days[-1].totals
+        days.append(Day(today, {
+            "here": last["here"], "reconnected": last["reconnected"],
+            "shares": daily.get(today, {}).get(Tally.SHARE, 0),
+            "invitations": daily.get(today, {}).get(Tally.INVITATION, 0),
+        }))  # fmt: skip
+    return replace(seen, counted=tallies.totals(session, outlet), days=days)
 
 
 def keep(session: Session, outlet: int) -> Audience:
