@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,8 +41,14 @@ ALICE_X, BOB_X = 7_001, 7_002
 WAIT_SEC = 30.0
 
 
-def serve(engine: Engine, database_url: str, mastodon: MastodonWorld | None) -> BackgroundApp:
-    """The whole service (bot, scheduler, portal) on loopback, after the cutover."""
+def serve(
+    engine: Engine,
+    database_url: str,
+    mastodon: MastodonWorld | None,
+    cutover_at: datetime | None = None,
+) -> BackgroundApp:
+    """The whole service (bot, scheduler, portal) on loopback, after the cutover (or
+    before ``cutover_at``)."""
     background = BackgroundApp()
     networks = {}
     if mastodon is not None:
@@ -55,7 +61,7 @@ def serve(engine: Engine, database_url: str, mastodon: MastodonWorld | None) -> 
         database_url=database_url,
         secret_key=KEY,
         public_url=background.url,
-        cutover_at=utcnow() - timedelta(days=1),
+        cutover_at=cutover_at or utcnow() - timedelta(days=1),
         reconnect_check_sec=0.5,
         upload_limits=UploadLimits(folder=Path(engine.url.database or ".").parent / "up"),
         **networks,  # type: ignore[arg-type]

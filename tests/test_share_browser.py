@@ -2,10 +2,12 @@
 outlet copies its button from its space and pastes it into an article of its site; a reader
 shares the article to Bluesky (its compose intent) and to their own Mastodon server (the
 test server's share page, found by its NodeInfo); the outlet sees both shares counted. The
-README's screenshots of the share, invitation and audience pages are taken here."""
+README's screenshots of the share, invitation and audience pages are taken here, of an
+outlet a month into the campaign."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -13,9 +15,12 @@ from aiohttp import web
 from selenium.webdriver.common.by import By
 from sqlmodel import Session, select
 
-from shared.db.models import Identity
-from shared.portal import directory
+from shared.clock import utcnow
+from shared.db.models import ArchiveImport, Delivery, Identity, XIdentity, XMatch
+from shared.portal import directory, tallies
+from shared.vocabulary import Network, Tally, TrustLevel, Via
 from tests.background import BackgroundApp
+from tests.linked import add_linked, linked_with_space
 from tests.test_portal_browser import link_from_bot, serve
 
 if TYPE_CHECKING:
@@ -86,7 +91,6 @@ def test_an_outlets_button_shares_to_bluesky_and_to_a_readers_server_and_is_coun
         newest_window(browser)
         browser.until(lambda: browser.path == "/share", "the share page")
         assert TITLE in browser.text() and ARTICLE in browser.text()
-        browser.screenshot(shots / "share.png")
         browser.press("button.bluesky")
         browser.until(lambda: browser.url.startswith("https://bsky.app/"), "Bluesky's composer")
         intent = urlsplit(browser.url)
@@ -116,11 +120,71 @@ def test_an_outlets_button_shares_to_bluesky_and_to_a_readers_server_and_is_coun
         # The outlet sees both shares counted; its invitation page.
         browser.open(f"{service.url}/me/outlet?lang=en")
         assert browser.text("#tally-share") == "2"
-        browser.screenshot(shots / "outlet.png")
         browser.open(f"{service.url}/join/{slug}?lang=en")
         assert "Le Média invites you to leave X" in browser.text()
-        browser.screenshot(shots / "join.png")
     finally:
         if site is not None:
             site.stop()
+        service.stop()
+
+
+def a_month_of_audience(engine: Engine, outlet: int) -> None:
+    """Sixty followers of the outlet joining over a month, most of them reconnected since
+    the cutover ten days ago, and readers sharing its articles every day."""
+    now = utcnow()
+    vias = (Via.LIST, Via.SHARED, Via.MESSAGE, Via.FOLLOWED, Via.LIST, Via.BRIDGE)
+    with Session(engine) as session, session.begin():
+        session.add(XIdentity(x_account_id=4242, person_id=outlet, username="le_media",
+                              trust=TrustLevel.VERIFIED))  # fmt: skip
+        session.flush()
+        session.add(ArchiveImport(x_account_id=4242, followers=18_400, following=300))
+        for n in range(60):
+            network = Network.BLUESKY if n % 3 else Network.MASTODON
+            person = add_linked(session, network, f"did:plc:reader{n}", f"reader{n}.test")
+            found = now - timedelta(days=30 - n // 2, hours=n % 7)
+            session.add(XMatch(follower_id=person, followee_id=outlet, found_at=found))
+            if n < 44:
+                session.add(Delivery(person_id=person, contact_id=outlet, network=network,
+                                     via=vias[n % len(vias)],
+                                     delivered_at=now - timedelta(days=10 - n // 5)))  # fmt: skip
+    for day in range(30):
+        for _ in range(day // 3 + 1):
+            tallies.add(engine, outlet, Tally.SHARE, (now - timedelta(days=29 - day)).date())
+        if day % 2:
+            tallies.add(engine, outlet, Tally.INVITATION, (now - timedelta(days=29 - day)).date())
+
+
+def test_an_outlets_pages_as_the_readme_shows_them(
+    engine: Engine,
+    database_url: str,
+    mastodon: MastodonWorld,
+    browser: Browser,
+    shots: Path,
+) -> None:
+    """Before the cutover (nothing is matched again under the month drawn here): the
+    outlet's audience page, its invitation page, and the share page its button opens."""
+    outlet, token = linked_with_space(engine, Network.MASTODON, "https://m.test/users/media",
+                                      "lemedia@m.test")  # fmt: skip
+    with Session(engine) as session, session.begin():
+        slug = directory.ask(session, outlet, "Le Média", "left", "removed").slug
+        directory.approve(session, outlet)
+    a_month_of_audience(engine, outlet)
+    service = serve(engine, database_url, mastodon, cutover_at=utcnow() + timedelta(days=12))
+    try:
+        browser.open(f"{service.url}/me/signin/{token}?lang=fr")
+        browser.press("main form button")
+        browser.until(lambda: browser.path == "/me", "the space")
+        browser.open(f"{service.url}/me/outlet?lang=fr")
+        assert browser.text("#here") == "60" and browser.text("#reconnected") == "44"
+        assert browser.text("#awaited") == "16" and browser.text("#on-x") == "18 400"
+        browser.screenshot(shots / "outlet.png")
+        browser.open(f"{service.url}/join/{slug}?lang=fr")
+        assert "Dans 12 jours." in browser.text()
+        assert "Écrire au bot sur Mastodon" in browser.text()
+        browser.screenshot(shots / "join.png")
+        query = f"o={slug}&url={quote(ARTICLE, safe='')}&text={quote(TITLE, safe='')}&lang=fr"
+        browser.open(f"{service.url}/share?{query}")
+        assert TITLE in browser.text()
+        browser.screenshot(shots / "share.png")
+    finally:
         service.stop()

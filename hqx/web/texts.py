@@ -220,7 +220,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "x_button_shown": "Oui, encore",
         "outlet_open": "Les outils de votre média",
         "outlet_not_listed": "Cette page est celle d'un média approuvé de l'annuaire.",
-        "outlet_title": "Les outils de {name}",
+        "outlet_title": "Les outils du média : {name}",
         "outlet_button_title": "Votre bouton de partage, à la place de celui de X",
         "outlet_button_intro": (
             "Collez ce code là où était le bouton de X. Vos modèles de page y mettent l'adresse "
