@@ -60,11 +60,7 @@ def newest_window(browser: Browser) -> None:
 
 
 def test_an_outlets_button_shares_to_bluesky_and_to_a_readers_server_and_is_counted(
-    engine: Engine,
-    database_url: str,
-    mastodon: MastodonWorld,
-    browser: Browser,
-    shots: Path,
+    engine: Engine, database_url: str, mastodon: MastodonWorld, browser: Browser
 ) -> None:
     server = mastodon.server
     service = serve(engine, database_url, mastodon)
