@@ -311,3 +311,31 @@ def test_two_outlets_of_one_name_get_two_addresses(engine: Engine) -> None:
     assert directory.slug_of("日本") == "outlet"
     first, second = outlet(engine, "Le Média")[1], outlet(engine, "Le  Média")[1]
     assert (first, second) == ("le-media", "le-media-2")
+
+
+def test_a_flood_from_one_address_asks_no_new_server(engine: Engine, database_url: str) -> None:
+    async def scene(client: TestClient[Any, Any]) -> tuple[list[int], list[str]]:
+        asked: list[str] = []
+
+        @web.middleware
+        async def seen(request: web.Request, handler: Any) -> web.StreamResponse:
+            asked.append(f"{request.host}{request.path}")
+            return await handler(request)
+
+        known, unknown = nodeinfo_app("mastodon"), nodeinfo_app("misskey")
+        for app in (known, unknown):
+            app.middlewares.append(seen)
+        async with TestServer(known, host="127.0.0.1") as a, TestServer(
+            unknown, host="127.0.0.1"
+        ) as b:  # fmt: skip
+            first = f"http://127.0.0.1:{a.port}"
+            statuses = [(await choose(client, "fediverse", first))[0]]
+            statuses += [(await choose(client, "bluesky"))[0] for _ in range(9)]
+            statuses.append((await choose(client, "fediverse", first))[0])
+            statuses.append((await choose(client, "fediverse", f"http://127.0.0.1:{b.port}"))[0])
+            return statuses, [path.split("/", 1)[1] if str(b.port) not in path else "B"
+                              for path in asked]  # fmt: skip
+
+    statuses, asked = portal(database_url, scene, outbound_allow=LOOPBACK)
+    assert statuses == [200] * 11 + [429], "past its pace, a server not known is not asked"
+    assert asked == [".well-known/nodeinfo", "nodeinfo/2.1"], "the known one asked once"

@@ -38,6 +38,11 @@ class Servers:
 
     _known: OrderedDict[str, tuple[float, Server]] = field(default_factory=OrderedDict)
 
+    def knows(self, origin: str) -> bool:
+        """Whether ``origin``'s NodeInfo is kept (asking for it costs no request)."""
+        kept = self._known.get(origin)
+        return kept is not None and kept[0] > time.monotonic()
+
     async def of(self, http: OutboundClient, origin: str) -> Server:
         """Raises:
         OutboundError: the server could not be asked.

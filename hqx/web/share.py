@@ -87,19 +87,24 @@ async def _go(request: web.Request) -> web.Response:
     except sharing.ShareError as e:
         return message(request, str(e), 400)
     outlet, to = str(form.get("o", "")), form.get("to")
+    # A flood from one address counts nothing, and asks no unknown server on its word.
+    paced = request.app[SHARE_PACE].wait(client_address(request))
     if to == "bluesky":
-        await _count(request, outlet)
+        await _count(request, outlet, paced)
         return onward(request, sharing.bluesky_intent(shared), "Bluesky", "share")
     typed = str(form.get("server", ""))
     try:
         origin = sharing.server_origin(typed)
-        server = await request.app[SHARES].of(request.app[OUTBOUND], origin)
+        servers = request.app[SHARES]
+        if paced and not servers.knows(origin):
+            return message(request, TEXTS[lang]["share_paced"].format(seconds=paced), 429)
+        server = await servers.of(request.app[OUTBOUND], origin)
     except sharing.ShareError as e:
         return _page(request, shared, outlet, error=str(e), server=typed)
     except OutboundError as e:
         log.warning("share: asking %s for its NodeInfo: %s", typed, e)
         return _page(request, shared, outlet, error=TEXTS[lang]["server_unreachable"], server=typed)
-    await _count(request, outlet)
+    await _count(request, outlet, paced)
     address = sharing.share_address(server.software, server.origin, shared)
     shown = urlsplit(server.origin).netloc
     if address is None:
@@ -111,10 +116,10 @@ async def _go(request: web.Request) -> web.Response:
     return response
 
 
-async def _count(request: web.Request, slug: str) -> None:
+async def _count(request: web.Request, slug: str, paced: int) -> None:
     """One share for the outlet of ``slug`` (an approved one; any other counts nothing),
-    unless this address has shared more than its pace allows (a flood counts nothing)."""
-    if not slug or request.app[SHARE_PACE].wait(client_address(request)):
+    unless this address has shared more than its pace allows (``paced``: seconds to wait)."""
+    if not slug or paced:
         return
     engine = request.app[ENGINE]
 

@@ -183,6 +183,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "si vous le demandez."
         ),
         "share_elsewhere": "Ce partage ne vient pas de la page de partage : rien n'est parti.",
+        "share_paced": "Trop de partages depuis votre adresse : réessayez dans {seconds} s.",
         "share_copy_title": "Votre message pour {server}",
         "share_copy_intro": (
             "{server} fonctionne avec {software}, qui n'a pas de page pour recevoir un message "
@@ -472,6 +473,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "you share. Your server is kept in your browser only, if you ask."
         ),
         "share_elsewhere": "This share does not come from the share page: nothing was sent.",
+        "share_paced": "Too many shares from your address: try again in {seconds} s.",
         "share_copy_title": "Your post for {server}",
         "share_copy_intro": (
             "{server} runs {software}, which has no page that takes a post ready-made: copy "
