@@ -25,6 +25,7 @@ from testworld.mastodon.server import MastodonTestServer
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
+    from aiohttp.typedefs import Handler
     from sqlalchemy.engine import Engine
 
 ARTICLE = "https://lemedia.example/2025/01/20/quitter-x"
@@ -318,7 +319,7 @@ def test_a_flood_from_one_address_asks_no_new_server(engine: Engine, database_ur
         asked: list[str] = []
 
         @web.middleware
-        async def seen(request: web.Request, handler: Any) -> web.StreamResponse:
+        async def seen(request: web.Request, handler: Handler) -> web.StreamResponse:
             asked.append(f"{request.host}{request.path}")
             return await handler(request)
 
