@@ -34,8 +34,9 @@ routes = web.RouteTableDef()
 COOKIE = "hqx_share_server"
 REMEMBER_SEC = 365 * 24 * 3600
 SHARES_PER_MINUTE = 10
-"""Shares counted per client address and minute: a reader shares a few; a flood counts
-nothing more (the readers behind one address still go on to their network)."""
+"""Shares counted per client address and minute: a reader shares a few; past it, a flood
+counts nothing and makes the service ask no server it does not know already (readers
+behind one busy address still go on to Bluesky and to the servers already asked)."""
 
 
 def _shared(values: Mapping[str, object]) -> sharing.Shared:
