@@ -17,6 +17,7 @@ from shared.service import Service
 if TYPE_CHECKING:  # the portal's own types: typed here, without importing the portal
     from hqx.imports import Imports
     from hqx.web.figures import StatsCache
+    from hqx.web.images import Cards
     from hqx.web.limits import Pace
     from hqx.web.nodeinfo import Servers
 
@@ -27,6 +28,8 @@ IMPORTS: web.AppKey[Imports] = web.AppKey("imports")
 STATS: web.AppKey[StatsCache] = web.AppKey("stats")
 DOORS: web.AppKey[Pace] = web.AppKey("doors")
 """The pace of the one-time links' pages, per client address."""
+CARDS: web.AppKey[Cards] = web.AppKey("cards")
+"""The link cards' images, drawn and kept a while."""
 SHARES: web.AppKey[Servers] = web.AppKey("shares")
 """Readers' servers as their NodeInfo says, for the share button."""
 SHARE_PACE: web.AppKey[Pace] = web.AppKey("share_pace")

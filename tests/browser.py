@@ -37,7 +37,7 @@ FLAGS = (
     "--disable-dev-shm-usage",
     # Nothing but loopback resolves: a page that sends the browser elsewhere (a share to
     # Bluesky's composer) is seen leaving, and never reaches the internet.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 )
 
 

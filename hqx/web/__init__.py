@@ -10,11 +10,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hqx.state import DOORS, SHARE_PACE, SHARES
+from hqx.state import CARDS, DOORS, SHARE_PACE, SHARES
 from hqx.web import (
     bluesky_follows,
+    cards,
     follows,
     headers,
+    home,
+    images,
     join,
     nodeinfo,
     outlet,
@@ -41,6 +44,8 @@ def setup(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
     )
+    app.add_routes(home.routes)
+    app.add_routes(cards.routes)
     app.add_routes(pages.routes)
     app.add_routes(space.routes)
     app.add_routes(public.routes)
@@ -48,6 +53,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(join.routes)
     app.add_routes(outlet.routes)
     app[SHARES] = nodeinfo.Servers()
+    app[CARDS] = images.Cards()
     app[SHARE_PACE] = Pace(requests=share.SHARES_PER_MINUTE, window_sec=60.0)
     app.add_routes(follows.routes)
     app.add_routes(bluesky_follows.routes)

@@ -3,20 +3,26 @@ PNG, 1200 by 630 (the size both networks' cards and posts show whole)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
 SIZE = (1200, 630)
+KEPT_SEC = 600.0
+"""How long a drawn image is kept (a link shared widely is fetched by every server that
+sees it)."""
 MARGIN = 64
 INK = "#ffffff"
 PAPER = "#0b3d91"  # the portal's blue: white on it passes WCAG AA (8.9:1)
@@ -80,3 +86,19 @@ def card(title: str, lines: Sequence[str], footer: str) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+@dataclass
+class Cards:
+    """Images drawn, by page and language, kept :data:`KEPT_SEC`."""
+
+    _kept: dict[tuple[str, str], tuple[float, bytes]] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, key: tuple[str, str], draw: Callable[[], Awaitable[bytes]]) -> bytes:
+        async with self.lock:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] < time.monotonic():
+                kept = (time.monotonic() + KEPT_SEC, await draw())
+                self._kept[key] = kept
+            return kept[1]

@@ -11,9 +11,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import Session
 
-from hqx.state import ENGINE, SETTINGS, SHARE_PACE
-from hqx.web.bots import bots
+from hqx.state import CARDS, ENGINE, SETTINGS, SHARE_PACE
+from hqx.web import images
+from hqx.web.bots import Bot, bots
+from hqx.web.cards import meta, public_url
 from hqx.web.clients import client_address
+from hqx.web.images import KEPT_SEC
 from hqx.web.page_proof import same_origin
 from hqx.web.space import message, onward
 from hqx.web.texts import TEXTS, context, long_date
@@ -46,13 +49,48 @@ def cutover(request: web.Request) -> dict[str, object]:
     return {"cutover_day": long_date(at.date(), lang), "cutover_days": left}
 
 
+def invitation_card(request: web.Request, outlet: directory.Listed, mine: list[Bot]) -> bytes:
+    """The outlet's invitation as an image: to post, and its page's link card."""
+    words = TEXTS[str(context(request)["lang"])]
+    handles = " · ".join(b.handle for b in mine) or "HelloQuitteX"
+    steps = [
+        words["invitation_step_bot"].format(bots=handles),
+        words["invitation_step_archive"],
+        words["invitation_step_day"].format(day=cutover(request)["cutover_day"]),
+    ]
+    title = words["join_title"].format(name=outlet.name)
+    return images.card(title, steps, f"{public_url(request)}/join/{outlet.slug}")
+
+
 @routes.get("/join/{slug}")
 async def _join(request: web.Request) -> web.Response:
     outlet = await _outlet(request)
     if outlet is None:
         return _unknown(request)
-    values = context(request, outlet=outlet, bots=bots(request), **cutover(request))
+    lang = str(context(request)["lang"])
+    words = TEXTS[lang]
+    og = meta(
+        request, words["join_title"].format(name=outlet.name),
+        words["join_intro"].format(name=outlet.name), f"/join/{outlet.slug}/card.png?lang={lang}",
+    )  # fmt: skip
+    values = context(request, outlet=outlet, bots=bots(request), og=og, **cutover(request))
     return aiohttp_jinja2.render_template("join.html", request, values)
+
+
+@routes.get("/join/{slug}/card.png")
+async def _card(request: web.Request) -> web.Response:
+    outlet = await _outlet(request)
+    if outlet is None:
+        raise web.HTTPNotFound
+    lang = str(context(request)["lang"])
+    mine = bots(request)
+
+    async def draw() -> bytes:
+        return await asyncio.to_thread(invitation_card, request, outlet, mine)
+
+    png = await request.app[CARDS].get((f"join/{outlet.slug}", lang), draw)
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": f"public, max-age={int(KEPT_SEC)}"})  # fmt: skip
 
 
 @routes.post("/join/{slug}/start")

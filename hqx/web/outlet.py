@@ -14,11 +14,11 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import Session
 
-from hqx.state import ENGINE, SETTINGS
-from hqx.web import images
-from hqx.web.bots import Bot, bots
+from hqx.state import ENGINE
+from hqx.web.bots import bots
+from hqx.web.cards import public_url
 from hqx.web.figures import CHART_DAYS, HEIGHT, WIDTH, polylines, top_of
-from hqx.web.join import cutover
+from hqx.web.join import cutover, invitation_card
 from hqx.web.space import message, visit_of
 from hqx.web.texts import TEXTS, context
 from shared.db.models import DirectoryEntry
@@ -63,10 +63,6 @@ async def _audience(request: web.Request, outlet: Listed) -> Audience:
     return await asyncio.to_thread(read)
 
 
-def _public(request: web.Request) -> str:
-    return (request.app[SETTINGS].public_url or f"{request.scheme}://{request.host}").rstrip("/")
-
-
 def snippet(public: str, slug: str, lang: str) -> str:
     """The share button an outlet pastes where X's was: plain HTML and CSS, no script, no
     tracking; its pages' templates put each article's address and title in place of
@@ -87,7 +83,7 @@ def invitation(request: web.Request, outlet: Listed, network: Network) -> str:
     lang = str(context(request)["lang"])
     words = TEXTS[lang]
     bot = next((b for b in bots(request) if b.network == network), None)
-    link = f"{_public(request)}/join/{outlet.slug}"
+    link = f"{public_url(request)}/join/{outlet.slug}"
     values = {
         "bot": bot.handle if bot is not None else "HelloQuitteX",
         "day": cutover(request)["cutover_day"],
@@ -100,19 +96,6 @@ def invitation(request: web.Request, outlet: Listed, network: Network) -> str:
     return text
 
 
-def _image(request: web.Request, outlet: Listed, mine: list[Bot]) -> bytes:
-    words = TEXTS[str(context(request)["lang"])]
-    steps = [
-        words["invitation_step_bot"].format(
-            bots=" · ".join(b.handle for b in mine) or "HelloQuitteX"
-        ),
-        words["invitation_step_archive"],
-        words["invitation_step_day"].format(day=cutover(request)["cutover_day"]),
-    ]
-    title = words["join_title"].format(name=outlet.name)
-    return images.card(title, steps, f"{_public(request)}/join/{outlet.slug}")
-
-
 @routes.get("/me/outlet")
 async def _outlet(request: web.Request) -> web.Response:
     outlet = await _mine(request)
@@ -123,8 +106,8 @@ async def _outlet(request: web.Request) -> web.Response:
         "outlet": outlet,
         "audience": seen,
         "counts": seen.counted,
-        "snippet": snippet(_public(request), outlet.slug, lang),
-        "join": f"{_public(request)}/join/{outlet.slug}?lang={lang}",
+        "snippet": snippet(public_url(request), outlet.slug, lang),
+        "join": f"{public_url(request)}/join/{outlet.slug}?lang={lang}",
         "networks": list(POST_LENGTH),
         "lines": polylines(drawn, CHART_LINES) if drawn else {},
         "top": top_of(drawn, CHART_LINES),
@@ -172,7 +155,7 @@ async def _invitation_text(request: web.Request) -> web.Response:
 @routes.get("/me/outlet/invitation.png")
 async def _invitation_image(request: web.Request) -> web.Response:
     outlet = await _mine(request)
-    png = await asyncio.to_thread(_image, request, outlet, bots(request))
+    png = await asyncio.to_thread(invitation_card, request, outlet, bots(request))
     return web.Response(
         body=png, content_type="image/png", headers=_attachment(f"invitation-{outlet.slug}.png")
     )

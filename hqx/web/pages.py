@@ -91,12 +91,6 @@ def _owner(engine: Engine, person_id: int) -> list[tuple[str, str]]:
         return [(i.network.capitalize(), i.handle) for i in Identity.of_person(session, person_id)]
 
 
-@routes.get("/")
-async def _home(request: web.Request) -> web.Response:
-    bots = [(a.network.value.capitalize(), a.bot_handle) for a in request.app[SERVICE].adapters]
-    return aiohttp_jinja2.render_template("home.html", request, context(request, bots=bots))
-
-
 @routes.get(uploads.UPLOAD_PATH + "{token}")
 async def _upload_page(request: web.Request) -> web.Response:
     """Whose link it is, first; then the upload form and "Sign in with X"."""

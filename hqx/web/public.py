@@ -10,7 +10,8 @@ from aiohttp import web
 from sqlmodel import Session
 
 from hqx.state import ENGINE, STATS
-from hqx.web.figures import COLOURS, HEIGHT, WIDTH, polylines
+from hqx.web.cards import page_meta
+from hqx.web.figures import COLOURS, HEIGHT, WIDTH, polylines, top_of
 from hqx.web.texts import context
 from shared.portal import directory, stats
 from shared.vocabulary import DirectoryStatus, XButton
@@ -21,16 +22,24 @@ routes = web.RouteTableDef()
 @routes.get("/stats")
 async def _stats(request: web.Request) -> web.Response:
     counted = await request.app[STATS].get(request.app[ENGINE])
+    top = top_of(counted.days)
+    today = counted.days[-1].totals
+    ends = {name: HEIGHT - today[name] * HEIGHT / top for name in stats.CHARTED}
     values = context(
         request,
         figures=counted.figures,
         order=stats.FIGURES,
         lines=polylines(counted.days),
+        ends=ends,
+        top=top,
+        days=counted.days,
+        charted=stats.CHARTED,
         colours=COLOURS,
         first=counted.days[0].day.isoformat(),
         last=counted.days[-1].day.isoformat(),
         width=WIDTH,
         height=HEIGHT,
+        og=page_meta(request, "stats", "stats_title", "stats_description"),
     )
     return aiohttp_jinja2.render_template("stats.html", request, values)
 
@@ -70,6 +79,6 @@ async def _media(request: web.Request) -> web.Response:
     values = context(
         request, entries=shown, total=len(found), status=status, button=button, sort=sort,
         statuses=[s.value for s in DirectoryStatus], buttons=[b.value for b in XButton],
-        sorts=SORTS,
+        sorts=SORTS, og=page_meta(request, "media", "media_title", "media_description"),
     )  # fmt: skip
     return aiohttp_jinja2.render_template("media.html", request, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hqx.web.texts_home import HOME_TEXTS
 from hqx.web.texts_media import MEDIA_TEXTS
 
 if TYPE_CHECKING:
@@ -16,8 +17,6 @@ DEFAULT_LANGUAGE = "fr"  # the campaign is French first
 
 _PORTAL: dict[str, dict[str, str]] = {
     "fr": {
-        "tagline": "Quittez X sans perdre votre public.",
-        "start": "Pour commencer, mentionnez le bot ou écrivez-lui :",
         "other_language": "English",
         "nav_stats": "Chiffres",
         "nav_media": "Médias",
@@ -141,6 +140,12 @@ _PORTAL: dict[str, dict[str, str]] = {
         "signout_everywhere": "Se déconnecter partout",
         "stats_title": "Le mouvement en chiffres",
         "stats_chart": "Du {first} au {last}",
+        "stats_description": (
+            "Combien de personnes quittent X avec HelloQuitteX, et combien de contacts elles "
+            "ont retrouvés sur Bluesky et Mastodon, jour après jour."
+        ),
+        "stats_table": "Les mêmes chiffres en tableau",
+        "stats_day": "Jour",
         "thousands": "\u202f",
         "figure_people": "Personnes",
         "figure_archives": "Archives X importées",
@@ -191,8 +196,6 @@ _PORTAL: dict[str, dict[str, str]] = {
         "directory_listed": "Vous figurez dans l'annuaire.",
     },
     "en": {
-        "tagline": "Leave X without losing your audience.",
-        "start": "To start, mention the bot or write to it:",
         "other_language": "Français",
         "nav_stats": "Figures",
         "nav_media": "Media",
@@ -313,6 +316,12 @@ _PORTAL: dict[str, dict[str, str]] = {
         "signout_everywhere": "Sign out everywhere",
         "stats_title": "The movement in figures",
         "stats_chart": "From {first} to {last}",
+        "stats_description": (
+            "How many people leave X with HelloQuitteX, and how many contacts they found again "
+            "on Bluesky and Mastodon, day by day."
+        ),
+        "stats_table": "The same figures as a table",
+        "stats_day": "Day",
         "thousands": ",",
         "figure_people": "People",
         "figure_archives": "X archives imported",
@@ -361,7 +370,7 @@ _PORTAL: dict[str, dict[str, str]] = {
     },
 }
 TEXTS: dict[str, dict[str, str]] = {
-    lang: _PORTAL[lang] | MEDIA_TEXTS[lang] for lang in LANGUAGES
+    lang: _PORTAL[lang] | MEDIA_TEXTS[lang] | HOME_TEXTS[lang] for lang in LANGUAGES
 }
 """Every word of the portal, by language."""
 

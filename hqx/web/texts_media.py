@@ -114,6 +114,10 @@ MEDIA_TEXTS: dict[str, dict[str, str]] = {
             "s'ils ont retiré le bouton « partager sur X » de leur site (selon eux), leurs "
             "comptes prouvés ici, et leur page d'invitation."
         ),
+        "media_description": (
+            "Les médias et organisations qui quittent X avec HelloQuitteX : où ils en sont, "
+            "leurs comptes sur Bluesky et Mastodon, leur page d'invitation."
+        ),
         "media_filter_status": "Où ils en sont",
         "media_filter_button": "Le bouton de X sur leur site",
         "media_all": "Tous",
@@ -233,6 +237,10 @@ MEDIA_TEXTS: dict[str, dict[str, str]] = {
             "The media and organisations supporting the operation: where they stand with X, "
             'whether they removed the "share on X" button from their site (as they say), '
             "their accounts proven here, and their invitation page."
+        ),
+        "media_description": (
+            "The media and organisations leaving X with HelloQuitteX: where they stand, their "
+            "accounts on Bluesky and Mastodon, their invitation page."
         ),
         "media_filter_status": "Where they stand",
         "media_filter_button": "X's button on their site",
