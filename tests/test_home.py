@@ -5,6 +5,7 @@ cards every public page carries; the figures' chart with its scale and its table
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from datetime import timedelta
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 from sqlmodel import Session
 
+from hqx.web import figures
 from hqx.web import home as home_module
 from shared.clock import utcnow
 from shared.db.models import Person
@@ -166,3 +168,31 @@ def test_the_figures_chart_has_its_scale_its_last_values_and_a_table(
     assert ends[0] == "12", "each line's last value, by its end"
     rows = re.findall(r'<tr><th scope="row">([\d-]+)</th><td>(\d+)</td>', page)
     assert rows[0] == (utcnow().date().isoformat(), "12") and len(rows) == 90
+
+
+def test_a_visitor_never_waits_for_the_figures_but_the_very_first(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted once; later, a visitor who finds them old reads them while they are counted
+    again in the background; a count that fails leaves the last ones."""
+    people(engine, 3)
+
+    async def scene() -> list[int]:
+        cache = figures.StatsCache()
+        seen = [(await cache.get(engine)).figures["people"]]
+        people(engine, 2)
+        seen.append((await cache.get(engine)).figures["people"])  # fresh: the same
+        cache.at -= figures.FRESH_SEC + 1
+        seen.append((await cache.get(engine)).figures["people"])  # old: read, recounted
+        assert cache.refreshing is not None
+        await cache.refreshing
+        seen.append((await cache.get(engine)).figures["people"])
+        monkeypatch.setattr(figures, "_count", lambda _engine: 1 / 0)
+        cache.at -= figures.FRESH_SEC + 1
+        seen.append((await cache.get(engine)).figures["people"])
+        await asyncio.gather(cache.refreshing, return_exceptions=True)
+        seen.append((await cache.get(engine)).figures["people"])
+        await cache.close()
+        return seen
+
+    assert asyncio.run(scene()) == [3, 3, 3, 5, 5, 5]

@@ -10,7 +10,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hqx.state import CARDS, DOORS, SHARE_PACE, SHARES
+from hqx.state import CARDS, DOORS, ENGINE, SHARE_PACE, SHARES, STATS
 from hqx.web import (
     bluesky_follows,
     cards,
@@ -32,6 +32,8 @@ from hqx.web.limits import Pace
 from shared.portal import uploads
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from aiohttp.typedefs import Handler
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +63,7 @@ def setup(app: web.Application) -> None:
     app.router.add_static("/static/", HERE / "static", name="static")
     app.on_response_prepare.append(headers.security_headers)
     app.middlewares.append(_paced)
+    app.cleanup_ctx.append(_figures)
 
 
 @web.middleware
@@ -76,3 +79,11 @@ async def _paced(request: web.Request, handler: Handler) -> web.StreamResponse:
                 headers={"Retry-After": str(wait)},
             )
     return await handler(request)
+
+
+async def _figures(app: web.Application) -> AsyncIterator[None]:
+    """The figures counted as the portal starts (its first visitor finds them ready), and
+    their count under way ended when it stops."""
+    app[STATS].refresh(app[ENGINE])
+    yield
+    await app[STATS].close()

@@ -5,6 +5,7 @@ drawn over time."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 
 FRESH_SEC = 300.0
 CHART_DAYS = 90
@@ -39,18 +42,46 @@ class Counted:
 
 @dataclass(slots=True)
 class StatsCache:
-    """The last count, and the lock that makes concurrent visitors wait for one count."""
+    """The last count, and its one refresh: a visitor never waits for a count but the very
+    first (the figures are counted once the portal starts, then again in the background when
+    a visitor finds them older than :data:`FRESH_SEC`, while they read the last ones)."""
 
     counted: Counted | None = None
     at: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refreshing: asyncio.Task[None] | None = None
+    """The count under way, owned here: :meth:`close` ends it."""
 
     async def get(self, engine: Engine) -> Counted:
-        async with self.lock:
-            if self.counted is None or time.monotonic() - self.at > FRESH_SEC:
-                self.counted = await asyncio.to_thread(_count, engine)
-                self.at = time.monotonic()
-            return self.counted
+        if self.counted is None:
+            if self.refreshing is not None and not self.refreshing.done():
+                await asyncio.shield(self.refreshing)  # the count started with the portal
+            async with self.lock:  # the first visitors wait for one count together
+                if self.counted is None:
+                    await self._count(engine)
+        assert self.counted is not None  # noqa: S101  (counted just above)
+        if time.monotonic() - self.at > FRESH_SEC:
+            self.refresh(engine)
+        return self.counted
+
+    def refresh(self, engine: Engine) -> None:
+        """Count again in the background, unless a count is under way."""
+        if self.refreshing is None or self.refreshing.done():
+            self.refreshing = asyncio.create_task(self._count(engine), name="figures")
+
+    async def _count(self, engine: Engine) -> None:
+        try:
+            self.counted = await asyncio.to_thread(_count, engine)
+            self.at = time.monotonic()
+        except Exception:
+            if self.counted is None:
+                raise
+            log.exception("counting the figures failed: the last ones are shown")
+
+    async def close(self) -> None:
+        if self.refreshing is not None:
+            self.refreshing.cancel()
+            await asyncio.gather(self.refreshing, return_exceptions=True)
 
 
 def _count(engine: Engine) -> Counted:
