@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from shared.clock import utcnow
 from tests.browser import PHONE
@@ -45,6 +47,20 @@ def test_a_newcomer_reads_the_home_page_and_finds_the_way_to_the_bot(
         browser.screenshot(shots / "home-phone.png", PHONE)
         low = browser.run(CONTRAST)
         assert low == [], f"text under WCAG AA contrast (4.5:1): {low}"
+        # The keyboard alone: past the navigation, Tab reaches the way to the bot.
+        browser.open(f"{service.url}/?lang=fr")
+        reached, outlines = [], set()
+        for _ in range(7):
+            ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+            focused = browser.driver.switch_to.active_element
+            reached.append(focused.text)
+            outlines.add(browser.run("return getComputedStyle(arguments[0]).outlineStyle", focused))
+        assert reached[:5] == ["HelloQuitteX", "Chiffres", "Médias", "Mon espace", "English"]
+        assert reached[5:] == [
+            "Écrire au bot sur Mastodon",
+            f"@helloquittex@{mastodon.server.domain}",
+        ]
+        assert "none" not in outlines, "focus is always visible"
 
         # Writing to the Mastodon bot: the share page asks for the reader's own server,
         # which opens its composer with the bot's mention ready.
@@ -59,6 +75,10 @@ def test_a_newcomer_reads_the_home_page_and_finds_the_way_to_the_bot(
         # In English; the card a link to it shows; the privacy page it leads to.
         browser.open(f"{service.url}/?lang=en")
         assert "Link your accounts by writing to the bot" in browser.text()
+        months = ("January", "February", "March", "April", "May", "June", "July", "August",
+                  "September", "October", "November", "December")  # fmt: skip
+        day = f"{cutover.day} {months[cutover.month - 1]} {cutover.year}"
+        assert f"The reconnection starts on {day}, in 9 days." in browser.text()
         card = browser.run(
             "return Object.fromEntries([...document.querySelectorAll('meta[property^=\"og:\"]')]"
             ".map((m) => [m.getAttribute('property'), m.content]))"
