@@ -72,8 +72,9 @@ HOME_TEXTS: dict[str, dict[str, str]] = {
         "home_privacy_text": (
             "Nous gardons le minimum : vos comptes reliés, les identifiants X de vos "
             "abonnements et abonnés (jamais l'archive, votre e-mail ni votre téléphone), et vos "
-            "choix. Vous pouvez tout voir, tout télécharger et tout effacer depuis votre espace, "
-            "ou en écrivant « oublier » au bot."
+            "choix, tant que vous êtes inscrit·e ; les messages échangés avec le bot, 30 jours. "
+            "Vous pouvez tout voir, tout télécharger et tout effacer depuis votre espace, ou en "
+            "écrivant « oublier » au bot."
         ),
         "home_privacy_more": "Ce que nous gardons, pourquoi et combien de temps",
         "home_faq": "Questions fréquentes",
@@ -170,9 +171,9 @@ HOME_TEXTS: dict[str, dict[str, str]] = {
         "home_privacy": "Your data",
         "home_privacy_text": (
             "We keep the minimum: your linked accounts, the X ids of your followings and "
-            "followers (never the archive, your e-mail or your phone), and your choices. You "
-            'can see, download and erase all of it from your space, or by writing "forget" '
-            "to the bot."
+            "followers (never the archive, your e-mail or your phone), and your choices, while "
+            "you are signed up; the messages exchanged with the bot, 30 days. You can see, "
+            'download and erase all of it from your space, or by writing "forget" to the bot.'
         ),
         "home_privacy_more": "What we keep, why, and for how long",
         "home_faq": "Questions",
