@@ -79,16 +79,22 @@ def test_a_newcomer_reads_the_home_page_and_finds_the_way_to_the_bot(
                   "September", "October", "November", "December")  # fmt: skip
         day = f"{cutover.day} {months[cutover.month - 1]} {cutover.year}"
         assert f"The reconnection starts on {day}, in 9 days." in browser.text()
-        card = browser.run(
+        read_card = (
             "return Object.fromEntries([...document.querySelectorAll('meta[property^=\"og:\"]')]"
             ".map((m) => [m.getAttribute('property'), m.content]))"
         )
+        card = browser.run(read_card)
         assert card["og:title"] == "Leave X without losing your audience."
         assert card["og:image"].startswith(f"{service.url}/card/home.png")
         browser.press("a[href^='/privacy']")
         browser.until(lambda: browser.path == "/privacy", "the privacy page")
         assert "What we keep" in browser.text() and "Erase everything" in browser.text()
         assert browser.run(CONTRAST) == []
+        for path in ("/stats", "/media", "/privacy"):  # each public page, its own card
+            browser.open(f"{service.url}{path}?lang=fr")
+            tags = browser.run(read_card)
+            assert tags["og:locale"] == "fr_FR" and tags["og:title"] in browser.text("h1"), path
+            assert tags["og:image"].startswith(f"{service.url}/card/"), path
 
         # The figures' chart, read by its values.
         browser.open(f"{service.url}/stats?lang=en")
