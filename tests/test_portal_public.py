@@ -3,6 +3,7 @@ directory, asked for by an outlet in its space and shown once an operator approv
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from hqx.cli import main
-from hqx.web.figures import polylines
+from hqx.web.figures import label_heights, polylines
 from shared.clock import utcnow
 from shared.db.models import Person
 from shared.portal import directory, stats
@@ -141,3 +142,10 @@ def test_the_directory_filters_and_sorts_as_the_reader_asks(
     assert names(by_status) == ["Zeta Radio", "Mid Hebdo", "Alpha Journal"]
     assert names(unknown) == names(everyone), "a word it does not know filters nothing"
     assert "Not Yet" not in everyone, "waiting for an operator"
+
+
+def test_the_lines_end_labels_never_overlap() -> None:
+    placed = label_heights({"people": 10.0, "archives": 10.0, "matches": 200.0, "links": 15.0})
+    assert placed["people"] == 10.0 and placed["matches"] == 200.0
+    heights = sorted(placed.values())
+    assert all(b - a >= 14.0 for a, b in itertools.pairwise(heights))

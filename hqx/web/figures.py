@@ -111,3 +111,18 @@ def polylines(days: Sequence[Dated], names: Sequence[str] = stats.CHARTED) -> di
         )
         for name in names
     }
+
+
+LABEL_GAP = 14.0
+"""The least distance between two lines' end labels, in SVG units (a 12-unit font)."""
+
+
+def label_heights(ends: dict[str, float]) -> dict[str, float]:
+    """Where each line's end label goes: by its line's end, pushed down just enough that
+    no two labels overlap when lines end close together."""
+    placed: dict[str, float] = {}
+    last = float("-inf")
+    for name, height in sorted(ends.items(), key=lambda item: item[1]):
+        last = max(height, last + LABEL_GAP)
+        placed[name] = last
+    return placed

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from hqx.state import ENGINE, STATS
 from hqx.web.cards import page_meta
-from hqx.web.figures import COLOURS, HEIGHT, WIDTH, polylines, top_of
+from hqx.web.figures import COLOURS, HEIGHT, WIDTH, label_heights, polylines, top_of
 from hqx.web.texts import context
 from shared.portal import directory, stats
 from shared.vocabulary import DirectoryStatus, XButton
@@ -24,7 +24,7 @@ async def _stats(request: web.Request) -> web.Response:
     counted = await request.app[STATS].get(request.app[ENGINE])
     top = top_of(counted.days)
     today = counted.days[-1].totals
-    ends = {name: HEIGHT - today[name] * HEIGHT / top for name in stats.CHARTED}
+    ends = label_heights({name: HEIGHT - today[name] * HEIGHT / top for name in stats.CHARTED})
     values = context(
         request,
         figures=counted.figures,
