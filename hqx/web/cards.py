@@ -7,6 +7,7 @@ that sees it."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,6 +16,9 @@ from hqx.web import images
 from hqx.web.images import KEPT_SEC
 from hqx.web.texts import TEXTS, language_of
 from shared.portal import stats
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 routes = web.RouteTableDef()
 
@@ -77,6 +81,13 @@ async def _card(request: web.Request) -> web.Response:
             lines = [words["home_description"]] if page == "home" else []
         return await asyncio.to_thread(images.card, title, lines, public_url(request))
 
-    png = await request.app[CARDS].get((page, lang), draw)
+    return await drawn(request, (page, lang), draw)
+
+
+async def drawn(
+    request: web.Request, key: tuple[str, str], draw: Callable[[], Awaitable[bytes]]
+) -> web.Response:
+    """The card image of ``key``, kept or drawn now, as a PNG caches may keep as long."""
+    png = await request.app[CARDS].get(key, draw)
     return web.Response(body=png, content_type="image/png",
                         headers={"Cache-Control": f"public, max-age={int(KEPT_SEC)}"})  # fmt: skip

@@ -11,12 +11,11 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import Session
 
-from hqx.state import CARDS, ENGINE, SETTINGS, SHARE_PACE
+from hqx.state import ENGINE, SETTINGS, SHARE_PACE
 from hqx.web import images
 from hqx.web.bots import Bot, bots
-from hqx.web.cards import meta, public_url
+from hqx.web.cards import drawn, meta, public_url
 from hqx.web.clients import client_address
-from hqx.web.images import KEPT_SEC
 from hqx.web.page_proof import same_origin
 from hqx.web.space import message, onward
 from hqx.web.texts import TEXTS, context, long_date
@@ -88,9 +87,7 @@ async def _card(request: web.Request) -> web.Response:
     async def draw() -> bytes:
         return await asyncio.to_thread(invitation_card, request, outlet, mine)
 
-    png = await request.app[CARDS].get((f"join/{outlet.slug}", lang), draw)
-    return web.Response(body=png, content_type="image/png",
-                        headers={"Cache-Control": f"public, max-age={int(KEPT_SEC)}"})  # fmt: skip
+    return await drawn(request, (f"join/{outlet.slug}", lang), draw)
 
 
 @routes.post("/join/{slug}/start")

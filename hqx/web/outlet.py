@@ -46,7 +46,7 @@ async def _mine(request: web.Request) -> Listed:
             entry = session.get(DirectoryEntry, visit.person)
             if entry is None or entry.approved_at is None:
                 return None
-            return directory.listed(session, entry.slug)
+            return directory.listing(session, entry)
 
     outlet = await asyncio.to_thread(read)
     if outlet is None:

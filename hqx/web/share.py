@@ -54,13 +54,14 @@ def _page(
     request: web.Request, shared: sharing.Shared, outlet: str, **more: object
 ) -> web.Response:
     values = context(request)
+    remembered = _remembered(request)
     query = {"text": shared.text, "url": shared.url, "o": outlet, "lang": values["other"]}
     values |= {
         "other_href": "/share?" + urlencode({k: v for k, v in query.items() if v}),
         "shared": shared,
         "outlet": outlet,
-        "remembered": _remembered(request),
-        "server": more.pop("server", None) or _remembered(request),
+        "remembered": remembered,
+        "server": more.pop("server", None) or remembered,
         **more,
     }
     status = 400 if more.get("error") else 200

@@ -98,7 +98,7 @@ def listed(session: Session, slug: str) -> Listed | None:
             DirectoryEntry.slug == slug, col(DirectoryEntry.approved_at).is_not(None)
         )
     ).first()
-    return None if entry is None else _listed(session, entry)
+    return None if entry is None else listing(session, entry)
 
 
 def approve(session: Session, person_id: int) -> DirectoryEntry:
@@ -123,10 +123,11 @@ def entries(session: Session, *, approved: bool | None = True) -> list[Listed]:
         query = query.where(col(DirectoryEntry.approved_at).is_not(None))
     elif approved is False:
         query = query.where(col(DirectoryEntry.approved_at).is_(None))
-    return [_listed(session, e) for e in session.exec(query)]
+    return [listing(session, e) for e in session.exec(query)]
 
 
-def _listed(session: Session, e: DirectoryEntry) -> Listed:
+def listing(session: Session, e: DirectoryEntry) -> Listed:
+    """``e`` as the directory shows it, with its proven accounts."""
     return Listed(
         e.person_id,
         e.name,
